@@ -1,0 +1,27 @@
+"""news-search's indexer: articles in, a searchable index folder out, and search over it."""
+
+from .articles import Article, RecordError, make_article
+from .build import BuildResult, build_index
+from .chunking import Passage, chunk_article
+from .embedding import DEFAULT_MODEL, Embedder
+from .errors import (
+    EmptyArchiveError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexerError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    ModelError,
+    QueryError,
+)
+from .highlight import Highlights, highlight, query_stems
+from .readers import ArchiveError, ReadReport, Skipped, read_archive
+from .search import MAX_K, MAX_QUERY_CHARS, Hit, Searcher, SearchResult, check_query
+
+__all__ = [
+    "Article", "ArchiveError", "BuildResult", "DEFAULT_MODEL", "Embedder", "EmptyArchiveError",
+    "Hit", "IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
+    "IndexerError", "MAX_K", "MAX_QUERY_CHARS", "ModelError", "Passage", "QueryError",
+    "Highlights", "ReadReport", "RecordError", "SearchResult", "Searcher", "Skipped", "build_index",
+    "check_query", "chunk_article", "highlight", "query_stems", "make_article", "read_archive",
+]

@@ -1,0 +1,112 @@
+"""Splitting an article into overlapping passages on sentence boundaries, with character offsets."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+from .articles import Article
+
+DEFAULT_MAX_WORDS = 100  # ~130-180 word pieces with the headline: inside MiniLM's 256-token window
+DEFAULT_OVERLAP = 1  # sentences repeated at the start of the next passage
+
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st mt ft gen col lt maj sgt capt cmdr adm gov sen rep rev hon pres jr sr "
+    "inc ltd co corp bros plc llc dept univ assn est approx vs etc no nos vol fig al "
+    "jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun "
+    "a.m p.m u.s u.k u.n e.u i.e e.g".split()
+)
+# A sentence ends at ., ! or ? (and closing quotes or brackets), before space and a capital,
+# digit, quote or bracket; a blank line always ends one.
+_CANDIDATE = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])|\n\s*\n""")
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of an article's text that is embedded and returned as a search hit."""
+
+    article_id: str
+    position: int  # 0 for the article's first passage
+    start: int  # character offsets into Article.text; end is exclusive
+    end: int
+    text: str
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in text, whitespace excluded."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _CANDIDATE.finditer(text):
+        end = match.end()
+        if not match.group().startswith("\n") and _is_abbreviation(text, match.start()):
+            continue
+        _add_span(text, start, end, spans)
+        start = end
+    _add_span(text, start, len(text), spans)
+    return spans
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    if text[dot] != ".":
+        return False
+    word = re.search(r"([\w.]+)$", text[max(0, dot - 12):dot])
+    if not word:
+        return False
+    token = word.group(1).lower()
+    return token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha())
+
+
+def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if stripped:
+        lead = len(piece) - len(piece.lstrip())
+        spans.append((start + lead, start + lead + len(stripped)))
+
+
+def _split_long(text: str, span: tuple[int, int], max_words: int) -> list[tuple[int, int]]:
+    """Cut a sentence longer than max_words into pieces of max_words words."""
+    words = [(m.start() + span[0], m.end() + span[0]) for m in _WORD.finditer(text[span[0]:span[1]])]
+    if len(words) <= max_words:
+        return [span]
+    return [(words[i][0], words[min(i + max_words, len(words)) - 1][1])
+            for i in range(0, len(words), max_words)]
+
+
+def chunk_article(article: Article, max_words: int = DEFAULT_MAX_WORDS,
+                  overlap: int = DEFAULT_OVERLAP) -> list[Passage]:
+    """Passages of at most max_words words made of whole sentences, overlapping by `overlap`."""
+    if max_words < 1 or overlap < 0:
+        raise ValueError("max_words must be >= 1 and overlap >= 0")
+    text = article.text
+    if not text:  # a headline with no body: the headline is its one passage
+        return [Passage(article.id, 0, 0, 0, article.title)]
+    sentences = [piece for span in sentence_spans(text) for piece in _split_long(text, span, max_words)]
+    counts = [len(_WORD.findall(text[s:e])) for s, e in sentences]
+    passages: list[Passage] = []
+    first = 0
+    while first < len(sentences):
+        last, words = first, counts[first]
+        while last + 1 < len(sentences) and words + counts[last + 1] <= max_words:
+            last += 1
+            words += counts[last]
+        start, end = sentences[first][0], sentences[last][1]
+        passages.append(Passage(article.id, len(passages), start, end, text[start:end]))
+        if last + 1 >= len(sentences):
+            break
+        first = max(first + 1, last + 1 - overlap)
+    return passages
+
+
+def iter_passages(articles: list[Article], max_words: int = DEFAULT_MAX_WORDS,
+                  overlap: int = DEFAULT_OVERLAP) -> Iterator[Passage]:
+    """Every passage of every article, in order."""
+    for article in articles:
+        yield from chunk_article(article, max_words, overlap)
+
+
+def embedding_text(title: str, passage_text: str) -> str:
+    """What the model sees for a passage: the headline gives the passage its context."""
+    return f"{title}.\n{passage_text}" if title and passage_text != title else passage_text

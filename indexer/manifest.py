@@ -1,0 +1,61 @@
+"""The manifest: how an index was built, written beside it and checked when it is loaded."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import IndexCorruptError, IndexMismatchError
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass
+class Manifest:
+    """Everything needed to use an index correctly, and to tell what it holds."""
+
+    model: str
+    dimension: int
+    max_words: int
+    overlap: int
+    articles: int
+    passages: int
+    built_at: str
+    build_seconds: float
+    store: str = "faiss-flat-ip"
+    format_version: int = FORMAT_VERSION
+    sources: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+    def write(self, folder: Path) -> None:
+        """Write manifest.json into folder."""
+        (folder / MANIFEST_NAME).write_text(json.dumps(asdict(self), indent=2) + "\n", "utf-8")
+
+    @classmethod
+    def read(cls, folder: Path) -> "Manifest":
+        """Read and validate folder/manifest.json."""
+        path = folder / MANIFEST_NAME
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            manifest = cls(**data)
+        except FileNotFoundError:
+            raise IndexCorruptError(f"{path} is missing: rebuild the index with "
+                                    "`news-search index PATH`") from None
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexCorruptError(f"{path} is unreadable ({exc}): rebuild the index with "
+                                    "`news-search index PATH`") from None
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"{folder} has index format {manifest.format_version}, this version reads "
+                f"{FORMAT_VERSION}: rebuild it with `news-search index PATH`")
+        return manifest
+
+    def check_model(self, model: str, folder: Path) -> None:
+        """Refuse an index built by another model than the one configured."""
+        if model != self.model:
+            raise IndexMismatchError(
+                f"index {folder} was built with model '{self.model}' but '{model}' is configured:"
+                f" rebuild it with `news-search index PATH --model {model}`, or set "
+                f"NEWS_SEARCH_MODEL={self.model} to search it as it is")

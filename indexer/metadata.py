@@ -1,0 +1,125 @@
+"""The SQLite database of an index: articles and their passages, looked up by passage id."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .articles import Article
+from .chunking import Passage
+from .errors import IndexCorruptError
+
+DB_NAME = "meta.sqlite"
+
+_SCHEMA = """
+CREATE TABLE articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    date TEXT NOT NULL,
+    source TEXT NOT NULL,
+    url TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY,
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid),
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX passages_by_article ON passages(article_rowid, position);
+"""
+_ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin"
+
+
+class MetadataWriter:
+    """Writes a new database; nothing is visible to readers until the index folder is swapped in."""
+
+    def __init__(self, folder: Path):
+        self.conn = sqlite3.connect(folder / DB_NAME)
+        self.conn.execute("PRAGMA journal_mode=OFF")  # a failed build throws the file away
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.conn.executescript(_SCHEMA)
+
+    def add(self, article: Article, passages: Sequence[Passage], first_id: int) -> None:
+        """Store an article and its passages, numbered from first_id (the vector store's ids)."""
+        cur = self.conn.execute(
+            "INSERT INTO articles (id, title, text, date, source, url, origin, content_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (article.id, article.title, article.text, article.date, article.source, article.url,
+             article.origin, article.content_hash))
+        self.conn.executemany(
+            'INSERT INTO passages (id, article_rowid, position, start, "end", text)'
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(first_id + i, cur.lastrowid, p.position, p.start, p.end, p.text)
+             for i, p in enumerate(passages)])
+
+    def close(self) -> None:
+        """Commit, make the file durable and close it."""
+        self.conn.commit()
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.close()
+
+
+class MetadataReader:
+    """Read-only access to an index's database, one connection per thread."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / DB_NAME
+        if not self.path.is_file():
+            raise IndexCorruptError(f"{self.path} is missing: rebuild the index with "
+                                    "`news-search index PATH`")
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._local.conn = conn
+        return conn
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, passages), read from the database; raises IndexCorruptError if unreadable."""
+        try:
+            conn = self._conn()
+            articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+            passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(f"{self.path} is unreadable ({exc}): rebuild the index with "
+                                    "`news-search index PATH`") from None
+        return articles, passages
+
+    def passages(self, ids: Iterable[int]) -> dict[int, tuple[Passage, Article]]:
+        """The passages with the given ids and their articles, keyed by passage id."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._conn().execute(
+            f'SELECT p.id, p.position, p.start, p."end", p.text, {_ARTICLE_COLUMNS}'
+            f" FROM passages p JOIN articles a ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
+            ids).fetchall()
+        found = {}
+        for pid, position, start, end, text, *art in rows:
+            article = Article(*art)
+            found[pid] = (Passage(article.id, position, start, end, text), article)
+        return found
+
+    def article(self, article_id: str) -> Article | None:
+        """The article with this id, or None."""
+        row = self._conn().execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.id = ?", (article_id,)).fetchone()
+        return Article(*row) if row else None
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

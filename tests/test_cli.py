@@ -1,0 +1,57 @@
+"""The news-search CLI through click's runner: index, search, and clear one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import ALEPPO_QUESTION, ARCHIVE, SEEDS
+from webapp.cli import main
+
+
+@pytest.fixture()
+def run():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def test_index_prints_what_it_read_skipped_and_built(run, tmp_path):
+    result = run("index", SEEDS, ARCHIVE, "--index-dir", tmp_path / "ix")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Read 7 files: 11 articles, 2 skipped" in out
+    assert "wire.jsonl:3: invalid JSON" in out and "wire.jsonl:4: no headline and no article text" in out
+    assert "passages/s" in out and "Embedding" in out and "Built " in out
+
+
+def test_search_prints_ranked_passages_and_json(run, seeds_index):
+    result = run("search", ALEPPO_QUESTION, "--k", "3", "--index-dir", seeds_index)
+    assert result.exit_code == 0
+    assert result.output.startswith("1. Syria rebels reject Aleppo exit as army advances")
+    assert "AFP · 2016-12-05" in result.output and "15,000" in result.output
+    data = json.loads(run("search", ALEPPO_QUESTION, "--json", "--index-dir", seeds_index).output)
+    assert data["results"][0]["article"]["source"] == "AFP" and len(data["results"]) == 9
+
+
+@pytest.mark.parametrize("args, message", [
+    (("search", "x", "--index-dir", "{tmp}/none"), "no index in"),
+    (("search", "   ", "--index-dir", "{seeds}"), "the query is empty"),
+    (("search", "x", "--k", "0", "--index-dir", "{seeds}"), "0 is not in the range 1<=x<=100"),
+    (("search", "x", "--model", "other", "--index-dir", "{seeds}"), "built with model"),
+    (("index", "{tmp}/missing", "--index-dir", "{tmp}/ix"), "no such file or folder"),
+    (("index", "{tmp}/emptydir", "--index-dir", "{tmp}/ix"), "no articles found"),
+])
+def test_errors_are_one_clear_line_and_a_nonzero_exit(run, tmp_path, seeds_index, args, message):
+    (tmp_path / "emptydir").mkdir()
+    args = [a.format(tmp=tmp_path, seeds=seeds_index) for a in args]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, Exception) \
+        or isinstance(result.exception, SystemExit)

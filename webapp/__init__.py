@@ -1,0 +1,49 @@
+"""The news-search web app: a search page, an article page and a JSON API over one index folder."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+
+from indexer import DEFAULT_MODEL, Searcher
+
+_searcher_lock = threading.Lock()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Make the app: defaults, then NEWS_SEARCH_* environment variables, then test_config."""
+    app = Flask(__name__)
+    app.config.from_mapping(INDEX_DIR="index", MODEL=DEFAULT_MODEL, JSON_SORT_KEYS=False)
+    app.config.from_prefixed_env("NEWS_SEARCH")
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from . import api, errors, pages
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    errors.register(app)
+    return app
+
+
+def get_searcher() -> Searcher:
+    """The app's Searcher, opened on first use; an IndexerError if no usable index exists yet.
+
+    A failure is not cached: once an index is built, the next request finds it.
+    """
+    searcher = current_app.extensions.get("news_search")
+    if searcher is None:
+        with _searcher_lock:
+            searcher = current_app.extensions.get("news_search")
+            if searcher is None:
+                searcher = Searcher(Path(current_app.config["INDEX_DIR"]),
+                                    model=current_app.config["MODEL"],
+                                    embedder=current_app.config.get("EMBEDDER"))
+                current_app.extensions["news_search"] = searcher
+    return searcher

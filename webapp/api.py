@@ -1,0 +1,34 @@
+"""The JSON API: /api/search, /api/health and the OpenAPI document that describes them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from . import get_searcher
+from .openapi import openapi_document
+from .params import search_args
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/search")
+def search():
+    """Ranked passages for q.
+
+    Errors: 400 for a missing, empty or over-long q, a k outside 1..100 or not a number, an
+    unknown parameter; 503 when no usable index is loaded.
+    """
+    query, k = search_args(request.args, strict=True)
+    return jsonify(get_searcher().search(query, k).to_dict())
+
+
+@bp.get("/health")
+def health():
+    """Whether an index is loaded, and what it holds; 503 with the reason when none is."""
+    return jsonify({"status": "ok", **get_searcher().health()})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document of this API."""
+    return jsonify(openapi_document(request.host_url.rstrip("/")))

@@ -1,0 +1,156 @@
+"""The `news-search` command: build the index, search it, serve it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import textwrap
+import time
+from pathlib import Path
+
+import click
+
+from indexer import (
+    DEFAULT_MODEL,
+    ArchiveError,
+    IndexerError,
+    IndexNotFoundError,
+    MAX_K,
+    Searcher,
+    build_index,
+)
+
+MAX_SKIPPED_SHOWN = 20
+
+
+def default_seeds() -> Path:
+    """The embedded default archive: seeds/ beside the package source, else ./seeds."""
+    beside = Path(__file__).resolve().parents[1] / "seeds"
+    return beside if beside.is_dir() else Path("seeds")
+
+
+index_dir_option = click.option(
+    "--index-dir", type=click.Path(file_okay=False, path_type=Path), default="index",
+    show_default=True, envvar="NEWS_SEARCH_INDEX_DIR", help="Folder of the index [env NEWS_SEARCH_INDEX_DIR].")
+model_option = click.option(
+    "--model", default=DEFAULT_MODEL, show_default=True, envvar="NEWS_SEARCH_MODEL",
+    help="sentence-transformers model: an installed package that ships one, or a folder "
+         "[env NEWS_SEARCH_MODEL].")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="news-search")
+def main() -> None:
+    """Semantic search over a news archive."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so that `kill` cleans up a partial build like Ctrl-C does
+
+
+def _run_build(paths: list[Path], index_dir: Path, model: str) -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
+    click.echo(f"Indexing {', '.join(map(str, paths))} into {index_dir} with {model}", err=True)
+    try:
+        result = build_index(paths, index_dir, model=model, progress=True)
+    except KeyboardInterrupt:
+        raise click.ClickException(f"interrupted: {index_dir} is unchanged") from None
+    report, m = result.report, result.manifest
+    click.echo(f"Read {report.files} file{'s' * (report.files != 1)}: {m.articles} articles, "
+               f"{len(report.skipped)} skipped ({result.read_seconds:.1f} s)")
+    for skipped in report.skipped[:MAX_SKIPPED_SHOWN]:
+        click.echo(f"  skipped {skipped.where}: {skipped.reason}")
+    if len(report.skipped) > MAX_SKIPPED_SHOWN:
+        click.echo(f"  ... and {len(report.skipped) - MAX_SKIPPED_SHOWN} more")
+    click.echo(f"Embedded {m.passages} passages in {result.embed_seconds:.1f} s "
+               f"({result.passages_per_second:.1f} passages/s)")
+    click.echo(f"Built {result.folder} in {m.build_seconds:.1f} s; it is now the index served "
+               f"from {index_dir}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@index_dir_option
+@model_option
+def index(paths: tuple[Path, ...], index_dir: Path, model: str) -> None:
+    """(Re)build the index from files and folders of articles.
+
+    Reads plain text, Markdown, HTML, JSON, JSON Lines and CSV/TSV (each may be .gz).
+    The index being served is replaced only once the new one is complete.
+    """
+    try:
+        _run_build(list(paths), index_dir, model)
+    except (IndexerError, ArchiveError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("query")
+@click.option("--k", "-k", default=10, show_default=True, type=click.IntRange(1, MAX_K),
+              help="Number of passages.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as the JSON API does.")
+@index_dir_option
+@model_option
+def search(query: str, k: int, as_json: bool, index_dir: Path, model: str) -> None:
+    """Print the passages that best answer QUERY."""
+    try:
+        result = Searcher(index_dir, model=model).search(query, k)
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if not result.hits:
+        click.echo("Nothing found.")
+    for hit in result.hits:
+        a = hit.article
+        meta = " · ".join(x for x in (a.source, a.date[:10], f"score {hit.score:.3f}") if x)
+        click.secho(f"{hit.rank}. {a.title or '(untitled)'}", bold=True)
+        click.echo(f"   {meta}")
+        if a.url:
+            click.echo(f"   {a.url}")
+        body = textwrap.fill(" ".join(hit.passage.text.split()), width=96,
+                             initial_indent="   ", subsequent_indent="   ")
+        click.echo(body + "\n")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="NEWS_SEARCH_HOST",
+              help="Address to listen on; 0.0.0.0 to let other machines in [env NEWS_SEARCH_HOST].")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              envvar="NEWS_SEARCH_PORT", help="Port to listen on [env NEWS_SEARCH_PORT].")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Worker threads of the WSGI server.")
+@index_dir_option
+@model_option
+def serve(host: str, port: int, threads: int, index_dir: Path, model: str) -> None:
+    """Serve the search page and the JSON API (waitress, a production WSGI server).
+
+    If the index folder holds no index yet, one is built from the seed archive first.
+    """
+    import waitress
+
+    from . import create_app, get_searcher
+
+    started = time.perf_counter()
+    try:
+        try:
+            Searcher(index_dir, model=model)
+        except IndexNotFoundError:
+            seeds = Path(os.environ.get("NEWS_SEARCH_SEEDS", default_seeds()))
+            click.echo(f"No index in {index_dir} yet: building one from {seeds}", err=True)
+            _run_build([seeds], index_dir, model)
+        app = create_app({"INDEX_DIR": str(index_dir), "MODEL": model})
+        with app.app_context():
+            get_searcher().search("warm up", 1)  # load the model now, not on the first request
+    except (IndexerError, ArchiveError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Ready in {time.perf_counter() - started:.1f} s: search at http://{host}:{port}/ "
+               f"(JSON API at /api/search?q=...); Ctrl-C stops", err=True)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="news-search",
+                   _quiet=True)
+
+
+if __name__ == "__main__":
+    main()

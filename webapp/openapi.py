@@ -1,0 +1,107 @@
+"""The OpenAPI document of the JSON API, kept beside the routes it describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from indexer import MAX_K, MAX_QUERY_CHARS
+
+from .params import DEFAULT_K
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object", "required": ["status", "message"],
+        "properties": {"status": {"type": "integer"}, "message": {"type": "string"}},
+    }},
+}
+_SPAN = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}
+_ARTICLE = {
+    "type": "object",
+    "required": ["id", "title", "date", "source", "url"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "date": {"type": "string", "description": "ISO 8601 where the input's date parsed; as given otherwise"},
+        "source": {"type": "string", "description": "the outlet"},
+        "url": {"type": "string"},
+    },
+}
+_RESULT = {
+    "type": "object",
+    "required": ["rank", "score", "passage_id", "text", "article"],
+    "properties": {
+        "rank": {"type": "integer", "minimum": 1},
+        "score": {"type": "number", "description": "cosine similarity of question and passage"},
+        "passage_id": {"type": "integer"},
+        "text": {"type": "string", "description": "the passage"},
+        "position": {"type": "integer", "description": "the passage's place in its article, from 0"},
+        "offsets": {**_SPAN, "description": "start and end of the passage in the article's text"},
+        "article": {"$ref": "#/components/schemas/Article"},
+        "highlights": {
+            "type": "object",
+            "description": "why it matched, as character offsets into text",
+            "properties": {
+                "terms": {"type": "array", "items": _SPAN, "description": "the query's words"},
+                "sentence": {"oneOf": [_SPAN, {"type": "null"}],
+                             "description": "the sentence holding most of them"},
+            },
+        },
+    },
+}
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def openapi_document(server_url: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, with this server's URL."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "news-search API", "version": "1",
+                 "description": "Semantic search over a news archive: questions in plain words, "
+                                "ranked passages with their article's headline, outlet, date and link."},
+        "servers": [{"url": server_url}],
+        "paths": {
+            "/api/search": {"get": {
+                "summary": "Passages that answer a question, best first",
+                "parameters": [
+                    {"name": "q", "in": "query", "required": True,
+                     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
+                     "description": "the question or words to search for"},
+                    {"name": "k", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
+                     "description": "how many passages to return"},
+                ],
+                "responses": {
+                    "200": {"description": "ranked passages", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["query", "took_ms", "results"],
+                        "properties": {
+                            "query": {"type": "string"}, "k": {"type": "integer"},
+                            "took_ms": {"type": "number"},
+                            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+                        }}}}},
+                    "400": _error_response("a missing or bad parameter, or an unknown one"),
+                    "503": _error_response("no usable index is loaded; the message says how to build one"),
+                },
+            }},
+            "/api/health": {"get": {
+                "summary": "Whether an index is loaded, and what it holds",
+                "responses": {
+                    "200": {"description": "the index served", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["status", "model", "articles", "passages"],
+                        "properties": {
+                            "status": {"const": "ok"}, "index": {"type": "string"},
+                            "model": {"type": "string"}, "dimension": {"type": "integer"},
+                            "articles": {"type": "integer"}, "passages": {"type": "integer"},
+                            "built_at": {"type": "string"}, "store": {"type": "string"},
+                        }}}}},
+                    "503": _error_response("no usable index is loaded"),
+                },
+            }},
+        },
+        "components": {"schemas": {"Article": _ARTICLE, "Result": _RESULT, "Error": _ERROR}},
+    }

@@ -1,0 +1,85 @@
+"""The HTML pages: the search box with its results, and one article in full."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from flask import Blueprint, abort, render_template, request
+
+from indexer import Hit, QueryError, highlight, query_stems
+
+from . import get_searcher
+from .params import DEFAULT_K, search_args
+
+bp = Blueprint("pages", __name__)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of passage text, and whether it is a matched word or inside the best sentence."""
+
+    text: str
+    term: bool
+    sentence: bool
+
+
+def segments(text: str, terms: Sequence[tuple[int, int]],
+             sentence: tuple[int, int] | None) -> list[Segment]:
+    """Cut text at every highlight edge, so the template can mark each run without raw HTML."""
+    cuts = {0, len(text)}
+    for start, end in terms:
+        cuts.update((start, end))
+    if sentence:
+        cuts.update(sentence)
+    edges = sorted(c for c in cuts if 0 <= c <= len(text))
+    out = []
+    for start, end in zip(edges, edges[1:]):
+        out.append(Segment(
+            text[start:end],
+            any(s <= start and end <= e for s, e in terms),
+            bool(sentence and sentence[0] <= start and end <= sentence[1])))
+    return out
+
+
+def hit_segments(hit: Hit) -> list[Segment]:
+    """The hit's passage cut for display."""
+    return segments(hit.passage.text, hit.highlights.terms, hit.highlights.sentence)
+
+
+@bp.get("/")
+def index():
+    """The search box, and the results when a question is given.
+
+    Errors: the page is shown with the reason and status 400 for an empty or over-long question
+    or a bad k; 503 when no usable index is loaded.
+    """
+    if "q" not in request.args:
+        return render_template("index.html", query="", k=DEFAULT_K, result=None, error=None)
+    raw_k = request.args.get("k", DEFAULT_K)
+    try:
+        query, k = search_args(request.args, strict=False)
+    except QueryError as exc:
+        return render_template("index.html", query=request.args.get("q", ""), k=raw_k,
+                               result=None, error=str(exc)), 400
+    result = get_searcher().search(query, k)
+    return render_template("index.html", query=query, k=k, result=result, error=None,
+                           hit_segments=hit_segments)
+
+
+@bp.get("/article/<path:article_id>")
+def article(article_id: str):
+    """One article in full, the words of q (if given) marked.
+
+    Errors: 404 for an unknown id; 503 when no usable index is loaded.
+    """
+    found = get_searcher().article(article_id)
+    if found is None:
+        abort(404, f"no article with id '{article_id}' in this index")
+    query = request.args.get("q", "")[:1000]
+    paragraphs = []
+    stems = query_stems(query)
+    for para in found.text.split("\n\n") if found.text else []:
+        marks = highlight(para, stems)
+        paragraphs.append(segments(para, marks.terms, None))
+    return render_template("article.html", article=found, query=query, paragraphs=paragraphs)
