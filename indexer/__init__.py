@@ -4,6 +4,7 @@ from .articles import Article, RecordError, make_article
 from .build import BuildResult, build_index
 from .chunking import Passage, chunk_article
 from .embedding import DEFAULT_MODEL, Embedder
+from .evaluate import EvalReport, EvalRow, evaluate
 from .errors import (
     EmptyArchiveError,
     IndexBusyError,
@@ -16,10 +17,20 @@ from .errors import (
 )
 from .highlight import Highlights, highlight, query_stems
 from .readers import ArchiveError, ReadReport, Skipped, read_archive
-from .search import MAX_K, MAX_QUERY_CHARS, Hit, Searcher, SearchResult, check_query
+from .search import (
+    DEFAULT_MODE,
+    MAX_K,
+    MAX_QUERY_CHARS,
+    MODES,
+    Hit,
+    Searcher,
+    SearchResult,
+    check_mode,
+    check_query,
+)
 
 __all__ = [
-    "Article", "ArchiveError", "BuildResult", "DEFAULT_MODEL", "Embedder", "EmptyArchiveError",
+    "Article", "ArchiveError", "EvalReport", "EvalRow", "evaluate", "DEFAULT_MODE", "MODES", "check_mode", "BuildResult", "DEFAULT_MODEL", "Embedder", "EmptyArchiveError",
     "Hit", "IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
     "IndexerError", "MAX_K", "MAX_QUERY_CHARS", "ModelError", "Passage", "QueryError",
     "Highlights", "ReadReport", "RecordError", "SearchResult", "Searcher", "Skipped", "build_index",

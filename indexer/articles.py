@@ -150,6 +150,21 @@ def source_from_url(url: str) -> str:
     return host.removeprefix("www.")
 
 
+def title_from_url(url: str) -> str:
+    """A headline from a URL's last path segment ("/2017/03/tornadoes-ravage-states-1703.html"
+    gives "Tornadoes ravage states"), or "" when the slug holds fewer than two words.
+    """
+    slug = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    slug = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", slug)
+    words = [w for w in re.split(r"[-_+\s]+", slug) if w]
+    while words and words[-1].isdigit() and len(words[-1]) >= 5:  # a trailing numeric id
+        words.pop()
+    if sum(any(c.isalpha() for c in w) for w in words) < 2:
+        return ""
+    title = " ".join(words)
+    return title[0].upper() + title[1:]
+
+
 def derive_id(fields: Mapping[str, Any]) -> str:
     """A stable id for an article that has none: from its URL, else from its headline and text."""
     basis = str(fields.get("url") or "") or f"{fields.get('title', '')}\x1f{fields.get('text', '')}"
@@ -171,18 +186,21 @@ def _as_text(value: Any, name: str) -> str:
 def make_article(record: Mapping[str, Any], origin: str = "", default_id: str = "") -> Article:
     """Build an Article from a loose record (any of the FIELD_ALIASES); raise RecordError if unusable.
 
-    An article with a headline but no body (a live blog, say) is kept: its headline is searchable.
+    An article with a headline but no body (a live blog, say) is kept: its headline is searchable;
+    one with only a URL is kept under a headline made from the URL's words.
     """
     if not isinstance(record, Mapping):
         raise RecordError(f"expected an object with article fields, got {type(record).__name__}")
     fields = pick_fields(record)
     text = clean_text(_as_text(fields.get("text", ""), "text"))
     title = clean_title(_as_text(fields.get("title", ""), "title"))
+    url = clean_title(_as_text(fields.get("url", ""), "url"))
+    if not text and not title:  # a bare link: its slug is the only headline there is
+        title = title_from_url(url)
     if not text and not title:
         known = ", ".join(FIELD_ALIASES["text"][:4])
         raise RecordError(f"no headline and no article text: none of the fields title, {known}, ..."
-                          " holds text")
-    url = clean_title(_as_text(fields.get("url", ""), "url"))
+                          " holds text, and the URL (if any) has no words in it")
     source = clean_title(_as_text(fields.get("source", ""), "source")) or source_from_url(url)
     date = normalise_date(fields["date"]) if "date" in fields else ""
     raw_id = fields.get("id")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import IndexCorruptError, IndexMismatchError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: keyword (FTS5) table beside the passages
 MANIFEST_NAME = "manifest.json"
 
 

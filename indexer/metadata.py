@@ -34,7 +34,14 @@ CREATE TABLE passages (
     text TEXT NOT NULL
 );
 CREATE INDEX passages_by_article ON passages(article_rowid, position);
+-- Keyword (BM25) search over the same passages; rowid = passage id. Contentless: the text is
+-- in `passages`, the FTS table keeps only its inverted index. Porter stems English words.
+CREATE VIRTUAL TABLE passages_fts USING fts5(
+    title, text, content='', tokenize='porter unicode61 remove_diacritics 2'
+);
 """
+# BM25 weight of a match in the headline against one in the passage text.
+TITLE_WEIGHT, TEXT_WEIGHT = 1.0, 1.0
 _ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin"
 
 
@@ -58,6 +65,10 @@ class MetadataWriter:
             'INSERT INTO passages (id, article_rowid, position, start, "end", text)'
             " VALUES (?, ?, ?, ?, ?, ?)",
             [(first_id + i, cur.lastrowid, p.position, p.start, p.end, p.text)
+             for i, p in enumerate(passages)])
+        self.conn.executemany(
+            "INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)",
+            [(first_id + i, article.title, "" if p.text == article.title else p.text)
              for i, p in enumerate(passages)])
 
     def close(self) -> None:
@@ -110,6 +121,27 @@ class MetadataReader:
             article = Article(*art)
             found[pid] = (Passage(article.id, position, start, end, text), article)
         return found
+
+    def keyword_search(self, terms: Sequence[str], n: int) -> list[tuple[int, float]]:
+        """(passage id, BM25 score) of the n passages best matching any of terms, best first.
+
+        Each term is quoted, so nothing in it is read as FTS5 query syntax, and a term of several
+        words ("zq-8812" is "zq" then "8812") must match as a phrase.
+        """
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        # FTS5's bm25() is lower for better matches: negate it so that higher is better.
+        rows = self._conn().execute(
+            "SELECT rowid, -bm25(passages_fts, ?, ?) AS score FROM passages_fts"
+            " WHERE passages_fts MATCH ? ORDER BY score DESC LIMIT ?",
+            (TITLE_WEIGHT, TEXT_WEIGHT, match, n)).fetchall()
+        return [(int(pid), float(score)) for pid, score in rows]
+
+    def passage_articles(self) -> dict[int, str]:
+        """Every passage id with its article's id."""
+        return dict(self._conn().execute(
+            "SELECT p.id, a.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"))
 
     def article(self, article_id: str) -> Article | None:
         """The article with this id, or None."""

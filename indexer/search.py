@@ -9,18 +9,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .articles import Article
 from .chunking import Passage
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexCorruptError, QueryError
-from .highlight import Highlights, highlight, query_stems
+from .fusion import reciprocal_rank_fusion
+from .highlight import Highlights, highlight
 from .indexdir import current_build, current_name
 from .manifest import Manifest
 from .metadata import MetadataReader
 from .store import FaissStore
+from .terms import query_stems, query_terms
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
+MODES = ("hybrid", "semantic", "keyword")
+DEFAULT_MODE = "hybrid"
+CANDIDATES = 100  # passages each retriever proposes to the fusion
 RELOAD_CHECK_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,8 @@ class Hit:
     passage: Passage
     article: Article
     highlights: Highlights
+    similarity: float | None = None  # cosine of question and passage (None in keyword mode)
+    keyword_score: float | None = None  # BM25, when the passage matched the query's words
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as the JSON API returns it."""
@@ -47,6 +56,8 @@ class Hit:
             "position": self.passage.position,
             "offsets": [self.passage.start, self.passage.end],
             "article": self.article.to_dict(),
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
+            "keyword_score": None if self.keyword_score is None else round(self.keyword_score, 4),
             "highlights": {
                 "terms": [list(t) for t in self.highlights.terms],
                 "sentence": list(self.highlights.sentence) if self.highlights.sentence else None,
@@ -60,13 +71,22 @@ class SearchResult:
 
     query: str
     k: int
+    mode: str
     hits: list[Hit]
     took_ms: float
 
     def to_dict(self) -> dict[str, Any]:
         """The result as the JSON API returns it."""
-        return {"query": self.query, "k": self.k, "took_ms": round(self.took_ms, 2),
+        return {"query": self.query, "k": self.k, "mode": self.mode,
+                "took_ms": round(self.took_ms, 2),
                 "results": [h.to_dict() for h in self.hits]}
+
+
+def check_mode(mode: Any) -> str:
+    """mode if it is one of MODES; QueryError otherwise."""
+    if mode not in MODES:
+        raise QueryError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
 
 
 def check_query(query: Any, k: Any = 10) -> tuple[str, int]:
@@ -161,23 +181,58 @@ class Searcher:
                                       self._loaded.folder, exc)
         return self._loaded
 
-    def search(self, query: str, k: int = 10) -> SearchResult:
-        """The k passages closest in meaning to the query, best first."""
+    def ranked(self, query: str, mode: str = DEFAULT_MODE, depth: int = CANDIDATES
+               ) -> list[tuple[int, float, float | None, float | None]]:
+        """(passage id, score, similarity, keyword score) best first, for a checked query.
+
+        semantic: cosine similarity over the vectors; keyword: BM25 over the stemmed words;
+        hybrid: reciprocal rank fusion of the two lists, each `depth` long.
+        """
+        return self._ranked(self._current(), query, mode, depth)
+
+    def _ranked(self, loaded: _Loaded, query: str, mode: str, depth: int
+                ) -> list[tuple[int, float, float | None, float | None]]:
+        similarity: dict[int, float] = {}
+        keyword: dict[int, float] = {}
+        vector = None
+        if mode != "keyword":
+            vector = self.embedder.encode_query(query)
+            scores, ids = loaded.store.search(vector, depth)
+            similarity = {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
+        if mode != "semantic":
+            keyword = dict(loaded.meta.keyword_search(query_terms(query), depth))
+        if mode == "semantic":
+            return [(pid, sim, sim, None) for pid, sim in similarity.items()]
+        if mode == "keyword":
+            return [(pid, bm25, None, bm25) for pid, bm25 in keyword.items()]
+        fused = reciprocal_rank_fusion([list(similarity), list(keyword)])
+        missing = [pid for pid, _ in fused if pid not in similarity]
+        if missing and vector is not None:  # keyword-only finds: their similarity, for display
+            sims = loaded.store.vectors(np.array(missing)) @ vector[0]
+            similarity.update(zip(missing, map(float, sims)))
+        return [(pid, score, similarity.get(pid), keyword.get(pid)) for pid, score in fused]
+
+    def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE) -> SearchResult:
+        """The k passages that best answer the query, best first."""
         query, k = check_query(query, k)
+        mode = check_mode(mode)
         started = time.perf_counter()
-        loaded = self._current()
-        vector = self.embedder.encode_query(query)
-        scores, ids = loaded.store.search(vector, k)
-        found = loaded.meta.passages(i for i in ids[0] if i >= 0)
+        loaded = self._current()  # one build for the whole query, even if a swap happens now
+        ranked = self._ranked(loaded, query, mode, max(CANDIDATES, k))[:k]
+        found = loaded.meta.passages(pid for pid, *_ in ranked)
         stems = query_stems(query)
         hits = []
-        for score, pid in zip(scores[0], ids[0]):
-            if pid < 0 or int(pid) not in found:
+        for pid, score, similarity, keyword in ranked:
+            if pid not in found:
                 continue
-            passage, article = found[int(pid)]
-            hits.append(Hit(len(hits) + 1, float(score), int(pid), passage, article,
-                            highlight(passage.text, stems)))
-        return SearchResult(query, k, hits, (time.perf_counter() - started) * 1000)
+            passage, article = found[pid]
+            hits.append(Hit(len(hits) + 1, score, pid, passage, article,
+                            highlight(passage.text, stems), similarity, keyword))
+        return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000)
+
+    def passage_articles(self) -> dict[int, str]:
+        """Every passage id of the served index with its article's id."""
+        return self._current().meta.passage_articles()
 
     def article(self, article_id: str) -> Article | None:
         """The whole article with this id, or None."""

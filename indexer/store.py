@@ -24,6 +24,9 @@ class VectorStore(Protocol):
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each (n_queries, k), best first; missing slots have id -1."""
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of the given ids, (n, dimension)."""
+
     def save(self, folder: Path) -> None:
         """Write the store into folder."""
 
@@ -52,6 +55,10 @@ class FaissStore:
         k = max(1, min(k, len(self))) if len(self) else 1
         return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of the given ids, (n, dimension)."""
+        return self.index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
+
     def save(self, folder: Path) -> None:
         """Write the store into folder."""
         faiss.write_index(self.index, str(folder / VECTORS_NAME))
@@ -68,6 +75,10 @@ class FaissStore:
         except RuntimeError as exc:
             raise IndexCorruptError(f"{path} is unreadable or truncated ({str(exc).splitlines()[0]}):"
                                     " rebuild the index with `news-search index PATH`") from None
+        # One query at a time scans too little for OpenMP's start-up to pay: one thread is
+        # faster (measured 2.4 ms vs 5.4 ms for 33,748 vectors), and a threaded server runs
+        # several queries side by side anyway.
+        faiss.omp_set_num_threads(1)
         if index.d != dimension:
             raise IndexCorruptError(f"{path} holds {index.d}-dimensional vectors, the manifest says "
                                     f"{dimension}: rebuild the index with `news-search index PATH`")

@@ -55,3 +55,4 @@ def test_errors_are_one_clear_line_and_a_nonzero_exit(run, tmp_path, seeds_index
     assert message in result.output
     assert "Traceback" not in result.output and not isinstance(result.exception, Exception) \
         or isinstance(result.exception, SystemExit)
+

@@ -144,3 +144,12 @@ def test_boilerplate_and_invisible_characters_are_removed():
 def test_missing_path_is_an_error(tmp_path):
     with pytest.raises(ArchiveError, match="no such file or folder"):
         read(tmp_path / "nope")
+
+
+def test_a_bare_link_gets_its_headline_from_the_url():
+    a = make_article({"url": "http://www.aljazeera.com/indepth/inpictures/2017/03/"
+                             "united-states-tornadoes-ravage-states-killing-3-170302063836895.html",
+                      "date": "2017-03-02", "title": "", "text": ""})
+    assert a.title == "United states tornadoes ravage states killing 3" and a.text == ""
+    with pytest.raises(RecordError, match="no headline and no article text"):
+        make_article({"url": "https://x.example/?id=12345", "text": ""})

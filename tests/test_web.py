@@ -32,7 +32,7 @@ def test_results_page_answers_the_aleppo_question(client):
     assert f'value="{ALEPPO_QUESTION}"' in page  # the query stays in the box
     first = page.split('<li class="result">')[1]
     assert "Syria rebels reject Aleppo exit as army advances" in first
-    assert "AFP" in first and "2016-12-05" in first and "score 0." in first
+    assert "AFP" in first and "2016-12-05" in first and "similarity 0." in first
     assert '<strong class="best">' in first and "15,000" in first and "8,000" in first
     assert "<mark>rebels</mark>" in first and "<mark>Aleppo</mark>" in first
     assert 'href="/article/000_7d05609f62b32f10?q=' in first
@@ -151,4 +151,15 @@ def test_markup_in_articles_and_queries_is_shown_as_text(tmp_path, embedder):
     page = client.get("/", query_string={"q": "<script>harbour</script>"}).get_data(as_text=True)
     assert "<script>" not in page and "<img" not in page and "<b>tags" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "javascript:" not in page  # a link only to http(s) addresses
+    article = client.get("/article/x1").get_data(as_text=True)
+    assert "javascript:" not in article and "<img" not in article
     shutil.rmtree(tmp_path / "ix")
+
+
+def test_every_response_carries_the_security_headers(client):
+    for path in ("/", "/?q=bridge", "/api/search?q=bridge", "/api/nope", "/article/none"):
+        headers = client.get(path).headers
+        assert "default-src 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"

@@ -16,10 +16,10 @@ def search():
     """Ranked passages for q.
 
     Errors: 400 for a missing, empty or over-long q, a k outside 1..100 or not a number, an
-    unknown parameter; 503 when no usable index is loaded.
+    unknown parameter or mode; 503 when no usable index is loaded.
     """
-    query, k = search_args(request.args, strict=True)
-    return jsonify(get_searcher().search(query, k).to_dict())
+    query, k, mode = search_args(request.args, strict=True)
+    return jsonify(get_searcher().search(query, k, mode).to_dict())
 
 
 @bp.get("/health")

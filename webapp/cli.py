@@ -12,7 +12,9 @@ from pathlib import Path
 import click
 
 from indexer import (
+    DEFAULT_MODE,
     DEFAULT_MODEL,
+    MODES,
     ArchiveError,
     IndexerError,
     IndexNotFoundError,
@@ -56,6 +58,10 @@ def _run_build(paths: list[Path], index_dir: Path, model: str) -> None:
         result = build_index(paths, index_dir, model=model, progress=True)
     except KeyboardInterrupt:
         raise click.ClickException(f"interrupted: {index_dir} is unchanged") from None
+    except OSError as exc:  # a full disk or a folder made read-only during the build
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise click.ClickException(f"cannot write the index{where}: {exc.strerror or exc}; "
+                                   f"{index_dir} is unchanged") from None
     report, m = result.report, result.manifest
     click.echo(f"Read {report.files} file{'s' * (report.files != 1)}: {m.articles} articles, "
                f"{len(report.skipped)} skipped ({result.read_seconds:.1f} s)")
@@ -89,13 +95,15 @@ def index(paths: tuple[Path, ...], index_dir: Path, model: str) -> None:
 @click.argument("query")
 @click.option("--k", "-k", default=10, show_default=True, type=click.IntRange(1, MAX_K),
               help="Number of passages.")
+@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True,
+              help="hybrid: keyword and semantic fused; semantic: by meaning; keyword: BM25.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as the JSON API does.")
 @index_dir_option
 @model_option
-def search(query: str, k: int, as_json: bool, index_dir: Path, model: str) -> None:
+def search(query: str, k: int, mode: str, as_json: bool, index_dir: Path, model: str) -> None:
     """Print the passages that best answer QUERY."""
     try:
-        result = Searcher(index_dir, model=model).search(query, k)
+        result = Searcher(index_dir, model=model).search(query, k, mode)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -113,6 +121,41 @@ def search(query: str, k: int, as_json: bool, index_dir: Path, model: str) -> No
         body = textwrap.fill(" ".join(hit.passage.text.split()), width=96,
                              initial_indent="   ", subsequent_indent="   ")
         click.echo(body + "\n")
+
+
+@main.command("eval")
+@click.argument("collection", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--mode", "modes", type=click.Choice(MODES), multiple=True,
+              help="Mode to score (repeatable); all modes by default.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the collection's index here and reuse it on the next run "
+                   "(default: a temporary folder).")
+@model_option
+def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
+                     index_dir: Path | None, model: str) -> None:
+    """Score retrieval on a BEIR-format COLLECTION (corpus.jsonl, queries.jsonl, qrels/test.tsv).
+
+    Passages are collapsed to their article (its best passage) before scoring.
+    """
+    from indexer import evaluate
+
+    try:
+        report = evaluate(collection, modes or MODES, model=model, index_dir=index_dir,
+                          progress=True)
+    except (IndexerError, ArchiveError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    built = f", built in {report.build_seconds:.0f} s" if report.build_seconds else ", reused"
+    click.echo(f"{report.collection}: {report.articles} articles, {report.passages} passages, "
+               f"model {report.model}{built}")
+    click.echo(f"| mode | nDCG@10 | Recall@100 | MRR@10 | median ms | queries |")
+    click.echo("| --- | --- | --- | --- | --- | --- |")
+    for row in report.rows:
+        click.echo(f"| {row.mode} | {row.ndcg_at_10:.4f} | {row.recall_at_100:.4f} | "
+                   f"{row.mrr_at_10:.4f} | {row.median_ms:.1f} | {row.queries} |")
 
 
 @main.command()
@@ -148,8 +191,12 @@ def serve(host: str, port: int, threads: int, index_dir: Path, model: str) -> No
         raise click.ClickException(str(exc)) from None
     click.echo(f"Ready in {time.perf_counter() - started:.1f} s: search at http://{host}:{port}/ "
                f"(JSON API at /api/search?q=...); Ctrl-C stops", err=True)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="news-search",
-                   _quiet=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="news-search",
+                       _quiet=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                                   "choose another --port or --host") from None
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer import MAX_K, MAX_QUERY_CHARS
+from indexer import DEFAULT_MODE, MAX_K, MAX_QUERY_CHARS, MODES
 
 from .params import DEFAULT_K
 
@@ -33,7 +33,12 @@ _RESULT = {
     "required": ["rank", "score", "passage_id", "text", "article"],
     "properties": {
         "rank": {"type": "integer", "minimum": 1},
-        "score": {"type": "number", "description": "cosine similarity of question and passage"},
+        "score": {"type": "number", "description": "the ranking score of the mode: fused "
+                  "reciprocal rank (hybrid), cosine similarity (semantic) or BM25 (keyword)"},
+        "similarity": {"type": ["number", "null"],
+                       "description": "cosine similarity of question and passage"},
+        "keyword_score": {"type": ["number", "null"],
+                          "description": "BM25 score, when the passage holds the query's words"},
         "passage_id": {"type": "integer"},
         "text": {"type": "string", "description": "the passage"},
         "position": {"type": "integer", "description": "the passage's place in its article, from 0"},
@@ -75,12 +80,17 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     {"name": "k", "in": "query", "required": False,
                      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
                      "description": "how many passages to return"},
+                    {"name": "mode", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
+                     "description": "hybrid: keyword and semantic lists fused by reciprocal rank;"
+                                    " semantic: by meaning only; keyword: BM25 only"},
                 ],
                 "responses": {
                     "200": {"description": "ranked passages", "content": {"application/json": {"schema": {
                         "type": "object", "required": ["query", "took_ms", "results"],
                         "properties": {
                             "query": {"type": "string"}, "k": {"type": "integer"},
+                            "mode": {"type": "string", "enum": list(MODES)},
                             "took_ms": {"type": "number"},
                             "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
                         }}}}},

@@ -55,16 +55,17 @@ def index():
     or a bad k; 503 when no usable index is loaded.
     """
     if "q" not in request.args:
-        return render_template("index.html", query="", k=DEFAULT_K, result=None, error=None)
+        return render_template("index.html", query="", k=DEFAULT_K, mode=None, result=None,
+                               error=None)
     raw_k = request.args.get("k", DEFAULT_K)
     try:
-        query, k = search_args(request.args, strict=False)
+        query, k, mode = search_args(request.args, strict=False)
     except QueryError as exc:
         return render_template("index.html", query=request.args.get("q", ""), k=raw_k,
-                               result=None, error=str(exc)), 400
-    result = get_searcher().search(query, k)
-    return render_template("index.html", query=query, k=k, result=result, error=None,
-                           hit_segments=hit_segments)
+                               mode=None, result=None, error=str(exc)), 400
+    result = get_searcher().search(query, k, mode)
+    return render_template("index.html", query=query, k=k, mode=request.args.get("mode"),
+                           result=result, error=None, hit_segments=hit_segments)
 
 
 @bp.get("/article/<path:article_id>")

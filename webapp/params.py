@@ -6,14 +6,14 @@ from typing import Mapping
 
 from flask import abort
 
-from indexer import MAX_K, check_query
+from indexer import DEFAULT_MODE, MAX_K, check_mode, check_query
 
-SEARCH_PARAMS = ("q", "k")
+SEARCH_PARAMS = ("q", "k", "mode")
 DEFAULT_K = 10
 
 
-def search_args(args: Mapping[str, str], strict: bool) -> tuple[str, int]:
-    """(query, k) from request args; 400 for a bad value, or for an unknown name when strict."""
+def search_args(args: Mapping[str, str], strict: bool) -> tuple[str, int, str]:
+    """(query, k, mode) from request args; 400 for a bad value, or for an unknown name when strict."""
     if strict:
         unknown = sorted(set(args) - set(SEARCH_PARAMS))
         if unknown:
@@ -25,7 +25,8 @@ def search_args(args: Mapping[str, str], strict: bool) -> tuple[str, int]:
     k = args.get("k", DEFAULT_K)
     if isinstance(k, str) and not k.strip():
         k = DEFAULT_K
-    return check_query(args.get("q", ""), k)  # QueryError -> 400 by the error handler
+    query, k = check_query(args.get("q", ""), k)  # QueryError -> 400 by the error handler
+    return query, k, check_mode(args.get("mode") or DEFAULT_MODE)
 
 
-__all__ = ["DEFAULT_K", "MAX_K", "SEARCH_PARAMS", "search_args"]
+__all__ = ["DEFAULT_K", "DEFAULT_MODE", "MAX_K", "SEARCH_PARAMS", "search_args"]

@@ -1,0 +1,157 @@
+"""Retrieval quality on a BEIR-format collection: nDCG@10, Recall@100, MRR@10 per search mode."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from .build import build_index
+from .embedding import DEFAULT_MODEL
+from .errors import IndexerError, IndexNotFoundError
+from .indexdir import current_build
+from .manifest import Manifest
+from .search import MODES, Searcher
+
+DEPTH = 1000  # passages each retriever proposes: enough to fill 100 distinct articles
+
+
+@dataclass
+class EvalRow:
+    """One mode's scores over all judged queries."""
+
+    mode: str
+    ndcg_at_10: float
+    recall_at_100: float
+    mrr_at_10: float
+    median_ms: float
+    queries: int
+
+
+@dataclass
+class EvalReport:
+    """The collection, the index it was scored on, and one row per mode."""
+
+    collection: str
+    model: str
+    articles: int
+    passages: int
+    build_seconds: float | None
+    rows: list[EvalRow]
+
+    def to_dict(self) -> dict:
+        """The report as JSON."""
+        return asdict(self)
+
+
+def load_collection(folder: Path) -> tuple[Path, dict[str, str], dict[str, dict[str, int]]]:
+    """(corpus.jsonl, queries by id, judgements by query id) of a BEIR folder."""
+    corpus = folder / "corpus.jsonl"
+    queries_file = folder / "queries.jsonl"
+    qrels_file = folder / "qrels" / "test.tsv"
+    for path in (corpus, queries_file, qrels_file):
+        if not path.is_file():
+            raise IndexerError(f"{path} is missing: a BEIR collection has corpus.jsonl, "
+                               "queries.jsonl and qrels/test.tsv")
+    qrels: dict[str, dict[str, int]] = {}
+    with qrels_file.open(encoding="utf-8", newline="") as handle:
+        for lineno, row in enumerate(csv.reader(handle, delimiter="\t"), 1):
+            if lineno == 1 and row and not row[-1].lstrip("-").isdigit():
+                continue  # header
+            if len(row) < 3:
+                raise IndexerError(f"{qrels_file}:{lineno}: expected query-id, corpus-id, score")
+            qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+    queries = {}
+    with queries_file.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                    queries[str(record["_id"])] = record["text"]
+                except (ValueError, KeyError) as exc:
+                    raise IndexerError(f"{queries_file}:{lineno}: not a query ({exc})") from None
+    return corpus, {q: queries[q] for q in qrels if q in queries}, qrels
+
+
+def ndcg_at(ranked: Sequence[str], judged: dict[str, int], n: int = 10) -> float:
+    """Normalised discounted cumulative gain of the first n ids."""
+    dcg = sum(judged.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(ranked[:n]))
+    ideal = sorted((g for g in judged.values() if g > 0), reverse=True)[:n]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at(ranked: Sequence[str], judged: dict[str, int], n: int = 100) -> float:
+    """Share of the relevant ids found in the first n."""
+    relevant = {doc for doc, g in judged.items() if g > 0}
+    return len(relevant.intersection(ranked[:n])) / len(relevant) if relevant else 0.0
+
+
+def mrr_at(ranked: Sequence[str], judged: dict[str, int], n: int = 10) -> float:
+    """1 / rank of the first relevant id within the first n, else 0."""
+    for i, doc in enumerate(ranked[:n], 1):
+        if judged.get(doc, 0) > 0:
+            return 1.0 / i
+    return 0.0
+
+
+def _reusable(index_dir: Path, corpus: Path, model: str) -> Manifest | None:
+    try:
+        manifest = Manifest.read(current_build(index_dir))
+    except IndexerError:
+        return None
+    if manifest.model == model and manifest.sources == [str(corpus.resolve())]:
+        return manifest
+    return None
+
+
+def evaluate(folder: Path, modes: Sequence[str] = MODES, model: str = DEFAULT_MODEL,
+             index_dir: Path | None = None, progress: bool = False) -> EvalReport:
+    """Index the collection (or reuse index_dir's index of it) and score each mode."""
+    corpus, queries, qrels = load_collection(Path(folder))
+    with tempfile.TemporaryDirectory(prefix="news-search-eval-") as tmp:
+        target = Path(index_dir) if index_dir else Path(tmp)
+        build_seconds = None
+        if _reusable(target, corpus, model) is None:
+            result = build_index([corpus], target, model=model, progress=progress)
+            build_seconds = result.manifest.build_seconds
+        searcher = Searcher(target, model=model)
+        owner = searcher.passage_articles()
+        rows = [_score_mode(searcher, owner, queries, qrels, mode, progress) for mode in modes]
+        m = searcher.manifest
+        return EvalReport(str(folder), m.model, m.articles, m.passages, build_seconds, rows)
+
+
+def _score_mode(searcher: Searcher, owner: dict[int, str], queries: dict[str, str],
+                qrels: dict[str, dict[str, int]], mode: str, progress: bool) -> EvalRow:
+    ndcg, recall, mrr, times = [], [], [], []
+    for qid, text in tqdm(queries.items(), desc=f"Queries ({mode})", unit=" queries",
+                          disable=not progress, leave=False):
+        started = time.perf_counter()
+        ranked = collapse(searcher.ranked(text, mode, DEPTH), owner, 100)
+        times.append((time.perf_counter() - started) * 1000)
+        ndcg.append(ndcg_at(ranked, qrels[qid]))
+        recall.append(recall_at(ranked, qrels[qid]))
+        mrr.append(mrr_at(ranked, qrels[qid]))
+    if not queries:
+        raise IndexNotFoundError("no judged query has a text in queries.jsonl")
+    return EvalRow(mode, statistics.fmean(ndcg), statistics.fmean(recall), statistics.fmean(mrr),
+                   statistics.median(times), len(queries))
+
+
+def collapse(ranked: Sequence[tuple], owner: dict[int, str], n: int) -> list[str]:
+    """Article ids in the order of their best passage, the first n."""
+    seen: dict[str, None] = {}
+    for pid, *_ in ranked:
+        seen.setdefault(owner[pid])
+        if len(seen) >= n:
+            break
+    return list(seen)

@@ -1,0 +1,49 @@
+"""The words of a query that carry meaning: tokenising, stopwords and English stemming."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import snowballstemmer
+
+WORD = re.compile(r"\w+(?:[’'.,]\w+)*")
+_EDGE = re.compile(r"^\W+|\W+$")
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have
+having he her here hers herself him himself his how i if in into is it its itself just me more most
+my myself no nor not now of off on once only or other our ours ourselves out over own same she should
+so some such than that the their theirs them themselves then there these they this those through to
+too under until up very was we were what when where which while who whom why will with would you your
+yours yourself yourselves many much say said says also get got tell told
+""".split())
+
+
+@lru_cache(maxsize=1)
+def stemmer() -> snowballstemmer.stemmer:
+    """The English Snowball stemmer (shared: building one is not free)."""
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """The stem of one lower-case word, cached: the pure-Python stemmer is slow, words repeat."""
+    return stemmer().stemWord(word)
+
+
+def query_terms(query: str) -> list[str]:
+    """The query's tokens as typed (split on spaces, outer punctuation dropped), lower-cased,
+    stopwords dropped, each once, in order: "ZQ-8812" and "15,000" stay one token each.
+    """
+    seen: dict[str, None] = {}
+    for token in query.lower().split():
+        token = _EDGE.sub("", token)
+        if token and token not in STOPWORDS and any(c.isalnum() for c in token):
+            seen.setdefault(token)
+    return list(seen)
+
+
+def query_stems(query: str) -> frozenset[str]:
+    """The stems of the query's meaningful words (a token like "ZQ-8812" gives "zq" and "8812")."""
+    return frozenset(stem(w) for w in WORD.findall(query.lower()) if w not in STOPWORDS)

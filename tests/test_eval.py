@@ -1,0 +1,64 @@
+"""The evaluation command: metrics by hand, and a real run over a tiny BEIR collection of our own."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import DATA
+from indexer.evaluate import collapse, evaluate, mrr_at, ndcg_at, recall_at
+from webapp.cli import main
+
+MINI = DATA / "beir-mini"
+
+
+def test_metrics_against_hand_computed_values():
+    judged = {"a": 1, "b": 1}
+    assert ndcg_at(["a", "b", "x"], judged) == pytest.approx(1.0)
+    assert ndcg_at(["x", "a"], judged) == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+    assert recall_at(["a", "x"], judged) == 0.5
+    assert mrr_at(["x", "y", "b"], judged) == pytest.approx(1 / 3)
+    assert mrr_at(["x"] * 10 + ["a"], judged) == 0.0  # beyond rank 10
+
+
+def test_passages_collapse_to_articles_in_order_of_their_best_passage():
+    owner = {1: "A", 2: "B", 3: "A", 4: "C"}
+    assert collapse([(3, 0.9), (2, 0.8), (1, 0.7), (4, 0.1)], owner, 100) == ["A", "B", "C"]
+    assert collapse([(3, 0.9), (2, 0.8), (4, 0.1)], owner, 2) == ["A", "B"]
+
+
+def test_eval_scores_every_mode_on_a_real_index(tmp_path, embedder, monkeypatch):
+    import indexer.search
+
+    monkeypatch.setattr(indexer.search, "get_embedder", lambda model: embedder)
+    report = evaluate(MINI, index_dir=tmp_path / "ix")
+    assert [row.mode for row in report.rows] == ["hybrid", "semantic", "keyword"]
+    assert report.articles == 6 and all(row.queries == 5 for row in report.rows)
+    by_mode = {row.mode: row for row in report.rows}
+    assert by_mode["semantic"].ndcg_at_10 > 0.9  # paraphrased queries: meaning finds them
+    assert by_mode["keyword"].recall_at_100 < 1.0  # "borrowing costs go up" shares no word
+    for row in report.rows:
+        assert 0 <= row.ndcg_at_10 <= 1 and 0 <= row.mrr_at_10 <= 1 and row.median_ms > 0
+    again = evaluate(MINI, modes=["keyword"], index_dir=tmp_path / "ix")  # index reused
+    assert again.build_seconds is None and again.rows[0].ndcg_at_10 == by_mode["keyword"].ndcg_at_10
+
+
+def test_eval_cli_prints_a_table_and_json(tmp_path, embedder, monkeypatch):
+    import indexer.search
+
+    monkeypatch.setattr(indexer.search, "get_embedder", lambda model: embedder)
+    result = CliRunner().invoke(main, ["eval", str(MINI), "--index-dir", str(tmp_path / "ix")])
+    assert result.exit_code == 0, result.output
+    assert "| mode | nDCG@10 | Recall@100 | MRR@10 | median ms | queries |" in result.output
+    assert "| hybrid |" in result.output and "| keyword |" in result.output
+    result = CliRunner().invoke(main, ["eval", str(MINI), "--json", "--mode", "semantic",
+                                       "--index-dir", str(tmp_path / "ix")])
+    assert json.loads(result.stdout)["rows"][0]["mode"] == "semantic"
+
+
+def test_eval_of_a_folder_that_is_not_a_collection_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(main, ["eval", str(tmp_path)])
+    assert result.exit_code == 1 and "corpus.jsonl is missing" in result.output

@@ -1,0 +1,66 @@
+"""Keyword (BM25), semantic and hybrid search, and reciprocal rank fusion, on our own fixture."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import DATA
+from indexer import QueryError, Searcher, build_index
+from indexer.fusion import reciprocal_rank_fusion
+from indexer.terms import query_stems, query_terms
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory, embedder) -> Searcher:
+    folder = tmp_path_factory.mktemp("fusion-index")
+    build_index([DATA / "fusion" / "stories.jsonl"], folder, embedder=embedder)
+    return Searcher(folder, embedder=embedder)
+
+
+def ids(searcher: Searcher, query: str, mode: str) -> list[str]:
+    return [h.article.id for h in searcher.search(query, 12, mode).hits]
+
+
+def test_rrf_sums_reciprocal_ranks():
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "d"]], k=60)
+    assert [item for item, _ in fused] == ["c", "a", "b", "d"]
+    assert fused[0][1] == pytest.approx(1 / 63 + 1 / 61)
+    assert reciprocal_rank_fusion([[], []]) == []
+
+
+def test_query_terms_keep_codes_and_numbers_whole():
+    assert query_terms('How many rebels? "ZQ-8812" 15,000 the') == ["rebels", "zq-8812", "15,000"]
+    assert query_terms("the of and ???") == []
+    assert {"zq", "8812", "rebel"} <= query_stems("ZQ-8812 rebels")
+
+
+def test_a_code_that_semantic_search_misses_is_found_by_keyword_and_hybrid(searcher):
+    assert ids(searcher, "ZQ-8812", "keyword") == ["f1"]  # exact: not QZ-8812 nor ZQ-8821
+    assert ids(searcher, "ZQ-8812", "semantic")[0] != "f1"  # look-alike codes come first
+    assert ids(searcher, "ZQ-8812", "hybrid")[0] == "f1"
+
+
+def test_a_paraphrase_that_keyword_search_misses_is_found_by_semantic_and_hybrid(searcher):
+    query = "pupils who skip class"  # the truancy story shares none of these words
+    assert "f5" not in ids(searcher, query, "keyword")
+    assert ids(searcher, query, "semantic")[0] == "f5"
+    assert "f5" in ids(searcher, query, "hybrid")[:2]
+
+
+def test_hits_say_why_they_matched(searcher):
+    result = searcher.search("ZQ-8812", 3, "hybrid")
+    top = result.hits[0]
+    assert top.keyword_score > 0 and top.similarity is not None and result.mode == "hybrid"
+    assert top.passage.text[slice(*top.highlights.terms[0])] == "ZQ"
+    keyword_hit = searcher.search("ZQ-8812", 1, "keyword").hits[0]
+    assert keyword_hit.similarity is None and keyword_hit.score == keyword_hit.keyword_score
+
+
+def test_query_syntax_is_not_interpreted(searcher):
+    for query in ['"unbalanced', "NOT AND OR", "title:engine", "a* OR (b", "NEAR(x y)", "_ -- ."]:
+        searcher.search(query, 5, "keyword")  # no FTS5 syntax error reaches the user
+
+
+def test_unknown_mode_is_refused(searcher):
+    with pytest.raises(QueryError, match="mode must be one of hybrid, semantic, keyword"):
+        searcher.search("x", 5, "fuzzy")
