@@ -15,22 +15,28 @@ from .errors import (
     ModelError,
     QueryError,
 )
+from .filters import Filters, make_filters
 from .highlight import Highlights, highlight, query_stems
 from .readers import ArchiveError, ReadReport, Skipped, read_archive
 from .search import (
     DEFAULT_MODE,
+    GROUPS,
     MAX_K,
+    MAX_PAGE,
     MAX_QUERY_CHARS,
     MODES,
     Hit,
     Searcher,
     SearchResult,
+    check_group,
     check_mode,
+    check_page,
     check_query,
 )
 
 __all__ = [
-    "Article", "ArchiveError", "EvalReport", "EvalRow", "evaluate", "DEFAULT_MODE", "MODES", "check_mode", "BuildResult", "DEFAULT_MODEL", "Embedder", "EmptyArchiveError",
+    "Article", "ArchiveError", "Filters", "GROUPS", "MAX_PAGE", "check_group", "check_page",
+    "make_filters", "EvalReport", "EvalRow", "evaluate", "DEFAULT_MODE", "MODES", "check_mode", "BuildResult", "DEFAULT_MODEL", "Embedder", "EmptyArchiveError",
     "Hit", "IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
     "IndexerError", "MAX_K", "MAX_QUERY_CHARS", "ModelError", "Passage", "QueryError",
     "Highlights", "ReadReport", "RecordError", "SearchResult", "Searcher", "Skipped", "build_index",

@@ -10,6 +10,7 @@ from typing import Iterable, Sequence
 from .articles import Article
 from .chunking import Passage
 from .errors import IndexCorruptError
+from .filters import Filters
 
 DB_NAME = "meta.sqlite"
 
@@ -34,6 +35,8 @@ CREATE TABLE passages (
     text TEXT NOT NULL
 );
 CREATE INDEX passages_by_article ON passages(article_rowid, position);
+CREATE INDEX articles_by_date ON articles(date);
+CREATE INDEX articles_by_source ON articles(source COLLATE NOCASE);
 -- Keyword (BM25) search over the same passages; rowid = passage id. Contentless: the text is
 -- in `passages`, the FTS table keeps only its inverted index. Porter stems English words.
 CREATE VIRTUAL TABLE passages_fts USING fts5(
@@ -76,6 +79,25 @@ class MetadataWriter:
         self.conn.commit()
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.close()
+
+
+def _filter_sql(filters: "Filters | None") -> tuple[str, list[str]]:
+    """SQL conditions on `a` (articles) for filters, to follow a WHERE clause, and their values."""
+    if not filters:
+        return "", []
+    where, params = [], []
+    if filters.since or filters.until:
+        where.append("a.date GLOB '[0-9][0-9][0-9][0-9]*'")  # dates kept as raw text never pass
+    if filters.since:
+        where.append("a.date >= ?")
+        params.append(filters.since)
+    if filters.until:
+        where.append("a.date <= ?")
+        params.append(filters.until + "~")  # "~" sorts after "T...": the whole day is in
+    if filters.sources:
+        where.append(f"a.source COLLATE NOCASE IN ({','.join('?' * len(filters.sources))})")
+        params.extend(filters.sources)
+    return "".join(f" AND {w}" for w in where), params
 
 
 class MetadataReader:
@@ -122,8 +144,10 @@ class MetadataReader:
             found[pid] = (Passage(article.id, position, start, end, text), article)
         return found
 
-    def keyword_search(self, terms: Sequence[str], n: int) -> list[tuple[int, float]]:
-        """(passage id, BM25 score) of the n passages best matching any of terms, best first.
+    def keyword_search(self, terms: Sequence[str], n: int, filters: "Filters | None" = None
+                       ) -> list[tuple[int, float]]:
+        """(passage id, BM25 score) of the n passages best matching any of terms, best first,
+        among those that pass filters.
 
         Each term is quoted, so nothing in it is read as FTS5 query syntax, and a term of several
         words ("zq-8812" is "zq" then "8812") must match as a phrase.
@@ -131,12 +155,33 @@ class MetadataReader:
         if not terms:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        where, params = _filter_sql(filters)
+        join = " JOIN passages p ON p.id = f.rowid JOIN articles a ON a.rowid = p.article_rowid" \
+            if where else ""
         # FTS5's bm25() is lower for better matches: negate it so that higher is better.
         rows = self._conn().execute(
-            "SELECT rowid, -bm25(passages_fts, ?, ?) AS score FROM passages_fts"
-            " WHERE passages_fts MATCH ? ORDER BY score DESC LIMIT ?",
-            (TITLE_WEIGHT, TEXT_WEIGHT, match, n)).fetchall()
+            f"SELECT f.rowid, -bm25(passages_fts, ?, ?) AS score FROM passages_fts f{join}"
+            f" WHERE passages_fts MATCH ?{where} ORDER BY score DESC, f.rowid LIMIT ?",
+            (TITLE_WEIGHT, TEXT_WEIGHT, match, *params, n)).fetchall()
         return [(int(pid), float(score)) for pid, score in rows]
+
+    def filtered_passages(self, filters: "Filters") -> list[int]:
+        """Ids of the passages whose articles pass filters."""
+        where, params = _filter_sql(filters)
+        return [pid for (pid,) in self._conn().execute(
+            "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
+            f" WHERE 1{where}", params)]
+
+    def passage_owners(self) -> list[int]:
+        """For each passage id in order, its article's row id (passage ids run from 0)."""
+        return [row for (row,) in self._conn().execute(
+            "SELECT article_rowid FROM passages ORDER BY id")]
+
+    def sources(self) -> list[tuple[str, int]]:
+        """The outlets in the index with their article counts, largest first."""
+        return self._conn().execute(
+            "SELECT source, count(*) FROM articles WHERE source != '' GROUP BY source"
+            " COLLATE NOCASE ORDER BY count(*) DESC, source").fetchall()
 
     def passage_articles(self) -> dict[int, str]:
         """Every passage id with its article's id."""

@@ -15,6 +15,7 @@ from .articles import Article
 from .chunking import Passage
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexCorruptError, QueryError
+from .filters import Filters
 from .fusion import reciprocal_rank_fusion
 from .highlight import Highlights, highlight
 from .indexdir import current_build, current_name
@@ -27,7 +28,10 @@ MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MODES = ("hybrid", "semantic", "keyword")
 DEFAULT_MODE = "hybrid"
-CANDIDATES = 100  # passages each retriever proposes to the fusion
+CANDIDATES = 1000  # passages each retriever proposes to the fusion: the pool pages are cut from
+GROUPS = ("article", "passage")
+MAX_PAGE = 100
+MORE_SHOWN = 3  # other matching passages of an article listed under its best one
 RELOAD_CHECK_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,8 @@ class Hit:
     highlights: Highlights
     similarity: float | None = None  # cosine of question and passage (None in keyword mode)
     keyword_score: float | None = None  # BM25, when the passage matched the query's words
+    more: tuple[Passage, ...] = ()  # the article's other matching passages, best first
+    more_count: int = 0  # how many there are in all (more holds the first few)
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as the JSON API returns it."""
@@ -62,6 +68,9 @@ class Hit:
                 "terms": [list(t) for t in self.highlights.terms],
                 "sentence": list(self.highlights.sentence) if self.highlights.sentence else None,
             },
+            "more_passages": self.more_count,
+            "more": [{"position": p.position, "offsets": [p.start, p.end], "text": p.text}
+                     for p in self.more],
         }
 
 
@@ -74,11 +83,21 @@ class SearchResult:
     mode: str
     hits: list[Hit]
     took_ms: float
+    page: int = 1
+    total: int = 0  # results in the candidate pool, across all pages
+    group: str = "article"
+    filters: Filters = Filters()
+
+    @property
+    def has_more(self) -> bool:
+        """Whether a next page holds results."""
+        return self.page * self.k < self.total
 
     def to_dict(self) -> dict[str, Any]:
         """The result as the JSON API returns it."""
-        return {"query": self.query, "k": self.k, "mode": self.mode,
-                "took_ms": round(self.took_ms, 2),
+        return {"query": self.query, "k": self.k, "mode": self.mode, "group": self.group,
+                "filters": self.filters.to_dict(), "page": self.page, "total": self.total,
+                "has_more": self.has_more, "took_ms": round(self.took_ms, 2),
                 "results": [h.to_dict() for h in self.hits]}
 
 
@@ -89,6 +108,30 @@ def check_mode(mode: Any) -> str:
     return mode
 
 
+def _whole_number(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise QueryError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise QueryError(f"{name} must be a whole number from {low} to {high}, got {value!r}") from None
+    if not low <= number <= high:
+        raise QueryError(f"{name} must be from {low} to {high}, got {number}")
+    return number
+
+
+def check_page(page: Any) -> int:
+    """page as an int from 1 to MAX_PAGE; QueryError otherwise."""
+    return _whole_number("page", page, 1, MAX_PAGE)
+
+
+def check_group(group: Any) -> str:
+    """group if it is one of GROUPS; QueryError otherwise."""
+    if group not in GROUPS:
+        raise QueryError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
+    return group
+
+
 def check_query(query: Any, k: Any = 10) -> tuple[str, int]:
     """The query stripped and k as an int; QueryError says what is wrong with either."""
     if not isinstance(query, str) or not query.strip():
@@ -96,15 +139,7 @@ def check_query(query: Any, k: Any = 10) -> tuple[str, int]:
     query = query.strip()
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
-    if isinstance(k, bool):
-        raise QueryError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
-    try:
-        k = int(k)
-    except (TypeError, ValueError):
-        raise QueryError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}") from None
-    if not 1 <= k <= MAX_K:
-        raise QueryError(f"k must be from 1 to {MAX_K}, got {k}")
-    return query, k
+    return query, _whole_number("k", k, 1, MAX_K)
 
 
 _embedders: dict[str, Embedder] = {}
@@ -129,6 +164,7 @@ class _Loaded:
         self.store = FaissStore.load(folder, self.manifest.dimension)
         self.meta = MetadataReader(folder)
         articles, passages = self.meta.counts()
+        self.owners = np.array(self.meta.passage_owners(), dtype=np.int64)  # passage -> article
         if (articles, passages) != (self.manifest.articles, self.manifest.passages) \
                 or len(self.store) != passages:
             raise IndexCorruptError(
@@ -181,26 +217,31 @@ class Searcher:
                                       self._loaded.folder, exc)
         return self._loaded
 
-    def ranked(self, query: str, mode: str = DEFAULT_MODE, depth: int = CANDIDATES
-               ) -> list[tuple[int, float, float | None, float | None]]:
+    def ranked(self, query: str, mode: str = DEFAULT_MODE, depth: int = CANDIDATES,
+               filters: Filters = Filters()) -> list[tuple[int, float, float | None, float | None]]:
         """(passage id, score, similarity, keyword score) best first, for a checked query.
 
         semantic: cosine similarity over the vectors; keyword: BM25 over the stemmed words;
         hybrid: reciprocal rank fusion of the two lists, each `depth` long.
         """
-        return self._ranked(self._current(), query, mode, depth)
+        return self._ranked(self._current(), query, mode, depth, filters)
 
-    def _ranked(self, loaded: _Loaded, query: str, mode: str, depth: int
+    def _ranked(self, loaded: _Loaded, query: str, mode: str, depth: int, filters: Filters
                 ) -> list[tuple[int, float, float | None, float | None]]:
         similarity: dict[int, float] = {}
         keyword: dict[int, float] = {}
         vector = None
+        allowed = None
+        if filters:  # filter inside the retrievers, so a narrow filter still fills the pool
+            allowed = np.array(loaded.meta.filtered_passages(filters), dtype=np.int64)
+            if not len(allowed):
+                return []
         if mode != "keyword":
             vector = self.embedder.encode_query(query)
-            scores, ids = loaded.store.search(vector, depth)
+            scores, ids = loaded.store.search(vector, depth, allowed)
             similarity = {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
         if mode != "semantic":
-            keyword = dict(loaded.meta.keyword_search(query_terms(query), depth))
+            keyword = dict(loaded.meta.keyword_search(query_terms(query), depth, filters))
         if mode == "semantic":
             return [(pid, sim, sim, None) for pid, sim in similarity.items()]
         if mode == "keyword":
@@ -212,23 +253,47 @@ class Searcher:
             similarity.update(zip(missing, map(float, sims)))
         return [(pid, score, similarity.get(pid), keyword.get(pid)) for pid, score in fused]
 
-    def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE) -> SearchResult:
-        """The k passages that best answer the query, best first."""
+    def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
+               filters: Filters = Filters(), group: str = "article", page: int = 1
+               ) -> SearchResult:
+        """Page `page` of the results that best answer the query, k a page, best first.
+
+        group="article" gives each article once, by its best passage, with its other matching
+        passages attached; group="passage" gives every passage. Pages are cut from one ranked
+        pool of candidates, so no result repeats or goes missing between pages.
+        """
         query, k = check_query(query, k)
-        mode = check_mode(mode)
+        mode, group, page = check_mode(mode), check_group(group), check_page(page)
         started = time.perf_counter()
         loaded = self._current()  # one build for the whole query, even if a swap happens now
-        ranked = self._ranked(loaded, query, mode, max(CANDIDATES, k))[:k]
-        found = loaded.meta.passages(pid for pid, *_ in ranked)
+        ranked = self._ranked(loaded, query, mode, CANDIDATES, filters)
+        if group == "article":
+            groups: dict[int, list] = {}
+            for entry in ranked:
+                groups.setdefault(int(loaded.owners[entry[0]]), []).append(entry)
+            items = list(groups.values())
+        else:
+            items = [[entry] for entry in ranked]
+        shown = items[(page - 1) * k: page * k]
+        wanted = [e[0] for item in shown for e in item[:1 + MORE_SHOWN]]
+        found = loaded.meta.passages(wanted)
         stems = query_stems(query)
         hits = []
-        for pid, score, similarity, keyword in ranked:
+        for item in shown:
+            pid, score, similarity, keyword = item[0]
             if pid not in found:
                 continue
             passage, article = found[pid]
-            hits.append(Hit(len(hits) + 1, score, pid, passage, article,
-                            highlight(passage.text, stems), similarity, keyword))
-        return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000)
+            more = tuple(found[e[0]][0] for e in item[1:1 + MORE_SHOWN] if e[0] in found)
+            hits.append(Hit((page - 1) * k + len(hits) + 1, score, pid, passage, article,
+                            highlight(passage.text, stems), similarity, keyword, more,
+                            len(item) - 1))
+        return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
+                            page, len(items), group, filters)
+
+    def sources(self) -> list[tuple[str, int]]:
+        """The outlets of the served index with their article counts."""
+        return self._current().meta.sources()
 
     def passage_articles(self) -> dict[int, str]:
         """Every passage id of the served index with its article's id."""

@@ -21,8 +21,10 @@ class VectorStore(Protocol):
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
         """Add vectors (n, dimension) float32 under the given int64 ids."""
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids), each (n_queries, k), best first; missing slots have id -1."""
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each (n_queries, k), best first, only ids in allowed if given;
+        missing slots have id -1."""
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of the given ids, (n, dimension)."""
@@ -50,10 +52,16 @@ class FaissStore:
         self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                 np.ascontiguousarray(ids, dtype=np.int64))
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids), each (n_queries, k), best first; missing slots have id -1."""
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each (n_queries, k), best first, only ids in allowed if given;
+        missing slots have id -1."""
         k = max(1, min(k, len(self))) if len(self) else 1
-        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if allowed is None:
+            return self.index.search(queries, k)
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        return self.index.search(queries, k, params=faiss.SearchParameters(sel=selector))
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of the given ids, (n, dimension)."""

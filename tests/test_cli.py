@@ -35,7 +35,9 @@ def test_search_prints_ranked_passages_and_json(run, seeds_index):
     assert result.exit_code == 0
     assert result.output.startswith("1. Syria rebels reject Aleppo exit as army advances")
     assert "AFP · 2016-12-05" in result.output and "15,000" in result.output
-    data = json.loads(run("search", ALEPPO_QUESTION, "--json", "--index-dir", seeds_index).output)
+    assert "(+8 more passages from this article)" in result.output
+    data = json.loads(run("search", ALEPPO_QUESTION, "--json", "--group", "passage",
+                          "--index-dir", seeds_index).output)
     assert data["results"][0]["article"]["source"] == "AFP" and len(data["results"]) == 9
 
 

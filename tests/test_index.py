@@ -83,7 +83,10 @@ def test_bad_queries_are_refused_clearly(archive_searcher, query, k, message):
 
 
 def test_k_larger_than_the_index_returns_what_there_is(seeds_index, embedder):
-    assert len(Searcher(seeds_index, embedder=embedder).search("Aleppo", 100).hits) == 9
+    searcher = Searcher(seeds_index, embedder=embedder)
+    assert len(searcher.search("Aleppo", 100, group="passage").hits) == 9
+    (hit,) = searcher.search("Aleppo", 100).hits  # one article: its best passage, 8 more
+    assert hit.more_count == 8 and len(hit.more) == 3
 
 
 def test_an_index_built_by_another_model_is_refused_with_the_fix(archive_index, embedder):

@@ -15,17 +15,22 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def search():
     """Ranked passages for q.
 
-    Errors: 400 for a missing, empty or over-long q, a k outside 1..100 or not a number, an
-    unknown parameter or mode; 503 when no usable index is loaded.
+    Errors: 400 for a missing, empty or over-long q, a k outside 1..100 or not a number, a bad
+    mode, group, page or date, an unknown parameter; 503 when no usable index is loaded.
     """
-    query, k, mode = search_args(request.args, strict=True)
-    return jsonify(get_searcher().search(query, k, mode).to_dict())
+    return jsonify(get_searcher().search(**search_args(request.args, strict=True)).to_dict())
 
 
 @bp.get("/health")
 def health():
     """Whether an index is loaded, and what it holds; 503 with the reason when none is."""
     return jsonify({"status": "ok", **get_searcher().health()})
+
+
+@bp.get("/sources")
+def sources():
+    """The outlets in the index with their article counts; 503 when no index is loaded."""
+    return jsonify({"sources": [{"source": s, "articles": n} for s, n in get_searcher().sources()]})
 
 
 @bp.get("/openapi.json")

@@ -14,6 +14,8 @@ import click
 from indexer import (
     DEFAULT_MODE,
     DEFAULT_MODEL,
+    GROUPS,
+    MAX_PAGE,
     MODES,
     ArchiveError,
     IndexerError,
@@ -21,6 +23,7 @@ from indexer import (
     MAX_K,
     Searcher,
     build_index,
+    make_filters,
 )
 
 MAX_SKIPPED_SHOWN = 20
@@ -97,13 +100,23 @@ def index(paths: tuple[Path, ...], index_dir: Path, model: str) -> None:
               help="Number of passages.")
 @click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True,
               help="hybrid: keyword and semantic fused; semantic: by meaning; keyword: BM25.")
+@click.option("--since", help="Only articles dated on or after this day (YYYY-MM-DD).")
+@click.option("--until", help="Only articles dated on or before this day (YYYY-MM-DD).")
+@click.option("--source", "sources", multiple=True, help="Only articles of this outlet (repeatable).")
+@click.option("--group", type=click.Choice(GROUPS), default="article", show_default=True,
+              help="article: each article once, by its best passage; passage: every passage.")
+@click.option("--page", default=1, show_default=True, type=click.IntRange(1, MAX_PAGE),
+              help="Page of k results.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as the JSON API does.")
 @index_dir_option
 @model_option
-def search(query: str, k: int, mode: str, as_json: bool, index_dir: Path, model: str) -> None:
+def search(query: str, k: int, mode: str, since: str | None, until: str | None,
+           sources: tuple[str, ...], group: str, page: int, as_json: bool, index_dir: Path,
+           model: str) -> None:
     """Print the passages that best answer QUERY."""
     try:
-        result = Searcher(index_dir, model=model).search(query, k, mode)
+        result = Searcher(index_dir, model=model).search(
+            query, k, mode, make_filters(since, until, sources), group, page)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -120,7 +133,13 @@ def search(query: str, k: int, mode: str, as_json: bool, index_dir: Path, model:
             click.echo(f"   {a.url}")
         body = textwrap.fill(" ".join(hit.passage.text.split()), width=96,
                              initial_indent="   ", subsequent_indent="   ")
-        click.echo(body + "\n")
+        click.echo(body)
+        if hit.more_count:
+            click.echo(f"   (+{hit.more_count} more passage{'s' * (hit.more_count > 1)} "
+                       "from this article)")
+        click.echo()
+    if result.has_more:
+        click.echo(f"More: --page {result.page + 1}")
 
 
 @main.command("eval")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer import DEFAULT_MODE, MAX_K, MAX_QUERY_CHARS, MODES
+from indexer import DEFAULT_MODE, GROUPS, MAX_K, MAX_PAGE, MAX_QUERY_CHARS, MODES
 
 from .params import DEFAULT_K
 
@@ -53,8 +53,14 @@ _RESULT = {
                              "description": "the sentence holding most of them"},
             },
         },
+        "more_passages": {"type": "integer",
+                          "description": "how many other passages of the article matched"},
+        "more": {"type": "array", "description": "the first few of them",
+                 "items": {"type": "object", "properties": {
+                     "position": {"type": "integer"}, "offsets": _SPAN, "text": {"type": "string"}}}},
     },
 }
+_DATE = {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$"}
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -84,6 +90,20 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                      "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
                      "description": "hybrid: keyword and semantic lists fused by reciprocal rank;"
                                     " semantic: by meaning only; keyword: BM25 only"},
+                    {"name": "since", "in": "query", "required": False, "schema": _DATE,
+                     "description": "only articles dated on or after this day (or month, year)"},
+                    {"name": "until", "in": "query", "required": False, "schema": _DATE,
+                     "description": "only articles dated on or before this day (or month, year)"},
+                    {"name": "source", "in": "query", "required": False, "explode": True,
+                     "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+                     "description": "only articles of these outlets (repeat the parameter)"},
+                    {"name": "group", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": list(GROUPS), "default": "article"},
+                     "description": "article: each article once, by its best passage, with its "
+                                    "other matching passages under `more`; passage: every passage"},
+                    {"name": "page", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+                     "description": "page of k results; pages never repeat or skip a result"},
                 ],
                 "responses": {
                     "200": {"description": "ranked passages", "content": {"application/json": {"schema": {
@@ -91,11 +111,28 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         "properties": {
                             "query": {"type": "string"}, "k": {"type": "integer"},
                             "mode": {"type": "string", "enum": list(MODES)},
+                            "group": {"type": "string", "enum": list(GROUPS)},
+                            "filters": {"type": "object"},
+                            "page": {"type": "integer"},
+                            "total": {"type": "integer",
+                                      "description": "results over all pages (of at most 1,000 "
+                                                     "candidate passages)"},
+                            "has_more": {"type": "boolean"},
                             "took_ms": {"type": "number"},
                             "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
                         }}}}},
                     "400": _error_response("a missing or bad parameter, or an unknown one"),
                     "503": _error_response("no usable index is loaded; the message says how to build one"),
+                },
+            }},
+            "/api/sources": {"get": {
+                "summary": "The outlets in the index, with their article counts",
+                "responses": {
+                    "200": {"description": "outlets, largest first", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["sources"], "properties": {
+                            "sources": {"type": "array", "items": {"type": "object", "properties": {
+                                "source": {"type": "string"}, "articles": {"type": "integer"}}}}}}}}},
+                    "503": _error_response("no usable index is loaded"),
                 },
             }},
             "/api/health": {"get": {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template, request, url_for
 
-from indexer import Hit, QueryError, highlight, query_stems
+from indexer import Hit, IndexerError, QueryError, highlight, query_stems
 
 from . import get_searcher
 from .params import DEFAULT_K, search_args
@@ -52,20 +52,33 @@ def index():
     """The search box, and the results when a question is given.
 
     Errors: the page is shown with the reason and status 400 for an empty or over-long question
-    or a bad k; 503 when no usable index is loaded.
+    or a bad k, date, page or mode; 503 when no usable index is loaded.
     """
-    if "q" not in request.args:
-        return render_template("index.html", query="", k=DEFAULT_K, mode=None, result=None,
-                               error=None)
-    raw_k = request.args.get("k", DEFAULT_K)
+    form = {name: request.args.get(name, "") for name in ("q", "since", "until", "mode", "group")}
+    form["source"] = request.args.get("source", "")
+    context = {"form": form, "query": form["q"], "k": request.args.get("k", DEFAULT_K),
+               "result": None, "error": None, "sources": [], "hit_segments": hit_segments}
     try:
-        query, k, mode = search_args(request.args, strict=False)
+        context["sources"] = get_searcher().sources()
+    except IndexerError:
+        if "q" in request.args:
+            raise
+    if "q" not in request.args:
+        return render_template("index.html", **context)
+    try:
+        kwargs = search_args(request.args, strict=False)
     except QueryError as exc:
-        return render_template("index.html", query=request.args.get("q", ""), k=raw_k,
-                               mode=None, result=None, error=str(exc)), 400
-    result = get_searcher().search(query, k, mode)
-    return render_template("index.html", query=query, k=k, mode=request.args.get("mode"),
-                           result=result, error=None, hit_segments=hit_segments)
+        return render_template("index.html", **{**context, "error": str(exc)}), 400
+    result = get_searcher().search(**kwargs)
+    return render_template("index.html", **{**context, "query": kwargs["query"], "k": kwargs["k"],
+                                            "result": result, "page_url": _page_url})
+
+
+def _page_url(page: int) -> str:
+    """This search's URL at another page."""
+    args = request.args.to_dict(flat=False)
+    args["page"] = [str(page)]
+    return url_for("pages.index", **args)
 
 
 @bp.get("/article/<path:article_id>")

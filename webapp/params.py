@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any
 
 from flask import abort
+from werkzeug.datastructures import MultiDict
 
-from indexer import DEFAULT_MODE, MAX_K, check_mode, check_query
+from indexer import (
+    DEFAULT_MODE,
+    MAX_K,
+    check_group,
+    check_mode,
+    check_page,
+    check_query,
+    make_filters,
+)
 
-SEARCH_PARAMS = ("q", "k", "mode")
+SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "group", "page")
+REPEATABLE = ("source",)
 DEFAULT_K = 10
 
 
-def search_args(args: Mapping[str, str], strict: bool) -> tuple[str, int, str]:
-    """(query, k, mode) from request args; 400 for a bad value, or for an unknown name when strict."""
+def search_args(args: MultiDict, strict: bool) -> dict[str, Any]:
+    """Searcher.search's keyword arguments from request args; 400 for a bad value, or for an
+    unknown name when strict. Empty values count as absent (a form sends them so)."""
     if strict:
         unknown = sorted(set(args) - set(SEARCH_PARAMS))
         if unknown:
             abort(400, f"unknown parameter{'s' if len(unknown) > 1 else ''} "
                        f"{', '.join(map(repr, unknown))}; known: {', '.join(SEARCH_PARAMS)}")
     for name in SEARCH_PARAMS:
-        if len(args.getlist(name) if hasattr(args, "getlist") else [args.get(name)]) > 1:
+        if name not in REPEATABLE and len(args.getlist(name)) > 1:
             abort(400, f"parameter '{name}' is given more than once")
-    k = args.get("k", DEFAULT_K)
-    if isinstance(k, str) and not k.strip():
-        k = DEFAULT_K
-    query, k = check_query(args.get("q", ""), k)  # QueryError -> 400 by the error handler
-    return query, k, check_mode(args.get("mode") or DEFAULT_MODE)
+
+    def get(name: str, default: Any) -> Any:
+        value = args.get(name, "")
+        return default if isinstance(value, str) and not value.strip() else value
+
+    query, k = check_query(args.get("q", ""), get("k", DEFAULT_K))  # QueryError -> 400
+    return {
+        "query": query, "k": k,
+        "mode": check_mode(get("mode", DEFAULT_MODE)),
+        "filters": make_filters(get("since", ""), get("until", ""), args.getlist("source")),
+        "group": check_group(get("group", "article")),
+        "page": check_page(get("page", 1)),
+    }
 
 
 __all__ = ["DEFAULT_K", "DEFAULT_MODE", "MAX_K", "SEARCH_PARAMS", "search_args"]
