@@ -188,6 +188,15 @@ class MetadataReader:
         return dict(self._conn().execute(
             "SELECT p.id, a.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"))
 
+    def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
+        """(passage id, passage) of the article with this id, in order."""
+        rows = self._conn().execute(
+            'SELECT p.id, p.position, p.start, p."end", p.text FROM passages p'
+            " JOIN articles a ON a.rowid = p.article_rowid WHERE a.id = ? ORDER BY p.position",
+            (article_id,)).fetchall()
+        return [(pid, Passage(article_id, pos, start, end, text))
+                for pid, pos, start, end, text in rows]
+
     def article(self, article_id: str) -> Article | None:
         """The article with this id, or None."""
         row = self._conn().execute(

@@ -49,7 +49,7 @@ class Hit:
     highlights: Highlights
     similarity: float | None = None  # cosine of question and passage (None in keyword mode)
     keyword_score: float | None = None  # BM25, when the passage matched the query's words
-    more: tuple[Passage, ...] = ()  # the article's other matching passages, best first
+    more: tuple[tuple[int, Passage], ...] = ()  # (id, passage): the article's other matches
     more_count: int = 0  # how many there are in all (more holds the first few)
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,9 +69,14 @@ class Hit:
                 "sentence": list(self.highlights.sentence) if self.highlights.sentence else None,
             },
             "more_passages": self.more_count,
-            "more": [{"position": p.position, "offsets": [p.start, p.end], "text": p.text}
-                     for p in self.more],
+            "more": [{"passage_id": pid, "position": p.position, "offsets": [p.start, p.end],
+                      "text": p.text} for pid, p in self.more],
         }
+
+    @property
+    def more_ids(self) -> list[int]:
+        """The ids of the other matching passages shown."""
+        return [pid for pid, _ in self.more]
 
 
 @dataclass(frozen=True)
@@ -284,12 +289,16 @@ class Searcher:
             if pid not in found:
                 continue
             passage, article = found[pid]
-            more = tuple(found[e[0]][0] for e in item[1:1 + MORE_SHOWN] if e[0] in found)
+            more = tuple((e[0], found[e[0]][0]) for e in item[1:1 + MORE_SHOWN] if e[0] in found)
             hits.append(Hit((page - 1) * k + len(hits) + 1, score, pid, passage, article,
                             highlight(passage.text, stems), similarity, keyword, more,
                             len(item) - 1))
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
                             page, len(items), group, filters)
+
+    def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
+        """(passage id, passage) of an article, in order."""
+        return self._current().meta.article_passages(article_id)
 
     def sources(self) -> list[tuple[str, int]]:
         """The outlets of the served index with their article counts."""

@@ -51,7 +51,7 @@ def test_one_result_per_article_with_its_other_passages(archive_searcher):
     assert len(ids(result)) == len(set(ids(result)))
     seed = result.hits[0]
     assert seed.article.id == "000_7d05609f62b32f10" and seed.more_count == 8
-    assert all(p.article_id == seed.article.id for p in seed.more)
+    assert all(p.article_id == seed.article.id for _, p in seed.more)
     flat = archive_searcher.search("Aleppo rebels evacuation", 10, group="passage")
     assert ids(flat)[:3] == ["000_7d05609f62b32f10"] * 3
 

@@ -35,7 +35,7 @@ def test_results_page_answers_the_aleppo_question(client):
     assert "AFP" in first and "2016-12-05" in first and "similarity 0." in first
     assert '<strong class="best">' in first and "15,000" in first and "8,000" in first
     assert "<mark>rebels</mark>" in first and "<mark>Aleppo</mark>" in first
-    assert 'href="/article/000_7d05609f62b32f10?q=' in first
+    assert 'href="/article/000_7d05609f62b32f10?q=' in first and "&amp;p=" in first
 
 
 def test_results_link_to_the_original_and_show_the_outlet(client):
@@ -58,6 +58,20 @@ def test_article_page_shows_the_whole_article_with_the_words_marked(client):
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "48 million euros" in text and "<mark>cost</mark>" in text
     assert client.get("/article/no-such-id").status_code == 404
+    assert client.get("/article/harbour-bridge?p=abc").status_code == 400
+
+
+def test_article_page_shades_the_passages_that_matched(client):
+    hit = client.get("/api/search?q=rebels+in+east+Aleppo&k=1").get_json()["results"][0]
+    more = [m["passage_id"] for m in hit["more"]]
+    page = client.get(f"/article/{hit['article']['id']}",
+                      query_string={"q": "rebels", "p": [hit["passage_id"], *more]})
+    text = page.get_data(as_text=True)
+    assert "The passages that matched your search are shaded." in text
+    shaded = "".join(part.split("</span>")[0] for part in text.split('<span class="matched">')[1:])
+    assert "15,000" in shaded and "<mark>rebels</mark>" in text
+    plain = client.get(f"/article/{hit['article']['id']}").get_data(as_text=True)
+    assert 'class="matched"' not in plain
 
 
 def test_api_search_returns_the_documented_shape(client):

@@ -57,7 +57,8 @@ _RESULT = {
                           "description": "how many other passages of the article matched"},
         "more": {"type": "array", "description": "the first few of them",
                  "items": {"type": "object", "properties": {
-                     "position": {"type": "integer"}, "offsets": _SPAN, "text": {"type": "string"}}}},
+                     "passage_id": {"type": "integer"}, "position": {"type": "integer"},
+                     "offsets": _SPAN, "text": {"type": "string"}}}},
     },
 }
 _DATE = {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$"}

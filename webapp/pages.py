@@ -20,31 +20,27 @@ class Segment:
     """A run of passage text, and whether it is a matched word or inside the best sentence."""
 
     text: str
-    term: bool
-    sentence: bool
+    term: bool  # one of the query's words
+    marked: bool  # inside a marked span: the best sentence, or a passage that matched
 
 
 def segments(text: str, terms: Sequence[tuple[int, int]],
-             sentence: tuple[int, int] | None) -> list[Segment]:
+             spans: Sequence[tuple[int, int]] = ()) -> list[Segment]:
     """Cut text at every highlight edge, so the template can mark each run without raw HTML."""
     cuts = {0, len(text)}
-    for start, end in terms:
+    for start, end in (*terms, *spans):
         cuts.update((start, end))
-    if sentence:
-        cuts.update(sentence)
     edges = sorted(c for c in cuts if 0 <= c <= len(text))
-    out = []
-    for start, end in zip(edges, edges[1:]):
-        out.append(Segment(
-            text[start:end],
-            any(s <= start and end <= e for s, e in terms),
-            bool(sentence and sentence[0] <= start and end <= sentence[1])))
-    return out
+    return [Segment(text[start:end],
+                    any(s <= start and end <= e for s, e in terms),
+                    any(s <= start and end <= e for s, e in spans))
+            for start, end in zip(edges, edges[1:])]
 
 
 def hit_segments(hit: Hit) -> list[Segment]:
     """The hit's passage cut for display."""
-    return segments(hit.passage.text, hit.highlights.terms, hit.highlights.sentence)
+    sentence = hit.highlights.sentence
+    return segments(hit.passage.text, hit.highlights.terms, [sentence] if sentence else [])
 
 
 @bp.get("/")
@@ -83,17 +79,28 @@ def _page_url(page: int) -> str:
 
 @bp.get("/article/<path:article_id>")
 def article(article_id: str):
-    """One article in full, the words of q (if given) marked.
+    """One article in full: the passages named by p (repeatable) and the words of q marked.
 
-    Errors: 404 for an unknown id; 503 when no usable index is loaded.
+    Errors: 400 for a p that is not a passage id; 404 for an unknown id; 503 when no usable
+    index is loaded.
     """
-    found = get_searcher().article(article_id)
+    searcher = get_searcher()
+    found = searcher.article(article_id)
     if found is None:
         abort(404, f"no article with id '{article_id}' in this index")
+    try:
+        wanted = {int(p) for p in request.args.getlist("p")}
+    except ValueError:
+        abort(400, "p must be a passage id (a whole number)")
+    spans = [(p.start, p.end) for pid, p in searcher.article_passages(article_id) if pid in wanted]
     query = request.args.get("q", "")[:1000]
-    paragraphs = []
     stems = query_stems(query)
+    paragraphs = []
+    offset = 0
     for para in found.text.split("\n\n") if found.text else []:
-        marks = highlight(para, stems)
-        paragraphs.append(segments(para, marks.terms, None))
-    return render_template("article.html", article=found, query=query, paragraphs=paragraphs)
+        start = found.text.index(para, offset)
+        end = offset = start + len(para)
+        inside = [(max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start]
+        paragraphs.append(segments(para, highlight(para, stems).terms, inside))
+    return render_template("article.html", article=found, query=query, paragraphs=paragraphs,
+                           marked=len(spans))
