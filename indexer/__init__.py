@@ -25,6 +25,7 @@ from .search import (
     MAX_PAGE,
     MAX_QUERY_CHARS,
     MODES,
+    SORTS,
     Hit,
     Searcher,
     SearchResult,
@@ -32,10 +33,12 @@ from .search import (
     check_mode,
     check_page,
     check_query,
+    check_recency,
+    check_sort,
 )
 
 __all__ = [
-    "Article", "ArchiveError", "Filters", "GROUPS", "MAX_PAGE", "check_group", "check_page",
+    "Article", "ArchiveError", "SORTS", "check_recency", "check_sort", "Filters", "GROUPS", "MAX_PAGE", "check_group", "check_page",
     "make_filters", "EvalReport", "EvalRow", "evaluate", "DEFAULT_MODE", "MODES", "check_mode", "BuildResult", "DEFAULT_MODEL", "Embedder", "EmptyArchiveError",
     "Hit", "IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
     "IndexerError", "MAX_K", "MAX_QUERY_CHARS", "ModelError", "Passage", "QueryError",

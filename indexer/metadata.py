@@ -177,6 +177,10 @@ class MetadataReader:
         return [row for (row,) in self._conn().execute(
             "SELECT article_rowid FROM passages ORDER BY id")]
 
+    def article_dates(self) -> dict[int, str]:
+        """Each article's row id with its date as stored."""
+        return dict(self._conn().execute("SELECT rowid, date FROM articles"))
+
     def sources(self) -> list[tuple[str, int]]:
         """The outlets in the index with their article counts, largest first."""
         return self._conn().execute(

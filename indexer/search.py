@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ MODES = ("hybrid", "semantic", "keyword")
 DEFAULT_MODE = "hybrid"
 CANDIDATES = 1000  # passages each retriever proposes to the fusion: the pool pages are cut from
 GROUPS = ("article", "passage")
+SORTS = ("relevance", "date")
+DATE_SORTED = 100  # sort=date orders this many of the most relevant results by date
+MAX_RECENCY_DAYS = 36500
 MAX_PAGE = 100
 MORE_SHOWN = 3  # other matching passages of an article listed under its best one
 RELOAD_CHECK_SECONDS = 1.0
@@ -92,6 +96,8 @@ class SearchResult:
     total: int = 0  # results in the candidate pool, across all pages
     group: str = "article"
     filters: Filters = Filters()
+    sort: str = "relevance"
+    recency: int | None = None
 
     @property
     def has_more(self) -> bool:
@@ -101,6 +107,7 @@ class SearchResult:
     def to_dict(self) -> dict[str, Any]:
         """The result as the JSON API returns it."""
         return {"query": self.query, "k": self.k, "mode": self.mode, "group": self.group,
+                "sort": self.sort, "recency": self.recency,
                 "filters": self.filters.to_dict(), "page": self.page, "total": self.total,
                 "has_more": self.has_more, "took_ms": round(self.took_ms, 2),
                 "results": [h.to_dict() for h in self.hits]}
@@ -128,6 +135,28 @@ def _whole_number(name: str, value: Any, low: int, high: int) -> int:
 def check_page(page: Any) -> int:
     """page as an int from 1 to MAX_PAGE; QueryError otherwise."""
     return _whole_number("page", page, 1, MAX_PAGE)
+
+
+def check_sort(sort: Any) -> str:
+    """sort if it is one of SORTS; QueryError otherwise."""
+    if sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+    return sort
+
+
+def check_recency(days: Any) -> int | None:
+    """A recency half-life in days (1 to MAX_RECENCY_DAYS), or None for no boost."""
+    if days is None or days == "":
+        return None
+    return _whole_number("recency", days, 1, MAX_RECENCY_DAYS)
+
+
+def _day_number(date: str) -> float:
+    """Days since year 1 of an ISO date's day, or NaN when the date is not ISO."""
+    try:
+        return float(datetime.strptime(date[:10], "%Y-%m-%d").toordinal())
+    except ValueError:
+        return float("nan")
 
 
 def check_group(group: Any) -> str:
@@ -170,6 +199,13 @@ class _Loaded:
         self.meta = MetadataReader(folder)
         articles, passages = self.meta.counts()
         self.owners = np.array(self.meta.passage_owners(), dtype=np.int64)  # passage -> article
+        dates = self.meta.article_dates()  # article row id -> its day, NaN if undated
+        self.days = np.full(max(dates, default=0) + 1, np.nan)
+        for rowid, date in dates.items():
+            self.days[rowid] = _day_number(date)
+        known = self.days[~np.isnan(self.days)]
+        self.newest = float(known.max()) if len(known) else float("nan")
+        self.oldest = float(known.min()) if len(known) else float("nan")
         if (articles, passages) != (self.manifest.articles, self.manifest.passages) \
                 or len(self.store) != passages:
             raise IndexCorruptError(
@@ -177,6 +213,18 @@ class _Loaded:
                 f" and {self.manifest.passages} passages, the database holds {articles} and "
                 f"{passages}, the vectors {len(self.store)}: rebuild it with "
                 "`news-search index PATH`")
+
+
+def _boost_recent(loaded: _Loaded, ranked: list, half_life: int) -> list:
+    """ranked re-scored by 2^(-age / half_life), age in days before the index's newest article;
+    an undated article counts as old as the oldest."""
+    out = []
+    for pid, score, similarity, keyword in ranked:
+        day = loaded.days[loaded.owners[pid]]
+        age = loaded.newest - (day if day == day else loaded.oldest)
+        factor = 0.5 ** (age / half_life) if age == age else 1.0
+        out.append((pid, score * factor, similarity, keyword))
+    return sorted(out, key=lambda entry: -entry[1])
 
 
 class Searcher:
@@ -259,19 +307,24 @@ class Searcher:
         return [(pid, score, similarity.get(pid), keyword.get(pid)) for pid, score in fused]
 
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
-               filters: Filters = Filters(), group: str = "article", page: int = 1
-               ) -> SearchResult:
+               filters: Filters = Filters(), group: str = "article", page: int = 1,
+               sort: str = "relevance", recency: int | None = None) -> SearchResult:
         """Page `page` of the results that best answer the query, k a page, best first.
 
         group="article" gives each article once, by its best passage, with its other matching
         passages attached; group="passage" gives every passage. Pages are cut from one ranked
         pool of candidates, so no result repeats or goes missing between pages.
+        sort="date" orders the DATE_SORTED most relevant results newest first. recency=D
+        halves a result's score for every D days it is older than the newest article.
         """
         query, k = check_query(query, k)
         mode, group, page = check_mode(mode), check_group(group), check_page(page)
+        sort, recency = check_sort(sort), check_recency(recency)
         started = time.perf_counter()
         loaded = self._current()  # one build for the whole query, even if a swap happens now
         ranked = self._ranked(loaded, query, mode, CANDIDATES, filters)
+        if recency:
+            ranked = _boost_recent(loaded, ranked, recency)
         if group == "article":
             groups: dict[int, list] = {}
             for entry in ranked:
@@ -279,6 +332,11 @@ class Searcher:
             items = list(groups.values())
         else:
             items = [[entry] for entry in ranked]
+        if sort == "date":  # newest first; undated last; equal days keep their relevance order
+            items = items[:DATE_SORTED]
+            day = [loaded.days[loaded.owners[item[0][0]]] for item in items]
+            order = sorted(range(len(items)), key=lambda i: -day[i] if day[i] == day[i] else np.inf)
+            items = [items[i] for i in order]
         shown = items[(page - 1) * k: page * k]
         wanted = [e[0] for item in shown for e in item[:1 + MORE_SHOWN]]
         found = loaded.meta.passages(wanted)
@@ -294,7 +352,7 @@ class Searcher:
                             highlight(passage.text, stems), similarity, keyword, more,
                             len(item) - 1))
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
-                            page, len(items), group, filters)
+                            page, len(items), group, filters, sort, recency)
 
     def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
         """(passage id, passage) of an article, in order."""

@@ -128,3 +128,26 @@ def test_cli_filters(archive_index):
     bad = CliRunner().invoke(main, ["search", "news", "--since", "soon", "--index-dir",
                                     str(archive_index)])
     assert bad.exit_code == 1 and "since must be a date" in bad.output
+
+
+def test_sort_by_date_puts_the_newest_first_and_undated_last(archive_searcher):
+    result = archive_searcher.search("news", 20, sort="date")
+    dates = [h.article.date[:10] for h in result.hits]
+    iso = [d for d in dates if d[:4].isdigit()]
+    assert iso == sorted(iso, reverse=True) and dates[-1] == "not a date"
+    assert set(ids(result)) == set(ids(archive_searcher.search("news", 20)))
+
+
+def test_recency_boost_favours_recent_articles(archive_searcher):
+    plain = ids(archive_searcher.search("disaster forces people to leave", 11))
+    boosted = ids(archive_searcher.search("disaster forces people to leave", 11, recency=30))
+    assert sorted(plain) == sorted(boosted) and plain != boosted
+    top = archive_searcher.search("disaster forces people to leave", 1, recency=30).hits[0]
+    assert top.article.date.startswith("2023-05")  # the newest article in the index
+
+
+def test_api_sort_and_recency_are_checked(client):
+    assert client.get("/api/search?q=x&sort=oldest").status_code == 400
+    assert client.get("/api/search?q=x&recency=0").status_code == 400
+    data = client.get("/api/search?q=x&sort=date&recency=365").get_json()
+    assert data["sort"] == "date" and data["recency"] == 365

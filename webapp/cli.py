@@ -17,6 +17,7 @@ from indexer import (
     GROUPS,
     MAX_PAGE,
     MODES,
+    SORTS,
     ArchiveError,
     IndexerError,
     IndexNotFoundError,
@@ -107,16 +108,20 @@ def index(paths: tuple[Path, ...], index_dir: Path, model: str) -> None:
               help="article: each article once, by its best passage; passage: every passage.")
 @click.option("--page", default=1, show_default=True, type=click.IntRange(1, MAX_PAGE),
               help="Page of k results.")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True,
+              help="date: the 100 most relevant results, newest first.")
+@click.option("--recency", type=click.IntRange(1, 36500), default=None,
+              help="Favour recent articles: a score halves every N days of age.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as the JSON API does.")
 @index_dir_option
 @model_option
 def search(query: str, k: int, mode: str, since: str | None, until: str | None,
-           sources: tuple[str, ...], group: str, page: int, as_json: bool, index_dir: Path,
-           model: str) -> None:
+           sources: tuple[str, ...], group: str, page: int, sort: str, recency: int | None,
+           as_json: bool, index_dir: Path, model: str) -> None:
     """Print the passages that best answer QUERY."""
     try:
         result = Searcher(index_dir, model=model).search(
-            query, k, mode, make_filters(since, until, sources), group, page)
+            query, k, mode, make_filters(since, until, sources), group, page, sort, recency)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -105,6 +105,13 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     {"name": "page", "in": "query", "required": False,
                      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
                      "description": "page of k results; pages never repeat or skip a result"},
+                    {"name": "sort", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["relevance", "date"], "default": "relevance"},
+                     "description": "date: the 100 most relevant results, newest first"},
+                    {"name": "recency", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 36500},
+                     "description": "favour recent articles: a score halves for every this many "
+                                    "days it is older than the newest article in the index"},
                 ],
                 "responses": {
                     "200": {"description": "ranked passages", "content": {"application/json": {"schema": {
@@ -113,6 +120,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "query": {"type": "string"}, "k": {"type": "integer"},
                             "mode": {"type": "string", "enum": list(MODES)},
                             "group": {"type": "string", "enum": list(GROUPS)},
+                            "sort": {"type": "string"},
+                            "recency": {"type": ["integer", "null"]},
                             "filters": {"type": "object"},
                             "page": {"type": "integer"},
                             "total": {"type": "integer",

@@ -50,7 +50,7 @@ def index():
     Errors: the page is shown with the reason and status 400 for an empty or over-long question
     or a bad k, date, page or mode; 503 when no usable index is loaded.
     """
-    form = {name: request.args.get(name, "") for name in ("q", "since", "until", "mode", "group")}
+    form = {name: request.args.get(name, "") for name in ("q", "since", "until", "mode", "group", "sort")}
     form["source"] = request.args.get("source", "")
     context = {"form": form, "query": form["q"], "k": request.args.get("k", DEFAULT_K),
                "result": None, "error": None, "sources": [], "hit_segments": hit_segments}

@@ -14,10 +14,12 @@ from indexer import (
     check_mode,
     check_page,
     check_query,
+    check_recency,
+    check_sort,
     make_filters,
 )
 
-SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "group", "page")
+SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "group", "page", "sort", "recency")
 REPEATABLE = ("source",)
 DEFAULT_K = 10
 
@@ -45,6 +47,8 @@ def search_args(args: MultiDict, strict: bool) -> dict[str, Any]:
         "filters": make_filters(get("since", ""), get("until", ""), args.getlist("source")),
         "group": check_group(get("group", "article")),
         "page": check_page(get("page", 1)),
+        "sort": check_sort(get("sort", "relevance")),
+        "recency": check_recency(get("recency", None)),
     }
 
 
