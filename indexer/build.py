@@ -20,6 +20,7 @@ from .manifest import Manifest
 from .metadata import MetadataWriter
 from .readers import ReadReport, read_archive
 from .store import FaissStore
+from .stories import story_ids
 
 EMBED_BLOCK = 1024  # passages embedded and written at a time: bounds memory on big archives
 
@@ -77,9 +78,11 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
             raise EmptyArchiveError(
                 f"no articles found in {', '.join(map(str, paths))} ({report.files} files read, "
                 f"{len(report.skipped)} skipped): nothing was changed in {index_dir}")
+        stories = story_ids(articles, progress)
         embedder = embedder or Embedder(model)
-        chunked = [(a, chunk_article(a, max_words, overlap)) for a in articles]
-        total = sum(len(p) for _, p in chunked)
+        chunked = [(a, chunk_article(a, max_words, overlap), story)
+                   for a, story in zip(articles, stories)]
+        total = sum(len(p) for _, p, _ in chunked)
         with staging_folder(index_dir) as staged:
             embed_started = time.perf_counter()
             _write(staged, chunked, total, embedder, progress, batch_size)
@@ -102,22 +105,22 @@ def _write(folder: Path, chunked: list, total: int, embedder: Embedder, progress
     bar = tqdm(total=total, desc="Embedding", unit=" passages", disable=not progress,
                smoothing=0.1)
     next_id = 0
-    block: list[tuple[Article, list]] = []
+    block: list[tuple[Article, list, str]] = []
     block_size = 0
 
     def flush() -> None:
         nonlocal next_id, block, block_size
-        texts = [embedding_text(a.title, p.text) for a, ps in block for p in ps]
+        texts = [embedding_text(a.title, p.text) for a, ps, _ in block for p in ps]
         vectors = embedder.encode(texts, batch_size=batch_size, progress=bar.update)
         store.add(vectors, np.arange(next_id, next_id + len(texts), dtype=np.int64))
-        for article, passages in block:
-            meta.add(article, passages, next_id)
+        for article, passages, story in block:
+            meta.add(article, passages, next_id, story)
             next_id += len(passages)
         block, block_size = [], 0
 
     try:
-        for article, passages in chunked:
-            block.append((article, passages))
+        for article, passages, story in chunked:
+            block.append((article, passages, story))
             block_size += len(passages)
             if block_size >= EMBED_BLOCK:
                 flush()

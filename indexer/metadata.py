@@ -24,8 +24,10 @@ CREATE TABLE articles (
     source TEXT NOT NULL,
     url TEXT NOT NULL,
     origin TEXT NOT NULL,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL,
+    story TEXT NOT NULL  -- id of the first article of its story (syndicated copies share it)
 );
+CREATE INDEX articles_by_story ON articles(story);
 CREATE TABLE passages (
     id INTEGER PRIMARY KEY,
     article_rowid INTEGER NOT NULL REFERENCES articles(rowid),
@@ -46,6 +48,7 @@ CREATE VIRTUAL TABLE passages_fts USING fts5(
 # BM25 weight of a match in the headline against one in the passage text.
 TITLE_WEIGHT, TEXT_WEIGHT = 1.0, 1.0
 _ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin"
+_HEADER_COLUMNS = _ARTICLE_COLUMNS.replace("a.text", "''")  # all but the text
 
 
 class MetadataWriter:
@@ -57,13 +60,15 @@ class MetadataWriter:
         self.conn.execute("PRAGMA synchronous=OFF")
         self.conn.executescript(_SCHEMA)
 
-    def add(self, article: Article, passages: Sequence[Passage], first_id: int) -> None:
-        """Store an article and its passages, numbered from first_id (the vector store's ids)."""
+    def add(self, article: Article, passages: Sequence[Passage], first_id: int,
+            story: str = "") -> None:
+        """Store an article (of story: the id of its story's first article) and its passages,
+        numbered from first_id (the vector store's ids)."""
         cur = self.conn.execute(
-            "INSERT INTO articles (id, title, text, date, source, url, origin, content_hash)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (id, title, text, date, source, url, origin, content_hash, story)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (article.id, article.title, article.text, article.date, article.source, article.url,
-             article.origin, article.content_hash))
+             article.origin, article.content_hash, story or article.id))
         self.conn.executemany(
             'INSERT INTO passages (id, article_rowid, position, start, "end", text)'
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -172,10 +177,27 @@ class MetadataReader:
             "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
             f" WHERE 1{where}", params)]
 
-    def passage_owners(self) -> list[int]:
-        """For each passage id in order, its article's row id (passage ids run from 0)."""
-        return [row for (row,) in self._conn().execute(
-            "SELECT article_rowid FROM passages ORDER BY id")]
+    def passage_owners(self) -> list[tuple[int, str]]:
+        """For each passage id in order (they run from 0), its article's row id and story."""
+        story = "a.story" if self._has_stories() else "a.id"
+        return self._conn().execute(
+            f"SELECT p.article_rowid, {story} FROM passages p"
+            " JOIN articles a ON a.rowid = p.article_rowid ORDER BY p.id").fetchall()
+
+    def _has_stories(self) -> bool:
+        # Indexes built before stories were found have no story column: each article is its own.
+        columns = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
+        return "story" in columns
+
+    def story_copies(self, article_id: str) -> list[Article]:
+        """The other articles of this article's story (its syndicated copies), oldest first."""
+        if not self._has_stories():
+            return []
+        rows = self._conn().execute(
+            f"SELECT {_HEADER_COLUMNS} FROM articles a WHERE a.story ="
+            " (SELECT story FROM articles WHERE id = ?) AND a.id != ? ORDER BY a.date, a.rowid",
+            (article_id, article_id)).fetchall()
+        return [Article(*row) for row in rows]
 
     def article_dates(self) -> dict[int, str]:
         """Each article's row id with its date as stored."""

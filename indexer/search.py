@@ -55,6 +55,7 @@ class Hit:
     keyword_score: float | None = None  # BM25, when the passage matched the query's words
     more: tuple[tuple[int, Passage], ...] = ()  # (id, passage): the article's other matches
     more_count: int = 0  # how many there are in all (more holds the first few)
+    copies: tuple[Article, ...] = ()  # the same story published elsewhere (syndicated copies)
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as the JSON API returns it."""
@@ -72,6 +73,7 @@ class Hit:
                 "terms": [list(t) for t in self.highlights.terms],
                 "sentence": list(self.highlights.sentence) if self.highlights.sentence else None,
             },
+            "also_published": [a.to_dict() for a in self.copies],
             "more_passages": self.more_count,
             "more": [{"passage_id": pid, "position": p.position, "offsets": [p.start, p.end],
                       "text": p.text} for pid, p in self.more],
@@ -198,7 +200,11 @@ class _Loaded:
         self.store = FaissStore.load(folder, self.manifest.dimension)
         self.meta = MetadataReader(folder)
         articles, passages = self.meta.counts()
-        self.owners = np.array(self.meta.passage_owners(), dtype=np.int64)  # passage -> article
+        owners = self.meta.passage_owners()
+        self.owners = np.array([rowid for rowid, _ in owners], dtype=np.int64)  # passage -> article
+        codes: dict[str, int] = {}
+        self.stories = np.array([codes.setdefault(story, len(codes)) for _, story in owners],
+                                dtype=np.int64)  # passage -> story (syndicated copies share one)
         dates = self.meta.article_dates()  # article row id -> its day, NaN if undated
         self.days = np.full(max(dates, default=0) + 1, np.nan)
         for rowid, date in dates.items():
@@ -325,10 +331,10 @@ class Searcher:
         ranked = self._ranked(loaded, query, mode, CANDIDATES, filters)
         if recency:
             ranked = _boost_recent(loaded, ranked, recency)
-        if group == "article":
+        if group == "article":  # one entry per story: an article and its syndicated copies
             groups: dict[int, list] = {}
             for entry in ranked:
-                groups.setdefault(int(loaded.owners[entry[0]]), []).append(entry)
+                groups.setdefault(int(loaded.stories[entry[0]]), []).append(entry)
             items = list(groups.values())
         else:
             items = [[entry] for entry in ranked]
@@ -338,7 +344,7 @@ class Searcher:
             order = sorted(range(len(items)), key=lambda i: -day[i] if day[i] == day[i] else np.inf)
             items = [items[i] for i in order]
         shown = items[(page - 1) * k: page * k]
-        wanted = [e[0] for item in shown for e in item[:1 + MORE_SHOWN]]
+        wanted = [e[0] for item in shown for e in item[:1 + 4 * MORE_SHOWN]]
         found = loaded.meta.passages(wanted)
         stems = query_stems(query)
         hits = []
@@ -347,10 +353,12 @@ class Searcher:
             if pid not in found:
                 continue
             passage, article = found[pid]
-            more = tuple((e[0], found[e[0]][0]) for e in item[1:1 + MORE_SHOWN] if e[0] in found)
+            own = [e for e in item[1:] if loaded.owners[e[0]] == loaded.owners[pid]]
+            more = tuple((e[0], found[e[0]][0]) for e in own[:MORE_SHOWN] if e[0] in found)
+            copies = tuple(loaded.meta.story_copies(article.id)) if group == "article" else ()
             hits.append(Hit((page - 1) * k + len(hits) + 1, score, pid, passage, article,
                             highlight(passage.text, stems), similarity, keyword, more,
-                            len(item) - 1))
+                            len(own), copies))
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
                             page, len(items), group, filters, sort, recency)
 

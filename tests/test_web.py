@@ -101,7 +101,7 @@ def test_api_default_k_is_10(client):
     ({"q": "rates", "k": "0"}, "k must be from 1 to 100, got 0"),
     ({"q": "rates", "k": "1000"}, "k must be from 1 to 100, got 1000"),
     ({"q": "rates", "k": "abc"}, "k must be a whole number from 1 to 100, got 'abc'"),
-    ({"q": "rates", "sort": "2", "offset": "x"}, "unknown parameters 'offset', 'sort'; known: q, k,"),
+    ({"q": "rates", "order": "2", "offset": "x"}, "unknown parameters 'offset', 'order'; known: q, k,"),
     ({"q": ["a", "b"]}, "parameter 'q' is given more than once"),
 ])
 def test_api_bad_input_gets_one_error_shape(client, query, message):

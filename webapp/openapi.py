@@ -53,6 +53,9 @@ _RESULT = {
                              "description": "the sentence holding most of them"},
             },
         },
+        "also_published": {"type": "array", "items": {"$ref": "#/components/schemas/Article"},
+                           "description": "the same story published by other outlets (exact or "
+                                          "near copies, dated within 3 days)"},
         "more_passages": {"type": "integer",
                           "description": "how many other passages of the article matched"},
         "more": {"type": "array", "description": "the first few of them",
