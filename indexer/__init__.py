@@ -16,6 +16,7 @@ from .errors import (
     QueryError,
 )
 from .filters import Filters, make_filters
+from .timeline import INTERVALS, Bucket, Timeline
 from .highlight import Highlights, highlight, query_stems
 from .readers import ArchiveError, ReadReport, Skipped, read_archive
 from .search import (
@@ -38,7 +39,7 @@ from .search import (
 )
 
 __all__ = [
-    "Article", "ArchiveError", "SORTS", "check_recency", "check_sort", "Filters", "GROUPS", "MAX_PAGE", "check_group", "check_page",
+    "Article", "ArchiveError", "Bucket", "INTERVALS", "Timeline", "SORTS", "check_recency", "check_sort", "Filters", "GROUPS", "MAX_PAGE", "check_group", "check_page",
     "make_filters", "EvalReport", "EvalRow", "evaluate", "DEFAULT_MODE", "MODES", "check_mode", "BuildResult", "DEFAULT_MODEL", "Embedder", "EmptyArchiveError",
     "Hit", "IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
     "IndexerError", "MAX_K", "MAX_QUERY_CHARS", "ModelError", "Passage", "QueryError",

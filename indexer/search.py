@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from .manifest import Manifest
 from .metadata import MetadataReader
 from .store import FaissStore
 from .terms import query_stems, query_terms
+from .timeline import Timeline, check_interval, count_by_period
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -34,6 +36,8 @@ GROUPS = ("article", "passage")
 SORTS = ("relevance", "date")
 DATE_SORTED = 100  # sort=date orders this many of the most relevant results by date
 MAX_RECENCY_DAYS = 36500
+POOL_CACHE = 64  # ranked pools kept, most recent queries first
+TIMELINE_STORIES = 200  # a timeline counts this many of the best matching stories
 MAX_PAGE = 100
 MORE_SHOWN = 3  # other matching passages of an article listed under its best one
 RELOAD_CHECK_SECONDS = 1.0
@@ -242,6 +246,7 @@ class Searcher:
         self.model = model
         self._embedder = embedder
         self._lock = threading.Lock()
+        self._pools: OrderedDict = OrderedDict()
         self._loaded = _Loaded(current_build(self.index_dir), model)
         self._name = self._loaded.folder.name
         self._checked = time.monotonic()
@@ -275,6 +280,21 @@ class Searcher:
                             log.error("new index not loaded, still serving %s: %s",
                                       self._loaded.folder, exc)
         return self._loaded
+
+    def _pool(self, loaded: _Loaded, query: str, mode: str, filters: Filters) -> list:
+        """The ranked candidate pool of a query, cached: a results page, its timeline and its
+        next pages rank once."""
+        key = (loaded.folder.name, query, mode, filters)
+        with self._lock:
+            if key in self._pools:
+                self._pools.move_to_end(key)
+                return self._pools[key]
+        pool = self._ranked(loaded, query, mode, CANDIDATES, filters)
+        with self._lock:
+            self._pools[key] = pool
+            while len(self._pools) > POOL_CACHE:
+                self._pools.popitem(last=False)
+        return pool
 
     def ranked(self, query: str, mode: str = DEFAULT_MODE, depth: int = CANDIDATES,
                filters: Filters = Filters()) -> list[tuple[int, float, float | None, float | None]]:
@@ -328,7 +348,7 @@ class Searcher:
         sort, recency = check_sort(sort), check_recency(recency)
         started = time.perf_counter()
         loaded = self._current()  # one build for the whole query, even if a swap happens now
-        ranked = self._ranked(loaded, query, mode, CANDIDATES, filters)
+        ranked = self._pool(loaded, query, mode, filters)
         if recency:
             ranked = _boost_recent(loaded, ranked, recency)
         if group == "article":  # one entry per story: an article and its syndicated copies
@@ -361,6 +381,21 @@ class Searcher:
                             len(own), copies))
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
                             page, len(items), group, filters, sort, recency)
+
+    def timeline(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),
+                 interval: str = "auto", stories: int = TIMELINE_STORIES) -> Timeline:
+        """The `stories` stories that best match the query, counted per period of their date."""
+        query, _ = check_query(query, 1)
+        mode, interval = check_mode(mode), check_interval(interval)
+        stories = _whole_number("stories", stories, 1, CANDIDATES)
+        loaded = self._current()
+        seen: dict[int, int] = {}  # story -> its best article's row id
+        for pid, *_ in self._pool(loaded, query, mode, filters):
+            seen.setdefault(int(loaded.stories[pid]), int(loaded.owners[pid]))
+            if len(seen) >= stories:
+                break
+        dates = [loaded.meta.article_date(rowid) for rowid in seen.values()]
+        return count_by_period(dates, interval)
 
     def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
         """(passage id, passage) of an article, in order."""

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from . import get_searcher
 from .openapi import openapi_document
-from .params import search_args
+from .params import search_args, timeline_args
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -25,6 +25,19 @@ def search():
 def health():
     """Whether an index is loaded, and what it holds; 503 with the reason when none is."""
     return jsonify({"status": "ok", **get_searcher().health()})
+
+
+@bp.get("/timeline")
+def timeline():
+    """How many of the best matching stories fall in each day, week, month or year.
+
+    Errors: 400 for a bad q, mode, date, interval or stories, an unknown parameter; 503 when
+    no usable index is loaded.
+    """
+    kwargs = timeline_args(request.args)
+    result = get_searcher().timeline(**kwargs)
+    return jsonify({"query": kwargs["query"], "filters": kwargs["filters"].to_dict(),
+                    **result.to_dict()})
 
 
 @bp.get("/sources")

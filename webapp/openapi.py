@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer import DEFAULT_MODE, GROUPS, MAX_K, MAX_PAGE, MAX_QUERY_CHARS, MODES
+from indexer import DEFAULT_MODE, GROUPS, INTERVALS, MAX_K, MAX_PAGE, MAX_QUERY_CHARS, MODES
 
 from .params import DEFAULT_K
 
@@ -136,6 +136,39 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         }}}}},
                     "400": _error_response("a missing or bad parameter, or an unknown one"),
                     "503": _error_response("no usable index is loaded; the message says how to build one"),
+                },
+            }},
+            "/api/timeline": {"get": {
+                "summary": "How many of the best matching stories fall in each period",
+                "parameters": [
+                    {"name": "q", "in": "query", "required": True,
+                     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}},
+                    {"name": "mode", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE}},
+                    {"name": "since", "in": "query", "required": False, "schema": _DATE},
+                    {"name": "until", "in": "query", "required": False, "schema": _DATE},
+                    {"name": "source", "in": "query", "required": False, "explode": True,
+                     "schema": {"type": "array", "items": {"type": "string"}}},
+                    {"name": "interval", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": list(INTERVALS), "default": "auto"},
+                     "description": "auto: days, weeks or months by the span; a too fine "
+                                    "interval is made coarser to keep at most 400 periods"},
+                    {"name": "stories", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
+                     "description": "how many of the best matching stories to count "
+                                    "(syndicated copies count once)"},
+                ],
+                "responses": {
+                    "200": {"description": "stories per period", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["interval", "buckets", "undated"],
+                                   "properties": {
+                            "query": {"type": "string"}, "filters": {"type": "object"},
+                            "interval": {"type": "string"}, "undated": {"type": "integer"},
+                            "buckets": {"type": "array", "items": {"type": "object", "properties": {
+                                "start": {"type": "string"}, "end": {"type": "string"},
+                                "count": {"type": "integer"}}}}}}}}},
+                    "400": _error_response("a missing or bad parameter, or an unknown one"),
+                    "503": _error_response("no usable index is loaded"),
                 },
             }},
             "/api/sources": {"get": {

@@ -65,9 +65,20 @@ def index():
         kwargs = search_args(request.args, strict=False)
     except QueryError as exc:
         return render_template("index.html", **{**context, "error": str(exc)}), 400
-    result = get_searcher().search(**kwargs)
+    searcher = get_searcher()
+    result = searcher.search(**kwargs)
+    timeline = searcher.timeline(kwargs["query"], kwargs["mode"], kwargs["filters"])
     return render_template("index.html", **{**context, "query": kwargs["query"], "k": kwargs["k"],
-                                            "result": result, "page_url": _page_url})
+                                            "result": result, "page_url": _page_url,
+                                            "timeline": timeline, "period_url": _period_url})
+
+
+def _period_url(start: str, end: str) -> str:
+    """This search's URL filtered to one period of the timeline, from page 1."""
+    args = request.args.to_dict(flat=False)
+    args.pop("page", None)
+    args["since"], args["until"] = [start], [end]
+    return url_for("pages.index", **args)
 
 
 def _page_url(page: int) -> str:

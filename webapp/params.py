@@ -52,4 +52,19 @@ def search_args(args: MultiDict, strict: bool) -> dict[str, Any]:
     }
 
 
-__all__ = ["DEFAULT_K", "DEFAULT_MODE", "MAX_K", "SEARCH_PARAMS", "search_args"]
+TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "interval", "stories")
+
+
+def timeline_args(args: MultiDict) -> dict[str, Any]:
+    """Searcher.timeline's keyword arguments from request args; 400 for a bad or unknown one."""
+    unknown = sorted(set(args) - set(TIMELINE_PARAMS))
+    if unknown:
+        abort(400, f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+                   f"{', '.join(map(repr, unknown))}; known: {', '.join(TIMELINE_PARAMS)}")
+    query, _ = check_query(args.get("q", ""), 1)
+    return {"query": query, "mode": args.get("mode") or DEFAULT_MODE,
+            "filters": make_filters(args.get("since"), args.get("until"), args.getlist("source")),
+            "interval": args.get("interval") or "auto", "stories": args.get("stories") or 200}
+
+
+__all__ = ["TIMELINE_PARAMS", "timeline_args", "DEFAULT_K", "DEFAULT_MODE", "MAX_K", "SEARCH_PARAMS", "search_args"]
