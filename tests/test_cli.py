@@ -58,3 +58,11 @@ def test_errors_are_one_clear_line_and_a_nonzero_exit(run, tmp_path, seeds_index
     assert "Traceback" not in result.output and not isinstance(result.exception, Exception) \
         or isinstance(result.exception, SystemExit)
 
+
+
+def test_timeline_prints_a_histogram(run, archive_index):
+    result = run("timeline", "news", "--interval", "year", "--index-dir", archive_index)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].startswith("2016-01-01") and "#" in result.output
+    assert lines[-1].split() == ["undated", "1"]

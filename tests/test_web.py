@@ -177,3 +177,14 @@ def test_every_response_carries_the_security_headers(client):
         assert "default-src 'none'" in headers["Content-Security-Policy"]
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_every_request_is_logged_with_its_status_and_time(client, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="news_search.access"):
+        client.get("/api/search?q=harbour&k=0")
+        client.get("/api/search", query_string={"q": "y" * 5000})
+    lines = [r.getMessage() for r in caplog.records if r.name == "news_search.access"]
+    assert any("GET /api/search?q=harbour&k=0 400" in line and line.endswith("ms") for line in lines)
+    assert all(len(line) < 400 for line in lines)  # long queries are cut

@@ -25,12 +25,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from . import api, errors, pages, security
+    from . import access_log, api, errors, pages, security
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
     security.register(app)
+    access_log.register(app)
     return app
 
 

@@ -15,6 +15,7 @@ from indexer import (
     DEFAULT_MODE,
     DEFAULT_MODEL,
     GROUPS,
+    INTERVALS,
     MAX_PAGE,
     MODES,
     SORTS,
@@ -145,6 +146,39 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
         click.echo()
     if result.has_more:
         click.echo(f"More: --page {result.page + 1}")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--interval", type=click.Choice(INTERVALS), default="auto", show_default=True,
+              help="Length of a period; one too fine for the span is made coarser.")
+@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
+@click.option("--since", help="Only articles dated on or after this day (YYYY-MM-DD).")
+@click.option("--until", help="Only articles dated on or before this day (YYYY-MM-DD).")
+@click.option("--source", "sources", multiple=True, help="Only articles of this outlet (repeatable).")
+@click.option("--stories", default=200, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the best matching stories to count.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as the JSON API does.")
+@index_dir_option
+@model_option
+def timeline(query: str, interval: str, mode: str, since: str | None, until: str | None,
+             sources: tuple[str, ...], stories: int, as_json: bool, index_dir: Path,
+             model: str) -> None:
+    """Print how many of the stories matching QUERY fall in each period."""
+    try:
+        result = Searcher(index_dir, model=model).timeline(
+            query, mode, make_filters(since, until, sources), interval, stories)
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    width = 50
+    for bucket in result.buckets:
+        bar = "#" * round(width * bucket.count / result.peak) if result.peak else ""
+        click.echo(f"{bucket.start.isoformat()}  {bucket.count:5d}  {bar}")
+    if result.undated:
+        click.echo(f"undated     {result.undated:5d}")
 
 
 @main.command("eval")
