@@ -1,7 +1,7 @@
 """news-search's indexer: articles in, a searchable index folder out, and search over it."""
 
 from .articles import Article, RecordError, make_article
-from .build import BuildResult, build_index
+from .build import BuildResult, build_index, update_index
 from .chunking import Passage, chunk_article
 from .embedding import DEFAULT_MODEL, Embedder
 from .evaluate import EvalReport, EvalRow, evaluate
@@ -39,7 +39,7 @@ from .search import (
 )
 
 __all__ = [
-    "Article", "ArchiveError", "Bucket", "INTERVALS", "Timeline", "SORTS", "check_recency", "check_sort", "Filters", "GROUPS", "MAX_PAGE", "check_group", "check_page",
+    "Article", "ArchiveError", "update_index", "Bucket", "INTERVALS", "Timeline", "SORTS", "check_recency", "check_sort", "Filters", "GROUPS", "MAX_PAGE", "check_group", "check_page",
     "make_filters", "EvalReport", "EvalRow", "evaluate", "DEFAULT_MODE", "MODES", "check_mode", "BuildResult", "DEFAULT_MODEL", "Embedder", "EmptyArchiveError",
     "Hit", "IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
     "IndexerError", "MAX_K", "MAX_QUERY_CHARS", "ModelError", "Passage", "QueryError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,7 +16,7 @@ from .articles import Article
 from .chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, chunk_article, embedding_text
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import EmptyArchiveError
-from .indexdir import build_lock, publish, staging_folder
+from .indexdir import build_lock, current_build, publish, staging_folder
 from .manifest import Manifest
 from .metadata import MetadataWriter
 from .readers import ReadReport, read_archive
@@ -85,7 +86,13 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
         total = sum(len(p) for _, p, _ in chunked)
         with staging_folder(index_dir) as staged:
             embed_started = time.perf_counter()
-            _write(staged, chunked, total, embedder, progress, batch_size)
+            store = FaissStore(embedder.dimension)
+            meta = MetadataWriter(staged)
+            try:
+                _embed_into(meta, store, chunked, 0, embedder, progress, batch_size)
+            finally:
+                meta.close()
+            store.save(staged)
             embed_seconds = time.perf_counter() - embed_started
             manifest = Manifest(
                 model=embedder.name, dimension=embedder.dimension, max_words=max_words,
@@ -98,13 +105,77 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)
 
 
-def _write(folder: Path, chunked: list, total: int, embedder: Embedder, progress: bool,
-           batch_size: int) -> None:
-    store = FaissStore(embedder.dimension)
-    meta = MetadataWriter(folder)
-    bar = tqdm(total=total, desc="Embedding", unit=" passages", disable=not progress,
-               smoothing=0.1)
-    next_id = 0
+def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MODEL,
+                 embedder: Embedder | None = None, progress: bool = False,
+                 batch_size: int = 32) -> BuildResult:
+    """Bring the served index in line with the archive at paths: embed new and changed articles
+    (by content hash), drop those no longer there, keep the rest as they are.
+
+    The work is done on a copy of the served build, swapped in whole when complete, so a failure
+    or an interrupt leaves the served index untouched.
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    with build_lock(index_dir):
+        current = current_build(index_dir)
+        old = Manifest.read(current)
+        old.check_model(model, current)
+        report = ReadReport()
+        articles = read_unique([Path(p) for p in paths], report, progress)
+        read_seconds = time.perf_counter() - started
+        if not articles:
+            raise EmptyArchiveError(
+                f"no articles found in {', '.join(map(str, paths))} ({report.files} files read, "
+                f"{len(report.skipped)} skipped): nothing was changed in {index_dir}")
+        stories = dict(zip((a.id for a in articles), story_ids(articles, progress)))
+        with staging_folder(index_dir) as staged:
+            for file in current.iterdir():
+                shutil.copy2(file, staged / file.name)
+            meta = MetadataWriter(staged, create=False)
+            try:
+                existing = meta.existing()
+                fresh = {a.id for a in articles}
+                gone = [aid for aid in existing if aid not in fresh]
+                changed = [a for a in articles
+                           if a.id in existing and existing[a.id][1] != a.content_hash]
+                added = [a for a in articles if a.id not in existing]
+                store = FaissStore.load(staged, old.dimension)
+                store.remove(np.array(meta.remove(
+                    [existing[aid][0] for aid in gone] + [existing[a.id][0] for a in changed]),
+                    dtype=np.int64))
+                embed_started = time.perf_counter()
+                redo = {a.id for a in changed}
+                todo = [(a, chunk_article(a, old.max_words, old.overlap), stories[a.id])
+                        for a in articles if a.id not in existing or a.id in redo]
+                if todo:
+                    embedder = embedder or Embedder(model)
+                    _embed_into(meta, store, todo, meta.next_passage_id(), embedder, progress,
+                                batch_size)
+                embed_seconds = time.perf_counter() - embed_started
+                meta.set_stories(stories)
+                passages = meta.passage_count()
+            finally:
+                meta.close()
+            store.save(staged)
+            manifest = Manifest(
+                model=old.model, dimension=old.dimension, max_words=old.max_words,
+                overlap=old.overlap, articles=len(articles), passages=passages,
+                built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                build_seconds=round(time.perf_counter() - started, 3),
+                sources=[str(Path(p).resolve()) for p in paths], skipped=len(report.skipped),
+                updated={"added": len(added), "changed": len(changed), "removed": len(gone)})
+            manifest.write(staged)
+            folder = publish(index_dir, staged)
+    return BuildResult(folder, manifest, report, read_seconds, embed_seconds)
+
+
+def _embed_into(meta: MetadataWriter, store: FaissStore, chunked: list, first_id: int,
+                embedder: Embedder, progress: bool, batch_size: int) -> None:
+    """Embed the passages of (article, passages, story) triples and store them, numbered from
+    first_id, a block at a time."""
+    bar = tqdm(total=sum(len(p) for _, p, _ in chunked), desc="Embedding", unit=" passages",
+               disable=not progress, smoothing=0.1)
+    next_id = first_id
     block: list[tuple[Article, list, str]] = []
     block_size = 0
 
@@ -128,5 +199,3 @@ def _write(folder: Path, chunked: list, total: int, embedder: Embedder, progress
             flush()
     finally:
         bar.close()
-        meta.close()
-    store.save(folder)

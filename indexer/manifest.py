@@ -28,6 +28,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     sources: list[str] = field(default_factory=list)
     skipped: int = 0
+    updated: dict | None = None  # for an update: how many articles were added, changed, removed
 
     def write(self, folder: Path) -> None:
         """Write manifest.json into folder."""

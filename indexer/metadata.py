@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 
 from .articles import Article
 from .chunking import Passage
-from .errors import IndexCorruptError
+from .errors import IndexCorruptError, IndexMismatchError
 from .filters import Filters
 
 DB_NAME = "meta.sqlite"
@@ -51,14 +51,60 @@ _ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin"
 _HEADER_COLUMNS = _ARTICLE_COLUMNS.replace("a.text", "''")  # all but the text
 
 
-class MetadataWriter:
-    """Writes a new database; nothing is visible to readers until the index folder is swapped in."""
+def _fts_text(title: str, passage_text: str) -> str:
+    # A headline-only article's one passage is its headline: index the words once.
+    return "" if passage_text == title else passage_text
 
-    def __init__(self, folder: Path):
+
+class MetadataWriter:
+    """Writes a database in a staging folder (a new one, or a copy of the served one to update);
+    nothing is visible to readers until the folder is swapped in."""
+
+    def __init__(self, folder: Path, create: bool = True):
         self.conn = sqlite3.connect(folder / DB_NAME)
         self.conn.execute("PRAGMA journal_mode=OFF")  # a failed build throws the file away
         self.conn.execute("PRAGMA synchronous=OFF")
-        self.conn.executescript(_SCHEMA)
+        if create:
+            self.conn.executescript(_SCHEMA)
+        elif "story" not in {row[1] for row in self.conn.execute("PRAGMA table_info(articles)")}:
+            raise IndexMismatchError(f"{folder} was built by an older version that cannot be "
+                                     "updated: rebuild it with `news-search index PATH`")
+
+    def existing(self) -> dict[str, tuple[int, str]]:
+        """Every stored article's id with its row id and content hash."""
+        return {aid: (rowid, digest) for rowid, aid, digest in
+                self.conn.execute("SELECT rowid, id, content_hash FROM articles")}
+
+    def remove(self, rowids: Sequence[int]) -> list[int]:
+        """Delete these articles, their passages and their keyword entries; the passage ids."""
+        removed: list[int] = []
+        for rowid in rowids:
+            (title,) = self.conn.execute("SELECT title FROM articles WHERE rowid = ?",
+                                         (rowid,)).fetchone()
+            rows = self.conn.execute("SELECT id, text FROM passages WHERE article_rowid = ?",
+                                     (rowid,)).fetchall()
+            # A contentless FTS5 table forgets a row only when told the values it was given.
+            self.conn.executemany(
+                "INSERT INTO passages_fts (passages_fts, rowid, title, text)"
+                " VALUES ('delete', ?, ?, ?)", [(pid, title, _fts_text(title, text))
+                                                 for pid, text in rows])
+            self.conn.execute("DELETE FROM passages WHERE article_rowid = ?", (rowid,))
+            self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
+            removed.extend(pid for pid, _ in rows)
+        return removed
+
+    def next_passage_id(self) -> int:
+        """The first free passage id."""
+        return self.conn.execute("SELECT coalesce(max(id), -1) + 1 FROM passages").fetchone()[0]
+
+    def set_stories(self, stories: dict[str, str]) -> None:
+        """Give each article (by id) its story."""
+        self.conn.executemany("UPDATE articles SET story = ? WHERE id = ? AND story != ?",
+                              [(story, aid, story) for aid, story in stories.items()])
+
+    def passage_count(self) -> int:
+        """How many passages the database holds."""
+        return self.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
 
     def add(self, article: Article, passages: Sequence[Passage], first_id: int,
             story: str = "") -> None:
@@ -76,7 +122,7 @@ class MetadataWriter:
              for i, p in enumerate(passages)])
         self.conn.executemany(
             "INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)",
-            [(first_id + i, article.title, "" if p.text == article.title else p.text)
+            [(first_id + i, article.title, _fts_text(article.title, p.text))
              for i, p in enumerate(passages)])
 
     def close(self) -> None:
@@ -177,12 +223,12 @@ class MetadataReader:
             "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
             f" WHERE 1{where}", params)]
 
-    def passage_owners(self) -> list[tuple[int, str]]:
-        """For each passage id in order (they run from 0), its article's row id and story."""
+    def passage_owners(self) -> list[tuple[int, int, str]]:
+        """(passage id, its article's row id, its story) for every passage."""
         story = "a.story" if self._has_stories() else "a.id"
         return self._conn().execute(
-            f"SELECT p.article_rowid, {story} FROM passages p"
-            " JOIN articles a ON a.rowid = p.article_rowid ORDER BY p.id").fetchall()
+            f"SELECT p.id, p.article_rowid, {story} FROM passages p"
+            " JOIN articles a ON a.rowid = p.article_rowid").fetchall()
 
     def _has_stories(self) -> bool:
         # Indexes built before stories were found have no story column: each article is its own.

@@ -204,11 +204,16 @@ class _Loaded:
         self.store = FaissStore.load(folder, self.manifest.dimension)
         self.meta = MetadataReader(folder)
         articles, passages = self.meta.counts()
+        # Passage id -> article row id, and -> story (syndicated copies share one). Ids have
+        # gaps where an update removed passages; those slots stay -1.
         owners = self.meta.passage_owners()
-        self.owners = np.array([rowid for rowid, _ in owners], dtype=np.int64)  # passage -> article
+        size = max((pid for pid, _, _ in owners), default=-1) + 1
+        self.owners = np.full(size, -1, dtype=np.int64)
+        self.stories = np.full(size, -1, dtype=np.int64)
         codes: dict[str, int] = {}
-        self.stories = np.array([codes.setdefault(story, len(codes)) for _, story in owners],
-                                dtype=np.int64)  # passage -> story (syndicated copies share one)
+        for pid, rowid, story in owners:
+            self.owners[pid] = rowid
+            self.stories[pid] = codes.setdefault(story, len(codes))
         dates = self.meta.article_dates()  # article row id -> its day, NaN if undated
         self.days = np.full(max(dates, default=0) + 1, np.nan)
         for rowid, date in dates.items():

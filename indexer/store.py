@@ -26,6 +26,9 @@ class VectorStore(Protocol):
         """(scores, ids), each (n_queries, k), best first, only ids in allowed if given;
         missing slots have id -1."""
 
+    def remove(self, ids: np.ndarray) -> None:
+        """Forget the vectors of the given ids."""
+
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of the given ids, (n, dimension)."""
 
@@ -62,6 +65,11 @@ class FaissStore:
             return self.index.search(queries, k)
         selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         return self.index.search(queries, k, params=faiss.SearchParameters(sel=selector))
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Forget the vectors of the given ids."""
+        if len(ids):
+            self.index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of the given ids, (n, dimension)."""

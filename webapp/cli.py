@@ -26,6 +26,7 @@ from indexer import (
     Searcher,
     build_index,
     make_filters,
+    update_index,
 )
 
 MAX_SKIPPED_SHOWN = 20
@@ -56,11 +57,13 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # so that `kill` cleans up a partial build like Ctrl-C does
 
 
-def _run_build(paths: list[Path], index_dir: Path, model: str) -> None:
+def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = False) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
-    click.echo(f"Indexing {', '.join(map(str, paths))} into {index_dir} with {model}", err=True)
+    verb = "Updating" if update else "Indexing"
+    click.echo(f"{verb} {index_dir} from {', '.join(map(str, paths))} with {model}", err=True)
     try:
-        result = build_index(paths, index_dir, model=model, progress=True)
+        build = update_index if update else build_index
+        result = build(paths, index_dir, model=model, progress=True)
     except KeyboardInterrupt:
         raise click.ClickException(f"interrupted: {index_dir} is unchanged") from None
     except OSError as exc:  # a full disk or a folder made read-only during the build
@@ -74,24 +77,32 @@ def _run_build(paths: list[Path], index_dir: Path, model: str) -> None:
         click.echo(f"  skipped {skipped.where}: {skipped.reason}")
     if len(report.skipped) > MAX_SKIPPED_SHOWN:
         click.echo(f"  ... and {len(report.skipped) - MAX_SKIPPED_SHOWN} more")
-    click.echo(f"Embedded {m.passages} passages in {result.embed_seconds:.1f} s "
-               f"({result.passages_per_second:.1f} passages/s)")
+    if m.updated:
+        u = m.updated
+        click.echo(f"Updated: {u['added']} articles added, {u['changed']} changed (re-embedded), "
+                   f"{u['removed']} removed; {m.passages} passages in all")
+    else:
+        click.echo(f"Embedded {m.passages} passages in {result.embed_seconds:.1f} s "
+                   f"({result.passages_per_second:.1f} passages/s)")
     click.echo(f"Built {result.folder} in {m.build_seconds:.1f} s; it is now the index served "
                f"from {index_dir}")
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--update", is_flag=True,
+              help="Only embed new and changed articles and drop those no longer in PATHS; "
+                   "the rest of the index is kept.")
 @index_dir_option
 @model_option
-def index(paths: tuple[Path, ...], index_dir: Path, model: str) -> None:
+def index(paths: tuple[Path, ...], update: bool, index_dir: Path, model: str) -> None:
     """(Re)build the index from files and folders of articles.
 
     Reads plain text, Markdown, HTML, JSON, JSON Lines and CSV/TSV (each may be .gz).
     The index being served is replaced only once the new one is complete.
     """
     try:
-        _run_build(list(paths), index_dir, model)
+        _run_build(list(paths), index_dir, model, update)
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -1,0 +1,103 @@
+"""Incremental updates: new, changed and removed articles, and a result equal to a full rebuild."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import ARCHIVE, SEEDS
+from indexer import (
+    IndexMismatchError,
+    IndexNotFoundError,
+    Searcher,
+    build_index,
+    update_index,
+)
+
+QUERIES = ["why was the bridge closed", "water for farms", "storm damage at the harbour",
+           "interest rates", "Aleppo rebels", "ZQ-8812", "museum"]
+
+
+@pytest.fixture()
+def archive(tmp_path):
+    folder = tmp_path / "archive"
+    shutil.copytree(ARCHIVE, folder)
+    shutil.copytree(SEEDS, folder / "seeds")
+    return folder
+
+
+def change(archive):
+    bridge = archive / "harbour-bridge.txt"
+    bridge.write_text(bridge.read_text().replace("three weeks", "two months"))
+    (archive / "drought.html").unlink()
+    (archive / "storm.txt").write_text(
+        "Storm floods the harbour\n\nA storm surge flooded the harbour on Sunday, sinking two "
+        "fishing boats and damaging the ferry terminal, the coast guard said.\n")
+
+
+def results(searcher: Searcher) -> list:
+    out = []
+    for mode in ("semantic", "keyword", "hybrid"):
+        for query in QUERIES:
+            for hit in searcher.search(query, 10, mode, group="passage").hits:
+                out.append((mode, query, hit.article.id, hit.passage.text, round(hit.score, 4),
+                            tuple(a.id for a in hit.copies)))
+    return out
+
+
+def test_an_update_equals_a_full_rebuild(archive, tmp_path, embedder):
+    updated, rebuilt = tmp_path / "updated", tmp_path / "rebuilt"
+    build_index([archive], updated, embedder=embedder)
+    change(archive)
+    result = update_index([archive], updated, embedder=embedder)
+    assert result.manifest.updated == {"added": 1, "changed": 1, "removed": 1}
+    build_index([archive], rebuilt, embedder=embedder)
+    a, b = Searcher(updated, embedder=embedder), Searcher(rebuilt, embedder=embedder)
+    assert (a.manifest.articles, a.manifest.passages) == (b.manifest.articles, b.manifest.passages)
+    assert results(a) == results(b)
+    hit = a.search("how long will the bridge stay shut", 1).hits[0]
+    assert "two months" in hit.passage.text  # the changed article was re-embedded
+    assert a.search("drought irrigation", 10, "keyword").hits == []  # the removed one is gone
+    assert a.article("drought") is None
+
+
+def test_an_update_with_nothing_new_embeds_nothing(archive, tmp_path, embedder):
+    build_index([archive], tmp_path / "ix", embedder=embedder)
+
+    class NoEmbedding:
+        name, dimension = embedder.name, embedder.dimension
+
+        def encode(self, texts, **kwargs):
+            raise AssertionError("nothing should be embedded")
+
+    result = update_index([archive], tmp_path / "ix", embedder=NoEmbedding())
+    assert result.manifest.updated == {"added": 0, "changed": 0, "removed": 0}
+    assert result.manifest.articles == 11
+
+
+def test_update_needs_an_index_of_the_same_model(archive, tmp_path, embedder):
+    with pytest.raises(IndexNotFoundError, match="no index in"):
+        update_index([archive], tmp_path / "none", embedder=embedder)
+    build_index([archive], tmp_path / "ix", embedder=embedder)
+    with pytest.raises(IndexMismatchError, match="built with model"):
+        update_index([archive], tmp_path / "ix", model="other", embedder=embedder)
+
+
+def test_cli_update_reports_what_changed(archive, tmp_path):
+    from click.testing import CliRunner
+
+    from webapp.cli import main
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["index", str(archive), "--index-dir", str(tmp_path / "ix")]).exit_code == 0
+    change(archive)
+    result = runner.invoke(main, ["index", str(archive), "--update", "--index-dir",
+                                  str(tmp_path / "ix")])
+    assert result.exit_code == 0, result.output
+    assert "Updated: 1 articles added, 1 changed (re-embedded), 1 removed" in result.output
+    from indexer.indexdir import current_build
+
+    manifest = json.loads((current_build(tmp_path / "ix") / "manifest.json").read_text())
+    assert manifest["updated"] == {"added": 1, "changed": 1, "removed": 1}
