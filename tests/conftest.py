@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,6 +20,15 @@ DATA = Path(__file__).resolve().parent / "data"
 SEEDS = ROOT / "seeds"
 ARCHIVE = DATA / "archive"
 ALEPPO_QUESTION = "how many rebels were in east Aleppo before the assault?"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each test's call report on the item, for fixtures that act on failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +64,41 @@ def writable_index(tmp_path, archive_index) -> Path:
     copy = tmp_path / "index"
     shutil.copytree(archive_index, copy)
     return copy
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(index_dir: Path, port: int, log) -> subprocess.Popen:
+    """`news-search serve` as a real process, its output to the open file log."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port),
+         "--index-dir", str(index_dir)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
+def get(url: str) -> tuple[int, str]:
+    """(status, body) of a GET, errors included."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def wait_until_up(proc: subprocess.Popen, base: str, log_path: Path, seconds: float = 120) -> None:
+    """Wait until the server at base answers /api/health, or fail with its log."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert proc.poll() is None, log_path.read_text()
+        try:
+            if get(base + "/api/health")[0] == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.2)

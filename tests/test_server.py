@@ -4,38 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from conftest import ALEPPO_QUESTION, ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(index_dir: Path, port: int, log) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port),
-         "--index-dir", str(index_dir)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+from conftest import ALEPPO_QUESTION, free_port, get, serve, wait_until_up
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +19,7 @@ def server(tmp_path_factory):
     log = open(folder / "server.log", "w")
     proc = serve(folder / "index", port, log)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        assert proc.poll() is None, (folder / "server.log").read_text()
-        try:
-            if get(base + "/api/health")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
+    wait_until_up(proc, base, folder / "server.log")
     yield base
     proc.terminate()
     proc.wait(timeout=30)
