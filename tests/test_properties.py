@@ -1,0 +1,86 @@
+"""Property tests: any text, any record, any bytes in any file type: no crash, nothing lost."""
+
+from __future__ import annotations
+
+import re
+import string
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from indexer import Article, ReadReport, RecordError, chunk_article, make_article, read_archive
+from indexer.articles import clean_text
+from indexer.readers import FORMATS
+
+WORD = re.compile(r"\S+")
+words = st.text(alphabet=string.ascii_letters + "éøß0123456789,'-’", min_size=1, max_size=12)
+sentence = st.builds(lambda ws, end: " ".join(ws) + end, st.lists(words, min_size=1, max_size=40),
+                     st.sampled_from([".", "!", "?", "", "...", ".”", " Mr."]))
+prose = st.builds(lambda ss, sep: sep.join(ss), st.lists(sentence, min_size=1, max_size=30),
+                  st.sampled_from([" ", "\n\n", "  ", " \n"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=prose, max_words=st.integers(1, 120), overlap=st.integers(0, 3))
+def test_passages_cover_the_text_with_true_offsets_and_bounded_size(text, max_words, overlap):
+    text = clean_text(text)
+    article = Article("a", "Title", text)
+    passages = chunk_article(article, max_words, overlap)
+    covered = [False] * len(text)
+    for p in passages:
+        assert text[p.start:p.end] == p.text
+        assert len(WORD.findall(p.text)) <= max_words
+        for i in range(p.start, p.end):
+            covered[i] = True
+    assert all(covered[i] for i, ch in enumerate(text) if not ch.isspace())
+    assert [p.position for p in passages] == list(range(len(passages)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=2000))
+def test_any_unicode_is_chunked_without_error(text):
+    text = clean_text(text)
+    passages = chunk_article(Article("a", "T", text))
+    if not text:  # a headline with no body is one passage: the headline
+        assert [p.text for p in passages] == ["T"]
+    for p in passages if text else []:
+        assert text[p.start:p.end] == p.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=500))
+def test_cleaning_is_idempotent_and_drops_invisible_characters(text):
+    once = clean_text(text)
+    assert clean_text(once) == once
+    assert "\x00" not in once and "\u200b" not in once and "\r" not in once
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8)
+field_names = st.sampled_from(["id", "title", "headline", "text", "body", "date", "published",
+                               "source", "outlet", "url", "link", "other"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=st.dictionaries(field_names, json_values, max_size=8))
+def test_any_record_becomes_an_article_or_a_record_error(record):
+    try:
+        article = make_article(record)
+    except RecordError as exc:
+        assert str(exc)
+    else:
+        assert article.id and (article.title or article.text)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=600), suffix=st.sampled_from(sorted(FORMATS) + [".txt.gz", ".bin"]))
+def test_any_bytes_in_any_file_type_are_read_or_skipped_with_a_reason(tmp_path_factory, data, suffix):
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / f"file{suffix}").write_bytes(data)
+    report = ReadReport()
+    articles = list(read_archive([folder], report))
+    assert len(articles) == report.articles
+    assert all(s.reason for s in report.skipped)
+    assert report.articles > 0 or report.skipped or report.files == 1
