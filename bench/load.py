@@ -1,0 +1,141 @@
+"""HTTP load against `news-search serve` while the index is rebuilt and swapped underneath.
+
+Usage: python bench/load.py --index-dir DIR --archive PATH [--clients 4] [--seconds 20]
+           [--rebuilds 2] [--queries FILE.jsonl]
+
+Starts a server on a free port over a copy of DIR's index, runs CLIENTS threads that each send
+GET /api/search one after another for SECONDS, and meanwhile rebuilds the copy from ARCHIVE
+REBUILDS times (each a full build, swapped in when complete). Prints requests/s, latency
+percentiles, failed requests and the swaps the server picked up. Exits 1 on any failed request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from search_latency import machine  # noqa: E402
+
+QUERIES = ["Aleppo evacuation", "interest rates", "bridge closed", "election results", "drought",
+           "how many rebels were in east Aleppo", "Betsy DeVos vote", "storm", "museum theft"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebuilds: int,
+             queries: list[str]) -> dict:
+    """Serve a copy of index_dir, load it, rebuild it underneath; the figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        served = Path(tmp) / "index"
+        shutil.copytree(index_dir, served, ignore=shutil.ignore_patterns(".lock", ".building-*"))
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log = open(Path(tmp) / "server.log", "w")
+        started = time.perf_counter()
+        server = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port),
+                                   "--index-dir", str(served)], cwd=ROOT, stdout=log,
+                                  stderr=subprocess.STDOUT)
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(base + "/api/health", timeout=5) as r:
+                        first_build = json.load(r)["index"]
+                        break
+                except OSError:
+                    if server.poll() is not None or time.perf_counter() - started > 120:
+                        raise SystemExit("server did not start: " +
+                                         (Path(tmp) / "server.log").read_text())
+                    time.sleep(0.1)
+            cold_start = time.perf_counter() - started
+            latencies: list[float] = []
+            failures: list[str] = []
+            builds_seen: set[str] = {first_build}
+            lock = threading.Lock()
+            stop = time.perf_counter() + seconds
+
+            def client(seed: int) -> None:
+                rng = random.Random(seed)
+                while time.perf_counter() < stop:
+                    url = base + "/api/search?" + urllib.parse.urlencode({"q": rng.choice(queries)})
+                    t0 = time.perf_counter()
+                    try:
+                        with urllib.request.urlopen(url, timeout=30) as r:
+                            body = json.load(r)
+                            ok = r.status == 200 and "results" in body
+                    except (OSError, ValueError) as exc:
+                        ok, body = False, str(exc)
+                    with lock:
+                        latencies.append((time.perf_counter() - t0) * 1000)
+                        if not ok:
+                            failures.append(str(body)[:200])
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+            for t in threads:
+                t.start()
+            for _ in range(rebuilds):  # full builds, swapped in under the running server
+                subprocess.run([sys.executable, "-m", "webapp.cli", "index", str(archive),
+                                "--index-dir", str(served)], cwd=ROOT, check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1.5)  # the server looks for a new build once a second
+                with urllib.request.urlopen(base + "/api/health", timeout=30) as r:
+                    builds_seen.add(json.load(r)["index"])
+            for t in threads:
+                t.join()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            log.close()
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
+    return {"requests": len(latencies), "failed": len(failures), "failures": failures[:5],
+            "requests_per_s": len(latencies) / seconds, "p50_ms": pick(0.50),
+            "p99_ms": pick(0.99), "max_ms": latencies[-1] if latencies else 0,
+            "mean_ms": statistics.fmean(latencies) if latencies else 0,
+            "builds_served": len(builds_seen), "cold_start_s": cold_start}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index-dir", type=Path, required=True)
+    parser.add_argument("--archive", type=Path, required=True)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rebuilds", type=int, default=2)
+    parser.add_argument("--queries", type=Path)
+    args = parser.parse_args()
+    queries = QUERIES
+    if args.queries:
+        queries = [json.loads(line)["title"] for line in args.queries.open() if line.strip()]
+        queries = [q for q in queries if q.strip()][:1000]
+    figures = run_load(args.index_dir, args.archive, args.clients, args.seconds, args.rebuilds,
+                       queries)
+    print(f"command: python {' '.join(sys.argv)}")
+    print(f"machine: {machine()}")
+    print(json.dumps(figures, indent=2))
+    sys.exit(1 if figures["failed"] else 0)
+
+
+if __name__ == "__main__":
+    main()
