@@ -28,6 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=Path, default=DEFAULT)
     parser.add_argument("--add", type=int, default=100)
+    parser.add_argument("--keep", type=Path, help="Copy the updated index here when done.")
     args = parser.parse_args()
     lines = args.articles.read_text(encoding="utf-8").splitlines(keepends=True)
     embedder = Embedder()
@@ -41,6 +42,11 @@ def main() -> None:
         started = time.perf_counter()
         update = update_index([archive], Path(tmp) / "index", embedder=embedder)
         update_seconds = time.perf_counter() - started
+        if args.keep:
+            import shutil
+
+            shutil.copytree(Path(tmp) / "index", args.keep, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(".lock"))
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine()}")
     print(f"full build: {full.manifest.articles} articles, {full.manifest.passages} passages, "
