@@ -204,3 +204,19 @@ def test_old_builds_are_removed_but_the_previous_one_is_kept(writable_index, emb
     second = build_index([SEEDS], writable_index, embedder=embedder).folder
     third = build_index([SEEDS], writable_index, embedder=embedder).folder
     assert not first.exists() and second.exists() and third.exists()
+
+
+def test_a_damaged_new_build_is_refused_and_the_last_good_one_keeps_serving(
+        writable_index, embedder, monkeypatch, caplog):
+    import indexer.search
+
+    monkeypatch.setattr(indexer.search, "RELOAD_CHECK_SECONDS", 0.0)
+    searcher = Searcher(writable_index, embedder=embedder)
+    good = searcher.health()["index"]
+    new = build_index([SEEDS], writable_index, embedder=embedder).folder
+    vectors = new / "vectors.faiss"
+    vectors.write_bytes(vectors.read_bytes()[:500])  # the disk lost the end of the file
+    with caplog.at_level("ERROR"):
+        hits = searcher.search("bridge closed", 3).hits
+    assert hits and searcher.health()["index"] == good  # still the last good build
+    assert any("vectors.faiss is unreadable or truncated" in r.getMessage() for r in caplog.records)

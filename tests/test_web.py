@@ -188,3 +188,11 @@ def test_every_request_is_logged_with_its_status_and_time(client, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "news_search.access"]
     assert any("GET /api/search?q=harbour&k=0 400" in line and line.endswith("ms") for line in lines)
     assert all(len(line) < 400 for line in lines)  # long queries are cut
+
+
+@pytest.mark.parametrize("path", ["/article/../../etc/passwd", "/article/%2e%2e%2fmeta.sqlite",
+                                  "/article/x' OR '1'='1", "/article/%00"])
+def test_article_ids_are_looked_up_never_used_as_paths_or_sql(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "root:" not in response.get_data(as_text=True)
