@@ -60,6 +60,18 @@ def read_unique(paths: Sequence[Path], report: ReadReport, progress: bool = Fals
     return articles
 
 
+def _read_or_refuse(paths: Sequence[Path], index_dir: Path, progress: bool
+                    ) -> tuple[list[Article], ReadReport]:
+    """The archive's articles and the report of reading it; EmptyArchiveError if there are none."""
+    report = ReadReport()
+    articles = read_unique([Path(p) for p in paths], report, progress)
+    if not articles:
+        raise EmptyArchiveError(
+            f"no articles found in {', '.join(map(str, paths))} ({report.files} files read, "
+            f"{len(report.skipped)} skipped): nothing was changed in {index_dir}")
+    return articles, report
+
+
 def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MODEL,
                 max_words: int = DEFAULT_MAX_WORDS, overlap: int = DEFAULT_OVERLAP,
                 embedder: Embedder | None = None, progress: bool = False,
@@ -72,13 +84,8 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
     started = time.perf_counter()
     index_dir = Path(index_dir)
     with build_lock(index_dir):
-        report = ReadReport()
-        articles = read_unique([Path(p) for p in paths], report, progress)
+        articles, report = _read_or_refuse(paths, index_dir, progress)
         read_seconds = time.perf_counter() - started
-        if not articles:
-            raise EmptyArchiveError(
-                f"no articles found in {', '.join(map(str, paths))} ({report.files} files read, "
-                f"{len(report.skipped)} skipped): nothing was changed in {index_dir}")
         stories = story_ids(articles, progress)
         embedder = embedder or Embedder(model)
         chunked = [(a, chunk_article(a, max_words, overlap), story)
@@ -120,13 +127,8 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
         current = current_build(index_dir)
         old = Manifest.read(current)
         old.check_model(model, current)
-        report = ReadReport()
-        articles = read_unique([Path(p) for p in paths], report, progress)
+        articles, report = _read_or_refuse(paths, index_dir, progress)
         read_seconds = time.perf_counter() - started
-        if not articles:
-            raise EmptyArchiveError(
-                f"no articles found in {', '.join(map(str, paths))} ({report.files} files read, "
-                f"{len(report.skipped)} skipped): nothing was changed in {index_dir}")
         stories = dict(zip((a.id for a in articles), story_ids(articles, progress)))
         with staging_folder(index_dir) as staged:
             for file in current.iterdir():
