@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -15,7 +17,7 @@ from tqdm import tqdm
 from .articles import Article
 from .chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, chunk_article, embedding_text
 from .embedding import DEFAULT_MODEL, Embedder
-from .errors import EmptyArchiveError
+from .errors import EmptyArchiveError, IndexerError
 from .indexdir import build_lock, current_build, publish, staging_folder
 from .manifest import Manifest
 from .metadata import MetadataWriter
@@ -60,6 +62,18 @@ def read_unique(paths: Sequence[Path], report: ReadReport, progress: bool = Fals
     return articles
 
 
+@contextmanager
+def _write_errors(index_dir: Path) -> Iterator[None]:
+    """Turn a failed write of the new build (a full disk, a read-only folder) into one clear
+    error; the staging folder is removed and the served index is left as it was."""
+    try:
+        yield
+    except (OSError, sqlite3.Error, RuntimeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1]
+        raise IndexerError(f"cannot write the new index in {index_dir} ({reason}): is the disk "
+                           "full or the folder read-only? The index served is unchanged") from exc
+
+
 def _read_or_refuse(paths: Sequence[Path], index_dir: Path, progress: bool
                     ) -> tuple[list[Article], ReadReport]:
     """The archive's articles and the report of reading it; EmptyArchiveError if there are none."""
@@ -91,7 +105,7 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
         chunked = [(a, chunk_article(a, max_words, overlap), story)
                    for a, story in zip(articles, stories)]
         total = sum(len(p) for _, p, _ in chunked)
-        with staging_folder(index_dir) as staged:
+        with staging_folder(index_dir) as staged, _write_errors(index_dir):
             embed_started = time.perf_counter()
             store = FaissStore(embedder.dimension)
             meta = MetadataWriter(staged)
@@ -130,7 +144,7 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
         articles, report = _read_or_refuse(paths, index_dir, progress)
         read_seconds = time.perf_counter() - started
         stories = dict(zip((a.id for a in articles), story_ids(articles, progress)))
-        with staging_folder(index_dir) as staged:
+        with staging_folder(index_dir) as staged, _write_errors(index_dir):
             for file in current.iterdir():
                 shutil.copy2(file, staged / file.name)
             meta = MetadataWriter(staged, create=False)

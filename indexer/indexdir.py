@@ -70,7 +70,11 @@ def staging_folder(index_dir: Path) -> Iterator[Path]:
     """A new, empty folder for a build; removed again unless publish() took it."""
     _remove_stale_staging(index_dir)
     folder = index_dir / f"{_BUILDING}{os.getpid()}-{time.time_ns()}"
-    folder.mkdir()
+    try:
+        folder.mkdir()
+    except OSError as exc:
+        raise IndexerError(f"cannot write to index folder {index_dir}: {exc.strerror or exc}; "
+                           "choose another with --index-dir") from None
     try:
         yield folder
     finally:

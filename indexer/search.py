@@ -6,7 +6,7 @@ import logging
 from collections import OrderedDict
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexCorruptError, QueryError
 from .filters import Filters
 from .fusion import reciprocal_rank_fusion
-from .highlight import Highlights, highlight
+from .highlight import Highlights, closest_sentences, highlight
 from .indexdir import current_build, current_name
 from .manifest import Manifest
 from .metadata import MetadataReader
@@ -76,6 +76,7 @@ class Hit:
             "highlights": {
                 "terms": [list(t) for t in self.highlights.terms],
                 "sentence": list(self.highlights.sentence) if self.highlights.sentence else None,
+                "sentence_by": self.highlights.basis if self.highlights.sentence else None,
             },
             "also_published": [a.to_dict() for a in self.copies],
             "more_passages": self.more_count,
@@ -252,6 +253,7 @@ class Searcher:
         self._embedder = embedder
         self._lock = threading.Lock()
         self._pools: OrderedDict = OrderedDict()
+        self._vectors: OrderedDict = OrderedDict()
         self._loaded = _Loaded(current_build(self.index_dir), model)
         self._name = self._loaded.folder.name
         self._checked = time.monotonic()
@@ -285,6 +287,19 @@ class Searcher:
                             log.error("new index not loaded, still serving %s: %s",
                                       self._loaded.folder, exc)
         return self._loaded
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding, cached with the pools (a page and its highlights reuse it)."""
+        with self._lock:
+            if query in self._vectors:
+                self._vectors.move_to_end(query)
+                return self._vectors[query]
+        vector = self.embedder.encode_query(query)
+        with self._lock:
+            self._vectors[query] = vector
+            while len(self._vectors) > POOL_CACHE:
+                self._vectors.popitem(last=False)
+        return vector
 
     def _pool(self, loaded: _Loaded, query: str, mode: str, filters: Filters) -> list:
         """The ranked candidate pool of a query, cached: a results page, its timeline and its
@@ -321,7 +336,7 @@ class Searcher:
             if not len(allowed):
                 return []
         if mode != "keyword":
-            vector = self.embedder.encode_query(query)
+            vector = self._query_vector(query)
             scores, ids = loaded.store.search(vector, depth, allowed)
             similarity = {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
         if mode != "semantic":
@@ -384,8 +399,24 @@ class Searcher:
             hits.append(Hit((page - 1) * k + len(hits) + 1, score, pid, passage, article,
                             highlight(passage.text, stems), similarity, keyword, more,
                             len(own), copies))
+        if mode != "keyword":
+            hits = self._explain_by_meaning(query, hits)
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
                             page, len(items), group, filters, sort, recency)
+
+    def _explain_by_meaning(self, query: str, hits: list[Hit]) -> list[Hit]:
+        """Hits that share no word with the query get, as their best sentence, the one closest
+        to it in meaning (one batch for the page); the others keep the one with most words."""
+        todo = [i for i, hit in enumerate(hits) if hit.highlights.sentence is None]
+        if not todo:
+            return hits
+        spans = closest_sentences([hits[i].passage.text for i in todo], self._query_vector(query),
+                                  lambda texts: self.embedder.encode(texts, batch_size=64))
+        hits = list(hits)
+        for i, span in zip(todo, spans):
+            old = hits[i].highlights
+            hits[i] = replace(hits[i], highlights=Highlights(old.terms, span, "meaning"))
+        return hits
 
     def timeline(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),
                  interval: str = "auto", stories: int = TIMELINE_STORIES) -> Timeline:

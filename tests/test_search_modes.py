@@ -64,3 +64,14 @@ def test_query_syntax_is_not_interpreted(searcher):
 def test_unknown_mode_is_refused(searcher):
     with pytest.raises(QueryError, match="mode must be one of hybrid, semantic, keyword"):
         searcher.search("x", 5, "fuzzy")
+
+
+def test_a_passage_matched_by_meaning_alone_gets_its_closest_sentence_marked(searcher):
+    hit = searcher.search("pupils who skip class", 1, "semantic").hits[0]
+    assert hit.article.id == "f5" and hit.highlights.terms == ()
+    start, end = hit.highlights.sentence
+    assert hit.highlights.basis == "meaning"
+    assert "Unauthorised absence" in hit.passage.text[start:end]
+    assert hit.to_dict()["highlights"]["sentence_by"] == "meaning"
+    words = searcher.search("ZQ-8812 engine warning", 1, "hybrid").hits[0]
+    assert words.highlights.basis == "words"

@@ -50,7 +50,9 @@ _RESULT = {
             "properties": {
                 "terms": {"type": "array", "items": _SPAN, "description": "the query's words"},
                 "sentence": {"oneOf": [_SPAN, {"type": "null"}],
-                             "description": "the sentence holding most of them"},
+                             "description": "the sentence holding most of them or, in a passage "
+                                            "holding none, the one closest in meaning"},
+                "sentence_by": {"enum": ["words", "meaning", None]},
             },
         },
         "also_published": {"type": "array", "items": {"$ref": "#/components/schemas/Article"},
