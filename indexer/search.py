@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 import threading
 import time
@@ -43,6 +44,7 @@ MORE_SHOWN = 3  # other matching passages of an article listed under its best on
 RELOAD_CHECK_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -175,9 +177,10 @@ def check_group(group: Any) -> str:
 
 def check_query(query: Any, k: Any = 10) -> tuple[str, int]:
     """The query stripped and k as an int; QueryError says what is wrong with either."""
-    if not isinstance(query, str) or not query.strip():
+    if isinstance(query, str):
+        query = _CONTROL.sub("", query).strip()  # NUL and other controls are never meant
+    if not isinstance(query, str) or not query:
         raise QueryError("the query is empty: type a question or some words to search for")
-    query = query.strip()
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
     return query, _whole_number("k", k, 1, MAX_K)

@@ -196,3 +196,24 @@ def test_article_ids_are_looked_up_never_used_as_paths_or_sql(client, path):
     response = client.get(path)
     assert response.status_code == 404
     assert "root:" not in response.get_data(as_text=True)
+
+
+def test_odd_unicode_is_indexed_and_shown_as_text(tmp_path, embedder):
+    archive = tmp_path / "odd"
+    archive.mkdir()
+    (archive / "odd.jsonl").write_text(json.dumps({
+        "id": "u1", "title": "Harbour\u200b news \u202eevil\u202c 🙂 \u05e9\u05dc\u05d5\u05dd",
+        "text": "The harbour\x00 reopened. \u200fRTL mark\u200f and zero\u200dwidth joiner. 🚢 Ships came back.",
+        "source": "Outlet\u2066 isolate\u2069"}) + "\n")
+    (archive / "latin1.txt").write_bytes("Caf\xe9 owners cheer harbour reopening\n\nThe caf\xe9 "
+                                         "on the quay reopened.\n".encode("latin-1") + b"\xff\xfe bad")
+    build_index([archive], tmp_path / "ix", embedder=embedder)
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": embedder}).test_client()
+    data = client.get("/api/search?q=harbour+reopened").get_json()
+    titles = {r["article"]["title"] for r in data["results"]}
+    assert "Harbour news \u202eevil\u202c 🙂 \u05e9\u05dc\u05d5\u05dd" in titles  # zero-width gone
+    assert any(t.startswith("Café owners") for t in titles)  # not UTF-8: decoded, not skipped
+    texts = " ".join(r["text"] for r in data["results"])
+    assert "\x00" not in texts and "🚢" in texts
+    page = client.get("/", query_string={"q": "harbour \x00\u202e🙂"})
+    assert page.status_code == 200 and "\x00" not in page.get_data(as_text=True)
