@@ -1,11 +1,12 @@
 """HTTP load against `news-search serve` while the index is rebuilt and swapped underneath.
 
 Usage: python bench/load.py --index-dir DIR --archive PATH [--clients 4] [--seconds 20]
-           [--rebuilds 2] [--queries FILE.jsonl]
+           [--rebuilds 2] [--update] [--queries FILE.jsonl]
 
 Starts a server on a free port over a copy of DIR's index, runs CLIENTS threads that each send
 GET /api/search one after another for SECONDS, and meanwhile rebuilds the copy from ARCHIVE
-REBUILDS times (each a full build, swapped in when complete). Prints requests/s, latency
+REBUILDS times (each a full build, or with --update an `index --update`, swapped in when
+complete). Prints requests/s, latency
 percentiles, failed requests and the swaps the server picked up. Exits 1 on any failed request.
 """
 
@@ -45,7 +46,7 @@ def free_port() -> int:
 
 
 def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebuilds: int,
-             queries: list[str]) -> dict:
+             queries: list[str], update: bool = False) -> dict:
     """Serve a copy of index_dir, load it, rebuild it underneath; the figures."""
     with tempfile.TemporaryDirectory() as tmp:
         served = Path(tmp) / "index"
@@ -96,8 +97,9 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                 t.start()
             for _ in range(rebuilds):  # full builds, swapped in under the running server
                 subprocess.run([sys.executable, "-m", "webapp.cli", "index", str(archive),
-                                "--index-dir", str(served)], cwd=ROOT, check=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--index-dir", str(served), *(["--update"] if update else [])],
+                               cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
                 time.sleep(1.5)  # the server looks for a new build once a second
                 with urllib.request.urlopen(base + "/api/health", timeout=30) as r:
                     builds_seen.add(json.load(r)["index"])
@@ -124,13 +126,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rebuilds", type=int, default=2)
     parser.add_argument("--queries", type=Path)
+    parser.add_argument("--update", action="store_true",
+                        help="Rebuild with `index --update` (a new build all the same, swapped in).")
     args = parser.parse_args()
     queries = QUERIES
     if args.queries:
         queries = [json.loads(line)["title"] for line in args.queries.open() if line.strip()]
         queries = [q for q in queries if q.strip()][:1000]
     figures = run_load(args.index_dir, args.archive, args.clients, args.seconds, args.rebuilds,
-                       queries)
+                       queries, args.update)
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine()}")
     print(json.dumps(figures, indent=2))
