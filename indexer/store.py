@@ -91,10 +91,6 @@ class FaissStore:
         except RuntimeError as exc:
             raise IndexCorruptError(f"{path} is unreadable or truncated ({str(exc).splitlines()[0]}):"
                                     " rebuild the index with `news-search index PATH`") from None
-        # One query at a time scans too little for OpenMP's start-up to pay: one thread is
-        # faster (measured 2.4 ms vs 5.4 ms for 33,748 vectors), and a threaded server runs
-        # several queries side by side anyway.
-        faiss.omp_set_num_threads(1)
         if index.d != dimension:
             raise IndexCorruptError(f"{path} holds {index.d}-dimensional vectors, the manifest says "
                                     f"{dimension}: rebuild the index with `news-search index PATH`")
