@@ -16,7 +16,7 @@ import faiss
 import numpy as np
 
 from .articles import Article
-from .chunking import Passage
+from .chunking import Passage, sentence_spans
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexCorruptError, QueryError
 from .filters import Filters
@@ -38,6 +38,7 @@ GROUPS = ("article", "passage")
 SORTS = ("relevance", "date")
 DATE_SORTED = 100  # sort=date orders this many of the most relevant results by date
 MAX_RECENCY_DAYS = 36500
+EXPLAIN_SENTENCES = 40  # at most about this many sentences embedded to explain one page
 POOL_CACHE = 64  # ranked pools kept, most recent queries first
 TIMELINE_STORIES = 200  # a timeline counts this many of the best matching stories
 MAX_PAGE = 100
@@ -363,7 +364,8 @@ class Searcher:
 
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
                filters: Filters = Filters(), group: str = "article", page: int = 1,
-               sort: str = "relevance", recency: int | None = None) -> SearchResult:
+               sort: str = "relevance", recency: int | None = None,
+               explain: bool = False) -> SearchResult:
         """Page `page` of the results that best answer the query, k a page, best first.
 
         group="article" gives each article once, by its best passage, with its other matching
@@ -371,6 +373,8 @@ class Searcher:
         pool of candidates, so no result repeats or goes missing between pages.
         sort="date" orders the DATE_SORTED most relevant results newest first. recency=D
         halves a result's score for every D days it is older than the newest article.
+        explain=True marks, in hits that share no word with the query, the sentence closest to
+        it in meaning (sentences are embedded: it costs tens of milliseconds on a CPU).
         """
         query, k = check_query(query, k)
         mode, group, page = check_mode(mode), check_group(group), check_page(page)
@@ -408,7 +412,7 @@ class Searcher:
             hits.append(Hit((page - 1) * k + len(hits) + 1, score, pid, passage, article,
                             highlight(passage.text, stems), similarity, keyword, more,
                             len(own), copies))
-        if mode != "keyword":
+        if explain and mode != "keyword":
             hits = self._explain_by_meaning(query, hits)
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
                             page, len(items), group, filters, sort, recency)
@@ -416,7 +420,11 @@ class Searcher:
     def _explain_by_meaning(self, query: str, hits: list[Hit]) -> list[Hit]:
         """Hits that share no word with the query get, as their best sentence, the one closest
         to it in meaning (one batch for the page); the others keep the one with most words."""
-        todo = [i for i, hit in enumerate(hits) if hit.highlights.sentence is None]
+        todo, sentences = [], 0
+        for i, hit in enumerate(hits):
+            if hit.highlights.sentence is None and sentences < EXPLAIN_SENTENCES:
+                todo.append(i)
+                sentences += len(sentence_spans(hit.passage.text))
         if not todo:
             return hits
         spans = closest_sentences([hits[i].passage.text for i in todo], self._query_vector(query),

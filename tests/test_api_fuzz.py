@@ -17,7 +17,7 @@ hostile = st.sampled_from(["", " ", "0", "-1", "101", "1e3", "NaN", "null", "[]"
                            "2016-12-10", "2016-13-40", "hybrid", "keyword", "article", "date"])
 value = st.one_of(hostile, st.text(max_size=40))
 names = st.sampled_from(["q", "k", "mode", "since", "until", "source", "group", "page", "sort",
-                         "recency", "interval", "stories", "zzz"])
+                         "recency", "explain", "interval", "stories", "zzz"])
 params = st.lists(st.tuples(names, value), max_size=6)
 
 

@@ -67,11 +67,13 @@ def test_unknown_mode_is_refused(searcher):
 
 
 def test_a_passage_matched_by_meaning_alone_gets_its_closest_sentence_marked(searcher):
-    hit = searcher.search("pupils who skip class", 1, "semantic").hits[0]
+    plain = searcher.search("pupils who skip class", 1, "semantic").hits[0]
+    assert plain.highlights.sentence is None  # explaining by meaning is asked for, not default
+    hit = searcher.search("pupils who skip class", 1, "semantic", explain=True).hits[0]
     assert hit.article.id == "f5" and hit.highlights.terms == ()
     start, end = hit.highlights.sentence
     assert hit.highlights.basis == "meaning"
     assert "Unauthorised absence" in hit.passage.text[start:end]
     assert hit.to_dict()["highlights"]["sentence_by"] == "meaning"
-    words = searcher.search("ZQ-8812 engine warning", 1, "hybrid").hits[0]
+    words = searcher.search("ZQ-8812 engine warning", 1, "hybrid", explain=True).hits[0]
     assert words.highlights.basis == "words"

@@ -66,7 +66,7 @@ def index():
     except QueryError as exc:
         return render_template("index.html", **{**context, "error": str(exc)}), 400
     searcher = get_searcher()
-    result = searcher.search(**kwargs)
+    result = searcher.search(**{**kwargs, "explain": True})  # a person reads the why
     timeline = searcher.timeline(kwargs["query"], kwargs["mode"], kwargs["filters"])
     return render_template("index.html", **{**context, "query": kwargs["query"], "k": kwargs["k"],
                                             "result": result, "page_url": _page_url,

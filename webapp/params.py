@@ -19,7 +19,8 @@ from indexer import (
     make_filters,
 )
 
-SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "group", "page", "sort", "recency")
+SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "group", "page", "sort", "recency",
+                 "explain")
 REPEATABLE = ("source",)
 DEFAULT_K = 10
 
@@ -49,7 +50,16 @@ def search_args(args: MultiDict, strict: bool) -> dict[str, Any]:
         "page": check_page(get("page", 1)),
         "sort": check_sort(get("sort", "relevance")),
         "recency": check_recency(get("recency", None)),
+        "explain": _flag("explain", get("explain", "false")),
     }
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    abort(400, f"{name} must be true or false, got {value!r}")
 
 
 TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "interval", "stories")
