@@ -160,6 +160,7 @@ class MetadataReader:
             raise IndexCorruptError(f"{self.path} is missing: rebuild the index with "
                                     "`news-search index PATH`")
         self._local = threading.local()
+        self._stories: bool | None = None
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -232,8 +233,11 @@ class MetadataReader:
 
     def _has_stories(self) -> bool:
         # Indexes built before stories were found have no story column: each article is its own.
-        columns = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
-        return "story" in columns
+        # A build never changes once published, so the answer is kept.
+        if self._stories is None:
+            columns = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
+            self._stories = "story" in columns
+        return self._stories
 
     def story_copies(self, article_id: str) -> list[Article]:
         """The other articles of this article's story (its syndicated copies), oldest first."""
