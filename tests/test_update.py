@@ -96,7 +96,7 @@ def test_cli_update_reports_what_changed(archive, tmp_path):
     result = runner.invoke(main, ["index", str(archive), "--update", "--index-dir",
                                   str(tmp_path / "ix")])
     assert result.exit_code == 0, result.output
-    assert "Updated: 1 articles added, 1 changed (re-embedded), 1 removed" in result.output
+    assert "Updated: 1 article added, 1 changed (re-embedded), 1 removed" in result.output
     from indexer.indexdir import current_build
 
     manifest = json.loads((current_build(tmp_path / "ix") / "manifest.json").read_text())

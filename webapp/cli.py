@@ -53,14 +53,19 @@ def main() -> None:
     """Semantic search over a news archive."""
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # so that `kill` cleans up a partial build like Ctrl-C does
 
 
 def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = False) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
-    verb = "Updating" if update else "Indexing"
-    click.echo(f"{verb} {index_dir} from {', '.join(map(str, paths))} with {model}", err=True)
+    verb = "Updating" if update else "Building"
+    click.echo(f"{verb} the index in {index_dir} from {', '.join(map(str, paths))} with {model}",
+               err=True)
     try:
         build = update_index if update else build_index
         result = build(paths, index_dir, model=model, progress=True)
@@ -71,7 +76,7 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
         raise click.ClickException(f"cannot write the index{where}: {exc.strerror or exc}; "
                                    f"{index_dir} is unchanged") from None
     report, m = result.report, result.manifest
-    click.echo(f"Read {report.files} file{'s' * (report.files != 1)}: {m.articles} articles, "
+    click.echo(f"Read {_count(report.files, 'file')}: {_count(m.articles, 'article')}, "
                f"{len(report.skipped)} skipped ({result.read_seconds:.1f} s)")
     for skipped in report.skipped[:MAX_SKIPPED_SHOWN]:
         click.echo(f"  skipped {skipped.where}: {skipped.reason}")
@@ -79,8 +84,8 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
         click.echo(f"  ... and {len(report.skipped) - MAX_SKIPPED_SHOWN} more")
     if m.updated:
         u = m.updated
-        click.echo(f"Updated: {u['added']} articles added, {u['changed']} changed (re-embedded), "
-                   f"{u['removed']} removed; {m.passages} passages in all")
+        click.echo(f"Updated: {_count(u['added'], 'article')} added, {u['changed']} changed "
+                   f"(re-embedded), {u['removed']} removed; {m.passages} passages in all")
     else:
         click.echo(f"Embedded {m.passages} passages in {result.embed_seconds:.1f} s "
                    f"({result.passages_per_second:.1f} passages/s)")
