@@ -64,3 +64,15 @@ def test_page_and_api_show_also_published(searcher, embedder):
         {"North Agency", "Coast Herald", "Valley Post"}
     page = client.get("/?q=storm+power+cut+homes").get_data(as_text=True)
     assert "Also published by 2 other outlets" in page
+
+
+def test_cli_shows_where_else_a_story_was_published(searcher):
+    from click.testing import CliRunner
+
+    from webapp.cli import main
+
+    result = CliRunner().invoke(main, ["search", "storm power cut homes", "--index-dir",
+                                       str(searcher.index_dir)])
+    assert result.exit_code == 0
+    line = next(x for x in result.output.splitlines() if "also published by" in x)
+    assert line.count("(2022-02-0") == 2

@@ -159,6 +159,9 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
         if hit.more_count:
             click.echo(f"   (+{hit.more_count} more passage{'s' * (hit.more_count > 1)} "
                        "from this article)")
+        if hit.copies:
+            click.echo("   also published by: " + ", ".join(
+                f"{c.source or c.id}" + (f" ({c.date[:10]})" if c.date else "") for c in hit.copies))
         click.echo()
     if result.has_more:
         click.echo(f"More: --page {result.page + 1}")
