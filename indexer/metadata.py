@@ -249,11 +249,6 @@ class MetadataReader:
             (article_id, article_id)).fetchall()
         return [Article(*row) for row in rows]
 
-    def article_date(self, rowid: int) -> str:
-        """The date of the article with this row id, as stored."""
-        row = self._conn().execute("SELECT date FROM articles WHERE rowid = ?", (rowid,)).fetchone()
-        return row[0] if row else ""
-
     def article_dates(self) -> dict[int, str]:
         """Each article's row id with its date as stored."""
         return dict(self._conn().execute("SELECT rowid, date FROM articles"))

@@ -8,7 +8,7 @@ from collections import OrderedDict
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,10 +162,10 @@ def check_recency(days: Any) -> int | None:
     return _whole_number("recency", days, 1, MAX_RECENCY_DAYS)
 
 
-def _day_number(date: str) -> float:
+def _day_number(text: str) -> float:
     """Days since year 1 of an ISO date's day, or NaN when the date is not ISO."""
     try:
-        return float(datetime.strptime(date[:10], "%Y-%m-%d").toordinal())
+        return float(datetime.strptime(text[:10], "%Y-%m-%d").toordinal())
     except ValueError:
         return float("nan")
 
@@ -397,16 +397,18 @@ class Searcher:
             order = sorted(range(len(items)), key=lambda i: -day[i] if day[i] == day[i] else np.inf)
             items = [items[i] for i in order]
         shown = items[(page - 1) * k: page * k]
-        wanted = [e[0] for item in shown for e in item[:1 + 4 * MORE_SHOWN]]
-        found = loaded.meta.passages(wanted)
+        # Each entry's other passages of the same article (a story also holds its copies').
+        owns = [[e for e in item[1:] if loaded.owners[e[0]] == loaded.owners[item[0][0]]]
+                for item in shown]
+        found = loaded.meta.passages(
+            [e[0] for item, own in zip(shown, owns) for e in [item[0], *own[:MORE_SHOWN]]])
         stems = query_stems(query)
         hits = []
-        for item in shown:
+        for item, own in zip(shown, owns):
             pid, score, similarity, keyword = item[0]
             if pid not in found:
                 continue
             passage, article = found[pid]
-            own = [e for e in item[1:] if loaded.owners[e[0]] == loaded.owners[pid]]
             more = tuple((e[0], found[e[0]][0]) for e in own[:MORE_SHOWN] if e[0] in found)
             copies = tuple(loaded.meta.story_copies(article.id)) if group == "article" else ()
             hits.append(Hit((page - 1) * k + len(hits) + 1, score, pid, passage, article,
@@ -447,8 +449,9 @@ class Searcher:
             seen.setdefault(int(loaded.stories[pid]), int(loaded.owners[pid]))
             if len(seen) >= stories:
                 break
-        dates = [loaded.meta.article_date(rowid) for rowid in seen.values()]
-        return count_by_period(dates, interval)
+        days = (loaded.days[rowid] for rowid in seen.values())  # NaN: not an ISO date
+        return count_by_period([date.fromordinal(int(d)).isoformat() if d == d else ""
+                                for d in days], interval)
 
     def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
         """(passage id, passage) of an article, in order."""
