@@ -21,6 +21,7 @@ from .highlight import Highlights, highlight, query_stems
 from .readers import ArchiveError, ReadReport, Skipped, read_archive
 from .search import (
     DEFAULT_MODE,
+    EVAL_MODES,
     GROUPS,
     MAX_K,
     MAX_PAGE,
@@ -40,7 +41,7 @@ from .search import (
 
 __all__ = [
     "Article", "ArchiveError", "update_index", "Bucket", "INTERVALS", "Timeline", "SORTS", "check_recency", "check_sort", "Filters", "GROUPS", "MAX_PAGE", "check_group", "check_page",
-    "make_filters", "EvalReport", "EvalRow", "evaluate", "DEFAULT_MODE", "MODES", "check_mode", "BuildResult", "DEFAULT_MODEL", "Embedder", "EmptyArchiveError",
+    "make_filters", "EvalReport", "EvalRow", "evaluate", "DEFAULT_MODE", "EVAL_MODES", "MODES", "check_mode", "BuildResult", "DEFAULT_MODEL", "Embedder", "EmptyArchiveError",
     "Hit", "IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
     "IndexerError", "MAX_K", "MAX_QUERY_CHARS", "ModelError", "Passage", "QueryError",
     "Highlights", "ReadReport", "RecordError", "SearchResult", "Searcher", "Skipped", "build_index",

@@ -139,7 +139,7 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
     index_dir = Path(index_dir)
     with build_lock(index_dir):
         current = current_build(index_dir)
-        old = Manifest.read(current)
+        old = Manifest.read(current, upgrading=True)
         old.check_model(model, current)
         articles, report = _read_or_refuse(paths, index_dir, progress)
         read_seconds = time.perf_counter() - started

@@ -19,7 +19,7 @@ from .embedding import DEFAULT_MODEL
 from .errors import IndexerError, IndexNotFoundError
 from .indexdir import current_build
 from .manifest import Manifest
-from .search import MODES, Searcher
+from .search import EVAL_MODES, Searcher
 
 DEPTH = 1000  # passages each retriever proposes: enough to fill 100 distinct articles
 
@@ -113,7 +113,7 @@ def _reusable(index_dir: Path, corpus: Path, model: str) -> Manifest | None:
     return None
 
 
-def evaluate(folder: Path, modes: Sequence[str] = MODES, model: str = DEFAULT_MODEL,
+def evaluate(folder: Path, modes: Sequence[str] = EVAL_MODES, model: str = DEFAULT_MODEL,
              index_dir: Path | None = None, progress: bool = False) -> EvalReport:
     """Index the collection (or reuse index_dir's index of it) and score each mode."""
     corpus, queries, qrels = load_collection(Path(folder))

@@ -1,10 +1,16 @@
-"""Reciprocal rank fusion: one ranking from several, by the ranks alone."""
+"""Fusing ranked lists into one: by normalised scores (the default), or by ranks alone (RRF)."""
 
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+from typing import Hashable, Mapping, Sequence
 
 RRF_K = 60  # Cormack et al. 2009: damps the weight of the very first ranks
+
+# Weights of the hybrid score: the passage's similarity in meaning, its own BM25 and its whole
+# article's BM25. Meaning and words weigh the same; the words' half is split between the
+# passage and its article, because the query's words may sit around the passage that answers.
+# Chosen on the eval sets (README, "Evaluation") among a handful of round values, not fitted.
+SEMANTIC_WEIGHT, PASSAGE_KEYWORD_WEIGHT, ARTICLE_KEYWORD_WEIGHT = 0.5, 0.25, 0.25
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hashable]], k: int = RRF_K
@@ -18,3 +24,16 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hashable]], k: int = RRF_
         for rank, item in enumerate(ranking, 1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+def min_max(scores: Mapping[Hashable, float]) -> dict[Hashable, float]:
+    """Scores of a retrieved list mapped onto 0 (its last) .. 1 (its first); all 1 if equal.
+
+    An item the list did not retrieve scores 0, as low as its last: a score of one retriever
+    (a cosine, a BM25) means nothing on the other's scale until both are put on one.
+    """
+    if not scores:
+        return {}
+    high, low = max(scores.values()), min(scores.values())
+    span = high - low
+    return {item: (score - low) / span if span else 1.0 for item, score in scores.items()}

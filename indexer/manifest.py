@@ -8,7 +8,8 @@ from pathlib import Path
 
 from .errors import IndexCorruptError, IndexMismatchError
 
-FORMAT_VERSION = 2  # 2: keyword (FTS5) table beside the passages
+FORMAT_VERSION = 3  # 2: keyword (FTS5) table beside the passages; 3: and over whole articles
+UPGRADABLE = (2,)  # formats that `news-search index PATH --update` brings up to date
 MANIFEST_NAME = "manifest.json"
 
 
@@ -35,8 +36,9 @@ class Manifest:
         (folder / MANIFEST_NAME).write_text(json.dumps(asdict(self), indent=2) + "\n", "utf-8")
 
     @classmethod
-    def read(cls, folder: Path) -> "Manifest":
-        """Read and validate folder/manifest.json."""
+    def read(cls, folder: Path, upgrading: bool = False) -> "Manifest":
+        """Read and validate folder/manifest.json; upgrading accepts an older format that an
+        update can bring up to date."""
         path = folder / MANIFEST_NAME
         try:
             data = json.loads(path.read_text("utf-8"))
@@ -47,10 +49,14 @@ class Manifest:
         except (OSError, ValueError, TypeError) as exc:
             raise IndexCorruptError(f"{path} is unreadable ({exc}): rebuild the index with "
                                     "`news-search index PATH`") from None
-        if manifest.format_version != FORMAT_VERSION:
+        if manifest.format_version != FORMAT_VERSION and not (
+                upgrading and manifest.format_version in UPGRADABLE):
+            how = "update it with `news-search index PATH --update` (nothing is re-embedded)" \
+                if manifest.format_version in UPGRADABLE else \
+                "rebuild it with `news-search index PATH`"
             raise IndexMismatchError(
                 f"{folder} has index format {manifest.format_version}, this version reads "
-                f"{FORMAT_VERSION}: rebuild it with `news-search index PATH`")
+                f"{FORMAT_VERSION}: {how}")
         return manifest
 
     def check_model(self, model: str, folder: Path) -> None:

@@ -14,6 +14,14 @@ from .filters import Filters
 
 DB_NAME = "meta.sqlite"
 
+# Keyword (BM25) search over whole articles; rowid = article row id. A passage's keyword evidence
+# is its own BM25 and its article's: the query's words may sit in the passage or around it. Added
+# in index format 3; `--update` adds it to a format 2 database from the stored articles.
+_ARTICLES_FTS = """
+CREATE VIRTUAL TABLE articles_fts USING fts5(
+    title, text, content='', tokenize='porter unicode61 remove_diacritics 2'
+);
+"""
 _SCHEMA = """
 CREATE TABLE articles (
     rowid INTEGER PRIMARY KEY,
@@ -44,7 +52,7 @@ CREATE INDEX articles_by_source ON articles(source COLLATE NOCASE);
 CREATE VIRTUAL TABLE passages_fts USING fts5(
     title, text, content='', tokenize='porter unicode61 remove_diacritics 2'
 );
-"""
+""" + _ARTICLES_FTS
 # BM25 weight of a match in the headline against one in the passage text.
 TITLE_WEIGHT, TEXT_WEIGHT = 1.0, 1.0
 _ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin"
@@ -69,6 +77,11 @@ class MetadataWriter:
         elif "story" not in {row[1] for row in self.conn.execute("PRAGMA table_info(articles)")}:
             raise IndexMismatchError(f"{folder} was built by an older version that cannot be "
                                      "updated: rebuild it with `news-search index PATH`")
+        elif not self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'articles_fts'").fetchone():
+            self.conn.executescript(_ARTICLES_FTS)
+            self.conn.execute("INSERT INTO articles_fts (rowid, title, text)"
+                              " SELECT rowid, title, text FROM articles")
 
     def existing(self) -> dict[str, tuple[int, str]]:
         """Every stored article's id with its row id and content hash."""
@@ -79,8 +92,8 @@ class MetadataWriter:
         """Delete these articles, their passages and their keyword entries; the passage ids."""
         removed: list[int] = []
         for rowid in rowids:
-            (title,) = self.conn.execute("SELECT title FROM articles WHERE rowid = ?",
-                                         (rowid,)).fetchone()
+            title, article_text = self.conn.execute(
+                "SELECT title, text FROM articles WHERE rowid = ?", (rowid,)).fetchone()
             rows = self.conn.execute("SELECT id, text FROM passages WHERE article_rowid = ?",
                                      (rowid,)).fetchall()
             # A contentless FTS5 table forgets a row only when told the values it was given.
@@ -88,6 +101,8 @@ class MetadataWriter:
                 "INSERT INTO passages_fts (passages_fts, rowid, title, text)"
                 " VALUES ('delete', ?, ?, ?)", [(pid, title, _fts_text(title, text))
                                                  for pid, text in rows])
+            self.conn.execute("INSERT INTO articles_fts (articles_fts, rowid, title, text)"
+                              " VALUES ('delete', ?, ?, ?)", (rowid, title, article_text))
             self.conn.execute("DELETE FROM passages WHERE article_rowid = ?", (rowid,))
             self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
             removed.extend(pid for pid, _ in rows)
@@ -120,6 +135,8 @@ class MetadataWriter:
             " VALUES (?, ?, ?, ?, ?, ?)",
             [(first_id + i, cur.lastrowid, p.position, p.start, p.end, p.text)
              for i, p in enumerate(passages)])
+        self.conn.execute("INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
+                          (cur.lastrowid, article.title, article.text))
         self.conn.executemany(
             "INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)",
             [(first_id + i, article.title, _fts_text(article.title, p.text))
@@ -216,6 +233,21 @@ class MetadataReader:
             f" WHERE passages_fts MATCH ?{where} ORDER BY score DESC, f.rowid LIMIT ?",
             (TITLE_WEIGHT, TEXT_WEIGHT, match, *params, n)).fetchall()
         return [(int(pid), float(score)) for pid, score in rows]
+
+    def article_keyword_search(self, terms: Sequence[str], n: int,
+                               filters: "Filters | None" = None) -> list[tuple[int, float]]:
+        """(article row id, BM25 score) of the n whole articles best matching any of terms, best
+        first, among those that pass filters; terms are quoted as in keyword_search."""
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        where, params = _filter_sql(filters)
+        join = " JOIN articles a ON a.rowid = f.rowid" if where else ""
+        rows = self._conn().execute(
+            f"SELECT f.rowid, -bm25(articles_fts, ?, ?) AS score FROM articles_fts f{join}"
+            f" WHERE articles_fts MATCH ?{where} ORDER BY score DESC, f.rowid LIMIT ?",
+            (TITLE_WEIGHT, TEXT_WEIGHT, match, *params, n)).fetchall()
+        return [(int(rowid), float(score)) for rowid, score in rows]
 
     def filtered_passages(self, filters: "Filters") -> list[int]:
         """Ids of the passages whose articles pass filters."""

@@ -35,7 +35,7 @@ def test_eval_scores_every_mode_on_a_real_index(tmp_path, embedder, monkeypatch)
 
     monkeypatch.setattr(indexer.search, "get_embedder", lambda model: embedder)
     report = evaluate(MINI, index_dir=tmp_path / "ix")
-    assert [row.mode for row in report.rows] == ["hybrid", "semantic", "keyword"]
+    assert [row.mode for row in report.rows] == ["hybrid", "semantic", "keyword", "hybrid-rrf"]
     assert report.articles == 6 and all(row.queries == 5 for row in report.rows)
     by_mode = {row.mode: row for row in report.rows}
     assert by_mode["semantic"].ndcg_at_10 > 0.9  # paraphrased queries: meaning finds them

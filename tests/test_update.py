@@ -101,3 +101,30 @@ def test_cli_update_reports_what_changed(archive, tmp_path):
 
     manifest = json.loads((current_build(tmp_path / "ix") / "manifest.json").read_text())
     assert manifest["updated"] == {"added": 1, "changed": 1, "removed": 1}
+
+
+def test_update_brings_a_format_2_index_up_to_date_without_embedding(archive, tmp_path, embedder):
+    import sqlite3
+
+    from indexer.indexdir import current_build
+
+    old, fresh = tmp_path / "old", tmp_path / "fresh"
+    build_index([archive], old, embedder=embedder)
+    build_index([archive], fresh, embedder=embedder)
+    # What the previous version wrote: no keyword table over whole articles, format 2.
+    folder = current_build(old)
+    with sqlite3.connect(folder / "meta.sqlite") as conn:
+        conn.execute("DROP TABLE articles_fts")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 2}))
+    with pytest.raises(IndexMismatchError, match="format 2.*--update"):
+        Searcher(old, embedder=embedder)
+
+    class NoEmbedding:
+        def __getattr__(self, name):
+            raise AssertionError("an upgrade must not embed")
+
+    result = update_index([archive], old, embedder=NoEmbedding())
+    assert result.manifest.format_version == 3
+    assert result.manifest.updated == {"added": 0, "changed": 0, "removed": 0}
+    assert results(Searcher(old, embedder=embedder)) == results(Searcher(fresh, embedder=embedder))

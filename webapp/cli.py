@@ -14,6 +14,7 @@ import click
 from indexer import (
     DEFAULT_MODE,
     DEFAULT_MODEL,
+    EVAL_MODES,
     GROUPS,
     INTERVALS,
     MAX_PAGE,
@@ -202,7 +203,7 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
 
 @main.command("eval")
 @click.argument("collection", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--mode", "modes", type=click.Choice(MODES), multiple=True,
+@click.option("--mode", "modes", type=click.Choice(EVAL_MODES), multiple=True,
               help="Mode to score (repeatable); all modes by default.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -218,7 +219,7 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
     from indexer import evaluate
 
     try:
-        report = evaluate(collection, modes or MODES, model=model, index_dir=index_dir,
+        report = evaluate(collection, modes or EVAL_MODES, model=model, index_dir=index_dir,
                           progress=True)
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
