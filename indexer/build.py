@@ -22,7 +22,7 @@ from .indexdir import build_lock, current_build, publish, staging_folder
 from .manifest import Manifest
 from .metadata import MetadataWriter
 from .readers import ReadReport, read_archive
-from .store import FaissStore
+from .store import NPROBE, FaissStore, choose_kind
 from .stories import story_ids
 
 EMBED_BLOCK = 1024  # passages embedded and written at a time: bounds memory on big archives
@@ -89,12 +89,15 @@ def _read_or_refuse(paths: Sequence[Path], index_dir: Path, progress: bool
 def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MODEL,
                 max_words: int = DEFAULT_MAX_WORDS, overlap: int = DEFAULT_OVERLAP,
                 embedder: Embedder | None = None, progress: bool = False,
-                batch_size: int = 32) -> BuildResult:
+                batch_size: int = 32, store_kind: str = "auto", nprobe: int = NPROBE
+                ) -> BuildResult:
     """Build a new index of the archive at paths and make it the one index_dir serves.
 
-    The index being served stays untouched until the new one is complete: a failure or an
-    interrupt at any point leaves it as it was.
+    store_kind: auto (exact below AUTO_IVF_FROM passages, approximate above), flat or ivf-sq8;
+    nprobe: the cells an ivf-sq8 store searches. The index being served stays untouched until
+    the new one is complete: a failure or an interrupt at any point leaves it as it was.
     """
+    choose_kind(store_kind, 0)  # a wrong kind is refused before anything is read
     started = time.perf_counter()
     index_dir = Path(index_dir)
     with build_lock(index_dir):
@@ -113,6 +116,7 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
                 _embed_into(meta, store, chunked, 0, embedder, progress, batch_size)
             finally:
                 meta.close()
+            store = _finish_store(store, store_kind, nprobe, progress)
             store.save(staged)
             embed_seconds = time.perf_counter() - embed_started
             manifest = Manifest(
@@ -120,7 +124,8 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
                 overlap=overlap, articles=len(articles), passages=total,
                 built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 build_seconds=round(time.perf_counter() - started, 3),
-                sources=[str(Path(p).resolve()) for p in paths], skipped=len(report.skipped))
+                sources=[str(Path(p).resolve()) for p in paths], skipped=len(report.skipped),
+                store=store.description, store_choice=store_kind)
             manifest.write(staged)
             folder = publish(index_dir, staged)
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)
@@ -128,9 +133,12 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
 
 def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MODEL,
                  embedder: Embedder | None = None, progress: bool = False,
-                 batch_size: int = 32) -> BuildResult:
+                 batch_size: int = 32, store_kind: str | None = None, nprobe: int | None = None
+                 ) -> BuildResult:
     """Bring the served index in line with the archive at paths: embed new and changed articles
-    (by content hash), drop those no longer there, keep the rest as they are.
+    (by content hash), drop those no longer there, keep the rest as they are. The store kind
+    and nprobe stay as built unless given; "auto" turns a store approximate once it grows past
+    AUTO_IVF_FROM passages.
 
     The work is done on a copy of the served build, swapped in whole when complete, so a failure
     or an interrupt leaves the served index untouched.
@@ -141,6 +149,8 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
         current = current_build(index_dir)
         old = Manifest.read(current, upgrading=True)
         old.check_model(model, current)
+        store_kind = store_kind or old.store_choice
+        choose_kind(store_kind, 0)
         articles, report = _read_or_refuse(paths, index_dir, progress)
         read_seconds = time.perf_counter() - started
         stories = dict(zip((a.id for a in articles), story_ids(articles, progress)))
@@ -172,6 +182,9 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                 passages = meta.passage_count()
             finally:
                 meta.close()
+            if nprobe is None:
+                nprobe = store.index.nprobe if store.kind != "flat" else NPROBE
+            store = _finish_store(store, store_kind, nprobe, progress)
             store.save(staged)
             manifest = Manifest(
                 model=old.model, dimension=old.dimension, max_words=old.max_words,
@@ -179,10 +192,19 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                 built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 build_seconds=round(time.perf_counter() - started, 3),
                 sources=[str(Path(p).resolve()) for p in paths], skipped=len(report.skipped),
-                updated={"added": len(added), "changed": len(changed), "removed": len(gone)})
+                updated={"added": len(added), "changed": len(changed), "removed": len(gone)},
+                store=store.description, store_choice=store_kind)
             manifest.write(staged)
             folder = publish(index_dir, staged)
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)
+
+
+def _finish_store(store: FaissStore, store_kind: str, nprobe: int, progress: bool) -> FaissStore:
+    """The store in the kind asked for (by size for auto), trained if it must be."""
+    kind = choose_kind(store_kind, len(store))
+    if kind != store.kind and progress:
+        tqdm.write(f"Building the {kind} vector index of {len(store)} passages")
+    return store.converted(kind, nprobe)
 
 
 def _embed_into(meta: MetadataWriter, store: FaissStore, chunked: list, first_id: int,

@@ -26,6 +26,7 @@ class Manifest:
     built_at: str
     build_seconds: float
     store: str = "faiss-flat-ip"
+    store_choice: str = "auto"  # what was asked for: auto (by size), flat or ivf-sq8
     format_version: int = FORMAT_VERSION
     sources: list[str] = field(default_factory=list)
     skipped: int = 0

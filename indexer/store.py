@@ -39,8 +39,39 @@ class VectorStore(Protocol):
         """Number of vectors held."""
 
 
+# Store kinds, named in the manifest. "flat" scans every vector (exact); "ivf-sq8" scans the
+# vectors of the NPROBE cells (of about 4 sqrt(n)) nearest the query, each vector kept as one byte
+# per dimension (384 + 8 for the id + the id map's bytes a passage, against 1,544 flat).
+FLAT, IVF_SQ8 = "flat", "ivf-sq8"
+KINDS = (FLAT, IVF_SQ8)
+# Above this many passages "auto" picks ivf-sq8: a flat scan of 100,000 passages takes about
+# 7 ms on one core here, and grows linearly (bench/ann.py).
+AUTO_IVF_FROM = 100_000
+# Cells searched: chosen in bench/ann.py for recall@10 >= 0.95 against exact search on real
+# query and passage embeddings; an expert can set another with `news-search index --nprobe`.
+NPROBE = 32
+TRAIN_PER_CELL = 64  # vectors sampled to train each cell's centroid (FAISS warns below 39)
+# A filtered search that leaves at most this many passages is exact over just those vectors.
+EXACT_FILTERED = 20_000
+
+
+def choose_kind(kind: str, passages: int) -> str:
+    """The store kind to build for this many passages: kind itself, or by size for "auto"."""
+    if kind == "auto":
+        return IVF_SQ8 if passages >= AUTO_IVF_FROM else FLAT
+    if kind not in KINDS:
+        raise ValueError(f"store must be auto or one of {', '.join(KINDS)}, got {kind!r}")
+    return kind
+
+
+def cells_for(passages: int) -> int:
+    """IVF cells for this many passages: the power of two nearest 4 sqrt(n), fewer if there are
+    not 39 passages to train each (below that FAISS's k-means is unreliable)."""
+    return max(1, min(1 << round(np.log2(4 * max(passages, 1) ** 0.5)), passages // 39))
+
+
 class FaissStore:
-    """Exact search with FAISS over unit vectors.
+    """Search with FAISS over unit vectors: exact (flat), or approximate (IVF, 8-bit codes).
 
     The vectors are normalised when embedded, so inner product is cosine similarity: scores lie
     in [-1, 1] and higher is closer.
@@ -49,6 +80,52 @@ class FaissStore:
     def __init__(self, dimension: int, index: faiss.Index | None = None):
         self.dimension = dimension
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+    @property
+    def kind(self) -> str:
+        """FLAT or IVF_SQ8."""
+        return IVF_SQ8 if isinstance(self.index, faiss.IndexIVF) else FLAT
+
+    @property
+    def description(self) -> str:
+        """The kind and its parameters, for the manifest and the health endpoint."""
+        if self.kind == FLAT:
+            return "faiss-flat-ip"
+        return f"faiss-ivf{self.index.nlist}-sq8-nprobe{self.index.nprobe}"
+
+    def converted(self, kind: str, nprobe: int = NPROBE, seed: int = 0) -> "FaissStore":
+        """This store's vectors in a store of kind (self if it is one already): IVF cells are
+        trained on a sample of the vectors."""
+        if kind == self.kind:
+            if kind == IVF_SQ8:
+                self.index.nprobe = nprobe
+            return self
+        ids = self.ids()
+        vectors = self.vectors(ids)
+        if kind == FLAT:
+            store = FaissStore(self.dimension)
+        else:
+            cells = cells_for(len(ids))
+            quantizer = faiss.IndexFlatIP(self.dimension)
+            index = faiss.IndexIVFScalarQuantizer(quantizer, self.dimension, cells,
+                                                  faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT)
+            sample = np.random.default_rng(seed).permutation(len(ids))[:cells * TRAIN_PER_CELL]
+            index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)  # by-id remove and reconstruct
+            index.nprobe = nprobe
+            store = FaissStore(self.dimension, index)
+        store.add(vectors, ids)
+        return store
+
+    def ids(self) -> np.ndarray:
+        """The ids held, in no particular order."""
+        if self.kind == FLAT:
+            return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        invlists = self.index.invlists
+        return np.concatenate([faiss.rev_swig_ptr(invlists.get_ids(c), invlists.list_size(c))
+                               .copy() for c in range(self.index.nlist)] or
+                              [np.zeros(0, np.int64)]).astype(np.int64)
 
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
         """Add vectors (n, dimension) float32 under the given int64 ids."""
@@ -63,13 +140,35 @@ class FaissStore:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if allowed is None:
             return self.index.search(queries, k)
-        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-        return self.index.search(queries, k, params=faiss.SearchParameters(sel=selector))
+        allowed = np.ascontiguousarray(allowed, dtype=np.int64)
+        if self.kind == IVF_SQ8 and len(allowed) <= EXACT_FILTERED:
+            return self._exact_among(queries, k, allowed)
+        selector = faiss.IDSelectorBatch(allowed)
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe) \
+            if self.kind == IVF_SQ8 else faiss.SearchParameters(sel=selector)
+        return self.index.search(queries, k, params=params)
+
+    def _exact_among(self, queries: np.ndarray, k: int, allowed: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact search over the allowed ids' vectors alone: a narrow filter would leave the
+        probed cells nearly empty."""
+        scores = queries @ self.vectors(allowed).T
+        k_found = min(k, len(allowed))
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k_found]
+        out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        out_ids = np.full((len(queries), k), -1, dtype=np.int64)
+        out_scores[:, :k_found] = np.take_along_axis(scores, top, axis=1)
+        out_ids[:, :k_found] = allowed[top]
+        return out_scores, out_ids
 
     def remove(self, ids: np.ndarray) -> None:
         """Forget the vectors of the given ids."""
         if len(ids):
-            self.index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
+            ids = np.ascontiguousarray(ids, dtype=np.int64)
+            # An IVF's id hashtable takes an id array only; ids must outlive the selector.
+            selector = faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)) \
+                if self.kind == IVF_SQ8 else faiss.IDSelectorBatch(ids)
+            self.index.remove_ids(selector)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of the given ids, (n, dimension)."""

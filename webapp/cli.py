@@ -8,6 +8,7 @@ import signal
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,6 +30,8 @@ from indexer import (
     make_filters,
     update_index,
 )
+from indexer.store import AUTO_IVF_FROM, NPROBE
+from indexer.store import KINDS as STORE_KINDS
 
 MAX_SKIPPED_SHOWN = 20
 
@@ -62,14 +65,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # so that `kill` cleans up a partial build like Ctrl-C does
 
 
-def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = False) -> None:
+def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = False,
+               **store: Any) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     verb = "Updating" if update else "Building"
     click.echo(f"{verb} the index in {index_dir} from {', '.join(map(str, paths))} with {model}",
                err=True)
     try:
         build = update_index if update else build_index
-        result = build(paths, index_dir, model=model, progress=True)
+        result = build(paths, index_dir, model=model, progress=True,
+                       **{k: v for k, v in store.items() if v is not None})
     except KeyboardInterrupt:
         raise click.ClickException(f"interrupted: {index_dir} is unchanged") from None
     except OSError as exc:  # a full disk or a folder made read-only during the build
@@ -90,8 +95,8 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
     else:
         click.echo(f"Embedded {m.passages} passages in {result.embed_seconds:.1f} s "
                    f"({result.passages_per_second:.1f} passages/s)")
-    click.echo(f"Built {result.folder} in {m.build_seconds:.1f} s; it is now the index served "
-               f"from {index_dir}")
+    click.echo(f"Built {result.folder} in {m.build_seconds:.1f} s ({m.store}); it is now the "
+               f"index served from {index_dir}")
 
 
 @main.command()
@@ -99,16 +104,25 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
 @click.option("--update", is_flag=True,
               help="Only embed new and changed articles and drop those no longer in PATHS; "
                    "the rest of the index is kept.")
+@click.option("--store", "store_kind", type=click.Choice(("auto",) + STORE_KINDS),
+              help="Vector index: flat (exact) or ivf-sq8 (approximate, 4x smaller); auto picks "
+                   f"ivf-sq8 from {AUTO_IVF_FROM:,} passages.  [default: auto, or as built "
+                   "when updating]")
+@click.option("--nprobe", type=click.IntRange(1, 65536),
+              help=f"Cells an ivf-sq8 index searches: more is slower and nearer exact.  "
+                   f"[default: {NPROBE}, or as built when updating]")
 @index_dir_option
 @model_option
-def index(paths: tuple[Path, ...], update: bool, index_dir: Path, model: str) -> None:
+def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe: int | None,
+          index_dir: Path, model: str) -> None:
     """(Re)build the index from files and folders of articles.
 
     Reads plain text, Markdown, HTML, JSON, JSON Lines and CSV/TSV (each may be .gz).
     The index being served is replaced only once the new one is complete.
     """
     try:
-        _run_build(list(paths), index_dir, model, update)
+        _run_build(list(paths), index_dir, model, update, store_kind=store_kind,
+                   nprobe=nprobe)
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -1,0 +1,98 @@
+"""The vector store: exact and approximate (IVF, 8-bit) FAISS indexes, chosen by size."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import ARCHIVE
+from indexer import Searcher, build_index, update_index
+from indexer.indexdir import current_build
+from indexer.store import FLAT, IVF_SQ8, FaissStore, cells_for, choose_kind
+
+DIM = 32
+
+
+def clustered(n: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors around 50 centres, as embeddings of an archive's topics are."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(50, DIM))
+    x = centres[rng.integers(0, 50, n)] + 0.6 * rng.normal(size=(n, DIM))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def stores():
+    vectors = clustered(6000)
+    ids = np.arange(6000, dtype=np.int64) * 3 + 7  # ids with gaps, as after updates
+    flat = FaissStore(DIM)
+    flat.add(vectors, ids)
+    return flat, flat.converted(IVF_SQ8, nprobe=16), vectors, ids
+
+
+def test_the_kind_is_chosen_by_size():
+    assert choose_kind("auto", 99_999) == FLAT and choose_kind("auto", 100_000) == IVF_SQ8
+    assert choose_kind("flat", 10**7) == FLAT and choose_kind("ivf-sq8", 10) == IVF_SQ8
+    with pytest.raises(ValueError, match="store must be auto or one of flat, ivf-sq8"):
+        choose_kind("hnsw", 10)
+    assert cells_for(1_000_000) == 4096 and cells_for(6000) == 153 and cells_for(20) == 1
+
+
+def test_ivf_finds_what_exact_search_finds(stores):
+    flat, ivf, _, _ = stores
+    assert (flat.kind, ivf.kind, len(ivf)) == (FLAT, IVF_SQ8, 6000)
+    assert ivf.description == "faiss-ivf153-sq8-nprobe16"
+    queries = clustered(200, seed=1)
+    _, exact = flat.search(queries, 10)
+    _, approx = ivf.search(queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, approx)])
+    assert recall >= 0.9
+    ivf.index.nprobe = 153  # every cell: only the 8-bit rounding differs from exact
+    _, everything = ivf.search(queries, 10)
+    ivf.index.nprobe = 16
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, everything)]) >= 0.97
+
+
+def test_ivf_keeps_ids_vectors_and_removals(stores, tmp_path):
+    _, ivf, vectors, ids = stores
+    assert sorted(ivf.ids()) == sorted(ids)
+    back = ivf.vectors(ids[:50])
+    assert np.min(np.sum(back * vectors[:50], axis=1)) > 0.99  # one byte a dimension
+    ivf.save(tmp_path)
+    loaded = FaissStore.load(tmp_path, DIM)
+    assert loaded.description == ivf.description
+    loaded.remove(ids[:10])
+    assert len(loaded) == 5990
+    _, found = loaded.search(vectors[:10], 5)
+    assert not set(found.ravel()) & set(ids[:10])
+
+
+def test_a_narrow_filter_on_ivf_searches_exactly_among_the_allowed(stores):
+    flat, ivf, vectors, ids = stores
+    allowed = ids[::97]  # 62 passages scattered over many cells
+    query = clustered(1, seed=2)
+    exact_scores, exact = flat.search(query, 10, allowed)
+    scores, found = ivf.search(query, 10, allowed)
+    assert set(found[0]) <= set(allowed) and list(found[0]) == list(exact[0])
+    assert np.allclose(scores, exact_scores, atol=0.02)
+    _, few = ivf.search(query, 100, allowed)
+    assert (few[0] >= 0).sum() == len(allowed)
+
+
+def test_an_index_built_approximate_says_so_and_stays_so_on_update(tmp_path, embedder):
+    archive = tmp_path / "archive"
+    import shutil
+    shutil.copytree(ARCHIVE, archive)
+    build_index([archive], tmp_path / "ix", embedder=embedder, store_kind="ivf-sq8", nprobe=1)
+    manifest = json.loads((current_build(tmp_path / "ix") / "manifest.json").read_text())
+    assert manifest["store"] == "faiss-ivf1-sq8-nprobe1" and manifest["store_choice"] == "ivf-sq8"
+    searcher = Searcher(tmp_path / "ix", embedder=embedder)
+    assert "harbour-bridge" in searcher.search("why was the bridge closed", 1).hits[0].article.id
+    (archive / "ferry.txt").write_text("Ferry strike ends\n\nThe ferry crews ended their strike "
+                                       "after the port agreed to hire twelve more deckhands.\n")
+    result = update_index([archive], tmp_path / "ix", embedder=embedder)
+    assert result.manifest.store == "faiss-ivf1-sq8-nprobe1"
+    hit = Searcher(tmp_path / "ix", embedder=embedder).search("deckhands strike", 1).hits[0]
+    assert hit.article.id.startswith("ferry")
