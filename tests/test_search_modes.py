@@ -1,4 +1,4 @@
-"""Keyword (BM25), semantic and hybrid search, and reciprocal rank fusion, on our own fixture."""
+"""Keyword (BM25), semantic and hybrid search, and the fusions, on our own fixture."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from conftest import DATA
 from indexer import QueryError, Searcher, build_index
-from indexer.fusion import reciprocal_rank_fusion
+from indexer.fusion import min_max, reciprocal_rank_fusion
 from indexer.terms import query_stems, query_terms
 
 
@@ -26,6 +26,29 @@ def test_rrf_sums_reciprocal_ranks():
     assert [item for item, _ in fused] == ["c", "a", "b", "d"]
     assert fused[0][1] == pytest.approx(1 / 63 + 1 / 61)
     assert reciprocal_rank_fusion([[], []]) == []
+
+
+def test_min_max_puts_each_list_on_zero_to_one():
+    assert min_max({"a": 12.0, "b": 7.0, "c": 2.0}) == {"a": 1.0, "b": 0.5, "c": 0.0}
+    assert min_max({"a": 0.3}) == {"a": 1.0} and min_max({}) == {}
+
+
+def test_hybrid_scores_weigh_meaning_words_and_the_article(searcher):
+    """The hybrid score of each hit is the documented weighted sum, recomputed here."""
+    from indexer.fusion import ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, SEMANTIC_WEIGHT
+    from indexer.terms import query_terms
+
+    query = "engine warning grounds the regional plane"
+    loaded = searcher._current()
+    sims = {p: s for p, s, _, _ in searcher.ranked(query, "semantic")}
+    words = {p: s for p, s, _, _ in searcher.ranked(query, "keyword")}
+    articles = dict(loaded.meta.article_keyword_search(query_terms(query), 1000))
+    sem, kw, art = min_max(sims), min_max(words), min_max(articles)
+    for pid, score, _, _ in searcher.ranked(query, "hybrid")[:10]:
+        expected = (SEMANTIC_WEIGHT * sem.get(pid, 0) + PASSAGE_KEYWORD_WEIGHT * kw.get(pid, 0)
+                    + ARTICLE_KEYWORD_WEIGHT * art.get(int(loaded.owners[pid]), 0))
+        assert score == pytest.approx(expected)
+    assert articles and words  # the words matched: all three scores took part
 
 
 def test_query_terms_keep_codes_and_numbers_whole():

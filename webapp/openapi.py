@@ -33,8 +33,8 @@ _RESULT = {
     "required": ["rank", "score", "passage_id", "text", "article"],
     "properties": {
         "rank": {"type": "integer", "minimum": 1},
-        "score": {"type": "number", "description": "the ranking score of the mode: fused "
-                  "reciprocal rank (hybrid), cosine similarity (semantic) or BM25 (keyword)"},
+        "score": {"type": "number", "description": "the ranking score of the mode: the "
+                  "fused score, 0..1 (hybrid), cosine similarity (semantic) or BM25 (keyword)"},
         "similarity": {"type": ["number", "null"],
                        "description": "cosine similarity of question and passage"},
         "keyword_score": {"type": ["number", "null"],
@@ -94,7 +94,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                      "description": "how many passages to return"},
                     {"name": "mode", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
-                     "description": "hybrid: keyword and semantic lists fused by reciprocal rank;"
+                     "description": "hybrid: similarity and BM25 (passage and article) fused;"
                                     " semantic: by meaning only; keyword: BM25 only"},
                     {"name": "since", "in": "query", "required": False, "schema": _DATE,
                      "description": "only articles dated on or after this day (or month, year)"},
