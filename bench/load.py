@@ -105,6 +105,7 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                     builds_seen.add(json.load(r)["index"])
             for t in threads:
                 t.join()
+            rss_mb = _rss_mb(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -115,7 +116,19 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
             "requests_per_s": len(latencies) / seconds, "p50_ms": pick(0.50),
             "p99_ms": pick(0.99), "max_ms": latencies[-1] if latencies else 0,
             "mean_ms": statistics.fmean(latencies) if latencies else 0,
-            "builds_served": len(builds_seen), "cold_start_s": cold_start}
+            "builds_served": len(builds_seen), "cold_start_s": cold_start,
+            "server_rss_mb": rss_mb}
+
+
+def _rss_mb(pid: int) -> float:
+    """The resident memory of process pid, in MiB (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def main() -> None:
@@ -138,6 +151,9 @@ def main() -> None:
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine()}")
     print(json.dumps(figures, indent=2))
+    print(f"| {args.clients} | {figures['requests_per_s']:.1f} | {figures['p50_ms']:.0f} | "
+          f"{figures['p99_ms']:.0f} | {figures['failed']} | {figures['server_rss_mb']:.0f} | "
+          f"{figures['cold_start_s']:.1f} |")
     sys.exit(1 if figures["failed"] else 0)
 
 

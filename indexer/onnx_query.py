@@ -9,7 +9,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _mean_pooled(folder: Path) -> bool:
+def mean_pooled(folder: Path) -> bool:
     """Whether the model is a transformer, mean pooling and normalisation, nothing else: the
     graph exported here is exactly that."""
     try:
@@ -72,14 +72,25 @@ class OnnxQueryEncoder:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_tokens)
+        self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
 
     def encode(self, text: str) -> np.ndarray:
         """text's unit vector, shape (1, dimension)."""
-        encoding = self.tokenizer.encode(text)
-        feeds = {"input_ids": encoding.ids, "attention_mask": encoding.attention_mask,
-                 "token_type_ids": encoding.type_ids}
-        return self.session.run(None, {name: np.array([feeds[name]], dtype=np.int64)
-                                       for name in self.inputs})[0]
+        return self.encode_batch([text])
+
+    def encode_batch(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of a few texts, shape (len(texts), dimension), padded to the longest
+        (the mask keeps padding out of the mean)."""
+        encodings = self.tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        feeds = {name: np.zeros((len(texts), width), dtype=np.int64) for name in _INPUTS}
+        feeds["input_ids"][:] = self.pad_id
+        for row, e in enumerate(encodings):
+            n = len(e.ids)
+            feeds["input_ids"][row, :n] = e.ids
+            feeds["attention_mask"][row, :n] = e.attention_mask
+            feeds["token_type_ids"][row, :n] = e.type_ids
+        return self.session.run(None, {name: feeds[name] for name in self.inputs})[0]
 
 
 def _export(model: Any, graph: Path) -> None:
@@ -118,23 +129,33 @@ def _export(model: Any, graph: Path) -> None:
         Path(partial).unlink(missing_ok=True)
 
 
-def load_query_encoder(model: Any, folder: Path, max_tokens: int) -> OnnxQueryEncoder | None:
-    """An ONNX encoder for the loaded SentenceTransformer model from folder, exported on first
-    use; None (queries stay on torch) if switched off, not possible, or not equal to torch."""
-    if os.environ.get(SWITCH_ENV, "1") == "0" or not _mean_pooled(folder):
+def load_query_encoder(folder: Path, max_tokens: int, torch_model: Callable[[], Any]
+                       ) -> OnnxQueryEncoder | None:
+    """An ONNX encoder for the model in folder, exported (from torch_model(), a loaded
+    SentenceTransformer) on first use; None (queries stay on torch) if switched off, not
+    possible, or not equal to torch.
+
+    Beside the graph the export keeps torch's vectors of PROBES; a cached graph must reproduce
+    them, so loading it needs no torch at all.
+    """
+    if os.environ.get(SWITCH_ENV, "1") == "0" or not mean_pooled(folder):
         return None
     graph = cache_root() / "onnx" / f"{folder.name}-{_fingerprint(folder)}" / "model.onnx"
+    reference_file = graph.with_name("probes.npy")
     for attempt in ("cached", "exported"):
         try:
-            if attempt == "exported" or not graph.is_file():
+            if attempt == "exported" or not (graph.is_file() and reference_file.is_file()):
                 attempt = "exported"
+                model = torch_model()
                 _export(model, graph)
+                reference = model.encode(list(PROBES), normalize_embeddings=True)
+                _save(reference_file, reference)
+            reference = np.load(reference_file)
             encoder = OnnxQueryEncoder(graph, folder, max_tokens)
-            reference = model.encode(list(PROBES), normalize_embeddings=True)
-            got = np.concatenate([encoder.encode(p) for p in PROBES])
-            if np.abs(got - reference).max() <= TOLERANCE:
+            got = encoder.encode_batch(list(PROBES))
+            if got.shape == reference.shape and np.abs(got - reference).max() <= TOLERANCE:
                 return encoder
-            log.warning("ONNX query model %s differs from torch; exporting again", graph)
+            log.warning("ONNX query model %s differs from torch", graph)
         except Exception as exc:  # noqa: BLE001 - any failure leaves queries on torch
             log.warning("ONNX query model %s not used (%s)", graph, exc)
         if attempt == "exported":
@@ -142,3 +163,15 @@ def load_query_encoder(model: Any, folder: Path, max_tokens: int) -> OnnxQueryEn
     log.warning("queries are embedded with torch (slower); set %s=0 to skip trying ONNX",
                 SWITCH_ENV)
     return None
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    """np.save, atomically."""
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".probes-", suffix=".npy")
+    os.close(fd)
+    try:
+        np.save(partial, array)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    finally:
+        Path(partial).unlink(missing_ok=True)

@@ -452,7 +452,7 @@ class Searcher:
         if not todo:
             return hits
         spans = closest_sentences([hits[i].passage.text for i in todo], self._query_vector(query),
-                                  lambda texts: self.embedder.encode(texts, batch_size=64))
+                                  self.embedder.encode_few)
         hits = list(hits)
         for i, span in zip(todo, spans):
             old = hits[i].highlights

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from indexer import Embedder
-from indexer.onnx_query import OnnxQueryEncoder, load_query_encoder
+from indexer.onnx_query import PROBES, OnnxQueryEncoder, load_query_encoder
 
 QUERIES = ["why did the rebels leave Aleppo", "ZQ-8812", "Économie : 15 000 € ?", "",
            "naïve café 北京 🙂", "word " * 400]
@@ -19,32 +19,46 @@ def cache(tmp_path, monkeypatch):
 
 
 def test_onnx_queries_equal_torch_and_the_export_is_reused(embedder, cache):
-    encoder = load_query_encoder(embedder.model, embedder.path, embedder.max_tokens)
+    encoder = load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
     assert isinstance(encoder, OnnxQueryEncoder)
     (graph,) = cache.glob("onnx/*/model.onnx")
     for query in QUERIES:
         torch_vector = embedder.encode([query])
         assert np.abs(encoder.encode(query) - torch_vector).max() < 1e-5, query
+    together = encoder.encode_batch(QUERIES)  # padded to the longest: the mask must hold
+    assert np.abs(together - embedder.encode(QUERIES)).max() < 1e-5
     stamp = graph.stat().st_mtime_ns
-    assert load_query_encoder(embedder.model, embedder.path, embedder.max_tokens) is not None
+    assert load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model) is not None
     assert graph.stat().st_mtime_ns == stamp  # loaded from the cache, not exported again
+    fresh = Embedder()
+    assert np.abs(fresh.encode_query(QUERIES[0]) - embedder.encode([QUERIES[0]])).max() < 1e-5
+    assert fresh._model is None  # a cached graph needs no torch: the server starts fast
+
+
+def test_a_graph_that_does_not_reproduce_torch_is_not_used(embedder, cache):
+    load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
+    (probes,) = cache.glob("onnx/*/probes.npy")
+    np.save(probes, np.load(probes) * -1)  # as if the graph were of another model
+    encoder = load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
+    assert encoder is not None  # exported again, and now it agrees
+    assert np.abs(np.load(probes) - embedder.encode(list(PROBES))).max() < 1e-5
 
 
 def test_a_damaged_export_is_made_again(embedder, cache):
-    load_query_encoder(embedder.model, embedder.path, embedder.max_tokens)
+    load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
     (graph,) = cache.glob("onnx/*/model.onnx")
     graph.write_bytes(graph.read_bytes()[:1000])  # truncated, as by a full disk
-    encoder = load_query_encoder(embedder.model, embedder.path, embedder.max_tokens)
+    encoder = load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
     assert encoder is not None and graph.stat().st_size > 1_000_000
 
 
 def test_queries_fall_back_to_torch_when_onnx_cannot_be_used(embedder, cache, monkeypatch,
                                                              caplog):
     monkeypatch.setenv("NEWS_SEARCH_ONNX", "0")
-    assert load_query_encoder(embedder.model, embedder.path, embedder.max_tokens) is None
+    assert load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model) is None
     monkeypatch.delenv("NEWS_SEARCH_ONNX")
     cache.parent.joinpath("cache").write_text("a file where the cache folder should be")
-    assert load_query_encoder(embedder.model, embedder.path, embedder.max_tokens) is None
+    assert load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model) is None
     assert "queries are embedded with torch" in caplog.text
     fresh = Embedder()
     assert fresh.encode_query("harbour bridge").shape == (1, fresh.dimension)
