@@ -149,6 +149,12 @@ class MetadataWriter:
         self.conn.close()
 
 
+def _match_any(terms: Sequence[str]) -> str:
+    """An FTS5 query matching any of terms, each quoted: nothing in a term is read as query
+    syntax, and a term of several words must match as a phrase."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
 def _filter_sql(filters: "Filters | None") -> tuple[str, list[str]]:
     """SQL conditions on `a` (articles) for filters, to follow a WHERE clause, and their values."""
     if not filters:
@@ -223,7 +229,7 @@ class MetadataReader:
         """
         if not terms:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        match = _match_any(terms)
         where, params = _filter_sql(filters)
         join = " JOIN passages p ON p.id = f.rowid JOIN articles a ON a.rowid = p.article_rowid" \
             if where else ""
@@ -240,7 +246,7 @@ class MetadataReader:
         first, among those that pass filters; terms are quoted as in keyword_search."""
         if not terms:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        match = _match_any(terms)
         where, params = _filter_sql(filters)
         join = " JOIN articles a ON a.rowid = f.rowid" if where else ""
         rows = self._conn().execute(
