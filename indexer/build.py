@@ -22,7 +22,7 @@ from .indexdir import build_lock, current_build, publish, staging_folder
 from .manifest import Manifest
 from .metadata import MetadataWriter
 from .readers import ReadReport, read_archive
-from .store import NPROBE, FaissStore, choose_kind
+from .store import IVF_SQ8, NPROBE, FaissStore, choose_kind
 from .stories import story_ids
 
 EMBED_BLOCK = 1024  # passages embedded and written at a time: bounds memory on big archives
@@ -183,7 +183,7 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
             finally:
                 meta.close()
             if nprobe is None:
-                nprobe = store.index.nprobe if store.kind != "flat" else NPROBE
+                nprobe = store.index.nprobe if store.kind == IVF_SQ8 else NPROBE
             store = _finish_store(store, store_kind, nprobe, progress)
             store.save(staged)
             manifest = Manifest(

@@ -55,8 +55,9 @@ class Embedder:
     """A sentence-transformers model loaded offline, making unit-length float32 vectors.
 
     device None lets sentence-transformers pick a GPU where torch sees one (indexing then runs
-    there), else the CPU. torch and the weights load on first need (a batch to embed, or a query that cannot go
-    through the cached ONNX graph), so a server whose queries run on ONNX starts in a second.
+    there), else the CPU. torch and the weights load on first need (a batch to embed, or a
+    query that cannot go through the cached ONNX graph), so a server whose queries run on ONNX
+    starts in a second.
     """
 
     def __init__(self, name: str = DEFAULT_MODEL, device: str | None = None):

@@ -227,32 +227,29 @@ class MetadataReader:
         Each term is quoted, so nothing in it is read as FTS5 query syntax, and a term of several
         words ("zq-8812" is "zq" then "8812") must match as a phrase.
         """
-        if not terms:
-            return []
-        match = _match_any(terms)
-        where, params = _filter_sql(filters)
-        join = " JOIN passages p ON p.id = f.rowid JOIN articles a ON a.rowid = p.article_rowid" \
-            if where else ""
-        # FTS5's bm25() is lower for better matches: negate it so that higher is better.
-        rows = self._conn().execute(
-            f"SELECT f.rowid, -bm25(passages_fts, ?, ?) AS score FROM passages_fts f{join}"
-            f" WHERE passages_fts MATCH ?{where} ORDER BY score DESC, f.rowid LIMIT ?",
-            (TITLE_WEIGHT, TEXT_WEIGHT, match, *params, n)).fetchall()
-        return [(int(pid), float(score)) for pid, score in rows]
+        return self._bm25("passages_fts", " JOIN passages p ON p.id = f.rowid"
+                          " JOIN articles a ON a.rowid = p.article_rowid", terms, n, filters)
 
     def article_keyword_search(self, terms: Sequence[str], n: int,
                                filters: "Filters | None" = None) -> list[tuple[int, float]]:
         """(article row id, BM25 score) of the n whole articles best matching any of terms, best
         first, among those that pass filters; terms are quoted as in keyword_search."""
+        return self._bm25("articles_fts", " JOIN articles a ON a.rowid = f.rowid", terms, n,
+                          filters)
+
+    def _bm25(self, table: str, join_articles: str, terms: Sequence[str], n: int,
+              filters: "Filters | None") -> list[tuple[int, float]]:
+        """(row id, BM25 score) of the n rows of the FTS5 table best matching any of terms;
+        join_articles reaches the `articles a` a filter needs from the table's row."""
         if not terms:
             return []
-        match = _match_any(terms)
         where, params = _filter_sql(filters)
-        join = " JOIN articles a ON a.rowid = f.rowid" if where else ""
+        join = join_articles if where else ""
+        # FTS5's bm25() is lower for better matches: negate it so that higher is better.
         rows = self._conn().execute(
-            f"SELECT f.rowid, -bm25(articles_fts, ?, ?) AS score FROM articles_fts f{join}"
-            f" WHERE articles_fts MATCH ?{where} ORDER BY score DESC, f.rowid LIMIT ?",
-            (TITLE_WEIGHT, TEXT_WEIGHT, match, *params, n)).fetchall()
+            f"SELECT f.rowid, -bm25({table}, ?, ?) AS score FROM {table} f{join}"
+            f" WHERE {table} MATCH ?{where} ORDER BY score DESC, f.rowid LIMIT ?",
+            (TITLE_WEIGHT, TEXT_WEIGHT, _match_any(terms), *params, n)).fetchall()
         return [(int(rowid), float(score)) for rowid, score in rows]
 
     def filtered_passages(self, filters: "Filters") -> list[int]:

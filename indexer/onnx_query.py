@@ -56,7 +56,7 @@ def mean_pooled(folder: Path) -> bool:
 
 
 class OnnxQueryEncoder:
-    """One query at a time through ONNX Runtime on one thread (a server runs queries side by
+    """Queries (and a page's few sentences) through ONNX Runtime on one thread (a server runs queries side by
     side); about 3x faster than torch for a short query here, the same vectors."""
 
     def __init__(self, graph: Path, folder: Path, max_tokens: int):
@@ -73,10 +73,6 @@ class OnnxQueryEncoder:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_tokens)
         self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
-
-    def encode(self, text: str) -> np.ndarray:
-        """text's unit vector, shape (1, dimension)."""
-        return self.encode_batch([text])
 
     def encode_batch(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of a few texts, shape (len(texts), dimension), padded to the longest

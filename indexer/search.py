@@ -352,8 +352,9 @@ class Searcher:
             vector = self._query_vector(query)
             scores, ids = loaded.store.search(vector, depth, allowed)
             similarity = {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
+        terms = query_terms(query)
         if mode != "semantic":
-            keyword = dict(loaded.meta.keyword_search(query_terms(query), depth, filters))
+            keyword = dict(loaded.meta.keyword_search(terms, depth, filters))
         if mode == "semantic":
             return [(pid, sim, sim, None) for pid, sim in similarity.items()]
         if mode == "keyword":
@@ -361,7 +362,7 @@ class Searcher:
         if mode == "hybrid-rrf":  # the textbook fusion, kept for comparison in `eval`
             fused = reciprocal_rank_fusion([list(similarity), list(keyword)])
         else:
-            fused = self._convex(loaded, query, depth, filters, similarity, keyword)
+            fused = self._convex(loaded, terms, depth, filters, similarity, keyword)
         missing = [pid for pid, _ in fused if pid not in similarity]
         if missing and vector is not None:  # keyword-only finds: their similarity, for display
             sims = loaded.store.vectors(np.array(missing)) @ vector[0]
@@ -369,13 +370,12 @@ class Searcher:
         return [(pid, score, similarity.get(pid), keyword.get(pid)) for pid, score in fused]
 
     @staticmethod
-    def _convex(loaded: _Loaded, query: str, depth: int, filters: Filters,
+    def _convex(loaded: _Loaded, terms: list[str], depth: int, filters: Filters,
                 similarity: dict[int, float], keyword: dict[int, float]) -> list[tuple[int, float]]:
         """Candidates of both lists by the weighted sum of their min-max normalised similarity,
         own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination better
         than RRF; it is here too, on both eval sets)."""
-        by_article = min_max(dict(loaded.meta.article_keyword_search(
-            query_terms(query), depth, filters)))
+        by_article = min_max(dict(loaded.meta.article_keyword_search(terms, depth, filters)))
         semantic, words = min_max(similarity), min_max(keyword)
         owners = loaded.owners
         fused = [(pid, SEMANTIC_WEIGHT * semantic.get(pid, 0.0)
