@@ -19,6 +19,7 @@ from .chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, chunk_article, embeddi
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import EmptyArchiveError, IndexerError
 from .indexdir import build_lock, current_build, publish, staging_folder
+from .keywords import write_keyword_indexes
 from .manifest import Manifest
 from .metadata import MetadataWriter
 from .readers import ReadReport, read_archive
@@ -114,6 +115,7 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
             meta = MetadataWriter(staged)
             try:
                 _embed_into(meta, store, chunked, 0, embedder, progress, batch_size)
+                write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
             finally:
                 meta.close()
             store = _finish_store(store, store_kind, nprobe, progress)
@@ -155,8 +157,9 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
         read_seconds = time.perf_counter() - started
         stories = dict(zip((a.id for a in articles), story_ids(articles, progress)))
         with staging_folder(index_dir) as staged, _write_errors(index_dir):
-            for file in current.iterdir():
-                shutil.copy2(file, staged / file.name)
+            for file in current.iterdir():  # the keyword indexes are rebuilt, not copied
+                if file.is_file():
+                    shutil.copy2(file, staged / file.name)
             meta = MetadataWriter(staged, create=False)
             try:
                 existing = meta.existing()
@@ -180,6 +183,7 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                 embed_seconds = time.perf_counter() - embed_started
                 meta.set_stories(stories)
                 passages = meta.passage_count()
+                write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
             finally:
                 meta.close()
             if nprobe is None:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from .errors import IndexCorruptError, IndexMismatchError
 
-FORMAT_VERSION = 3  # 2: keyword (FTS5) table beside the passages; 3: and over whole articles
-UPGRADABLE = (2,)  # formats that `news-search index PATH --update` brings up to date
+# 2: keyword (FTS5) table beside the passages; 3: and over whole articles; 4: keyword indexes
+# (bm25s) beside the database instead
+FORMAT_VERSION = 4
+UPGRADABLE = (2, 3)  # formats that `news-search index PATH --update` brings up to date
 MANIFEST_NAME = "manifest.json"
 
 

@@ -14,14 +14,6 @@ from .filters import Filters
 
 DB_NAME = "meta.sqlite"
 
-# Keyword (BM25) search over whole articles; rowid = article row id. A passage's keyword evidence
-# is its own BM25 and its article's: the query's words may sit in the passage or around it. Added
-# in index format 3; `--update` adds it to a format 2 database from the stored articles.
-_ARTICLES_FTS = """
-CREATE VIRTUAL TABLE articles_fts USING fts5(
-    title, text, content='', tokenize='porter unicode61 remove_diacritics 2'
-);
-"""
 _SCHEMA = """
 CREATE TABLE articles (
     rowid INTEGER PRIMARY KEY,
@@ -47,21 +39,12 @@ CREATE TABLE passages (
 CREATE INDEX passages_by_article ON passages(article_rowid, position);
 CREATE INDEX articles_by_date ON articles(date);
 CREATE INDEX articles_by_source ON articles(source COLLATE NOCASE);
--- Keyword (BM25) search over the same passages; rowid = passage id. Contentless: the text is
--- in `passages`, the FTS table keeps only its inverted index. Porter stems English words.
-CREATE VIRTUAL TABLE passages_fts USING fts5(
-    title, text, content='', tokenize='porter unicode61 remove_diacritics 2'
-);
-""" + _ARTICLES_FTS
-# BM25 weight of a match in the headline against one in the passage text.
-TITLE_WEIGHT, TEXT_WEIGHT = 1.0, 1.0
+"""
+# Keyword search tables of index formats 2 and 3, dropped when such an index is updated: keyword
+# search is now kept beside the database (keywords.py).
+_OLD_TABLES = ("passages_fts", "articles_fts")
 _ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin"
 _HEADER_COLUMNS = _ARTICLE_COLUMNS.replace("a.text", "''")  # all but the text
-
-
-def _fts_text(title: str, passage_text: str) -> str:
-    # A headline-only article's one passage is its headline: index the words once.
-    return "" if passage_text == title else passage_text
 
 
 class MetadataWriter:
@@ -77,11 +60,13 @@ class MetadataWriter:
         elif "story" not in {row[1] for row in self.conn.execute("PRAGMA table_info(articles)")}:
             raise IndexMismatchError(f"{folder} was built by an older version that cannot be "
                                      "updated: rebuild it with `news-search index PATH`")
-        elif not self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'articles_fts'").fetchone():
-            self.conn.executescript(_ARTICLES_FTS)
-            self.conn.execute("INSERT INTO articles_fts (rowid, title, text)"
-                              " SELECT rowid, title, text FROM articles")
+        else:
+            old = [name for (name,) in self.conn.execute("SELECT name FROM sqlite_master")
+                   if name in _OLD_TABLES]
+            for table in old:
+                self.conn.execute(f"DROP TABLE {table}")
+            if old:
+                self.conn.execute("VACUUM")  # give their space back
 
     def existing(self) -> dict[str, tuple[int, str]]:
         """Every stored article's id with its row id and content hash."""
@@ -89,23 +74,13 @@ class MetadataWriter:
                 self.conn.execute("SELECT rowid, id, content_hash FROM articles")}
 
     def remove(self, rowids: Sequence[int]) -> list[int]:
-        """Delete these articles, their passages and their keyword entries; the passage ids."""
+        """Delete these articles and their passages; the passage ids."""
         removed: list[int] = []
         for rowid in rowids:
-            title, article_text = self.conn.execute(
-                "SELECT title, text FROM articles WHERE rowid = ?", (rowid,)).fetchone()
-            rows = self.conn.execute("SELECT id, text FROM passages WHERE article_rowid = ?",
-                                     (rowid,)).fetchall()
-            # A contentless FTS5 table forgets a row only when told the values it was given.
-            self.conn.executemany(
-                "INSERT INTO passages_fts (passages_fts, rowid, title, text)"
-                " VALUES ('delete', ?, ?, ?)", [(pid, title, _fts_text(title, text))
-                                                 for pid, text in rows])
-            self.conn.execute("INSERT INTO articles_fts (articles_fts, rowid, title, text)"
-                              " VALUES ('delete', ?, ?, ?)", (rowid, title, article_text))
+            removed.extend(pid for (pid,) in self.conn.execute(
+                "SELECT id FROM passages WHERE article_rowid = ?", (rowid,)))
             self.conn.execute("DELETE FROM passages WHERE article_rowid = ?", (rowid,))
             self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
-            removed.extend(pid for pid, _ in rows)
         return removed
 
     def next_passage_id(self) -> int:
@@ -135,24 +110,23 @@ class MetadataWriter:
             " VALUES (?, ?, ?, ?, ?, ?)",
             [(first_id + i, cur.lastrowid, p.position, p.start, p.end, p.text)
              for i, p in enumerate(passages)])
-        self.conn.execute("INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
-                          (cur.lastrowid, article.title, article.text))
-        self.conn.executemany(
-            "INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)",
-            [(first_id + i, article.title, _fts_text(article.title, p.text))
-             for i, p in enumerate(passages)])
+
+    def keyword_documents(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        """What keyword search indexes: (passage id, headline and passage text) and (article row
+        id, headline and article text), ids ascending. A headline-only article's one passage
+        is its headline: its words count once."""
+        passages = [(pid, title if text == title else f"{title}\n{text}") for pid, title, text in
+                    self.conn.execute("SELECT p.id, a.title, p.text FROM passages p JOIN articles"
+                                      " a ON a.rowid = p.article_rowid ORDER BY p.id")]
+        articles = [(rowid, f"{title}\n{text}") for rowid, title, text in self.conn.execute(
+            "SELECT rowid, title, text FROM articles ORDER BY rowid")]
+        return passages, articles
 
     def close(self) -> None:
         """Commit, make the file durable and close it."""
         self.conn.commit()
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.close()
-
-
-def _match_any(terms: Sequence[str]) -> str:
-    """An FTS5 query matching any of terms, each quoted: nothing in a term is read as query
-    syntax, and a term of several words must match as a phrase."""
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 def _filter_sql(filters: "Filters | None") -> tuple[str, list[str]]:
@@ -218,39 +192,6 @@ class MetadataReader:
             article = Article(*art)
             found[pid] = (Passage(article.id, position, start, end, text), article)
         return found
-
-    def keyword_search(self, terms: Sequence[str], n: int, filters: "Filters | None" = None
-                       ) -> list[tuple[int, float]]:
-        """(passage id, BM25 score) of the n passages best matching any of terms, best first,
-        among those that pass filters.
-
-        Each term is quoted, so nothing in it is read as FTS5 query syntax, and a term of several
-        words ("zq-8812" is "zq" then "8812") must match as a phrase.
-        """
-        return self._bm25("passages_fts", " JOIN passages p ON p.id = f.rowid"
-                          " JOIN articles a ON a.rowid = p.article_rowid", terms, n, filters)
-
-    def article_keyword_search(self, terms: Sequence[str], n: int,
-                               filters: "Filters | None" = None) -> list[tuple[int, float]]:
-        """(article row id, BM25 score) of the n whole articles best matching any of terms, best
-        first, among those that pass filters; terms are quoted as in keyword_search."""
-        return self._bm25("articles_fts", " JOIN articles a ON a.rowid = f.rowid", terms, n,
-                          filters)
-
-    def _bm25(self, table: str, join_articles: str, terms: Sequence[str], n: int,
-              filters: "Filters | None") -> list[tuple[int, float]]:
-        """(row id, BM25 score) of the n rows of the FTS5 table best matching any of terms;
-        join_articles reaches the `articles a` a filter needs from the table's row."""
-        if not terms:
-            return []
-        where, params = _filter_sql(filters)
-        join = join_articles if where else ""
-        # FTS5's bm25() is lower for better matches: negate it so that higher is better.
-        rows = self._conn().execute(
-            f"SELECT f.rowid, -bm25({table}, ?, ?) AS score FROM {table} f{join}"
-            f" WHERE {table} MATCH ?{where} ORDER BY score DESC, f.rowid LIMIT ?",
-            (TITLE_WEIGHT, TEXT_WEIGHT, _match_any(terms), *params, n)).fetchall()
-        return [(int(rowid), float(score)) for rowid, score in rows]
 
     def filtered_passages(self, filters: "Filters") -> list[int]:
         """Ids of the passages whose articles pass filters."""

@@ -24,10 +24,11 @@ from .fusion import (ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, SEMANTIC_WE
                      min_max, reciprocal_rank_fusion)
 from .highlight import Highlights, closest_sentences, highlight
 from .indexdir import current_build, current_name
+from .keywords import load_keyword_indexes
 from .manifest import Manifest
 from .metadata import MetadataReader
 from .store import FaissStore
-from .terms import query_stems, query_terms
+from .terms import analyse, query_stems
 from .timeline import Timeline, check_interval, count_by_period
 
 MAX_QUERY_CHARS = 1000
@@ -211,6 +212,7 @@ class _Loaded:
         self.manifest.check_model(model, folder)
         self.store = FaissStore.load(folder, self.manifest.dimension)
         self.meta = MetadataReader(folder)
+        self.keywords, self.article_keywords = load_keyword_indexes(folder)
         articles, passages = self.meta.counts()
         # Passage id -> article row id, and -> story (syndicated copies share one). Ids have
         # gaps where an update removed passages; those slots stay -1.
@@ -230,11 +232,13 @@ class _Loaded:
         self.newest = float(known.max()) if len(known) else float("nan")
         self.oldest = float(known.min()) if len(known) else float("nan")
         if (articles, passages) != (self.manifest.articles, self.manifest.passages) \
-                or len(self.store) != passages:
+                or len(self.store) != passages or len(self.keywords) != passages \
+                or len(self.article_keywords) != articles:
             raise IndexCorruptError(
                 f"index {folder} is inconsistent: manifest says {self.manifest.articles} articles"
                 f" and {self.manifest.passages} passages, the database holds {articles} and "
-                f"{passages}, the vectors {len(self.store)}: rebuild it with "
+                f"{passages}, the vectors {len(self.store)}, the keyword index "
+                f"{len(self.keywords)}: rebuild it with "
                 "`news-search index PATH`")
 
 
@@ -352,9 +356,9 @@ class Searcher:
             vector = self._query_vector(query)
             scores, ids = loaded.store.search(vector, depth, allowed)
             similarity = {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
-        terms = query_terms(query)
+        stems = analyse(query)
         if mode != "semantic":
-            keyword = dict(loaded.meta.keyword_search(terms, depth, filters))
+            keyword = dict(loaded.keywords.search(stems, depth, allowed))
         if mode == "semantic":
             return [(pid, sim, sim, None) for pid, sim in similarity.items()]
         if mode == "keyword":
@@ -362,7 +366,7 @@ class Searcher:
         if mode == "hybrid-rrf":  # the textbook fusion, kept for comparison in `eval`
             fused = reciprocal_rank_fusion([list(similarity), list(keyword)])
         else:
-            fused = self._convex(loaded, terms, depth, filters, similarity, keyword)
+            fused = self._convex(loaded, stems, depth, allowed, similarity, keyword)
         missing = [pid for pid, _ in fused if pid not in similarity]
         if missing and vector is not None:  # keyword-only finds: their similarity, for display
             sims = loaded.store.vectors(np.array(missing)) @ vector[0]
@@ -370,12 +374,13 @@ class Searcher:
         return [(pid, score, similarity.get(pid), keyword.get(pid)) for pid, score in fused]
 
     @staticmethod
-    def _convex(loaded: _Loaded, terms: list[str], depth: int, filters: Filters,
+    def _convex(loaded: _Loaded, stems: list[str], depth: int, allowed: np.ndarray | None,
                 similarity: dict[int, float], keyword: dict[int, float]) -> list[tuple[int, float]]:
         """Candidates of both lists by the weighted sum of their min-max normalised similarity,
         own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination better
-        than RRF; it is here too, on both eval sets)."""
-        by_article = min_max(dict(loaded.meta.article_keyword_search(terms, depth, filters)))
+        than RRF; it is here too, on both eval sets). allowed: the passages a filter lets in."""
+        articles = None if allowed is None else np.unique(loaded.owners[allowed])
+        by_article = min_max(dict(loaded.article_keywords.search(stems, depth, articles)))
         semantic, words = min_max(similarity), min_max(keyword)
         owners = loaded.owners
         fused = [(pid, SEMANTIC_WEIGHT * semantic.get(pid, 0.0)

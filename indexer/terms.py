@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import snowballstemmer
@@ -32,18 +33,20 @@ def stem(word: str) -> str:
     return stemmer().stemWord(word)
 
 
-def query_terms(query: str) -> list[str]:
-    """The query's tokens as typed (split on spaces, outer punctuation dropped), lower-cased,
-    stopwords dropped, each once, in order: "ZQ-8812" and "15,000" stay one token each.
-    """
-    seen: dict[str, None] = {}
-    for token in query.lower().split():
-        token = _EDGE.sub("", token)
-        if token and token not in STOPWORDS and any(c.isalnum() for c in token):
-            seen.setdefault(token)
-    return list(seen)
+def fold(text: str) -> str:
+    """text lower-cased, curly apostrophes made straight and accents dropped ("Café" -> "cafe")."""
+    text = text.lower().replace("’", "'")
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def analyse(text: str) -> list[str]:
+    """The stems of text's meaningful words, in order, repeats kept: what BM25 indexes and looks
+    up ("ZQ-8812" gives "zq" and "8812"; "15,000" stays whole)."""
+    return [stem(w) for w in WORD.findall(fold(text)) if w not in STOPWORDS]
 
 
 def query_stems(query: str) -> frozenset[str]:
-    """The stems of the query's meaningful words (a token like "ZQ-8812" gives "zq" and "8812")."""
-    return frozenset(stem(w) for w in WORD.findall(query.lower()) if w not in STOPWORDS)
+    """The stems of the query's meaningful words."""
+    return frozenset(analyse(query))

@@ -103,7 +103,10 @@ def test_cli_update_reports_what_changed(archive, tmp_path):
     assert manifest["updated"] == {"added": 1, "changed": 1, "removed": 1}
 
 
-def test_update_brings_a_format_2_index_up_to_date_without_embedding(archive, tmp_path, embedder):
+@pytest.mark.parametrize("version", [2, 3])
+def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp_path, embedder,
+                                                                    version):
+    import shutil
     import sqlite3
 
     from indexer.indexdir import current_build
@@ -111,13 +114,17 @@ def test_update_brings_a_format_2_index_up_to_date_without_embedding(archive, tm
     old, fresh = tmp_path / "old", tmp_path / "fresh"
     build_index([archive], old, embedder=embedder)
     build_index([archive], fresh, embedder=embedder)
-    # What the previous version wrote: no keyword table over whole articles, format 2.
+    # What earlier versions wrote: keyword search in SQLite FTS5 tables (format 3 added the one
+    # over whole articles), no keyword index folder.
     folder = current_build(old)
+    shutil.rmtree(folder / "bm25")
     with sqlite3.connect(folder / "meta.sqlite") as conn:
-        conn.execute("DROP TABLE articles_fts")
+        conn.execute("CREATE VIRTUAL TABLE passages_fts USING fts5(title, text, content='')")
+        if version == 3:
+            conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='')")
     manifest = json.loads((folder / "manifest.json").read_text())
-    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 2}))
-    with pytest.raises(IndexMismatchError, match="format 2.*--update"):
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": version}))
+    with pytest.raises(IndexMismatchError, match=f"format {version}.*--update"):
         Searcher(old, embedder=embedder)
 
     class NoEmbedding:
@@ -125,6 +132,8 @@ def test_update_brings_a_format_2_index_up_to_date_without_embedding(archive, tm
             raise AssertionError("an upgrade must not embed")
 
     result = update_index([archive], old, embedder=NoEmbedding())
-    assert result.manifest.format_version == 3
+    assert result.manifest.format_version == 4
     assert result.manifest.updated == {"added": 0, "changed": 0, "removed": 0}
+    with sqlite3.connect(current_build(old) / "meta.sqlite") as conn:
+        assert not conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%fts%'").fetchall()
     assert results(Searcher(old, embedder=embedder)) == results(Searcher(fresh, embedder=embedder))
