@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Hashable, Mapping, Sequence
+from typing import Hashable, Sequence
+
+import numpy as np
 
 RRF_K = 60  # Cormack et al. 2009: damps the weight of the very first ranks
 
@@ -26,14 +28,13 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hashable]], k: int = RRF_
     return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
-def min_max(scores: Mapping[Hashable, float]) -> dict[Hashable, float]:
-    """Scores of a retrieved list mapped onto 0 (its last) .. 1 (its first); all 1 if equal.
+def min_max_array(scores: np.ndarray) -> np.ndarray:
+    """A retrieved list's scores mapped onto 0 (its last) .. 1 (its first); all 1 if equal.
 
     An item the list did not retrieve scores 0, as low as its last: a score of one retriever
     (a cosine, a BM25) means nothing on the other's scale until both are put on one.
     """
-    if not scores:
-        return {}
-    high, low = max(scores.values()), min(scores.values())
-    span = high - low
-    return {item: (score - low) / span if span else 1.0 for item, score in scores.items()}
+    if not len(scores):
+        return scores.astype(np.float64)
+    low, span = scores.min(), scores.max() - scores.min()
+    return (scores - low) / span if span else np.ones(len(scores))

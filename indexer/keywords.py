@@ -84,11 +84,18 @@ class KeywordIndex:
                ) -> list[tuple[int, float]]:
         """(id, BM25) of the n documents that score best for the query's stems, best first;
         only documents holding at least one of them, and only ids in `allowed` if given."""
+        ids, scores = self.top(stems, n, allowed)
+        return list(zip(ids.tolist(), scores.tolist()))
+
+    def top(self, stems: Sequence[str], n: int, allowed: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+        """search's results as two arrays: ids (int64) and BM25 scores (float64)."""
+        nothing = np.zeros(0, dtype=np.int64), np.zeros(0)
         if self.retriever is None or n <= 0:
-            return []
+            return nothing
         words = self.retriever.get_tokens_ids(list(dict.fromkeys(stems)))
         if not words:
-            return []
+            return nothing
         scores = self.retriever.get_scores_from_ids(words)
         if allowed is not None:
             where = np.searchsorted(self.ids, allowed)
@@ -101,8 +108,7 @@ class KeywordIndex:
         if len(found) > n:
             found = found[np.argpartition(-scores[found], n - 1)[:n]]
         found = found[np.lexsort((found, -scores[found]))]  # best first; ties by document order
-        return [(int(self.ids[i]), float(scores[i])) for i in found]
-
+        return self.ids[found], scores[found].astype(np.float64)
 
 def write_keyword_indexes(folder: Path, passages: Sequence[tuple[int, str]],
                           articles: Sequence[tuple[int, str]], progress: bool = False) -> None:

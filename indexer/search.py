@@ -21,7 +21,7 @@ from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexCorruptError, QueryError
 from .filters import Filters
 from .fusion import (ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, SEMANTIC_WEIGHT,
-                     min_max, reciprocal_rank_fusion)
+                     min_max_array, reciprocal_rank_fusion)
 from .highlight import Highlights, closest_sentences, highlight
 from .indexdir import current_build, current_name
 from .keywords import load_keyword_indexes
@@ -344,8 +344,8 @@ class Searcher:
 
     def _ranked(self, loaded: _Loaded, query: str, mode: str, depth: int, filters: Filters
                 ) -> list[tuple[int, float, float | None, float | None]]:
-        similarity: dict[int, float] = {}
-        keyword: dict[int, float] = {}
+        no_ids, no_scores = np.zeros(0, dtype=np.int64), np.zeros(0)
+        sem_ids, sem_scores, kw_ids, kw_scores = no_ids, no_scores, no_ids, no_scores
         vector = None
         allowed = None
         if filters:  # filter inside the retrievers, so a narrow filter still fills the pool
@@ -355,39 +355,48 @@ class Searcher:
         if mode != "keyword":
             vector = self._query_vector(query)
             scores, ids = loaded.store.search(vector, depth, allowed)
-            similarity = {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
+            found = ids[0] >= 0
+            sem_ids, sem_scores = ids[0][found], scores[0][found].astype(np.float64)
         stems = analyse(query)
         if mode != "semantic":
-            keyword = dict(loaded.keywords.search(stems, depth, allowed))
+            kw_ids, kw_scores = loaded.keywords.top(stems, depth, allowed)
         if mode == "semantic":
-            return [(pid, sim, sim, None) for pid, sim in similarity.items()]
+            return list(zip(sem_ids.tolist(), sem_scores.tolist(), sem_scores.tolist(),
+                            [None] * len(sem_ids)))
         if mode == "keyword":
-            return [(pid, bm25, None, bm25) for pid, bm25 in keyword.items()]
+            return list(zip(kw_ids.tolist(), kw_scores.tolist(), [None] * len(kw_ids),
+                            kw_scores.tolist()))
+        similarity = dict(zip(sem_ids.tolist(), sem_scores.tolist()))
+        keyword = dict(zip(kw_ids.tolist(), kw_scores.tolist()))
         if mode == "hybrid-rrf":  # the textbook fusion, kept for comparison in `eval`
             fused = reciprocal_rank_fusion([list(similarity), list(keyword)])
         else:
-            fused = self._convex(loaded, stems, depth, allowed, similarity, keyword)
+            fused = self._convex(loaded, stems, depth, allowed, (sem_ids, sem_scores),
+                                 (kw_ids, kw_scores))
         missing = [pid for pid, _ in fused if pid not in similarity]
         if missing and vector is not None:  # keyword-only finds: their similarity, for display
             sims = loaded.store.vectors(np.array(missing)) @ vector[0]
-            similarity.update(zip(missing, map(float, sims)))
+            similarity.update(zip(missing, sims.tolist()))
         return [(pid, score, similarity.get(pid), keyword.get(pid)) for pid, score in fused]
 
     @staticmethod
     def _convex(loaded: _Loaded, stems: list[str], depth: int, allowed: np.ndarray | None,
-                similarity: dict[int, float], keyword: dict[int, float]) -> list[tuple[int, float]]:
-        """Candidates of both lists by the weighted sum of their min-max normalised similarity,
-        own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination better
-        than RRF; it is here too, on both eval sets). allowed: the passages a filter lets in."""
+                semantic: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray]
+                ) -> list[tuple[int, float]]:
+        """Candidates of both lists (ids, scores) by the weighted sum of their min-max normalised
+        similarity, own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination
+        better than RRF; it is here too, on both eval sets). allowed: the passages a filter
+        lets in. Ties keep passage id order."""
         articles = None if allowed is None else np.unique(loaded.owners[allowed])
-        by_article = min_max(dict(loaded.article_keywords.search(stems, depth, articles)))
-        semantic, words = min_max(similarity), min_max(keyword)
-        owners = loaded.owners
-        fused = [(pid, SEMANTIC_WEIGHT * semantic.get(pid, 0.0)
-                  + PASSAGE_KEYWORD_WEIGHT * words.get(pid, 0.0)
-                  + ARTICLE_KEYWORD_WEIGHT * by_article.get(int(owners[pid]), 0.0))
-                 for pid in {**similarity, **keyword}]
-        return sorted(fused, key=lambda pair: -pair[1])
+        art_ids, art_scores = loaded.article_keywords.top(stems, depth, articles)
+        by_article = np.zeros(len(loaded.days))
+        by_article[art_ids] = min_max_array(art_scores)
+        candidates = np.union1d(semantic[0], keyword[0])
+        fused = ARTICLE_KEYWORD_WEIGHT * by_article[loaded.owners[candidates]]
+        for (ids, scores), weight in ((semantic, SEMANTIC_WEIGHT), (keyword, PASSAGE_KEYWORD_WEIGHT)):
+            fused[np.searchsorted(candidates, ids)] += weight * min_max_array(scores)
+        order = np.lexsort((candidates, -fused))
+        return list(zip(candidates[order].tolist(), fused[order].tolist()))
 
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
                filters: Filters = Filters(), group: str = "article", page: int = 1,
@@ -413,8 +422,9 @@ class Searcher:
             ranked = _boost_recent(loaded, ranked, recency)
         if group == "article":  # one entry per story: an article and its syndicated copies
             groups: dict[int, list] = {}
-            for entry in ranked:
-                groups.setdefault(int(loaded.stories[entry[0]]), []).append(entry)
+            stories = loaded.stories[[entry[0] for entry in ranked]].tolist()
+            for story, entry in zip(stories, ranked):
+                groups.setdefault(story, []).append(entry)
             items = list(groups.values())
         else:
             items = [[entry] for entry in ranked]

@@ -44,9 +44,10 @@ class VectorStore(Protocol):
 # per dimension (384 + 8 for the id + the id map's bytes a passage, against 1,544 flat).
 FLAT, IVF_SQ8 = "flat", "ivf-sq8"
 KINDS = (FLAT, IVF_SQ8)
-# Above this many passages "auto" picks ivf-sq8: a flat scan of 100,000 passages takes about
-# 7 ms on one core here, and grows linearly (bench/ann.py).
-AUTO_IVF_FROM = 100_000
+# From this many passages "auto" picks ivf-sq8: a flat scan grows linearly, about 4 ms at 50,000
+# passages and 8 ms at 95,000 on one core here, the largest part of a hybrid query; nprobe 32
+# keeps recall@10 at 0.988 on 50,000 real vectors, for under a millisecond (bench/ann.py).
+AUTO_IVF_FROM = 50_000
 # Cells searched: chosen in bench/ann.py for recall@10 >= 0.95 against exact search on real
 # query and passage embeddings; an expert can set another with `news-search index --nprobe`.
 NPROBE = 32

@@ -9,7 +9,7 @@ from functools import lru_cache
 import snowballstemmer
 
 WORD = re.compile(r"\w+(?:[’'.,]\w+)*")
-_EDGE = re.compile(r"^\W+|\W+$")
+COMPOUND = re.compile(r"\w+(?:-\w+)+")
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below
 between both but by can could did do does doing down during each few for from further had has have
@@ -42,9 +42,15 @@ def fold(text: str) -> str:
 
 
 def analyse(text: str) -> list[str]:
-    """The stems of text's meaningful words, in order, repeats kept: what BM25 indexes and looks
-    up ("ZQ-8812" gives "zq" and "8812"; "15,000" stays whole)."""
-    return [stem(w) for w in WORD.findall(fold(text)) if w not in STOPWORDS]
+    """The stems of text's meaningful words, in order, repeats kept, then its hyphenated
+    compounds whole: what BM25 indexes and looks up. "ZQ-8812" gives "zq", "8812" and "zq-8812",
+    so a code matches its parts and, far more rarely and so more strongly, itself; "15,000"
+    stays whole."""
+    text = fold(text)
+    words = [stem(w) for w in WORD.findall(text) if w not in STOPWORDS]
+    if "-" in text:
+        words += COMPOUND.findall(text)
+    return words
 
 
 def query_stems(query: str) -> frozenset[str]:

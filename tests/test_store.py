@@ -33,7 +33,7 @@ def stores():
 
 
 def test_the_kind_is_chosen_by_size():
-    assert choose_kind("auto", 99_999) == FLAT and choose_kind("auto", 100_000) == IVF_SQ8
+    assert choose_kind("auto", 49_999) == FLAT and choose_kind("auto", 50_000) == IVF_SQ8
     assert choose_kind("flat", 10**7) == FLAT and choose_kind("ivf-sq8", 10) == IVF_SQ8
     with pytest.raises(ValueError, match="store must be auto or one of flat, ivf-sq8"):
         choose_kind("hnsw", 10)
