@@ -366,37 +366,38 @@ class Searcher:
         if mode == "keyword":
             return list(zip(kw_ids.tolist(), kw_scores.tolist(), [None] * len(kw_ids),
                             kw_scores.tolist()))
-        similarity = dict(zip(sem_ids.tolist(), sem_scores.tolist()))
-        keyword = dict(zip(kw_ids.tolist(), kw_scores.tolist()))
         if mode == "hybrid-rrf":  # the textbook fusion, kept for comparison in `eval`
+            similarity = dict(zip(sem_ids.tolist(), sem_scores.tolist()))
+            keyword = dict(zip(kw_ids.tolist(), kw_scores.tolist()))
             fused = reciprocal_rank_fusion([list(similarity), list(keyword)])
-        else:
-            fused = self._convex(loaded, stems, depth, allowed, (sem_ids, sem_scores),
-                                 (kw_ids, kw_scores))
-        missing = [pid for pid, _ in fused if pid not in similarity]
-        if missing and vector is not None:  # keyword-only finds: their similarity, for display
-            sims = loaded.store.vectors(np.array(missing)) @ vector[0]
-            similarity.update(zip(missing, sims.tolist()))
-        return [(pid, score, similarity.get(pid), keyword.get(pid)) for pid, score in fused]
+            return [(pid, score, similarity.get(pid), keyword.get(pid)) for pid, score in fused]
+        return self._convex(loaded, stems, depth, allowed, (sem_ids, sem_scores),
+                            (kw_ids, kw_scores))
 
     @staticmethod
     def _convex(loaded: _Loaded, stems: list[str], depth: int, allowed: np.ndarray | None,
                 semantic: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray]
-                ) -> list[tuple[int, float]]:
+                ) -> list[tuple[int, float, float | None, float | None]]:
         """Candidates of both lists (ids, scores) by the weighted sum of their min-max normalised
         similarity, own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination
         better than RRF; it is here too, on both eval sets). allowed: the passages a filter
-        lets in. Ties keep passage id order."""
+        lets in. Ties keep passage id order. A candidate's similarity or BM25 is None where
+        that list did not retrieve it."""
         articles = None if allowed is None else np.unique(loaded.owners[allowed])
         art_ids, art_scores = loaded.article_keywords.top(stems, depth, articles)
         by_article = np.zeros(len(loaded.days))
         by_article[art_ids] = min_max_array(art_scores)
         candidates = np.union1d(semantic[0], keyword[0])
         fused = ARTICLE_KEYWORD_WEIGHT * by_article[loaded.owners[candidates]]
+        raw = []
         for (ids, scores), weight in ((semantic, SEMANTIC_WEIGHT), (keyword, PASSAGE_KEYWORD_WEIGHT)):
-            fused[np.searchsorted(candidates, ids)] += weight * min_max_array(scores)
+            where = np.searchsorted(candidates, ids)
+            fused[where] += weight * min_max_array(scores)
+            raw.append(np.full(len(candidates), np.nan))
+            raw[-1][where] = scores
         order = np.lexsort((candidates, -fused))
-        return list(zip(candidates[order].tolist(), fused[order].tolist()))
+        similarity, bm25 = ([None if x != x else x for x in r[order].tolist()] for r in raw)
+        return list(zip(candidates[order].tolist(), fused[order].tolist(), similarity, bm25))
 
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
                filters: Filters = Filters(), group: str = "article", page: int = 1,
@@ -440,11 +441,18 @@ class Searcher:
         found = loaded.meta.passages(
             [e[0] for item, own in zip(shown, owns) for e in [item[0], *own[:MORE_SHOWN]]])
         stems = query_stems(query)
+        # A passage found by its words alone: its similarity, for display.
+        unmeasured = [item[0][0] for item in shown if item[0][2] is None] \
+            if mode != "keyword" else []
+        measured = dict(zip(unmeasured, (loaded.store.vectors(np.array(unmeasured))
+                                         @ self._query_vector(query)[0]).tolist())) \
+            if unmeasured else {}
         hits = []
         for item, own in zip(shown, owns):
             pid, score, similarity, keyword = item[0]
             if pid not in found:
                 continue
+            similarity = measured.get(pid, similarity)
             passage, article = found[pid]
             more = tuple((e[0], found[e[0]][0]) for e in own[:MORE_SHOWN] if e[0] in found)
             copies = tuple(loaded.meta.story_copies(article.id)) if group == "article" else ()

@@ -91,6 +91,25 @@ def test_hits_say_why_they_matched(searcher):
     assert keyword_hit.similarity is None and keyword_hit.score == keyword_hit.keyword_score
 
 
+def test_a_hit_found_by_its_words_alone_shows_its_similarity(searcher, monkeypatch):
+    """With a candidate list of one passage, the code's article reaches hybrid results through
+    keyword search only; its cosine is measured for display, and equals semantic search's."""
+    import indexer.search
+
+    cosine = {h.passage_id: h.similarity for h in searcher.search("ZQ-8812", 100, "semantic",
+                                                                   group="passage").hits}
+    monkeypatch.setattr(indexer.search, "CANDIDATES", 1)
+    searcher._pools.clear()
+    try:
+        hits = searcher.search("ZQ-8812", 5, "hybrid", group="passage").hits
+    finally:
+        searcher._pools.clear()
+    assert len(hits) == 2 and all(h.similarity is not None for h in hits)
+    assert any(h.article.id == "f1" for h in hits)
+    for hit in hits:
+        assert hit.similarity == pytest.approx(cosine[hit.passage_id], abs=1e-5)
+
+
 def test_query_syntax_is_not_interpreted(searcher):
     for query in ['"unbalanced', "NOT AND OR", "title:engine", "a* OR (b", "NEAR(x y)", "_ -- ."]:
         searcher.search(query, 5, "keyword")  # no FTS5 syntax error reaches the user
