@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -105,6 +106,9 @@ def test_missing_index_says_how_to_build_one(tmp_path):
     (lambda b: (b / "vectors.faiss").unlink(), r"vectors.faiss is missing"),
     (lambda b: (b / "meta.sqlite").write_bytes(b"garbage" * 100), r"meta.sqlite is unreadable"),
     (lambda b: (b / "manifest.json").write_text("{"), r"manifest.json is unreadable"),
+    (lambda b: shutil.rmtree(b / "bm25"), r"keyword index .*bm25/passages cannot be read"),
+    (lambda b: (b / "bm25" / "articles" / "data.csc.index.npy").write_bytes(b"\x93NUMPY"),
+     r"keyword index .*bm25/articles cannot be read"),
 ])
 def test_damaged_index_files_are_named(writable_index, embedder, damage, message):
     damage(current_build(writable_index))
