@@ -1,7 +1,7 @@
 """HTTP load against `news-search serve` while the index is rebuilt and swapped underneath.
 
 Usage: python bench/load.py --index-dir DIR --archive PATH [--clients 4] [--seconds 20]
-           [--rebuilds 2] [--update] [--queries FILE.jsonl]
+           [--rebuilds 2] [--update] [--queries FILE.jsonl] [--threads N]
 
 Starts a server on a free port over a copy of DIR's index, runs CLIENTS threads that each send
 GET /api/search one after another for SECONDS, and meanwhile rebuilds the copy from ARCHIVE
@@ -46,7 +46,7 @@ def free_port() -> int:
 
 
 def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebuilds: int,
-             queries: list[str], update: bool = False) -> dict:
+             queries: list[str], update: bool = False, threads: int | None = None) -> dict:
     """Serve a copy of index_dir, load it, rebuild it underneath; the figures."""
     with tempfile.TemporaryDirectory() as tmp:
         served = Path(tmp) / "index"
@@ -56,7 +56,9 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
         log = open(Path(tmp) / "server.log", "w")
         started = time.perf_counter()
         server = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port),
-                                   "--index-dir", str(served)], cwd=ROOT, stdout=log,
+                                   "--index-dir", str(served),
+                                   *(["--threads", str(threads)] if threads else [])],
+                                  cwd=ROOT, stdout=log,
                                   stderr=subprocess.STDOUT)
         try:
             while True:
@@ -139,6 +141,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rebuilds", type=int, default=2)
     parser.add_argument("--queries", type=Path)
+    parser.add_argument("--threads", type=int, help="the server's worker threads (default: serve's)")
     parser.add_argument("--update", action="store_true",
                         help="Rebuild with `index --update` (a new build all the same, swapped in).")
     args = parser.parse_args()
@@ -147,7 +150,7 @@ def main() -> None:
         queries = [json.loads(line)["title"] for line in args.queries.open() if line.strip()]
         queries = [q for q in queries if q.strip()][:1000]
     figures = run_load(args.index_dir, args.archive, args.clients, args.seconds, args.rebuilds,
-                       queries, args.update)
+                       queries, args.update, args.threads)
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine()}")
     print(json.dumps(figures, indent=2))

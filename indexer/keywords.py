@@ -24,7 +24,8 @@ from .terms import analyse
 FOLDER = "bm25"  # in a build folder: one sub-folder per KeywordIndex
 PASSAGES, ARTICLES = "passages", "articles"
 # Lucene's BM25 with the textbook k1 and b (FTS5's too). Anserini's 0.9 / 0.4 and four other
-# settings scored within 0.001 nDCG@10 of it in hybrid search on both eval sets (BENCHMARKS.md).
+# settings scored within 0.001 nDCG@10 of it in hybrid search on both eval sets (README,
+# Evaluation).
 K1, B = 1.2, 0.75
 _IDS = "ids.npy"
 
