@@ -34,6 +34,9 @@ from indexer.store import AUTO_IVF_FROM, NPROBE
 from indexer.store import KINDS as STORE_KINDS
 
 MAX_SKIPPED_SHOWN = 20
+# A search is CPU work: one worker thread per core served the union index at 123 requests/s
+# with 4 or 16 clients, against 112/104 with two a core and 108/77 with 8 (BENCHMARKS.md).
+DEFAULT_THREADS = max(2, os.cpu_count() or 2)
 
 
 def default_seeds() -> Path:
@@ -255,8 +258,9 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
               help="Address to listen on; 0.0.0.0 to let other machines in [env NEWS_SEARCH_HOST].")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
               envvar="NEWS_SEARCH_PORT", help="Port to listen on [env NEWS_SEARCH_PORT].")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
-              help="Worker threads of the WSGI server.")
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True,
+              type=click.IntRange(1, 64),
+              help="Worker threads of the WSGI server (default: one per CPU core, at least 2).")
 @index_dir_option
 @model_option
 def serve(host: str, port: int, threads: int, index_dir: Path, model: str) -> None:
