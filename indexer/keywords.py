@@ -81,16 +81,11 @@ class KeywordIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def search(self, stems: Sequence[str], n: int, allowed: np.ndarray | None = None
-               ) -> list[tuple[int, float]]:
-        """(id, BM25) of the n documents that score best for the query's stems, best first;
-        only documents holding at least one of them, and only ids in `allowed` if given."""
-        ids, scores = self.top(stems, n, allowed)
-        return list(zip(ids.tolist(), scores.tolist()))
-
     def top(self, stems: Sequence[str], n: int, allowed: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
-        """search's results as two arrays: ids (int64) and BM25 scores (float64)."""
+        """The n documents that score best for the query's stems, best first, as two arrays:
+        ids (int64) and BM25 scores (float64). Only documents holding at least one of the
+        stems, and only ids in `allowed` if given."""
         nothing = np.zeros(0, dtype=np.int64), np.zeros(0)
         if self.retriever is None or n <= 0:
             return nothing

@@ -346,7 +346,6 @@ class Searcher:
                 ) -> list[tuple[int, float, float | None, float | None]]:
         no_ids, no_scores = np.zeros(0, dtype=np.int64), np.zeros(0)
         sem_ids, sem_scores, kw_ids, kw_scores = no_ids, no_scores, no_ids, no_scores
-        vector = None
         allowed = None
         if filters:  # filter inside the retrievers, so a narrow filter still fills the pool
             allowed = np.array(loaded.meta.filtered_passages(filters), dtype=np.int64)

@@ -151,3 +151,15 @@ def test_api_sort_and_recency_are_checked(client):
     assert client.get("/api/search?q=x&recency=0").status_code == 400
     data = client.get("/api/search?q=x&sort=date&recency=365").get_json()
     assert data["sort"] == "date" and data["recency"] == 365
+
+
+@pytest.mark.parametrize("filters", [make_filters(sources=["Wire Service"]),
+                                     make_filters("2021-01-01", "2021-12-31")])
+def test_keyword_search_filters_inside_the_index(archive_searcher, filters):
+    """Filtered keyword search ranks exactly the passages that pass, in the unfiltered order."""
+    query = "bridge traffic drought news interest rates volcano"
+    everything = archive_searcher.ranked(query, "keyword")
+    passing = archive_searcher.ranked(query, "keyword", filters=filters)
+    allowed = set(archive_searcher._current().meta.filtered_passages(filters))
+    assert passing and {pid for pid, *_ in passing} < {pid for pid, *_ in everything}
+    assert passing == [entry for entry in everything if entry[0] in allowed]

@@ -52,7 +52,7 @@ def test_hybrid_scores_weigh_meaning_words_and_the_article(searcher):
     loaded = searcher._current()
     sims = {p: s for p, s, _, _ in searcher.ranked(query, "semantic")}
     words = {p: s for p, s, _, _ in searcher.ranked(query, "keyword")}
-    articles = dict(loaded.article_keywords.search(analyse(query), 1000))
+    articles = dict(zip(*loaded.article_keywords.top(analyse(query), 1000)))
     sem, kw, art = min_max(sims), min_max(words), min_max(articles)
     for pid, score, _, _ in searcher.ranked(query, "hybrid")[:10]:
         expected = (SEMANTIC_WEIGHT * sem.get(pid, 0) + PASSAGE_KEYWORD_WEIGHT * kw.get(pid, 0)
