@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .chunking import sentence_spans
-from .terms import WORD, fold, query_stems, stem
+from .terms import WORD, query_stems, word_stem
 
 __all__ = ["Highlights", "closest_sentences", "highlight", "query_stems"]
 
@@ -27,7 +27,7 @@ def highlight(text: str, stems: frozenset[str]) -> Highlights:
     if not stems:
         return Highlights((), None)
     matches = list(WORD.finditer(text))
-    words = [stem(fold(m.group())) for m in matches]
+    words = [word_stem(m.group()) for m in matches]
     terms = tuple((m.start(), m.end()) for m, w in zip(matches, words) if w in stems)
     if not terms:
         return Highlights((), None)

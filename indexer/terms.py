@@ -41,6 +41,13 @@ def fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=200_000)
+def word_stem(word: str) -> str:
+    """The stem of one word as written (folded first), cached: highlighting meets the same
+    words in every passage."""
+    return stem(fold(word))
+
+
 def analyse(text: str) -> list[str]:
     """The stems of text's meaningful words, in order, repeats kept, then its hyphenated
     compounds whole: what BM25 indexes and looks up. "ZQ-8812" gives "zq", "8812" and "zq-8812",
