@@ -106,6 +106,7 @@ class KeywordIndex:
         found = found[np.lexsort((found, -scores[found]))]  # best first; ties by document order
         return self.ids[found], scores[found].astype(np.float64)
 
+
 def write_keyword_indexes(folder: Path, passages: Sequence[tuple[int, str]],
                           articles: Sequence[tuple[int, str]], progress: bool = False) -> None:
     """Build and save the passages' and the articles' keyword indexes in a build folder."""
@@ -117,4 +118,5 @@ def write_keyword_indexes(folder: Path, passages: Sequence[tuple[int, str]],
 
 def load_keyword_indexes(folder: Path) -> tuple[KeywordIndex, KeywordIndex]:
     """The passages' and the articles' keyword indexes of a build folder."""
-    return KeywordIndex.load(folder / FOLDER / PASSAGES), KeywordIndex.load(folder / FOLDER / ARTICLES)
+    return (KeywordIndex.load(folder / FOLDER / PASSAGES),
+            KeywordIndex.load(folder / FOLDER / ARTICLES))

@@ -360,8 +360,8 @@ class Searcher:
         if mode != "semantic":
             kw_ids, kw_scores = loaded.keywords.top(stems, depth, allowed)
         if mode == "semantic":
-            return list(zip(sem_ids.tolist(), sem_scores.tolist(), sem_scores.tolist(),
-                            [None] * len(sem_ids)))
+            cosines = sem_scores.tolist()
+            return list(zip(sem_ids.tolist(), cosines, cosines, [None] * len(cosines)))
         if mode == "keyword":
             return list(zip(kw_ids.tolist(), kw_scores.tolist(), [None] * len(kw_ids),
                             kw_scores.tolist()))
