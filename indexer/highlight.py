@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -26,17 +27,21 @@ def highlight(text: str, stems: frozenset[str]) -> Highlights:
     """Mark the words of text whose stems are query stems, and the sentence with the most of them."""
     if not stems:
         return Highlights((), None)
-    matches = list(WORD.finditer(text))
-    words = [word_stem(m.group()) for m in matches]
-    terms = tuple((m.start(), m.end()) for m, w in zip(matches, words) if w in stems)
-    if not terms:
+    matched = [(m.start(), m.end(), stem) for m in WORD.finditer(text)
+               if (stem := word_stem(m.group())) in stems]
+    if not matched:
         return Highlights((), None)
-    best, best_score = None, 0
-    for start, end in sentence_spans(text):
-        found = {w for m, w in zip(matches, words) if w in stems and start <= m.start() < end}
-        if len(found) > best_score:
-            best, best_score = (start, end), len(found)
-    return Highlights(terms, best)
+    spans = sentence_spans(text)
+    starts = [start for start, _ in spans]
+    found: dict[int, set[str]] = {}  # sentence number -> the query stems it holds
+    for start, _, stem in matched:
+        at = bisect_right(starts, start) - 1
+        if at >= 0 and start < spans[at][1]:
+            found.setdefault(at, set()).add(stem)
+    # The first of the sentences holding the most distinct query words.
+    best = max(found, key=lambda at: (len(found[at]), -at), default=None)
+    return Highlights(tuple((start, end) for start, end, _ in matched),
+                      None if best is None else spans[best])
 
 
 def closest_sentences(texts: Sequence[str], query: np.ndarray,

@@ -242,16 +242,43 @@ class _Loaded:
                 "`news-search index PATH`")
 
 
-def _boost_recent(loaded: _Loaded, ranked: list, half_life: int) -> list:
-    """ranked re-scored by 2^(-age / half_life), age in days before the index's newest article;
-    an undated article counts as old as the oldest."""
-    out = []
-    for pid, score, similarity, keyword in ranked:
-        day = loaded.days[loaded.owners[pid]]
-        age = loaded.newest - (day if day == day else loaded.oldest)
-        factor = 0.5 ** (age / half_life) if age == age else 1.0
-        out.append((pid, score * factor, similarity, keyword))
-    return sorted(out, key=lambda entry: -entry[1])
+@dataclass(frozen=True)
+class _Pool:
+    """A ranked candidate pool, best first, as arrays: passage ids, scores, and each one's
+    similarity and keyword score (NaN where that list did not retrieve it)."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    similarity: np.ndarray
+    keyword: np.ndarray
+
+    @classmethod
+    def of(cls, ids: Any, scores: Any, similarity: Any = None, keyword: Any = None) -> _Pool:
+        ids, scores = np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64)
+        missing = np.full(len(ids), np.nan)
+        return cls(ids, scores, missing if similarity is None else
+                   np.asarray(similarity, dtype=np.float64),
+                   missing if keyword is None else np.asarray(keyword, dtype=np.float64))
+
+    def entry(self, at: int) -> tuple[int, float, float | None, float | None]:
+        """(passage id, score, similarity or None, keyword score or None) of the one at `at`."""
+        sim, kw = float(self.similarity[at]), float(self.keyword[at])
+        return (int(self.ids[at]), float(self.scores[at]), None if sim != sim else sim,
+                None if kw != kw else kw)
+
+    def entries(self) -> list[tuple[int, float, float | None, float | None]]:
+        return [self.entry(at) for at in range(len(self.ids))]
+
+
+def _boost_recent(loaded: _Loaded, pool: _Pool, half_life: int) -> _Pool:
+    """The pool re-scored by 2^(-age / half_life), age in days before the index's newest article;
+    an undated article counts as old as the oldest. Equal scores keep their order."""
+    day = loaded.days[loaded.owners[pool.ids]]
+    age = loaded.newest - np.where(np.isnan(day), loaded.oldest, day)
+    factor = np.where(np.isnan(age), 1.0, 0.5 ** (np.nan_to_num(age) / half_life))
+    scores = pool.scores * factor
+    order = np.argsort(-scores, kind="stable")
+    return _Pool(pool.ids[order], scores[order], pool.similarity[order], pool.keyword[order])
 
 
 class Searcher:
@@ -317,7 +344,7 @@ class Searcher:
                 self._vectors.popitem(last=False)
         return vector
 
-    def _pool(self, loaded: _Loaded, query: str, mode: str, filters: Filters) -> list:
+    def _pool(self, loaded: _Loaded, query: str, mode: str, filters: Filters) -> _Pool:
         """The ranked candidate pool of a query, cached: a results page, its timeline and its
         next pages rank once."""
         key = (loaded.folder.name, query, mode, filters)
@@ -340,17 +367,17 @@ class Searcher:
         hybrid: both lists, each `depth` long, fused by normalised scores with the articles'
         BM25 (see _convex); hybrid-rrf: the two lists by reciprocal rank fusion.
         """
-        return self._ranked(self._current(), query, mode, depth, filters)
+        return self._ranked(self._current(), query, mode, depth, filters).entries()
 
     def _ranked(self, loaded: _Loaded, query: str, mode: str, depth: int, filters: Filters
-                ) -> list[tuple[int, float, float | None, float | None]]:
+                ) -> _Pool:
         no_ids, no_scores = np.zeros(0, dtype=np.int64), np.zeros(0)
         sem_ids, sem_scores, kw_ids, kw_scores = no_ids, no_scores, no_ids, no_scores
         allowed = None
         if filters:  # filter inside the retrievers, so a narrow filter still fills the pool
             allowed = np.array(loaded.meta.filtered_passages(filters), dtype=np.int64)
             if not len(allowed):
-                return []
+                return _Pool.of([], [])
         if mode != "keyword":
             vector = self._query_vector(query)
             scores, ids = loaded.store.search(vector, depth, allowed)
@@ -360,27 +387,27 @@ class Searcher:
         if mode != "semantic":
             kw_ids, kw_scores = loaded.keywords.top(stems, depth, allowed)
         if mode == "semantic":
-            cosines = sem_scores.tolist()
-            return list(zip(sem_ids.tolist(), cosines, cosines, [None] * len(cosines)))
+            return _Pool.of(sem_ids, sem_scores, sem_scores)
         if mode == "keyword":
-            return list(zip(kw_ids.tolist(), kw_scores.tolist(), [None] * len(kw_ids),
-                            kw_scores.tolist()))
+            return _Pool.of(kw_ids, kw_scores, keyword=kw_scores)
         if mode == "hybrid-rrf":  # the textbook fusion, kept for comparison in `eval`
             similarity = dict(zip(sem_ids.tolist(), sem_scores.tolist()))
             keyword = dict(zip(kw_ids.tolist(), kw_scores.tolist()))
             fused = reciprocal_rank_fusion([list(similarity), list(keyword)])
-            return [(pid, score, similarity.get(pid), keyword.get(pid)) for pid, score in fused]
+            return _Pool.of([pid for pid, _ in fused], [score for _, score in fused],
+                            [similarity.get(pid, np.nan) for pid, _ in fused],
+                            [keyword.get(pid, np.nan) for pid, _ in fused])
         return self._convex(loaded, stems, depth, allowed, (sem_ids, sem_scores),
                             (kw_ids, kw_scores))
 
     @staticmethod
     def _convex(loaded: _Loaded, stems: list[str], depth: int, allowed: np.ndarray | None,
                 semantic: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray]
-                ) -> list[tuple[int, float, float | None, float | None]]:
+                ) -> _Pool:
         """Candidates of both lists (ids, scores) by the weighted sum of their min-max normalised
         similarity, own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination
         better than RRF; it is here too, on both eval sets). allowed: the passages a filter
-        lets in. Ties keep passage id order. A candidate's similarity or BM25 is None where
+        lets in. Ties keep passage id order. A candidate's similarity or BM25 is NaN where
         that list did not retrieve it."""
         articles = None if allowed is None else np.unique(loaded.owners[allowed])
         art_ids, art_scores = loaded.article_keywords.top(stems, depth, articles)
@@ -395,8 +422,7 @@ class Searcher:
             raw.append(np.full(len(candidates), np.nan))
             raw[-1][where] = scores
         order = np.lexsort((candidates, -fused))
-        similarity, bm25 = ([None if x != x else x for x in r[order].tolist()] for r in raw)
-        return list(zip(candidates[order].tolist(), fused[order].tolist(), similarity, bm25))
+        return _Pool(candidates[order], fused[order], raw[0][order], raw[1][order])
 
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
                filters: Filters = Filters(), group: str = "article", page: int = 1,
@@ -417,43 +443,44 @@ class Searcher:
         sort, recency = check_sort(sort), check_recency(recency)
         started = time.perf_counter()
         loaded = self._current()  # one build for the whole query, even if a swap happens now
-        ranked = self._pool(loaded, query, mode, filters)
+        pool = self._pool(loaded, query, mode, filters)
         if recency:
-            ranked = _boost_recent(loaded, ranked, recency)
-        if group == "article":  # one entry per story: an article and its syndicated copies
-            groups: dict[int, list] = {}
-            stories = loaded.stories[[entry[0] for entry in ranked]].tolist()
-            for story, entry in zip(stories, ranked):
-                groups.setdefault(story, []).append(entry)
-            items = list(groups.values())
+            pool = _boost_recent(loaded, pool, recency)
+        # heads: where in the pool each result's best passage is, in result order.
+        if group == "article":  # one result per story: an article and its syndicated copies
+            stories = loaded.stories[pool.ids]
+            heads = np.sort(np.unique(stories, return_index=True)[1])
         else:
-            items = [[entry] for entry in ranked]
+            heads = np.arange(len(pool.ids))
+        total = len(heads)
         if sort == "date":  # newest first; undated last; equal days keep their relevance order
-            items = items[:DATE_SORTED]
-            day = [loaded.days[loaded.owners[item[0][0]]] for item in items]
-            order = sorted(range(len(items)), key=lambda i: -day[i] if day[i] == day[i] else np.inf)
-            items = [items[i] for i in order]
-        shown = items[(page - 1) * k: page * k]
-        # Each entry's other passages of the same article (a story also holds its copies').
-        owns = [[e for e in item[1:] if loaded.owners[e[0]] == loaded.owners[item[0][0]]]
-                for item in shown]
-        found = loaded.meta.passages(
-            [e[0] for item, own in zip(shown, owns) for e in [item[0], *own[:MORE_SHOWN]]])
+            heads = heads[:DATE_SORTED]
+            day = loaded.days[loaded.owners[pool.ids[heads]]]
+            heads = heads[np.argsort(np.where(np.isnan(day), np.inf, -day), kind="stable")]
+        shown = heads[(page - 1) * k: page * k].tolist()
+        owners = loaded.owners[pool.ids]
+        # Each result's other passages of the same article, best first (a story also holds its
+        # copies', which are listed as copies instead).
+        owns = [np.flatnonzero((stories == stories[at]) & (owners == owners[at]))[1:].tolist()
+                if group == "article" else [] for at in shown]
+        found = loaded.meta.passages([int(pool.ids[at]) for head, own in zip(shown, owns)
+                                      for at in [head, *own[:MORE_SHOWN]]])
         stems = query_stems(query)
         # A passage found by its words alone: its similarity, for display.
-        unmeasured = [item[0][0] for item in shown if item[0][2] is None] \
+        unmeasured = [int(pool.ids[at]) for at in shown if np.isnan(pool.similarity[at])] \
             if mode != "keyword" else []
         measured = dict(zip(unmeasured, (loaded.store.vectors(np.array(unmeasured))
                                          @ self._query_vector(query)[0]).tolist())) \
             if unmeasured else {}
         hits = []
-        for item, own in zip(shown, owns):
-            pid, score, similarity, keyword = item[0]
+        for head, own in zip(shown, owns):
+            pid, score, similarity, keyword = pool.entry(head)
             if pid not in found:
                 continue
             similarity = measured.get(pid, similarity)
             passage, article = found[pid]
-            more = tuple((e[0], found[e[0]][0]) for e in own[:MORE_SHOWN] if e[0] in found)
+            more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
+                         for at in own[:MORE_SHOWN] if int(pool.ids[at]) in found)
             copies = tuple(loaded.meta.story_copies(article.id)) if group == "article" else ()
             hits.append(Hit((page - 1) * k + len(hits) + 1, score, pid, passage, article,
                             highlight(passage.text, stems), similarity, keyword, more,
@@ -461,7 +488,7 @@ class Searcher:
         if explain and mode != "keyword":
             hits = self._explain_by_meaning(query, hits)
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
-                            page, len(items), group, filters, sort, recency)
+                            page, total, group, filters, sort, recency)
 
     def _explain_by_meaning(self, query: str, hits: list[Hit]) -> list[Hit]:
         """Hits that share no word with the query get, as their best sentence, the one closest
@@ -488,12 +515,9 @@ class Searcher:
         mode, interval = check_mode(mode), check_interval(interval)
         stories = _whole_number("stories", stories, 1, CANDIDATES)
         loaded = self._current()
-        seen: dict[int, int] = {}  # story -> its best article's row id
-        for pid, *_ in self._pool(loaded, query, mode, filters):
-            seen.setdefault(int(loaded.stories[pid]), int(loaded.owners[pid]))
-            if len(seen) >= stories:
-                break
-        days = (loaded.days[rowid] for rowid in seen.values())  # NaN: not an ISO date
+        ids = self._pool(loaded, query, mode, filters).ids
+        best = np.sort(np.unique(loaded.stories[ids], return_index=True)[1])[:stories]
+        days = loaded.days[loaded.owners[ids[best]]]  # each story's best article's; NaN: no ISO date
         return count_by_period([date.fromordinal(int(d)).isoformat() if d == d else ""
                                 for d in days], interval)
 

@@ -131,3 +131,22 @@ def test_a_passage_matched_by_meaning_alone_gets_its_closest_sentence_marked(sea
     assert hit.to_dict()["highlights"]["sentence_by"] == "meaning"
     words = searcher.search("ZQ-8812 engine warning", 1, "hybrid", explain=True).hits[0]
     assert words.highlights.basis == "words"
+
+
+@pytest.mark.parametrize("text, words, sentence", [
+    # the sentence holding the most distinct query words, however often one of them repeats
+    ("Rebels held Aleppo. Buses buses buses came. The rebels left Aleppo on buses.",
+     ["Rebels", "Aleppo", "Buses", "buses", "buses", "rebels", "Aleppo", "buses"],
+     "The rebels left Aleppo on buses."),
+    # equal counts: the first such sentence
+    ("Rebels in Aleppo. Aleppo's rebels wait. Buses.",
+     ["Rebels", "Aleppo", "Aleppo's", "rebels", "Buses"], "Rebels in Aleppo."),
+])
+def test_highlight_marks_every_query_word_and_the_sentence_with_most_of_them(text, words,
+                                                                             sentence):
+    from indexer.highlight import highlight
+
+    found = highlight(text, query_stems("rebels leave Aleppo by buses"))
+    assert [text[start:end] for start, end in found.terms] == words
+    assert text[slice(*found.sentence)] == sentence
+    assert highlight("Nothing here matches.", query_stems("Aleppo")).sentence is None
