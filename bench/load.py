@@ -1,7 +1,7 @@
 """HTTP load against `news-search serve` while the index is rebuilt and swapped underneath.
 
 Usage: python bench/load.py --index-dir DIR --archive PATH [--clients 4] [--seconds 20]
-           [--rebuilds 2] [--update] [--queries FILE.jsonl] [--threads N]
+           [--rebuilds 2] [--update] [--queries FILE.jsonl] [--threads N] [--keep-alive]
 
 Starts a server on a free port over a copy of DIR's index, runs CLIENTS threads that each send
 GET /api/search one after another for SECONDS, and meanwhile rebuilds the copy from ARCHIVE
@@ -13,6 +13,7 @@ percentiles, failed requests and the swaps the server picked up. Exits 1 on any 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import random
 import shutil
@@ -46,7 +47,8 @@ def free_port() -> int:
 
 
 def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebuilds: int,
-             queries: list[str], update: bool = False, threads: int | None = None) -> dict:
+             queries: list[str], update: bool = False, threads: int | None = None,
+             keep_alive: bool = False) -> dict:
     """Serve a copy of index_dir, load it, rebuild it underneath; the figures."""
     with tempfile.TemporaryDirectory() as tmp:
         served = Path(tmp) / "index"
@@ -80,19 +82,34 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
 
             def client(seed: int) -> None:
                 rng = random.Random(seed)
+                connection = None
                 while time.perf_counter() < stop:
-                    url = base + "/api/search?" + urllib.parse.urlencode({"q": rng.choice(queries)})
+                    path = "/api/search?" + urllib.parse.urlencode({"q": rng.choice(queries)})
                     t0 = time.perf_counter()
                     try:
-                        with urllib.request.urlopen(url, timeout=30) as r:
-                            body = json.load(r)
-                            ok = r.status == 200 and "results" in body
-                    except (OSError, ValueError) as exc:
+                        if not keep_alive:  # a new connection for every request
+                            with urllib.request.urlopen(base + path, timeout=30) as r:
+                                status, body = r.status, json.load(r)
+                        else:  # one connection per client, reopened only if it fails
+                            connection = connection or http.client.HTTPConnection(
+                                "127.0.0.1", port, timeout=30)
+                            try:
+                                connection.request("GET", path)
+                                r = connection.getresponse()
+                                status, body = r.status, json.loads(r.read())
+                            except (OSError, http.client.HTTPException):
+                                connection.close()
+                                connection = None
+                                raise
+                        ok = status == 200 and "results" in body
+                    except (OSError, ValueError, http.client.HTTPException) as exc:
                         ok, body = False, str(exc)
                     with lock:
                         latencies.append((time.perf_counter() - t0) * 1000)
                         if not ok:
                             failures.append(str(body)[:200])
+                if connection:
+                    connection.close()
 
             threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
             for t in threads:
@@ -142,6 +159,9 @@ def main() -> None:
     parser.add_argument("--rebuilds", type=int, default=2)
     parser.add_argument("--queries", type=Path)
     parser.add_argument("--threads", type=int, help="the server's worker threads (default: serve's)")
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="Each client keeps one HTTP/1.1 connection open, as a browser or an"
+                        " API client with a session does (default: a new connection a request).")
     parser.add_argument("--update", action="store_true",
                         help="Rebuild with `index --update` (a new build all the same, swapped in).")
     args = parser.parse_args()
@@ -150,7 +170,7 @@ def main() -> None:
         queries = [json.loads(line)["title"] for line in args.queries.open() if line.strip()]
         queries = [q for q in queries if q.strip()][:1000]
     figures = run_load(args.index_dir, args.archive, args.clients, args.seconds, args.rebuilds,
-                       queries, args.update, args.threads)
+                       queries, args.update, args.threads, args.keep_alive)
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine()}")
     print(json.dumps(figures, indent=2))

@@ -224,6 +224,10 @@ class _Loaded:
         for pid, rowid, story in owners:
             self.owners[pid] = rowid
             self.stories[pid] = codes.setdefault(story, len(codes))
+        # Articles per story: a story of one article has no copies to look up.
+        self.story_sizes = np.bincount(np.unique(
+            np.stack([self.owners, self.stories])[:, self.owners >= 0], axis=1)[1],
+            minlength=len(codes))
         dates = self.meta.article_dates()  # article row id -> its day, NaN if undated
         self.days = np.full(max(dates, default=0) + 1, np.nan)
         for rowid, date in dates.items():
@@ -481,7 +485,8 @@ class Searcher:
             passage, article = found[pid]
             more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
                          for at in own[:MORE_SHOWN] if int(pool.ids[at]) in found)
-            copies = tuple(loaded.meta.story_copies(article.id)) if group == "article" else ()
+            copies = tuple(loaded.meta.story_copies(article.id)) \
+                if group == "article" and loaded.story_sizes[stories[head]] > 1 else ()
             hits.append(Hit((page - 1) * k + len(hits) + 1, score, pid, passage, article,
                             highlight(passage.text, stems), similarity, keyword, more,
                             len(own), copies))
