@@ -1,16 +1,18 @@
 """Approximate vector search at scale: ivf-sq8 against exact (flat) search on real embeddings.
 
 Usage: python bench/ann.py --index-dir DIR [--index-dir DIR2 ...] [--total 1000000]
-       [--queries FILE.jsonl] [--n-queries 1000] [--nprobe 8,16,32,64]
+       [--queries FILE.jsonl ...] [--n-queries 1000] [--cells 1024,2048] [--nprobe 64,128,256,512]
 
-The passage vectors of the given indexes (real all-MiniLM-L6-v2 embeddings) are grown to
---total by perturbed copies: each copy is a stored vector plus Gaussian noise, renormalised
-(mean cosine to its original is printed). Queries are real: headlines (or "text") from
-FILE.jsonl (default: the shared title2body eval queries), embedded by the packaged model.
-Exact top-10 comes from a flat index; recall@10 is the share of it that ivf-sq8 finds.
-Latency is one query at a time on one thread, FAISS alone, median and p99 over the queries.
-Memory is the serialized index's bytes per passage (codes, ids and the id map), as loaded.
-"""
+The passage vectors of the given indexes (real all-MiniLM-L6-v2 embeddings) are searched as they are
+(--total 0), sampled down to --total, or grown to it by perturbed copies: each copy is a stored
+vector plus Gaussian noise, renormalised (mean cosine to its original is printed). Queries are real:
+up to --n-queries drawn at random from each FILE.jsonl (an article's "title", else "text": a BEIR
+queries file or an archive's headlines; default: the shared title2body eval queries), embedded by
+the packaged model. Exact top-10 comes from a flat index over the float vectors; recall@10 is the
+share of it that ivf-sq8 finds, for each query file. Latency is one query at a time on one thread,
+FAISS alone, median and p99 over all the queries. Memory is the serialized index's bytes per passage
+(codes, ids and the id map), as loaded. --cells defaults to what `news-search index`
+builds for that many passages."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from bench.search_latency import machine  # noqa: E402
 from indexer import Embedder  # noqa: E402
 from indexer.manifest import Manifest  # noqa: E402
 from indexer.indexdir import current_build  # noqa: E402
-from indexer.store import FLAT, IVF_SQ8, FaissStore, cells_for  # noqa: E402
+from indexer.store import IVF_SQ8, FaissStore, cells_for  # noqa: E402
 
 DEFAULT_QUERIES = (Path(__file__).resolve().parents[2] / "shared" / "eval"
                    / "newsarticles_title2body" / "queries.jsonl")
@@ -49,6 +51,10 @@ def real_vectors(index_dirs: list[Path]) -> np.ndarray:
 
 def grown(base: np.ndarray, total: int, seed: int = 0) -> tuple[np.ndarray, float]:
     rng = np.random.default_rng(seed)
+    if total <= 0 or total == len(base):
+        return base, 1.0
+    if total < len(base):  # a random sample of the real vectors
+        return base[np.sort(rng.permutation(len(base))[:total])], 1.0
     out = np.empty((total, base.shape[1]), dtype=np.float32)
     out[:len(base)] = base
     cosines = []
@@ -78,24 +84,40 @@ def size_on_disk(store: FaissStore) -> int:
         return sum(f.stat().st_size for f in Path(tmp).iterdir())
 
 
+def query_texts(path: Path, n: int, seed: int = 0) -> list[str]:
+    records = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+    texts = [t for t in (r.get("title") or r.get("text") for r in records) if t]
+    if len(texts) > n:
+        texts = [texts[i] for i in np.sort(np.random.default_rng(seed).permutation(len(texts))[:n])]
+    return texts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, action="append", required=True)
     parser.add_argument("--total", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
+    parser.add_argument("--queries", type=Path, action="append")
     parser.add_argument("--n-queries", type=int, default=1000)
-    parser.add_argument("--nprobe", default="8,16,32,64")
+    parser.add_argument("--cells", default="")
+    parser.add_argument("--nprobe", default="64,128,256,512")
     args = parser.parse_args()
     print(f"# {' '.join(sys.argv)}\n# {machine()}, faiss {faiss.__version__}", flush=True)
 
     base = real_vectors(args.index_dir)
     vectors, cosine = grown(base, args.total)
     ids = np.arange(len(vectors), dtype=np.int64)
-    print(f"{len(base):,} real passage vectors grown to {len(vectors):,} (copies keep a mean "
-          f"cosine of {cosine:.3f} to their original)", flush=True)
-    records = [json.loads(line) for line in args.queries.open(encoding="utf-8")]
-    texts = [r.get("text") or r.get("title") for r in records][:args.n_queries]
-    queries = Embedder().encode(texts)
+    if len(vectors) > len(base):
+        print(f"{len(base):,} real passage vectors grown to {len(vectors):,} (copies keep a mean "
+              f"cosine of {cosine:.3f} to their original)", flush=True)
+    else:
+        print(f"{len(vectors):,} real passage vectors (of {len(base):,}), no copies", flush=True)
+    embedder = Embedder()
+    sets = {}
+    for path in args.queries or [DEFAULT_QUERIES]:
+        name = path.parent.name if path.name == "queries.jsonl" else path.stem
+        sets[name] = embedder.encode(query_texts(path, args.n_queries))
+        print(f"queries {name}: {len(sets[name])} from {path}", flush=True)
+    queries = np.concatenate(list(sets.values()))
     faiss.omp_set_num_threads(1)
 
     flat = FaissStore(vectors.shape[1])
@@ -108,23 +130,30 @@ def main() -> None:
     print(f"flat: {flat_bytes / len(ids):.0f} bytes/passage, single query median "
           f"{statistics.median(flat_times):.1f} ms (100 queries, 1 thread)", flush=True)
 
-    faiss.omp_set_num_threads(2)
-    started = time.perf_counter()
-    ivf = flat.converted(IVF_SQ8)
-    build_s = time.perf_counter() - started
-    del flat
-    faiss.omp_set_num_threads(1)
-    ivf_bytes = size_on_disk(ivf)
-    print(f"ivf-sq8: {cells_for(len(ids))} cells, built (train + add) in {build_s:.0f} s on 2 "
-          f"threads, {ivf_bytes / len(ids):.0f} bytes/passage", flush=True)
-    print("| nprobe | recall@10 | median ms | p99 ms |\n| --- | --- | --- | --- |")
-    for nprobe in map(int, args.nprobe.split(",")):
-        ivf.index.nprobe = nprobe
-        found, times = timed_search(ivf, queries)
-        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, found)])
-        times.sort()
-        print(f"| {nprobe} | {recall:.3f} | {statistics.median(times):.2f} | "
-              f"{times[int(len(times) * 0.99) - 1]:.2f} |", flush=True)
+    for cells in [int(c) for c in args.cells.split(",") if c] or [cells_for(len(ids))]:
+        faiss.omp_set_num_threads(2)
+        started = time.perf_counter()
+        ivf = flat.converted(IVF_SQ8, cells=cells)
+        build_s = time.perf_counter() - started
+        faiss.omp_set_num_threads(1)
+        ivf_bytes = size_on_disk(ivf)
+        print(f"\nivf-sq8: {cells} cells, built (train + add) in {build_s:.0f} s on 2 threads, "
+              f"{ivf_bytes / len(ids):.0f} bytes/passage", flush=True)
+        print(f"| nprobe | {' | '.join(f'recall@10 {name}' for name in sets)} | median ms | "
+              f"p99 ms |\n|{' --- |' * (len(sets) + 3)}")
+        for nprobe in map(int, args.nprobe.split(",")):
+            if nprobe > cells:
+                continue
+            ivf.index.nprobe = nprobe
+            found, times = timed_search(ivf, queries)
+            hits = np.array([len(set(a) & set(b)) / 10 for a, b in zip(exact, found)])
+            bounds = np.cumsum([0] + [len(q) for q in sets.values()])
+            recalls = [hits[a:b].mean() for a, b in zip(bounds, bounds[1:])]
+            times.sort()
+            print(f"| {nprobe} | {' | '.join(f'{r:.3f}' for r in recalls)} | "
+                  f"{statistics.median(times):.2f} | {times[int(len(times) * 0.99) - 1]:.2f} |",
+                  flush=True)
+        del ivf
 
 
 if __name__ == "__main__":

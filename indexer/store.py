@@ -40,17 +40,20 @@ class VectorStore(Protocol):
 
 
 # Store kinds, named in the manifest. "flat" scans every vector (exact); "ivf-sq8" scans the
-# vectors of the NPROBE cells (of about 4 sqrt(n)) nearest the query, each vector kept as one byte
+# vectors of the NPROBE cells (of about 8 sqrt(n)) nearest the query, each vector kept as one byte
 # per dimension (384 + 8 for the id + the id map's bytes a passage, against 1,544 flat).
 FLAT, IVF_SQ8 = "flat", "ivf-sq8"
 KINDS = (FLAT, IVF_SQ8)
-# From this many passages "auto" picks ivf-sq8: a flat scan grows linearly, about 4 ms at 50,000
-# passages and 8 ms at 95,000 on one core here, the largest part of a hybrid query; nprobe 32
-# keeps recall@10 at 0.988 on 50,000 real vectors, for under a millisecond (bench/ann.py).
+# From this many passages "auto" picks ivf-sq8: a flat scan grows linearly, about 2.5 ms at
+# 50,000 passages and 5 ms at 95,000 on one core here, the largest part of a hybrid query.
 AUTO_IVF_FROM = 50_000
-# Cells searched: chosen in bench/ann.py for recall@10 >= 0.95 against exact search on real
-# query and passage embeddings; an expert can set another with `news-search index --nprobe`.
-NPROBE = 32
+# Cells searched. On real embeddings (bench/ann.py, the union's 95,174 passage vectors and
+# samples of them) recall@10 against exact search depends on nprobe and, weakly, on the number
+# of cells, hardly on the number of passages: 256 cells of 2,048 keep 0.979 of the exact top 10
+# for news headlines and 0.953 for SciFact's claims, in 0.75 ms; 32 kept only 0.898 and 0.833.
+# An expert can set another with `news-search index --nprobe`.
+NPROBE = 256
+CELLS_PER_ROOT = 8  # cells: about this many times the square root of the number of passages
 TRAIN_PER_CELL = 64  # vectors sampled to train each cell's centroid (FAISS warns below 39)
 # A filtered search that leaves at most this many passages is exact over just those vectors.
 EXACT_FILTERED = 20_000
@@ -66,9 +69,10 @@ def choose_kind(kind: str, passages: int) -> str:
 
 
 def cells_for(passages: int) -> int:
-    """IVF cells for this many passages: the power of two nearest 4 sqrt(n), fewer if there are
+    """IVF cells for this many passages: the power of two nearest 8 sqrt(n), fewer if there are
     not 39 passages to train each (below that FAISS's k-means is unreliable)."""
-    return max(1, min(1 << round(np.log2(4 * max(passages, 1) ** 0.5)), passages // 39))
+    root = CELLS_PER_ROOT * max(passages, 1) ** 0.5
+    return max(1, min(1 << round(np.log2(root)), passages // 39))
 
 
 class FaissStore:
@@ -94,19 +98,20 @@ class FaissStore:
             return "faiss-flat-ip"
         return f"faiss-ivf{self.index.nlist}-sq8-nprobe{self.index.nprobe}"
 
-    def converted(self, kind: str, nprobe: int = NPROBE, seed: int = 0) -> "FaissStore":
-        """This store's vectors in a store of kind (self if it is one already): IVF cells are
-        trained on a sample of the vectors."""
+    def converted(self, kind: str, nprobe: int = NPROBE, seed: int = 0,
+                  cells: int | None = None) -> "FaissStore":
+        """This store's vectors in a store of kind (self if it is one already): IVF cells (by
+        default cells_for the size) are trained on a sample of the vectors."""
         if kind == self.kind:
             if kind == IVF_SQ8:
-                self.index.nprobe = nprobe
+                self.index.nprobe = min(nprobe, self.index.nlist)
             return self
         ids = self.ids()
         vectors = self.vectors(ids)
         if kind == FLAT:
             store = FaissStore(self.dimension)
         else:
-            cells = cells_for(len(ids))
+            cells = cells or cells_for(len(ids))
             quantizer = faiss.IndexFlatIP(self.dimension)
             index = faiss.IndexIVFScalarQuantizer(quantizer, self.dimension, cells,
                                                   faiss.ScalarQuantizer.QT_8bit,
@@ -114,7 +119,7 @@ class FaissStore:
             sample = np.random.default_rng(seed).permutation(len(ids))[:cells * TRAIN_PER_CELL]
             index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
             index.set_direct_map_type(faiss.DirectMap.Hashtable)  # by-id remove and reconstruct
-            index.nprobe = nprobe
+            index.nprobe = min(nprobe, cells)
             store = FaissStore(self.dimension, index)
         store.add(vectors, ids)
         return store
@@ -189,11 +194,13 @@ class FaissStore:
         try:
             index = faiss.read_index(str(path))
         except RuntimeError as exc:
-            raise IndexCorruptError(f"{path} is unreadable or truncated ({str(exc).splitlines()[0]}):"
-                                    " rebuild the index with `news-search index PATH`") from None
+            reason = str(exc).splitlines()[0]
+            raise IndexCorruptError(f"{path} is unreadable or truncated ({reason}): rebuild the "
+                                    "index with `news-search index PATH`") from None
         if index.d != dimension:
-            raise IndexCorruptError(f"{path} holds {index.d}-dimensional vectors, the manifest says "
-                                    f"{dimension}: rebuild the index with `news-search index PATH`")
+            raise IndexCorruptError(f"{path} holds {index.d}-dimensional vectors, the manifest "
+                                    f"says {dimension}: rebuild the index with "
+                                    "`news-search index PATH`")
         return cls(dimension, index)
 
     def __len__(self) -> int:

@@ -10,7 +10,7 @@ import pytest
 from conftest import ARCHIVE
 from indexer import Searcher, build_index, update_index
 from indexer.indexdir import current_build
-from indexer.store import FLAT, IVF_SQ8, FaissStore, cells_for, choose_kind
+from indexer.store import FLAT, IVF_SQ8, NPROBE, FaissStore, cells_for, choose_kind
 
 DIM = 32
 
@@ -37,7 +37,13 @@ def test_the_kind_is_chosen_by_size():
     assert choose_kind("flat", 10**7) == FLAT and choose_kind("ivf-sq8", 10) == IVF_SQ8
     with pytest.raises(ValueError, match="store must be auto or one of flat, ivf-sq8"):
         choose_kind("hnsw", 10)
-    assert cells_for(1_000_000) == 4096 and cells_for(6000) == 153 and cells_for(20) == 1
+    assert cells_for(1_000_000) == 8192 and cells_for(95_174) == 2048
+    assert cells_for(50_000) == 1282 and cells_for(6000) == 153 and cells_for(20) == 1
+
+
+def test_the_default_searches_as_many_cells_as_there_are_up_to_nprobe(stores):
+    flat, _, _, _ = stores
+    assert NPROBE > 153 and flat.converted(IVF_SQ8).description == "faiss-ivf153-sq8-nprobe153"
 
 
 def test_ivf_finds_what_exact_search_finds(stores):
