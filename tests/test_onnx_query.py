@@ -1,4 +1,5 @@
-"""Queries through ONNX Runtime: the same vectors as torch, exported once, and never a failure."""
+"""Queries and passages through ONNX Runtime: the same vectors as torch, exported once, and never
+a failure."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ QUERIES = ["why did the rebels leave Aleppo", "ZQ-8812", "Économie : 15 000 €
            "naïve café 北京 🙂", "word " * 400]
 
 
+def torch_vectors(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """What sentence-transformers on torch makes of texts: the reference."""
+    return embedder.model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+
+
 @pytest.fixture()
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWS_SEARCH_CACHE", str(tmp_path / "cache"))
@@ -23,15 +29,17 @@ def test_onnx_queries_equal_torch_and_the_export_is_reused(embedder, cache):
     assert isinstance(encoder, OnnxQueryEncoder)
     (graph,) = cache.glob("onnx/*/model.onnx")
     for query in QUERIES:
-        torch_vector = embedder.encode([query])
+        torch_vector = torch_vectors(embedder, [query])
         assert np.abs(encoder.encode_batch([query]) - torch_vector).max() < 1e-5, query
     together = encoder.encode_batch(QUERIES)  # padded to the longest: the mask must hold
-    assert np.abs(together - embedder.encode(QUERIES)).max() < 1e-5
+    assert np.abs(together - torch_vectors(embedder, QUERIES)).max() < 1e-5
     stamp = graph.stat().st_mtime_ns
-    assert load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model) is not None
+    again = load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
+    assert again is not None
     assert graph.stat().st_mtime_ns == stamp  # loaded from the cache, not exported again
     fresh = Embedder()
-    assert np.abs(fresh.encode_query(QUERIES[0]) - embedder.encode([QUERIES[0]])).max() < 1e-5
+    reference = torch_vectors(embedder, [QUERIES[0]])
+    assert np.abs(fresh.encode_query(QUERIES[0]) - reference).max() < 1e-5
     assert fresh._model is None  # a cached graph needs no torch: the server starts fast
 
 
@@ -41,7 +49,7 @@ def test_a_graph_that_does_not_reproduce_torch_is_not_used(embedder, cache):
     np.save(probes, np.load(probes) * -1)  # as if the graph were of another model
     encoder = load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
     assert encoder is not None  # exported again, and now it agrees
-    assert np.abs(np.load(probes) - embedder.encode(list(PROBES))).max() < 1e-5
+    assert np.abs(np.load(probes) - torch_vectors(embedder, list(PROBES))).max() < 1e-5
 
 
 def test_a_damaged_export_is_made_again(embedder, cache):
@@ -62,3 +70,22 @@ def test_queries_fall_back_to_torch_when_onnx_cannot_be_used(embedder, cache, mo
     assert "queries are embedded with torch" in caplog.text
     fresh = Embedder()
     assert fresh.encode_query("harbour bridge").shape == (1, fresh.dimension)
+
+
+def test_passages_are_indexed_through_onnx_on_every_core_with_torch_vectors(embedder, cache,
+                                                                            monkeypatch):
+    texts = [f"{'The harbour bridge closed after the storm. ' * (i % 9)}Ferry strike, day {i}."
+             for i in range(70)] + ["", "word " * 400, "Économie : 15 000 € ?"]
+    load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)  # exported
+    fresh = Embedder()
+    told: list[int] = []
+    vectors = fresh.encode(texts, batch_size=16, progress=told.append)
+    encoder = fresh._passage_encoder()
+    assert encoder is not None and encoder.threads >= 1 and encoder is not fresh._query_encoder()
+    assert fresh._model is None  # a cached graph: indexing on a CPU needs no torch
+    assert sum(told) == len(texts) and len(told) == 1  # one progress report per 8 batches
+    assert np.abs(vectors - torch_vectors(embedder, texts)).max() < 1e-4
+    monkeypatch.setenv("NEWS_SEARCH_ONNX", "0")
+    on_torch = Embedder()
+    assert np.abs(on_torch.encode(texts[:5]) - vectors[:5]).max() < 1e-4
+    assert on_torch._passage_encoder() is None and on_torch._model is not None
