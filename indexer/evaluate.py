@@ -46,6 +46,7 @@ class EvalReport:
     passages: int
     build_seconds: float | None
     rows: list[EvalRow]
+    precision: str = "float32"  # of the passage vectors
 
     def to_dict(self) -> dict:
         """The report as JSON."""
@@ -103,31 +104,36 @@ def mrr_at(ranked: Sequence[str], judged: dict[str, int], n: int = 10) -> float:
     return 0.0
 
 
-def _reusable(index_dir: Path, corpus: Path, model: str) -> Manifest | None:
+def _reusable(index_dir: Path, corpus: Path, model: str, precision: str) -> Manifest | None:
     try:
         manifest = Manifest.read(current_build(index_dir))
     except IndexerError:
         return None
-    if manifest.model == model and manifest.sources == [str(corpus.resolve())]:
+    if manifest.model == model and manifest.sources == [str(corpus.resolve())] and \
+            precision == manifest.precision:
         return manifest
     return None
 
 
 def evaluate(folder: Path, modes: Sequence[str] = EVAL_MODES, model: str = DEFAULT_MODEL,
-             index_dir: Path | None = None, progress: bool = False) -> EvalReport:
-    """Index the collection (or reuse index_dir's index of it) and score each mode."""
+             index_dir: Path | None = None, progress: bool = False,
+             precision: str = "float32") -> EvalReport:
+    """Index the collection (or reuse index_dir's index of it, if of that precision) and score
+    each mode."""
     corpus, queries, qrels = load_collection(Path(folder))
     with tempfile.TemporaryDirectory(prefix="news-search-eval-") as tmp:
         target = Path(index_dir) if index_dir else Path(tmp)
         build_seconds = None
-        if _reusable(target, corpus, model) is None:
-            result = build_index([corpus], target, model=model, progress=progress)
+        if _reusable(target, corpus, model, precision) is None:
+            result = build_index([corpus], target, model=model, progress=progress,
+                                 precision=precision)
             build_seconds = result.manifest.build_seconds
         searcher = Searcher(target, model=model)
         owner = searcher.passage_articles()
         rows = [_score_mode(searcher, owner, queries, qrels, mode, progress) for mode in modes]
         m = searcher.manifest
-        return EvalReport(str(folder), m.model, m.articles, m.passages, build_seconds, rows)
+        return EvalReport(str(folder), m.model, m.articles, m.passages, build_seconds, rows,
+                          m.precision)
 
 
 def _score_mode(searcher: Searcher, owner: dict[int, str], queries: dict[str, str],

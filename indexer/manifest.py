@@ -29,6 +29,7 @@ class Manifest:
     build_seconds: float
     store: str = "faiss-flat-ip"
     store_choice: str = "auto"  # what was asked for: auto (by size), flat or ivf-sq8
+    precision: str = "float32"  # of the passage vectors: float32, int8, or mixed after updates
     format_version: int = FORMAT_VERSION
     sources: list[str] = field(default_factory=list)
     skipped: int = 0

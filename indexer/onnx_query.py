@@ -23,6 +23,12 @@ PROBES = ("why did the rebels leave Aleppo?", "ZQ-8812 engine warning", "Économ
           "a " * 300)
 TOLERANCE = 1e-4
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Passage embeddings: float32 (the model as it is; the default) or int8 (its weights quantised,
+# each passage's activations quantised on the fly): on a CPU with int8 dot-product instructions
+# (VNNI) about 1.7x faster, for 0.006 nDCG@10 of semantic search on SciFact (BENCHMARKS.md).
+PRECISIONS = ("float32", "int8")
+INT8_NAME = "model-int8.onnx"
+INT8_AGREEMENT = 0.97  # least cosine to torch's vectors of PROBES for an int8 graph to be used
 
 
 def cache_root() -> Path:
@@ -166,6 +172,47 @@ def load_query_encoder(folder: Path, max_tokens: int, torch_model: Callable[[], 
     log.warning("queries are embedded with torch (slower); set %s=0 to skip trying ONNX",
                 SWITCH_ENV)
     return None
+
+
+def int8_encoder(encoder: OnnxQueryEncoder, threads: int) -> OnnxQueryEncoder | None:
+    """encoder's checked float32 graph with its weights quantised to int8 (made once and cached
+    beside it), on that many threads; None if it cannot be made or strays from torch."""
+    graph = encoder.graph.with_name(INT8_NAME)
+    for attempt in ("cached", "made"):
+        try:
+            if attempt == "made" or not graph.is_file():
+                attempt = "made"
+                _quantise(encoder.graph, graph)
+            int8 = OnnxQueryEncoder(graph, encoder.folder, encoder.max_tokens, threads)
+            reference = np.load(encoder.graph.with_name("probes.npy"))
+            agreement = float((int8.encode_batch(list(PROBES)) * reference).sum(axis=1).min())
+            if agreement >= INT8_AGREEMENT:
+                return int8
+            log.warning("int8 model %s strays from torch (cosine %.3f)", graph, agreement)
+        except Exception as exc:  # noqa: BLE001 - any failure leaves passages in float32
+            log.warning("int8 model %s not used (%s)", graph, exc)
+        if attempt == "made":
+            break
+    log.warning("passages are embedded in float32 (slower)")
+    return None
+
+
+def _quantise(source: Path, graph: Path) -> None:
+    """ONNX Runtime's dynamic quantisation of source's weights to int8, per output channel,
+    written atomically to graph."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fd, partial = tempfile.mkstemp(dir=graph.parent, prefix=".int8-", suffix=".onnx")
+    os.close(fd)
+    logging.disable(logging.WARNING)  # its advice to pre-process, meant for image models
+    try:
+        quantize_dynamic(str(source), partial, weight_type=QuantType.QInt8, per_channel=True,
+                         reduce_range=False)
+        os.chmod(partial, 0o644)
+        os.replace(partial, graph)
+    finally:
+        logging.disable(logging.NOTSET)
+        Path(partial).unlink(missing_ok=True)
 
 
 def _save(path: Path, array: np.ndarray) -> None:

@@ -77,7 +77,7 @@ def test_passages_are_indexed_through_onnx_on_every_core_with_torch_vectors(embe
     texts = [f"{'The harbour bridge closed after the storm. ' * (i % 9)}Ferry strike, day {i}."
              for i in range(70)] + ["", "word " * 400, "Économie : 15 000 € ?"]
     load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)  # exported
-    fresh = Embedder()
+    fresh = Embedder(precision="float32")
     told: list[int] = []
     vectors = fresh.encode(texts, batch_size=16, progress=told.append)
     encoder = fresh._passage_encoder()
@@ -85,7 +85,32 @@ def test_passages_are_indexed_through_onnx_on_every_core_with_torch_vectors(embe
     assert fresh._model is None  # a cached graph: indexing on a CPU needs no torch
     assert sum(told) == len(texts) and len(told) == 1  # one progress report per 8 batches
     assert np.abs(vectors - torch_vectors(embedder, texts)).max() < 1e-4
+    assert fresh.passage_precision == "float32"
     monkeypatch.setenv("NEWS_SEARCH_ONNX", "0")
-    on_torch = Embedder()
+    on_torch = Embedder(precision="int8")
     assert np.abs(on_torch.encode(texts[:5]) - vectors[:5]).max() < 1e-4
     assert on_torch._passage_encoder() is None and on_torch._model is not None
+    assert on_torch.passage_precision == "float32"  # int8 needs ONNX: asked for, not had
+
+
+def test_int8_passages_stay_near_torch_and_a_damaged_int8_graph_is_made_again(embedder, cache):
+    texts = [("Rebels left east Aleppo under the evacuation deal. " * (i % 7)) + f"Item {i}."
+             for i in range(40)] + ["Économie : 15 000 € ?", "word " * 400]
+    int8 = Embedder(precision="int8")
+    vectors = int8.encode(texts, batch_size=16)
+    reference = torch_vectors(embedder, texts)
+    cosines = (vectors * reference).sum(axis=1)
+    assert int8.passage_precision == "int8"
+    assert cosines.min() > 0.97 and np.abs(vectors - reference).max() > 1e-3  # int8, not float
+    (graph,) = cache.glob("onnx/*/model-int8.onnx")
+    graph.write_bytes(graph.read_bytes()[:1000])  # truncated, as by a full disk
+    again = Embedder(precision="int8")
+    assert again.passage_precision == "int8" and graph.stat().st_size > 1_000_000
+    assert np.abs(again.encode(texts) - vectors).max() < 1e-5
+
+
+def test_passages_are_float32_unless_int8_is_asked_for(embedder, cache):
+    load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
+    assert Embedder().passage_precision == "float32"
+    with pytest.raises(ValueError, match="precision must be one of float32, int8"):
+        Embedder(precision="auto")

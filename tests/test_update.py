@@ -137,3 +137,22 @@ def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp
     with sqlite3.connect(current_build(old) / "meta.sqlite") as conn:
         assert not conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%fts%'").fetchall()
     assert results(Searcher(old, embedder=embedder)) == results(Searcher(fresh, embedder=embedder))
+
+
+def test_passage_precision_is_recorded_and_an_update_keeps_it(archive, tmp_path):
+    index_dir = tmp_path / "ix"
+    built = build_index([archive], index_dir, precision="int8")
+    assert built.manifest.precision == "int8"
+    (archive / "ferry.txt").write_text("Ferry strike ends\n\nThe ferry crews ended their strike "
+                                       "after the port agreed to hire twelve more deckhands.\n")
+    updated = update_index([archive], index_dir)
+    assert updated.manifest.precision == "int8" and updated.manifest.updated["added"] == 1
+    hit = Searcher(index_dir).search("deckhands strike", 1).hits[0]
+    assert hit.article.id.startswith("ferry")
+    unchanged = update_index([archive], index_dir, precision="float32")  # nothing to embed
+    assert unchanged.manifest.precision == "int8"
+    (archive / "ferry.txt").write_text("Ferry strike goes on\n\nNo deal was reached.\n")
+    mixed = update_index([archive], index_dir, precision="float32")
+    assert mixed.manifest.precision == "mixed"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        update_index([archive], index_dir, precision="fp16")
