@@ -116,8 +116,8 @@ class Embedder:
         """Vectors for texts, shape (len(texts), dimension); progress(n) is told of each batch.
 
         On a CPU they go through the model's checked ONNX graph on every core: float32 (the same
-        vectors as torch within 1e-4, 1.2-1.4x its speed here) or int8 (see precision). On a
-        GPU, or with NEWS_SEARCH_ONNX=0, through torch."""
+        vectors as torch within 1e-4, at about its speed, without importing it) or int8 (see
+        precision). On a GPU, or with NEWS_SEARCH_ONNX=0, through torch."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         encoder = self._passage_encoder()
         # Sorting by length keeps padding low inside a batch; results go back in input order.

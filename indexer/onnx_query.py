@@ -25,7 +25,7 @@ TOLERANCE = 1e-4
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Passage embeddings: float32 (the model as it is; the default) or int8 (its weights quantised,
 # each passage's activations quantised on the fly): on a CPU with int8 dot-product instructions
-# (VNNI) about 1.7x faster, for 0.006 nDCG@10 of semantic search on SciFact (BENCHMARKS.md).
+# (VNNI) 1.5-2.5x faster, for 0.006 nDCG@10 of semantic search on SciFact (BENCHMARKS.md).
 PRECISIONS = ("float32", "int8")
 INT8_NAME = "model-int8.onnx"
 INT8_AGREEMENT = 0.97  # least cosine to torch's vectors of PROBES for an int8 graph to be used

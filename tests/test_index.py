@@ -137,6 +137,7 @@ class _FailingEmbedder:
     def __init__(self, real, fail_after: int):
         self.real, self.calls, self.fail_after = real, 0, fail_after
         self.name, self.dimension = real.name, real.dimension
+        self.passage_precision = real.passage_precision
 
     def encode(self, texts, **kwargs):
         self.calls += 1

@@ -55,7 +55,7 @@ model_option = click.option(
          "[env NEWS_SEARCH_MODEL].")
 precision_option = click.option(
     "--precision", type=click.Choice(PRECISIONS),
-    help="Passage vectors: int8 embeds about 1.7x faster on a CPU with VNNI, and costs a "
+    help="Passage vectors: int8 embeds 1.5-2.5x faster on a CPU with VNNI, and costs a "
          "little quality (README).  [default: float32, or as built when updating]")
 
 
