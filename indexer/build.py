@@ -21,8 +21,8 @@ from .errors import EmptyArchiveError, IndexerError
 from .indexdir import build_lock, current_build, publish, staging_folder
 from .keywords import write_keyword_indexes
 from .manifest import Manifest
-from .onnx_query import PRECISIONS
 from .metadata import MetadataWriter
+from .onnx_query import PRECISIONS
 from .readers import ReadReport, read_archive
 from .store import IVF_SQ8, NPROBE, FaissStore, choose_kind
 from .stories import story_ids

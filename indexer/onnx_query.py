@@ -185,7 +185,8 @@ def int8_encoder(encoder: OnnxQueryEncoder, threads: int) -> OnnxQueryEncoder | 
                 _quantise(encoder.graph, graph)
             int8 = OnnxQueryEncoder(graph, encoder.folder, encoder.max_tokens, threads)
             reference = np.load(encoder.graph.with_name("probes.npy"))
-            agreement = float((int8.encode_batch(list(PROBES)) * reference).sum(axis=1).min())
+            got = np.concatenate([int8.encode_batch([probe]) for probe in PROBES])  # as used
+            agreement = float((got * reference).sum(axis=1).min())
             if agreement >= INT8_AGREEMENT:
                 return int8
             log.warning("int8 model %s strays from torch (cosine %.3f)", graph, agreement)
