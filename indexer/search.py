@@ -274,6 +274,12 @@ class _Pool:
         return [self.entry(at) for at in range(len(self.ids))]
 
 
+def _story_heads(stories: np.ndarray) -> np.ndarray:
+    """Where each story first appears in a ranked list of story codes (its best entry), in
+    ranked order."""
+    return np.sort(np.unique(stories, return_index=True)[1])
+
+
 def _boost_recent(loaded: _Loaded, pool: _Pool, half_life: int) -> _Pool:
     """The pool re-scored by 2^(-age / half_life), age in days before the index's newest article;
     an undated article counts as old as the oldest. Equal scores keep their order."""
@@ -420,7 +426,8 @@ class Searcher:
         candidates = np.union1d(semantic[0], keyword[0])
         fused = ARTICLE_KEYWORD_WEIGHT * by_article[loaded.owners[candidates]]
         raw = []
-        for (ids, scores), weight in ((semantic, SEMANTIC_WEIGHT), (keyword, PASSAGE_KEYWORD_WEIGHT)):
+        for (ids, scores), weight in ((semantic, SEMANTIC_WEIGHT),
+                                      (keyword, PASSAGE_KEYWORD_WEIGHT)):
             where = np.searchsorted(candidates, ids)
             fused[where] += weight * min_max_array(scores)
             raw.append(np.full(len(candidates), np.nan))
@@ -453,7 +460,7 @@ class Searcher:
         # heads: where in the pool each result's best passage is, in result order.
         if group == "article":  # one result per story: an article and its syndicated copies
             stories = loaded.stories[pool.ids]
-            heads = np.sort(np.unique(stories, return_index=True)[1])
+            heads = _story_heads(stories)
         else:
             heads = np.arange(len(pool.ids))
         total = len(heads)
@@ -521,8 +528,8 @@ class Searcher:
         stories = _whole_number("stories", stories, 1, CANDIDATES)
         loaded = self._current()
         ids = self._pool(loaded, query, mode, filters).ids
-        best = np.sort(np.unique(loaded.stories[ids], return_index=True)[1])[:stories]
-        days = loaded.days[loaded.owners[ids[best]]]  # each story's best article's; NaN: no ISO date
+        best = _story_heads(loaded.stories[ids])[:stories]
+        days = loaded.days[loaded.owners[ids[best]]]  # each story's best article's; NaN: undated
         return count_by_period([date.fromordinal(int(d)).isoformat() if d == d else ""
                                 for d in days], interval)
 
