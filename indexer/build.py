@@ -22,7 +22,7 @@ from .indexdir import build_lock, current_build, publish, staging_folder
 from .keywords import write_keyword_indexes
 from .manifest import Manifest
 from .metadata import MetadataWriter
-from .onnx_query import PRECISIONS
+from .onnx_query import check_precision
 from .readers import ReadReport, read_archive
 from .store import IVF_SQ8, NPROBE, FaissStore, choose_kind
 from .stories import story_ids
@@ -101,7 +101,7 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
     interrupt at any point leaves it as it was.
     """
     choose_kind(store_kind, 0)  # a wrong kind is refused before anything is read
-    _check_precision(precision)
+    check_precision(precision)
     started = time.perf_counter()
     index_dir = Path(index_dir)
     with build_lock(index_dir):
@@ -137,11 +137,6 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)
 
 
-def _check_precision(precision: str | None) -> None:
-    if precision is not None and precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-
-
 def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MODEL,
                  embedder: Embedder | None = None, progress: bool = False,
                  batch_size: int = 32, store_kind: str | None = None, nprobe: int | None = None,
@@ -162,8 +157,8 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
         old.check_model(model, current)
         store_kind = store_kind or old.store_choice
         choose_kind(store_kind, 0)
-        _check_precision(precision)
-        precision = precision or ("int8" if old.precision == "int8" else "float32")
+        precision = check_precision(precision) if precision is not None else \
+            ("int8" if old.precision == "int8" else "float32")
         articles, report = _read_or_refuse(paths, index_dir, progress)
         read_seconds = time.perf_counter() - started
         stories = dict(zip((a.id for a in articles), story_ids(articles, progress)))
@@ -193,8 +188,8 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                     _embed_into(meta, store, todo, meta.next_passage_id(), embedder, progress,
                                 batch_size)
                     kept = len(existing) > len(gone) + len(changed)
-                    now = embedder.passage_precision if not kept or \
-                        embedder.passage_precision == old.precision else "mixed"
+                    new = embedder.passage_precision
+                    now = new if not kept or new == old.precision else "mixed"
                 embed_seconds = time.perf_counter() - embed_started
                 meta.set_stories(stories)
                 passages = meta.passage_count()

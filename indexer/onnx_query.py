@@ -31,6 +31,13 @@ INT8_NAME = "model-int8.onnx"
 INT8_AGREEMENT = 0.97  # least cosine to torch's vectors of PROBES for an int8 graph to be used
 
 
+def check_precision(precision: str) -> str:
+    """precision itself, or a ValueError naming the ones there are."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
 def cache_root() -> Path:
     """The folder exported models are cached in."""
     base = os.environ.get(CACHE_ENV) or Path(
@@ -96,6 +103,11 @@ class OnnxQueryEncoder:
             feeds["attention_mask"][row, :n] = e.attention_mask
             feeds["token_type_ids"][row, :n] = e.type_ids
         return self.session.run(None, {name: feeds[name] for name in self.inputs})[0]
+
+    @property
+    def precision(self) -> str:
+        """"int8" for the quantised graph, else "float32"."""
+        return "int8" if self.graph.name == INT8_NAME else "float32"
 
     def with_threads(self, threads: int) -> "OnnxQueryEncoder":
         """The same checked graph in a session of its own running on that many threads."""
