@@ -12,7 +12,6 @@ one without them bf16 runs several times slower.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,10 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.indexing import CORPUS  # noqa: E402
+from bench.indexing import CORPUS, passages  # noqa: E402
 from bench.search_latency import machine  # noqa: E402
-from indexer import Embedder, chunk_article, make_article  # noqa: E402
-from indexer.chunking import embedding_text  # noqa: E402
+from indexer import Embedder  # noqa: E402
 
 
 def main() -> None:
@@ -36,9 +34,7 @@ def main() -> None:
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     print(f"# {' '.join(sys.argv)}\n# {machine()}, torch {torch.__version__}, avx512_bf16 "
           f"{'yes' if 'avx512_bf16' in flags else 'no'}", flush=True)
-    with args.corpus.open(encoding="utf-8") as lines:
-        articles = [make_article(json.loads(next(lines))) for _ in range(args.articles)]
-    texts = [embedding_text(a.title, p.text) for a in articles for p in chunk_article(a)]
+    texts = passages(args.corpus, args.articles)
     model = Embedder().model
     model.encode(texts[:32])
     started = time.perf_counter()

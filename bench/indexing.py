@@ -43,6 +43,14 @@ def peak_gflops(n: int = 2048, repeat: int = 10) -> float:
     return 2 * n ** 3 * repeat / (time.perf_counter() - started) / 1e9
 
 
+def passages(corpus: Path, articles: int) -> list[str]:
+    """What the indexer embeds for the first `articles` articles of corpus: each passage with
+    its headline in front."""
+    with corpus.open(encoding="utf-8") as lines:
+        read = [make_article(json.loads(next(lines))) for _ in range(articles)]
+    return [embedding_text(a.title, p.text) for a in read for p in chunk_article(a)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=400)
@@ -50,9 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# {' '.join(sys.argv)}\n# {machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads", flush=True)
-    with args.corpus.open(encoding="utf-8") as lines:
-        articles = [make_article(json.loads(next(lines))) for _ in range(args.articles)]
-    texts = [embedding_text(a.title, p.text) for a in articles for p in chunk_article(a)]
+    texts = passages(args.corpus, args.articles)
     embedder = Embedder(precision="float32")
     model = embedder.model  # the same loaded SentenceTransformer: only the calling differs
     pipelines = {"float32": embedder, "int8": Embedder(precision="int8")}
