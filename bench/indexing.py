@@ -6,8 +6,8 @@ Side by side in one process, on the same passages (the first --articles articles
 NewsArticles, chunked as the indexer does, headline in front), each twice, alternating:
   baseline: SentenceTransformer(model).encode(texts, batch_size=32) on torch, float32;
   float32, int8: indexer.Embedder(precision=...).encode, what `news-search index` calls (on a
-            CPU: the model's ONNX graph, exported once and checked against torch, on every core;
-            int8 (`--precision int8`) is its weights quantised, one passage a call).
+            CPU: the model's ONNX graph, exported once and checked against torch, each passage
+            alone, one a core at a time; int8 (`--precision int8`) is its weights quantised).
 It prints the rates and how far each pipeline's vectors are from the baseline's (least cosine).
 Then the ceiling: the model's multiply-adds per passage (2 FLOPs each, from its real token
 counts: the linear layers, 2 x non-embedding weights per token, plus attention's 4 x layers x

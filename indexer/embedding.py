@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -111,31 +112,36 @@ class Embedder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Vectors for texts, shape (len(texts), dimension); progress(n) is told of each batch.
+        """Vectors for texts, shape (len(texts), dimension); progress(n) is told of each step.
 
-        On a CPU they go through the model's checked ONNX graph on every core: float32 (the same
-        vectors as torch within 1e-4, at about its speed, without importing it) or int8 (see
-        precision). On a GPU, or with NEWS_SEARCH_ONNX=0, through torch."""
+        On a CPU they go through the model's checked ONNX graph: float32 (the same vectors as
+        torch within 1e-4, without importing it) or int8 (see precision). Each passage is
+        embedded alone, one at a time on each core: no padding, and a vector never depends on
+        what it is embedded with (an update equals a rebuild). Here that runs 1.4x (float32) and
+        3x (int8) torch's batches of batch_size, which is what a GPU, or NEWS_SEARCH_ONNX=0,
+        uses (BENCHMARKS.md)."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         encoder = self._passage_encoder()
-        # Sorting by length keeps padding low inside a batch; results go back in input order.
+        # Longest first, so the slowest passages never come last on one core; results go back in
+        # input order.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         step = batch_size * 8
-        for i in range(0, len(texts), step):
-            idx = order[i:i + step]
-            chunk = [texts[j] for j in idx]
-            if encoder is not None:
-                # int8 quantises each call's activations together: one passage a call keeps its
-                # vector independent of what it is embedded with (an update equals a rebuild).
-                size = 1 if encoder.precision == "int8" else batch_size
-                out[idx] = np.concatenate([encoder.encode_batch(chunk[k:k + size])
-                                           for k in range(0, len(chunk), size)])
-            else:
-                out[idx] = self.model.encode(chunk, batch_size=batch_size,
-                                             normalize_embeddings=True, convert_to_numpy=True,
-                                             show_progress_bar=False)
-            if progress:
-                progress(len(idx))
+        workers = ThreadPoolExecutor(_cores()) if encoder is not None else None
+        try:
+            for i in range(0, len(texts), step):
+                idx = order[i:i + step]
+                chunk = [texts[j] for j in idx]
+                if workers is not None:
+                    out[idx] = np.stack(list(workers.map(encoder.encode_one, chunk)))
+                else:
+                    out[idx] = self.model.encode(chunk, batch_size=batch_size,
+                                                 normalize_embeddings=True,
+                                                 convert_to_numpy=True, show_progress_bar=False)
+                if progress:
+                    progress(len(idx))
+        finally:
+            if workers is not None:
+                workers.shutdown()
         return out
 
     def _passage_encoder(self) -> OnnxQueryEncoder | None:
@@ -143,11 +149,9 @@ class Embedder:
             query_encoder = None if self._accelerated() else self._query_encoder()
             with self._passages_lock:
                 if self._passages is _UNSET:
-                    encoder = None
+                    encoder = query_encoder  # one thread a call; calls run side by side
                     if query_encoder is not None and self.precision == "int8":
-                        encoder = int8_encoder(query_encoder, _cores())
-                    if query_encoder is not None and encoder is None:
-                        encoder = query_encoder.with_threads(_cores())
+                        encoder = int8_encoder(query_encoder) or query_encoder
                     self._passages = encoder
         return self._passages  # type: ignore[return-value]
 

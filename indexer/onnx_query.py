@@ -69,17 +69,17 @@ def mean_pooled(folder: Path) -> bool:
 
 
 class OnnxQueryEncoder:
-    """The model through ONNX Runtime, the same vectors as torch. Queries (and a page's few
-    sentences) run on one thread, as a server runs queries side by side: about 3x faster than
-    torch for a short query here. Passages to index run in batches on every core."""
+    """The model through ONNX Runtime, the same vectors as torch. Each call runs on one thread,
+    and calls run side by side: a server's queries (about 3x faster than torch for a short
+    query here), or the passages being indexed, one a core."""
 
-    def __init__(self, graph: Path, folder: Path, max_tokens: int, threads: int = 1):
+    def __init__(self, graph: Path, folder: Path, max_tokens: int):
         import onnxruntime
         from tokenizers import Tokenizer
 
-        self.graph, self.folder, self.max_tokens, self.threads = graph, folder, max_tokens, threads
+        self.graph, self.folder, self.max_tokens = graph, folder, max_tokens
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(str(graph), options,
@@ -109,9 +109,9 @@ class OnnxQueryEncoder:
         """"int8" for the quantised graph, else "float32"."""
         return "int8" if self.graph.name == INT8_NAME else "float32"
 
-    def with_threads(self, threads: int) -> "OnnxQueryEncoder":
-        """The same checked graph in a session of its own running on that many threads."""
-        return OnnxQueryEncoder(self.graph, self.folder, self.max_tokens, threads)
+    def encode_one(self, text: str) -> np.ndarray:
+        """text's unit vector, shape (dimension,): alone, so unpadded."""
+        return self.encode_batch([text])[0]
 
 
 def _export(model: Any, graph: Path) -> None:
@@ -186,18 +186,18 @@ def load_query_encoder(folder: Path, max_tokens: int, torch_model: Callable[[], 
     return None
 
 
-def int8_encoder(encoder: OnnxQueryEncoder, threads: int) -> OnnxQueryEncoder | None:
+def int8_encoder(encoder: OnnxQueryEncoder) -> OnnxQueryEncoder | None:
     """encoder's checked float32 graph with its weights quantised to int8 (made once and cached
-    beside it), on that many threads; None if it cannot be made or strays from torch."""
+    beside it), on one thread a call; None if it cannot be made or strays from torch."""
     graph = encoder.graph.with_name(INT8_NAME)
     for attempt in ("cached", "made"):
         try:
             if attempt == "made" or not graph.is_file():
                 attempt = "made"
                 _quantise(encoder.graph, graph)
-            int8 = OnnxQueryEncoder(graph, encoder.folder, encoder.max_tokens, threads)
+            int8 = OnnxQueryEncoder(graph, encoder.folder, encoder.max_tokens)
             reference = np.load(encoder.graph.with_name("probes.npy"))
-            got = np.concatenate([int8.encode_batch([probe]) for probe in PROBES])  # as used
+            got = np.stack([int8.encode_one(probe) for probe in PROBES])  # as used
             agreement = float((got * reference).sum(axis=1).min())
             if agreement >= INT8_AGREEMENT:
                 return int8
