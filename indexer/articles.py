@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -59,11 +59,9 @@ class Article:
     origin: str = field(default="", compare=False)  # where it was read: "file" or "file:line"
 
     def to_dict(self) -> dict[str, str]:
-        """The article's public fields, for JSON."""
-        data = asdict(self)
-        data.pop("origin")
-        data.pop("text")
-        return data
+        """The article's public fields, for JSON (every result has one: no deep copy)."""
+        return {"id": self.id, "title": self.title, "date": self.date, "source": self.source,
+                "url": self.url}
 
     @property
     def content_hash(self) -> str:

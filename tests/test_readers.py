@@ -153,3 +153,14 @@ def test_a_bare_link_gets_its_headline_from_the_url():
     assert a.title == "United states tornadoes ravage states killing 3" and a.text == ""
     with pytest.raises(RecordError, match="no headline and no article text"):
         make_article({"url": "https://x.example/?id=12345", "text": ""})
+
+
+def test_an_article_gives_every_public_field_to_json():
+    from dataclasses import fields
+
+    article = make_article({"id": "a1", "title": "Bridge shut", "text": "The bridge shut.",
+                            "date": "2026-11-20", "source": "Harbour Times",
+                            "url": "https://example.org/a1"}, origin="x.jsonl:1")
+    assert article.to_dict() == {"id": "a1", "title": "Bridge shut", "date": "2026-11-20",
+                                 "source": "Harbour Times", "url": "https://example.org/a1"}
+    assert set(article.to_dict()) == {f.name for f in fields(article)} - {"text", "origin"}
