@@ -77,7 +77,8 @@ class Embedder:
         self._onnx: OnnxQueryEncoder | None | object = _UNSET
         self._onnx_lock = threading.Lock()
         self._passages: OnnxQueryEncoder | None | object = _UNSET
-        self._passages_lock = threading.Lock()
+        self._int8: OnnxQueryEncoder | None | object = _UNSET
+        self._int8_lock = threading.Lock()
         shape = _shape(self.path)
         if shape is None:
             model = self.model
@@ -146,14 +147,22 @@ class Embedder:
 
     def _passage_encoder(self) -> OnnxQueryEncoder | None:
         if self._passages is _UNSET:
-            query_encoder = None if self._accelerated() else self._query_encoder()
-            with self._passages_lock:
-                if self._passages is _UNSET:
-                    encoder = query_encoder  # one thread a call; calls run side by side
-                    if query_encoder is not None and self.precision == "int8":
-                        encoder = int8_encoder(query_encoder) or query_encoder
-                    self._passages = encoder
+            encoder = None
+            if not self._accelerated():
+                encoder = self._query_encoder()  # one thread a call; calls run side by side
+                if encoder is not None and self.precision == "int8":
+                    encoder = self._int8_encoder() or encoder
+            self._passages = encoder
         return self._passages  # type: ignore[return-value]
+
+    def _int8_encoder(self) -> OnnxQueryEncoder | None:
+        """The int8 graph (made from the float32 one on first use), or None where it cannot be."""
+        if self._int8 is _UNSET:
+            encoder = self._query_encoder()
+            with self._int8_lock:
+                if self._int8 is _UNSET:
+                    self._int8 = int8_encoder(encoder) if encoder is not None else None
+        return self._int8  # type: ignore[return-value]
 
     @property
     def passage_precision(self) -> str:
@@ -189,9 +198,13 @@ class Embedder:
                                                     lambda: self.model)
         return self._onnx  # type: ignore[return-value]
 
-    def encode_query(self, query: str) -> np.ndarray:
-        """One query's vector, shape (1, dimension): through ONNX Runtime where the model
-        exports to it (the same vector, about 3x faster), else torch."""
+    def encode_query(self, query: str, precision: str = "float32") -> np.ndarray:
+        """One query's vector, shape (1, dimension), made as the passages it will meet were:
+        float32 through ONNX Runtime where the model exports to it (torch's vector, about 3x
+        faster than torch), else torch; int8 through the int8 graph (twice as fast again), or
+        float32 where there is none."""
+        if precision == "int8" and (encoder := self._int8_encoder()) is not None:
+            return encoder.encode_batch([query])
         return self.encode_few([query])
 
 

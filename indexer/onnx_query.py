@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -23,11 +24,16 @@ PROBES = ("why did the rebels leave Aleppo?", "ZQ-8812 engine warning", "Économ
           "a " * 300)
 TOLERANCE = 1e-4
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-# Passage embeddings: float32 (the model as it is; the default) or int8 (its weights quantised,
-# each passage's activations quantised on the fly): on a CPU with int8 dot-product instructions
-# (VNNI) 1.5-2.5x faster, for 0.006 nDCG@10 of semantic search on SciFact (BENCHMARKS.md).
+# Passage embeddings: float32 (the model as it is) or int8 (its weights quantised, each passage's
+# activations quantised on the fly, the first layer left in float32): on a CPU with int8
+# dot-product instructions (VNNI) about 2x faster, for nDCG@10 within 0.005 (BENCHMARKS.md).
 PRECISIONS = ("float32", "int8")
-INT8_NAME = "model-int8.onnx"
+# Named anew whenever what _quantise makes changes, so a cached graph of the old kind is not used.
+INT8_NAME = "model-int8-2.onnx"
+# Matrix products left in float32: the first layer's, whose inputs (the embeddings) carry outlier
+# values that quantising one scale per passage blurs; with them quantised too, semantic search
+# on SciFact lost 0.006 nDCG@10 (BENCHMARKS.md).
+FLOAT_LAYER = re.compile(r"/layer\.0/")
 INT8_AGREEMENT = 0.97  # least cosine to torch's vectors of PROBES for an int8 graph to be used
 
 
@@ -211,16 +217,19 @@ def int8_encoder(encoder: OnnxQueryEncoder) -> OnnxQueryEncoder | None:
 
 
 def _quantise(source: Path, graph: Path) -> None:
-    """ONNX Runtime's dynamic quantisation of source's weights to int8, per output channel,
-    written atomically to graph."""
+    """ONNX Runtime's dynamic quantisation of source's weights to int8, per output channel, all
+    but FLOAT_LAYER's, written atomically to graph."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    kept = [node.name for node in onnx.load(str(source)).graph.node
+            if node.op_type == "MatMul" and FLOAT_LAYER.search(node.name)]
     fd, partial = tempfile.mkstemp(dir=graph.parent, prefix=".int8-", suffix=".onnx")
     os.close(fd)
     logging.disable(logging.WARNING)  # its advice to pre-process, meant for image models
     try:
         quantize_dynamic(str(source), partial, weight_type=QuantType.QInt8, per_channel=True,
-                         reduce_range=False)
+                         reduce_range=False, nodes_to_exclude=kept)
         os.chmod(partial, 0o644)
         os.replace(partial, graph)
     finally:

@@ -341,15 +341,17 @@ class Searcher:
                                       self._loaded.folder, exc)
         return self._loaded
 
-    def _query_vector(self, query: str) -> np.ndarray:
-        """The query's embedding, cached with the pools (a page and its highlights reuse it)."""
+    def _query_vector(self, query: str, precision: str) -> np.ndarray:
+        """The query's embedding in that precision (int8 passages get an int8 question, the rest
+        float32: encode_query), cached with the pools (a page and its highlights reuse it)."""
+        key = (precision, query)
         with self._lock:
-            if query in self._vectors:
-                self._vectors.move_to_end(query)
-                return self._vectors[query]
-        vector = self.embedder.encode_query(query)
+            if key in self._vectors:
+                self._vectors.move_to_end(key)
+                return self._vectors[key]
+        vector = self.embedder.encode_query(query, precision)
         with self._lock:
-            self._vectors[query] = vector
+            self._vectors[key] = vector
             while len(self._vectors) > POOL_CACHE:
                 self._vectors.popitem(last=False)
         return vector
@@ -389,7 +391,7 @@ class Searcher:
             if not len(allowed):
                 return _Pool.of([], [])
         if mode != "keyword":
-            vector = self._query_vector(query)
+            vector = self._query_vector(query, loaded.manifest.precision)
             scores, ids = loaded.store.search(vector, depth, allowed)
             found = ids[0] >= 0
             sem_ids, sem_scores = ids[0][found], scores[0][found].astype(np.float64)
@@ -480,9 +482,11 @@ class Searcher:
         # A passage found by its words alone: its similarity, for display.
         unmeasured = [int(pool.ids[at]) for at in shown if np.isnan(pool.similarity[at])] \
             if mode != "keyword" else []
-        measured = dict(zip(unmeasured, (loaded.store.vectors(np.array(unmeasured))
-                                         @ self._query_vector(query)[0]).tolist())) \
-            if unmeasured else {}
+        measured = {}
+        if unmeasured:
+            vector = self._query_vector(query, loaded.manifest.precision)[0]
+            measured = dict(zip(unmeasured,
+                                (loaded.store.vectors(np.array(unmeasured)) @ vector).tolist()))
         hits = []
         for head, own in zip(shown, owns):
             pid, score, similarity, keyword = pool.entry(head)
@@ -512,8 +516,9 @@ class Searcher:
                 sentences += len(sentence_spans(hit.passage.text))
         if not todo:
             return hits
-        spans = closest_sentences([hits[i].passage.text for i in todo], self._query_vector(query),
-                                  self.embedder.encode_few)
+        # Sentences are embedded in float32 (encode_few): so is the question they are held to.
+        spans = closest_sentences([hits[i].passage.text for i in todo],
+                                  self._query_vector(query, "float32"), self.embedder.encode_few)
         hits = list(hits)
         for i, span in zip(todo, spans):
             old = hits[i].highlights

@@ -3,11 +3,14 @@ a failure."""
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
+import onnx
 import pytest
 
 from indexer import Embedder
-from indexer.onnx_query import PROBES, OnnxQueryEncoder, load_query_encoder
+from indexer.onnx_query import INT8_NAME, PROBES, OnnxQueryEncoder, load_query_encoder
 
 QUERIES = ["why did the rebels leave Aleppo", "ZQ-8812", "Économie : 15 000 € ?", "",
            "naïve café 北京 🙂", "word " * 400]
@@ -105,7 +108,13 @@ def test_int8_passages_stay_near_torch_and_a_damaged_int8_graph_is_made_again(em
     cosines = (vectors * reference).sum(axis=1)
     assert int8.passage_precision == "int8"
     assert cosines.min() > 0.97 and np.abs(vectors - reference).max() > 1e-3  # int8, not float
-    (graph,) = cache.glob("onnx/*/model-int8.onnx")
+    (graph,) = cache.glob(f"onnx/*/{INT8_NAME}")
+    kinds = collections.Counter(
+        (node.op_type, "layer.0/" in node.name) for node in onnx.load(str(graph)).graph.node)
+    # Every weight product quantised but the first layer's six (and attention's own, which
+    # multiply activations): 5 layers x 6 in int8.
+    assert kinds[("MatMulInteger", True)] == 0 and kinds[("MatMulInteger", False)] == 30
+    assert kinds[("MatMul", True)] == 8
     graph.write_bytes(graph.read_bytes()[:1000])  # truncated, as by a full disk
     again = Embedder(precision="int8")
     assert again.passage_precision == "int8" and graph.stat().st_size > 1_000_000

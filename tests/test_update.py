@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
+import numpy as np
 import pytest
 
 from conftest import ARCHIVE, SEEDS
+from indexer.search import RELOAD_CHECK_SECONDS
 from indexer import (
     IndexMismatchError,
     IndexNotFoundError,
@@ -147,12 +150,23 @@ def test_passage_precision_is_recorded_and_an_update_keeps_it(archive, tmp_path)
                                        "after the port agreed to hire twelve more deckhands.\n")
     updated = update_index([archive], index_dir)
     assert updated.manifest.precision == "int8" and updated.manifest.updated["added"] == 1
-    hit = Searcher(index_dir).search("deckhands strike", 1).hits[0]
+    searcher = Searcher(index_dir)
+    hit = searcher.search("deckhands strike", 1).hits[0]
     assert hit.article.id.startswith("ferry")
+    # int8 passages meet an int8 question: its similarity is that vector's, not float32's.
+    stored = searcher._current().store.vectors(np.array([hit.passage_id]))[0]
+    embedder = searcher.embedder
+    int8, float32 = (embedder.encode_query("deckhands strike", p)[0] for p in ("int8", "float32"))
+    assert abs(hit.similarity - float(stored @ int8)) < 1e-5
+    assert abs(float(stored @ int8) - float(stored @ float32)) > 1e-5
     unchanged = update_index([archive], index_dir, precision="float32")  # nothing to embed
     assert unchanged.manifest.precision == "int8"
     (archive / "ferry.txt").write_text("Ferry strike goes on\n\nNo deal was reached.\n")
     mixed = update_index([archive], index_dir, precision="float32")
     assert mixed.manifest.precision == "mixed"
+    time.sleep(RELOAD_CHECK_SECONDS)
+    hit = searcher.search("deckhands strike", 1).hits[0]  # a new build: float32 questions
+    stored = searcher._current().store.vectors(np.array([hit.passage_id]))[0]
+    assert abs(hit.similarity - float(stored @ float32)) < 1e-5
     with pytest.raises(ValueError, match="precision must be one of"):
         update_index([archive], index_dir, precision="fp16")
