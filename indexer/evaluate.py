@@ -19,6 +19,7 @@ from .embedding import DEFAULT_MODEL
 from .errors import IndexerError, IndexNotFoundError
 from .indexdir import current_build
 from .manifest import Manifest
+from .onnx_query import DEFAULT_PRECISION
 from .search import EVAL_MODES, Searcher
 
 DEPTH = 1000  # passages each retriever proposes: enough to fill 100 distinct articles
@@ -117,7 +118,7 @@ def _reusable(index_dir: Path, corpus: Path, model: str, precision: str) -> Mani
 
 def evaluate(folder: Path, modes: Sequence[str] = EVAL_MODES, model: str = DEFAULT_MODEL,
              index_dir: Path | None = None, progress: bool = False,
-             precision: str = "float32") -> EvalReport:
+             precision: str = DEFAULT_PRECISION) -> EvalReport:
     """Index the collection (or reuse index_dir's index of it, if of that precision) and score
     each mode."""
     corpus, queries, qrels = load_collection(Path(folder))

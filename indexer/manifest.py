@@ -29,7 +29,7 @@ class Manifest:
     build_seconds: float
     store: str = "faiss-flat-ip"
     store_choice: str = "auto"  # what was asked for: auto (by size), flat or ivf-sq8
-    precision: str = "float32"  # of the passage vectors: float32, int8, or mixed after updates
+    precision: str = "float32"  # of the passage vectors: int8, float32 (all before int8 was), mixed
     format_version: int = FORMAT_VERSION
     sources: list[str] = field(default_factory=list)
     skipped: int = 0

@@ -121,8 +121,9 @@ def test_int8_passages_stay_near_torch_and_a_damaged_int8_graph_is_made_again(em
     assert np.abs(again.encode(texts) - vectors).max() < 1e-5
 
 
-def test_passages_are_float32_unless_int8_is_asked_for(embedder, cache):
+def test_passages_are_int8_unless_float32_is_asked_for(embedder, cache):
     load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
-    assert Embedder().passage_precision == "float32"
-    with pytest.raises(ValueError, match="precision must be one of float32, int8"):
+    assert Embedder().passage_precision == "int8"
+    assert Embedder(precision="float32").passage_precision == "float32"
+    with pytest.raises(ValueError, match="precision must be one of int8, float32"):
         Embedder(precision="auto")
