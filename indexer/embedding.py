@@ -118,7 +118,7 @@ class Embedder:
         On a CPU they go through the model's checked ONNX graph: int8 or float32 (see precision;
         float32 is torch's vectors within 1e-4, without importing torch). Each passage is
         embedded alone, one at a time on each core: no padding, and a vector never depends on
-        what it is embedded with (an update equals a rebuild). Here that runs 2.3x (int8) and
+        what it is embedded with (an update equals a rebuild). Here that runs 2.4x (int8) and
         1.4x (float32) torch's batches of batch_size, which is what a GPU, or
         NEWS_SEARCH_ONNX=0, uses (BENCHMARKS.md)."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)

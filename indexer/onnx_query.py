@@ -25,7 +25,7 @@ PROBES = ("why did the rebels leave Aleppo?", "ZQ-8812 engine warning", "Économ
 TOLERANCE = 1e-4
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Passage embeddings: int8 (the default: the model's weights quantised, the first layer's left in
-# float32, each passage's activations quantised on the fly; 2.3x torch's speed here, with nDCG@10
+# float32, each passage's activations quantised on the fly; 2.4x torch's speed here, with nDCG@10
 # within 0.002 of float32 on both eval sets) or float32 (the model as it is). See BENCHMARKS.md.
 PRECISIONS = ("int8", "float32")
 DEFAULT_PRECISION = "int8"
