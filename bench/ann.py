@@ -111,7 +111,10 @@ def main() -> None:
               f"cosine of {cosine:.3f} to their original)", flush=True)
     else:
         print(f"{len(vectors):,} real passage vectors (of {len(base):,}), no copies", flush=True)
-    embedder = Embedder()
+    # Questions are embedded as the server embeds them over this index: int8 over int8 passages.
+    precision = Manifest.read(current_build(args.index_dir[0]), upgrading=True).precision
+    embedder = Embedder(precision="int8" if precision == "int8" else "float32")
+    print(f"passages and questions: {embedder.precision}", flush=True)
     sets = {}
     for path in args.queries or [DEFAULT_QUERIES]:
         name = path.parent.name if path.name == "queries.jsonl" else path.stem

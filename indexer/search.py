@@ -230,8 +230,8 @@ class _Loaded:
             minlength=len(codes))
         dates = self.meta.article_dates()  # article row id -> its day, NaN if undated
         self.days = np.full(max(dates, default=0) + 1, np.nan)
-        for rowid, date in dates.items():
-            self.days[rowid] = _day_number(date)
+        for rowid, day in dates.items():
+            self.days[rowid] = _day_number(day)
         known = self.days[~np.isnan(self.days)]
         self.newest = float(known.max()) if len(known) else float("nan")
         self.oldest = float(known.min()) if len(known) else float("nan")
