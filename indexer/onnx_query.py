@@ -202,6 +202,9 @@ def int8_encoder(encoder: OnnxQueryEncoder) -> OnnxQueryEncoder | None:
             if attempt == "made" or not graph.is_file():
                 attempt = "made"
                 _quantise(encoder.graph, graph)
+                for stale in graph.parent.glob("model-int8*.onnx"):  # of an older kind
+                    if stale.name != INT8_NAME:
+                        stale.unlink(missing_ok=True)
             int8 = OnnxQueryEncoder(graph, encoder.folder, encoder.max_tokens)
             reference = np.load(encoder.graph.with_name("probes.npy"))
             got = np.stack([int8.encode_one(probe) for probe in PROBES])  # as used

@@ -102,8 +102,12 @@ def test_passages_are_indexed_through_onnx_one_at_a_time_with_torch_vectors(embe
 def test_int8_passages_stay_near_torch_and_a_damaged_int8_graph_is_made_again(embedder, cache):
     texts = [("Rebels left east Aleppo under the evacuation deal. " * (i % 7)) + f"Item {i}."
              for i in range(40)] + ["Économie : 15 000 € ?", "word " * 400]
+    load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
+    (folder,) = cache.glob("onnx/*/")
+    (folder / "model-int8.onnx").write_bytes(b"an int8 graph of an older kind")
     int8 = Embedder(precision="int8")
     vectors = int8.encode(texts, batch_size=16)
+    assert not (folder / "model-int8.onnx").exists()  # made anew, the old kind is dropped
     reference = torch_vectors(embedder, texts)
     cosines = (vectors * reference).sum(axis=1)
     assert int8.passage_precision == "int8"
