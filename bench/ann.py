@@ -113,12 +113,13 @@ def main() -> None:
         print(f"{len(vectors):,} real passage vectors (of {len(base):,}), no copies", flush=True)
     # Questions are embedded as the server embeds them over this index: int8 over int8 passages.
     precision = Manifest.read(current_build(args.index_dir[0]), upgrading=True).precision
-    embedder = Embedder(precision="int8" if precision == "int8" else "float32")
-    print(f"passages and questions: {embedder.precision}", flush=True)
+    embedder = Embedder()
+    print(f"passages: {precision}; questions embedded as the server would over them", flush=True)
     sets = {}
     for path in args.queries or [DEFAULT_QUERIES]:
         name = path.parent.name if path.name == "queries.jsonl" else path.stem
-        sets[name] = embedder.encode(query_texts(path, args.n_queries))
+        sets[name] = np.concatenate([embedder.encode_query(text, precision)
+                                     for text in query_texts(path, args.n_queries)])
         print(f"queries {name}: {len(sets[name])} from {path}", flush=True)
     queries = np.concatenate(list(sets.values()))
     faiss.omp_set_num_threads(1)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -29,31 +29,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-import onnx  # noqa: E402
-from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: E402
 
 from bench.search_latency import machine  # noqa: E402
 from indexer import Embedder, chunk_article, make_article  # noqa: E402
 from indexer.chunking import embedding_text  # noqa: E402
 from indexer.evaluate import load_collection, ndcg_at  # noqa: E402
-from indexer.onnx_query import OnnxQueryEncoder  # noqa: E402
+from indexer.onnx_query import OnnxQueryEncoder, _quantise  # noqa: E402
 
 
 def variant_graph(source: Path, name: str, folder: Path) -> Path:
-    """The graph of variant name, made from source in folder."""
+    """The graph of variant name, made from source in folder by the indexer's own quantiser."""
     if name == "float32":
         return source
-    nodes = [n.name for n in onnx.load(str(source)).graph.node if n.op_type == "MatMul"]
-    kept: list[str] = []
-    if name != "all":
-        for part in name.split("-")[1:]:
-            needle = f"/layer.{part[1:]}/" if part[:1] == "L" and part[1:].isdigit() else part
-            kept += [n for n in nodes if needle in n]
+    needles = [f"/layer.{part[1:]}/" if part[:1] == "L" and part[1:].isdigit() else part
+               for part in name.split("-")[1:]] if name != "all" else []
     graph = folder / (name.replace("/", "_") + ".onnx")
-    logging.disable(logging.WARNING)
-    quantize_dynamic(str(source), str(graph), weight_type=QuantType.QInt8, per_channel=True,
-                     reduce_range=False, nodes_to_exclude=kept)
-    logging.disable(logging.NOTSET)
+    _quantise(source, graph, re.compile("|".join(map(re.escape, needles))) if needles else None)
     return graph
 
 

@@ -220,14 +220,15 @@ def int8_encoder(encoder: OnnxQueryEncoder) -> OnnxQueryEncoder | None:
     return None
 
 
-def _quantise(source: Path, graph: Path) -> None:
+def _quantise(source: Path, graph: Path, keep: re.Pattern | None = FLOAT_LAYER) -> None:
     """ONNX Runtime's dynamic quantisation of source's weights to int8, per output channel, all
-    but FLOAT_LAYER's, written atomically to graph."""
+    but those of the matrix products whose node names keep matches (None: all of them), written
+    atomically to graph."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     kept = [node.name for node in onnx.load(str(source)).graph.node
-            if node.op_type == "MatMul" and FLOAT_LAYER.search(node.name)]
+            if node.op_type == "MatMul" and keep is not None and keep.search(node.name)]
     fd, partial = tempfile.mkstemp(dir=graph.parent, prefix=".int8-", suffix=".onnx")
     os.close(fd)
     logging.disable(logging.WARNING)  # its advice to pre-process, meant for image models
