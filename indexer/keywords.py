@@ -100,11 +100,16 @@ class KeywordIndex:
             keep = np.zeros(len(self.ids), dtype=bool)
             keep[where] = True
             scores = np.where(keep, scores, 0.0)
-        found = np.flatnonzero(scores > 0)
-        if len(found) > n:
-            found = found[np.argpartition(-scores[found], n - 1)[:n]]
-        found = found[np.lexsort((found, -scores[found]))]  # best first; ties by document order
-        return self.ids[found], scores[found].astype(np.float64)
+        found = np.flatnonzero(scores > 0)  # ascending: document order
+        if len(found) > n:  # the n best: all above the n-th best score, then the first ties
+            values = scores[found]
+            cut = np.partition(values, len(values) - n)[len(values) - n]
+            keep = values > cut
+            keep[np.flatnonzero(values == cut)[:n - np.count_nonzero(keep)]] = True
+            found = found[keep]
+        values = scores[found]
+        order = np.argsort(-values, kind="stable")  # best first; ties by document order
+        return self.ids[found[order]], values[order].astype(np.float64)
 
 
 def write_keyword_indexes(folder: Path, passages: Sequence[tuple[int, str]],

@@ -178,13 +178,15 @@ class MetadataReader:
         return articles, passages
 
     def passages(self, ids: Iterable[int]) -> dict[int, tuple[Passage, Article]]:
-        """The passages with the given ids and their articles, keyed by passage id."""
+        """The passages with the given ids and their articles, keyed by passage id. The articles
+        come without their text (""): a hit shows its passage, and a page of hits would
+        otherwise read every article whole."""
         ids = [int(i) for i in ids]
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self._conn().execute(
-            f'SELECT p.id, p.position, p.start, p."end", p.text, {_ARTICLE_COLUMNS}'
+            f'SELECT p.id, p.position, p.start, p."end", p.text, {_HEADER_COLUMNS}'
             f" FROM passages p JOIN articles a ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
             ids).fetchall()
         found = {}

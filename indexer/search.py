@@ -274,10 +274,23 @@ class _Pool:
         return [self.entry(at) for at in range(len(self.ids))]
 
 
+def _distinct(*arrays: np.ndarray) -> np.ndarray:
+    """The values found in the arrays, each once, ascending: np.union1d, by one sort (numpy
+    2.4's np.unique hashes, 4x slower on a search's 2,000 candidates)."""
+    values = np.sort(np.concatenate(arrays))
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
+
+
 def _story_heads(stories: np.ndarray) -> np.ndarray:
     """Where each story first appears in a ranked list of story codes (its best entry), in
     ranked order."""
-    return np.sort(np.unique(stories, return_index=True)[1])
+    if not len(stories):
+        return np.zeros(0, dtype=np.intp)
+    codes = stories - stories.min()
+    where = np.arange(len(codes))
+    first = np.full(int(codes.max()) + 1, len(codes))  # story code -> its first place
+    np.minimum.at(first, codes, where)  # (3x faster than np.unique(return_index) here)
+    return np.flatnonzero(first[codes] == where)
 
 
 def _boost_recent(loaded: _Loaded, pool: _Pool, half_life: int) -> _Pool:
@@ -421,11 +434,11 @@ class Searcher:
         better than RRF; it is here too, on both eval sets). allowed: the passages a filter
         lets in. Ties keep passage id order. A candidate's similarity or BM25 is NaN where
         that list did not retrieve it."""
-        articles = None if allowed is None else np.unique(loaded.owners[allowed])
+        articles = None if allowed is None else _distinct(loaded.owners[allowed])
         art_ids, art_scores = loaded.article_keywords.top(stems, depth, articles)
         by_article = np.zeros(len(loaded.days))
         by_article[art_ids] = min_max_array(art_scores)
-        candidates = np.union1d(semantic[0], keyword[0])
+        candidates = _distinct(semantic[0], keyword[0])
         fused = ARTICLE_KEYWORD_WEIGHT * by_article[loaded.owners[candidates]]
         raw = []
         for (ids, scores), weight in ((semantic, SEMANTIC_WEIGHT),

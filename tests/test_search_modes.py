@@ -150,3 +150,22 @@ def test_highlight_marks_every_query_word_and_the_sentence_with_most_of_them(tex
     assert [text[start:end] for start, end in found.terms] == words
     assert text[slice(*found.sentence)] == sentence
     assert highlight("Nothing here matches.", query_stems("Aleppo")).sentence is None
+
+
+def test_keyword_top_is_the_n_best_with_ties_in_document_order():
+    """top(n) equals sorting every document's BM25 score (bm25s's own sum), best first, ties by
+    document order, and cutting at n: also when the cut falls inside a run of equal scores."""
+    from indexer.keywords import KeywordIndex
+
+    texts = ["river flood", "flood warning issued", "river", "flood", "flood", "flood", "dry",
+             "flood river flood", "flood", "warning"]
+    index = KeywordIndex.build((10 * i + 3, text) for i, text in enumerate(texts))
+    for query in (["flood"], ["flood", "river"], ["warn", "flood"], ["river"]):
+        scores = index.retriever.get_scores_from_ids(index.retriever.get_tokens_ids(query))
+        ranked = sorted((i for i in range(len(texts)) if scores[i] > 0),
+                        key=lambda i: (-scores[i], i))
+        for n in range(1, len(texts) + 2):
+            ids, values = index.top(query, n)
+            assert ids.tolist() == [10 * i + 3 for i in ranked[:n]]
+            assert values.tolist() == [float(scores[i]) for i in ranked[:n]]
+    assert index.top(["absent"], 5)[0].tolist() == []
