@@ -7,7 +7,6 @@ import re
 from datetime import date
 from typing import Sequence
 
-from datasketch import MinHash, MinHashLSH
 from tqdm import tqdm
 
 from .articles import Article
@@ -47,6 +46,8 @@ def story_ids(articles: Sequence[Article], progress: bool = False) -> list[str]:
     are dated at most MAX_DAYS_APART days apart or either is undated. Headline-only articles
     have no body to compare and stay alone.
     """
+    from datasketch import MinHash, MinHashLSH  # here: 0.2 s to import, and a server never needs it
+
     parent = list(range(len(articles)))
 
     def find(i: int) -> int:
@@ -67,7 +68,7 @@ def story_ids(articles: Sequence[Article], progress: bool = False) -> list[str]:
 
     exact: dict[bytes, list[int]] = {}
     lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
-    signatures: dict[int, MinHash] = {}
+    signatures: dict[int, "MinHash"] = {}
     for i, article in enumerate(tqdm(articles, desc="Finding duplicates", unit=" articles",
                                      disable=not progress, leave=False)):
         words = _words(article.text)
