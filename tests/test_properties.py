@@ -84,3 +84,22 @@ def test_any_bytes_in_any_file_type_are_read_or_skipped_with_a_reason(tmp_path_f
     assert len(articles) == report.articles
     assert all(s.reason for s in report.skipped)
     assert report.articles > 0 or report.skipped or report.files == 1
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.one_of(st.dates().map(lambda d: d.isoformat() + "T10:00:00Z"),
+                      st.dates().map(str), st.text(alphabet="0123456789-:T /٣", max_size=14)))
+def test_day_numbers_of_dates_are_strptimes(text):
+    """The fast ISO path reads every stored date as strptime("%Y-%m-%d") does, NaN where it
+    fails."""
+    import math
+    from datetime import datetime
+
+    from indexer.search import _day_number
+
+    try:
+        expected = float(datetime.strptime(text[:10], "%Y-%m-%d").toordinal())
+    except ValueError:
+        expected = float("nan")
+    got = _day_number(text)
+    assert got == expected or (math.isnan(got) and math.isnan(expected))
