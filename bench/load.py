@@ -1,9 +1,11 @@
 """HTTP load against `news-search serve` while the index is rebuilt and swapped underneath.
 
 Usage: python bench/load.py --index-dir DIR --archive PATH [--clients 4] [--seconds 20]
-           [--rebuilds 2] [--update] [--queries FILE.jsonl] [--threads N] [--keep-alive]
+           [--rebuilds 2] [--update] [--queries FILE.jsonl] [--workers N] [--threads N]
+           [--keep-alive]
 
-Starts a server on a free port over a copy of DIR's index, runs CLIENTS threads that each send
+Starts a server on a free port over a copy of DIR's index (cold start: until it first answers;
+then 3 s for its other worker processes to load), runs CLIENTS threads that each send
 GET /api/search one after another for SECONDS, and meanwhile rebuilds the copy from ARCHIVE
 REBUILDS times (each a full build, or with --update an `index --update`, swapped in when
 complete). Prints requests/s, latency
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import shutil
 import statistics
@@ -48,7 +51,7 @@ def free_port() -> int:
 
 def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebuilds: int,
              queries: list[str], update: bool = False, threads: int | None = None,
-             keep_alive: bool = False) -> dict:
+             keep_alive: bool = False, workers: int | None = None) -> dict:
     """Serve a copy of index_dir, load it, rebuild it underneath; the figures."""
     with tempfile.TemporaryDirectory() as tmp:
         served = Path(tmp) / "index"
@@ -59,7 +62,8 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
         started = time.perf_counter()
         server = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port),
                                    "--index-dir", str(served),
-                                   *(["--threads", str(threads)] if threads else [])],
+                                   *(["--threads", str(threads)] if threads else []),
+                                   *(["--workers", str(workers)] if workers else [])],
                                   cwd=ROOT, stdout=log,
                                   stderr=subprocess.STDOUT)
         try:
@@ -74,6 +78,7 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                                          (Path(tmp) / "server.log").read_text())
                     time.sleep(0.1)
             cold_start = time.perf_counter() - started
+            time.sleep(3)  # the other worker processes finish loading before the clock starts
             latencies: list[float] = []
             failures: list[str] = []
             builds_seen: set[str] = {first_build}
@@ -87,20 +92,21 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                     path = "/api/search?" + urllib.parse.urlencode({"q": rng.choice(queries)})
                     t0 = time.perf_counter()
                     try:
+                        # http.client, the standard library's lightest client: these clients
+                        # share the server's cores (their CPU is printed).
+                        connection = connection or http.client.HTTPConnection(
+                            "127.0.0.1", port, timeout=30)
+                        try:
+                            connection.request("GET", path)
+                            r = connection.getresponse()
+                            status, body = r.status, json.loads(r.read())
+                        except (OSError, http.client.HTTPException):
+                            connection.close()
+                            connection = None
+                            raise
                         if not keep_alive:  # a new connection for every request
-                            with urllib.request.urlopen(base + path, timeout=30) as r:
-                                status, body = r.status, json.load(r)
-                        else:  # one connection per client, reopened only if it fails
-                            connection = connection or http.client.HTTPConnection(
-                                "127.0.0.1", port, timeout=30)
-                            try:
-                                connection.request("GET", path)
-                                r = connection.getresponse()
-                                status, body = r.status, json.loads(r.read())
-                            except (OSError, http.client.HTTPException):
-                                connection.close()
-                                connection = None
-                                raise
+                            connection.close()
+                            connection = None
                         ok = status == 200 and "results" in body
                     except (OSError, ValueError, http.client.HTTPException) as exc:
                         ok, body = False, str(exc)
@@ -112,6 +118,7 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                     connection.close()
 
             threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+            server_cpu0, client_cpu0 = _cpu_s(server.pid), time.process_time()
             for t in threads:
                 t.start()
             for _ in range(rebuilds):  # full builds, swapped in under the running server
@@ -124,6 +131,8 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                     builds_seen.add(json.load(r)["index"])
             for t in threads:
                 t.join()
+            server_cpu = _cpu_s(server.pid) - server_cpu0
+            client_cpu = time.process_time() - client_cpu0
             rss_mb = _rss_mb(server.pid)
         finally:
             server.terminate()
@@ -136,18 +145,48 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
             "p99_ms": pick(0.99), "max_ms": latencies[-1] if latencies else 0,
             "mean_ms": statistics.fmean(latencies) if latencies else 0,
             "builds_served": len(builds_seen), "cold_start_s": cold_start,
-            "server_rss_mb": rss_mb}
+            "server_rss_mb": rss_mb,
+            # CPU time per request, of the server process and of this one (the clients)
+            "server_cpu_ms_per_request": 1000 * server_cpu / max(1, len(latencies)),
+            "client_cpu_ms_per_request": 1000 * client_cpu / max(1, len(latencies))}
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and its children: `serve`'s gunicorn master and its worker processes (Linux)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return [pid, *children]
+
+
+def _cpu_s(pid: int) -> float:
+    """The user + system CPU seconds that process pid and its children have used (Linux)."""
+    total = 0.0
+    for each in _tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
 
 
 def _rss_mb(pid: int) -> float:
-    """The resident memory of process pid, in MiB (Linux)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    """The resident memory of process pid and its children, in MiB (Linux): their proportional
+    set sizes, so that pages they share count once."""
+    total = 0
+    for each in _tree(pid):
+        try:
+            for line in Path(f"/proc/{each}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024 if total else float("nan")
 
 
 def main() -> None:
@@ -158,7 +197,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rebuilds", type=int, default=2)
     parser.add_argument("--queries", type=Path)
-    parser.add_argument("--threads", type=int, help="the server's worker threads (default: serve's)")
+    parser.add_argument("--workers", type=int, help="the server's processes (default: serve's)")
+    parser.add_argument("--threads", type=int,
+                        help="the server's threads, with --workers 1 (default: serve's)")
     parser.add_argument("--keep-alive", action="store_true",
                         help="Each client keeps one HTTP/1.1 connection open, as a browser or an"
                         " API client with a session does (default: a new connection a request).")
@@ -170,7 +211,7 @@ def main() -> None:
         queries = [json.loads(line)["title"] for line in args.queries.open() if line.strip()]
         queries = [q for q in queries if q.strip()][:1000]
     figures = run_load(args.index_dir, args.archive, args.clients, args.seconds, args.rebuilds,
-                       queries, args.update, args.threads, args.keep_alive)
+                       queries, args.update, args.threads, args.keep_alive, args.workers)
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine()}")
     print(json.dumps(figures, indent=2))

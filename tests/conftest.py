@@ -73,11 +73,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(index_dir: Path, port: int, log) -> subprocess.Popen:
+def serve(index_dir: Path, port: int, log, *options: str) -> subprocess.Popen:
     """`news-search serve` as a real process, its output to the open file log."""
     return subprocess.Popen(
         [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port),
-         "--index-dir", str(index_dir)],
+         "--index-dir", str(index_dir), *options],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
-from conftest import ALEPPO_QUESTION, free_port, get, serve, wait_until_up
+from conftest import ALEPPO_QUESTION, ROOT, free_port, get, serve, wait_until_up
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +56,86 @@ def test_serve_on_a_port_in_use_is_a_clear_error(tmp_path):
     out = (tmp_path / "server.log").read_text()
     assert proc.returncode == 1
     assert f"Error: cannot listen on 127.0.0.1:{port}" in out and "Traceback" not in out
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is pid (Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("workers", [2, 1])
+def test_serve_answers_from_worker_processes_or_threads_and_stops_when_told(
+        archive_index, tmp_path, workers):
+    """--workers 2: gunicorn's master and two worker processes; --workers 1: one process with
+    threads. Either answers, and SIGTERM (what `kill` and service managers send) stops every
+    process within seconds."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "server.log", "w") as log:
+        proc = serve(archive_index, port, log, "--workers", str(workers))
+        try:
+            wait_until_up(proc, base, tmp_path / "server.log")
+            status, body = get(base + "/api/search?" + urllib.parse.urlencode(
+                {"q": ALEPPO_QUESTION, "k": 3}))
+            assert status == 200 and json.loads(body)["results"]
+            children = _children(proc.pid)
+            assert len(children) == (workers if workers > 1 else 0)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{c}").exists() for c in children)
+    out = (tmp_path / "server.log").read_text()
+    how = f"{workers} worker processes" if workers > 1 else "1 process"
+    assert "Ready in" in out and how in out and "Traceback" not in out
+
+
+def test_clients_that_send_nothing_do_not_hold_the_workers(archive_index, tmp_path):
+    """Two connections that never send a request, against two worker processes: each is
+    dropped after NEWS_SEARCH_CLIENT_TIMEOUT seconds, and a real search is answered."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "server.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), "--index-dir",
+             str(archive_index), "--workers", "2"], cwd=ROOT, stdout=log,
+            stderr=subprocess.STDOUT, env={**os.environ, "NEWS_SEARCH_CLIENT_TIMEOUT": "2"})
+        try:
+            wait_until_up(proc, base, tmp_path / "server.log")
+            time.sleep(3)  # both workers loaded
+            idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+            started = time.monotonic()
+            status, _ = get(base + "/api/search?q=bridge")
+            assert status == 200 and time.monotonic() - started < 10
+            for sock in idle:
+                sock.settimeout(10)
+                assert sock.recv(1) == b""  # closed by the server
+                sock.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("workers", [2, 1])
+def test_serving_a_damaged_index_is_a_clear_error(writable_index, tmp_path, workers):
+    """The file at fault is named, whether worker processes or the one process load it, and
+    the server stops instead of answering 503s."""
+    from indexer.indexdir import current_build
+
+    (current_build(writable_index) / "manifest.json").write_text("{")
+    with open(tmp_path / "server.log", "w") as log:
+        proc = serve(writable_index, free_port(), log, "--workers", str(workers))
+        proc.wait(timeout=60)
+    out = (tmp_path / "server.log").read_text()
+    assert proc.returncode != 0
+    assert "Error: " in out and "manifest.json is unreadable" in out and "Traceback" not in out

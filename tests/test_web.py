@@ -217,3 +217,23 @@ def test_odd_unicode_is_indexed_and_shown_as_text(tmp_path, embedder):
     assert "\x00" not in texts and "🚢" in texts
     page = client.get("/", query_string={"q": "harbour \x00\u202e🙂"})
     assert page.status_code == 200 and "\x00" not in page.get_data(as_text=True)
+
+
+def test_json_answers_are_flasks_json_written_by_orjson():
+    """The same values as Flask's own provider writes (its date format, keys in the order
+    given, int keys as strings), UTF-8 text instead of \\u escapes, one line."""
+    from datetime import date
+
+    from flask.json.provider import DefaultJSONProvider
+
+    app = create_app({"TESTING": True})
+    value = {"b": 1, "a": "Café – “x” ’s", "d": date(2024, 1, 2), "n": None, 3: [1.5, True]}
+    with app.app_context():
+        body = app.json.response(value).get_data()
+        flask = DefaultJSONProvider(app)
+        flask.sort_keys = False  # as the app had it before
+        flask_body = flask.response(value).get_data()
+    assert json.loads(body) == json.loads(flask_body)
+    assert list(json.loads(body)) == ["b", "a", "d", "n", "3"]
+    assert json.loads(body)["d"] == "Tue, 02 Jan 2024 00:00:00 GMT"
+    assert "Café – “x” ’s".encode() in body and body.endswith(b"\n") and body.count(b"\n") == 1

@@ -11,18 +11,20 @@ from flask import Flask, current_app
 
 from indexer import DEFAULT_MODEL, Searcher
 
+from .jsonout import OrjsonProvider
+
 _searcher_lock = threading.Lock()
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Make the app: defaults, then NEWS_SEARCH_* environment variables, then test_config."""
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     app.config.from_mapping(INDEX_DIR="index", MODEL=DEFAULT_MODEL,
                             MAX_CONTENT_LENGTH=64 * 1024)  # searches are GETs: bodies stay small
     app.config.from_prefixed_env("NEWS_SEARCH")
     if test_config:
         app.config.from_mapping(test_config)
-    app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from . import access_log, api, errors, pages, security

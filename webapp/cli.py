@@ -30,13 +30,25 @@ from indexer import (
     make_filters,
     update_index,
 )
+from indexer.indexdir import current_build
 from indexer.onnx_query import DEFAULT_PRECISION, PRECISIONS
 from indexer.store import AUTO_IVF_FROM, NPROBE
 from indexer.store import KINDS as STORE_KINDS
 
+from .serving import (
+    MAX_DEFAULT_WORKERS,
+    can_fork_workers,
+    default_workers,
+    listen,
+    serve_processes,
+    serve_threads,
+    warm_app,
+)
+
 MAX_SKIPPED_SHOWN = 20
-# A search is CPU work: one worker thread per core served the union index at 123 requests/s
-# with 4 or 16 clients, against 112/104 with two a core and 108/77 with 8 (BENCHMARKS.md).
+# With threads (--workers 1): a search is CPU work, and one thread per core served the union
+# index at 123 requests/s with 4 or 16 clients, against 112/104 with two a core and 108/77 with
+# 8 (BENCHMARKS.md).
 DEFAULT_THREADS = max(2, os.cpu_count() or 2)
 
 
@@ -266,42 +278,44 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
               help="Address to listen on; 0.0.0.0 to let other machines in [env NEWS_SEARCH_HOST].")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
               envvar="NEWS_SEARCH_PORT", help="Port to listen on [env NEWS_SEARCH_PORT].")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="Server processes, each answering one request at a time (gunicorn).  "
+                   f"[default: one per CPU core, at most {MAX_DEFAULT_WORKERS}; 1 on Windows]")
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True,
               type=click.IntRange(1, 64),
-              help="Worker threads of the WSGI server (default: one per CPU core, at least 2).")
+              help="With --workers 1: requests answered at a time by threads of one process "
+                   "(waitress).")
 @index_dir_option
 @model_option
-def serve(host: str, port: int, threads: int, index_dir: Path, model: str) -> None:
-    """Serve the search page and the JSON API (waitress, a production WSGI server).
+def serve(host: str, port: int, workers: int | None, threads: int, index_dir: Path,
+          model: str) -> None:
+    """Serve the search page and the JSON API.
 
-    If the index folder holds no index yet, one is built from the seed archive first.
+    By default one worker process a core answers (gunicorn); with --workers 1, or where
+    gunicorn cannot run, one process with threads (waitress). If the index folder holds no
+    index yet, one is built from the seed archive first.
     """
-    import waitress
-
-    from . import create_app, get_searcher
-
-    started = time.perf_counter()
+    started = time.time()
+    workers = workers or default_workers()
+    if workers > 1 and not can_fork_workers():
+        click.echo("Several worker processes need gunicorn (not on Windows): serving with "
+                   "threads in one process", err=True)
+        workers = 1
+    listener = listen(host, port)
+    url = f"http://{host}:{port}/"
     try:
         try:
-            Searcher(index_dir, model=model)
+            current_build(index_dir)
         except IndexNotFoundError:
             seeds = Path(os.environ.get("NEWS_SEARCH_SEEDS", default_seeds()))
             click.echo(f"No index in {index_dir} yet: building one from {seeds}", err=True)
             _run_build([seeds], index_dir, model)
-        app = create_app({"INDEX_DIR": str(index_dir), "MODEL": model})
-        with app.app_context():
-            get_searcher().search("warm up", 1)  # load the model now, not on the first request
+        if workers > 1:  # each worker loads the index, and stops the server if it cannot
+            serve_processes(listener, workers, index_dir, model, started, url)
+        app = warm_app(index_dir, model)
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Ready in {time.perf_counter() - started:.1f} s: search at http://{host}:{port}/ "
-               f"(JSON API at /api/search?q=...); Ctrl-C stops", err=True)
-    try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="news-search",
-                       _quiet=True)
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                                   "choose another --port or --host") from None
-
+    serve_threads(app, listener, threads, started, url)
 
 if __name__ == "__main__":
     main()
