@@ -81,11 +81,12 @@ class KeywordIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def top(self, stems: Sequence[str], n: int, allowed: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+    def top(self, stems: Sequence[str], n: int, allowed: np.ndarray | None = None,
+            ordered: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """The n documents that score best for the query's stems, best first, as two arrays:
         ids (int64) and BM25 scores (float64). Only documents holding at least one of the
-        stems, and only ids in `allowed` if given."""
+        stems, and only ids in `allowed` if given. ordered=False: the same n, in id order
+        (for a caller that only looks them up)."""
         nothing = np.zeros(0, dtype=np.int64), np.zeros(0)
         if self.retriever is None or n <= 0:
             return nothing
@@ -108,6 +109,8 @@ class KeywordIndex:
             keep[np.flatnonzero(values == cut)[:n - np.count_nonzero(keep)]] = True
             found = found[keep]
         values = scores[found]
+        if not ordered:
+            return self.ids[found], values.astype(np.float64)
         order = np.argsort(-values, kind="stable")  # best first; ties by document order
         return self.ids[found[order]], values[order].astype(np.float64)
 

@@ -415,8 +415,8 @@ class Searcher:
             found = ids[0] >= 0
             sem_ids, sem_scores = ids[0][found], scores[0][found].astype(np.float64)
         stems = analyse(query)
-        if mode != "semantic":
-            kw_ids, kw_scores = loaded.keywords.top(stems, depth, allowed)
+        if mode != "semantic":  # the hybrid fusion looks scores up: it needs no order
+            kw_ids, kw_scores = loaded.keywords.top(stems, depth, allowed, mode != "hybrid")
         if mode == "semantic":
             return _Pool.of(sem_ids, sem_scores, sem_scores)
         if mode == "keyword":
@@ -441,7 +441,7 @@ class Searcher:
         lets in. Ties keep passage id order. A candidate's similarity or BM25 is NaN where
         that list did not retrieve it."""
         articles = None if allowed is None else _distinct(loaded.owners[allowed])
-        art_ids, art_scores = loaded.article_keywords.top(stems, depth, articles)
+        art_ids, art_scores = loaded.article_keywords.top(stems, depth, articles, False)
         by_article = np.zeros(len(loaded.days))
         by_article[art_ids] = min_max_array(art_scores)
         candidates = _distinct(semantic[0], keyword[0])

@@ -168,4 +168,8 @@ def test_keyword_top_is_the_n_best_with_ties_in_document_order():
             ids, values = index.top(query, n)
             assert ids.tolist() == [10 * i + 3 for i in ranked[:n]]
             assert values.tolist() == [float(scores[i]) for i in ranked[:n]]
+            loose = index.top(query, n, ordered=False)
+            assert sorted(zip(*[a.tolist() for a in loose])) == sorted(zip(ids.tolist(),
+                                                                          values.tolist()))
+            assert loose[0].tolist() == sorted(loose[0].tolist())
     assert index.top(["absent"], 5)[0].tolist() == []
