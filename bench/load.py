@@ -51,7 +51,7 @@ def free_port() -> int:
 
 def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebuilds: int,
              queries: list[str], update: bool = False, threads: int | None = None,
-             keep_alive: bool = False, workers: int | None = None) -> dict:
+             keep_alive: bool = False, workers: int | None = None, wrk: bool = False) -> dict:
     """Serve a copy of index_dir, load it, rebuild it underneath; the figures."""
     with tempfile.TemporaryDirectory() as tmp:
         served = Path(tmp) / "index"
@@ -99,14 +99,15 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                         try:
                             connection.request("GET", path)
                             r = connection.getresponse()
-                            status, body = r.status, json.loads(r.read())
+                            status, raw = r.status, r.read()
                         except (OSError, http.client.HTTPException):
                             connection.close()
                             connection = None
                             raise
-                        if not keep_alive:  # a new connection for every request
-                            connection.close()
+                        if not keep_alive:  # a new connection for every request, closed
+                            connection.close()  # once read: the server waits for the close
                             connection = None
+                        body = json.loads(raw)
                         ok = status == 200 and "results" in body
                     except (OSError, ValueError, http.client.HTTPException) as exc:
                         ok, body = False, str(exc)
@@ -119,6 +120,10 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
 
             threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
             server_cpu0, client_cpu0 = _cpu_s(server.pid), time.process_time()
+            if wrk:  # one wrk process instead of the threads, its CPU counted as the clients'
+                threads = []
+                wrk_run = _start_wrk(base, clients, seconds, queries, Path(tmp))
+                client_cpu0 = _children_cpu_s()
             for t in threads:
                 t.start()
             for _ in range(rebuilds):  # full builds, swapped in under the running server
@@ -131,24 +136,91 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                     builds_seen.add(json.load(r)["index"])
             for t in threads:
                 t.join()
-            server_cpu = _cpu_s(server.pid) - server_cpu0
-            client_cpu = time.process_time() - client_cpu0
+            if wrk:
+                wrk_figures = _wrk_results(wrk_run)
+                server_cpu = _cpu_s(server.pid) - server_cpu0
+                client_cpu = _children_cpu_s() - client_cpu0  # wrk's (and any rebuild's)
+            else:
+                server_cpu = _cpu_s(server.pid) - server_cpu0
+                client_cpu = time.process_time() - client_cpu0
             rss_mb = _rss_mb(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
             log.close()
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    return {"requests": len(latencies), "failed": len(failures), "failures": failures[:5],
-            "requests_per_s": len(latencies) / seconds, "p50_ms": pick(0.50),
-            "p99_ms": pick(0.99), "max_ms": latencies[-1] if latencies else 0,
-            "mean_ms": statistics.fmean(latencies) if latencies else 0,
+    if wrk:
+        figures = wrk_figures
+    else:
+        latencies.sort()
+        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
+        figures = {"requests": len(latencies), "failed": len(failures),
+                   "failures": failures[:5], "p50_ms": pick(0.50), "p99_ms": pick(0.99),
+                   "max_ms": latencies[-1] if latencies else 0,
+                   "mean_ms": statistics.fmean(latencies) if latencies else 0}
+    done = max(1, figures["requests"])
+    return {**figures, "requests_per_s": figures["requests"] / seconds,
             "builds_served": len(builds_seen), "cold_start_s": cold_start,
             "server_rss_mb": rss_mb,
-            # CPU time per request, of the server process and of this one (the clients)
-            "server_cpu_ms_per_request": 1000 * server_cpu / max(1, len(latencies)),
-            "client_cpu_ms_per_request": 1000 * client_cpu / max(1, len(latencies))}
+            # CPU time per request, of the server's processes and of the clients
+            "server_cpu_ms_per_request": 1000 * server_cpu / done,
+            "client_cpu_ms_per_request": 1000 * client_cpu / done}
+
+
+_WRK_SCRIPT = """
+local paths = {}
+init = function(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  math.randomseed(os.time())
+end
+request = function() return wrk.format("GET", paths[math.random(#paths)]) end
+done = function(summary, latency, requests)
+  local out = io.open(args_out, "w")
+  out:write(string.format("%d %d %d\\n", summary.requests, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+  for _, p in ipairs({50, 99}) do out:write(string.format("%f\\n", latency:percentile(p) / 1000)) end
+  out:write(string.format("%f\\n", latency.max / 1000))
+  out:write(string.format("%f\\n", latency.mean / 1000))
+  out:close()
+end
+"""
+
+
+def _start_wrk(base: str, clients: int, seconds: float, queries: list[str], tmp: Path
+               ) -> tuple[subprocess.Popen, Path]:
+    """wrk (C, one thread, `clients` connections) sending GET /api/search for queries drawn at
+    random, for `seconds`; its figures are written to a file when it ends."""
+    paths, out = tmp / "paths.txt", tmp / "wrk.txt"
+    paths.write_text("".join("/api/search?" + urllib.parse.urlencode({"q": q}) + "\n"
+                             for q in queries))
+    script = tmp / "load.lua"
+    script.write_text(f"args_out = {json.dumps(str(out))}\n" + _WRK_SCRIPT)
+    proc = subprocess.Popen(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "30s",
+                             "-s", str(script), base, "--", str(paths)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc, out
+
+
+def _wrk_results(run: tuple[subprocess.Popen, Path]) -> dict:
+    """requests, failed (non-2xx answers and socket errors), p50/p99/max/mean latency in ms of
+    a wrk run, waited for."""
+    proc, out = run
+    output = proc.communicate()[0]
+    if proc.returncode or not out.is_file():
+        raise SystemExit(f"wrk failed: {output}")
+    counts, *times = out.read_text().split("\n")
+    requests, bad_status, socket_errors = map(int, counts.split())
+    p50, p99, slowest, mean = map(float, times[:4])
+    return {"requests": requests, "failed": bad_status + socket_errors,
+            "failures": [output] if bad_status + socket_errors else [],
+            "p50_ms": p50, "p99_ms": p99, "max_ms": slowest, "mean_ms": mean}
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds used by this process's finished children (wrk)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _tree(pid: int) -> list[int]:
@@ -203,6 +275,9 @@ def main() -> None:
     parser.add_argument("--keep-alive", action="store_true",
                         help="Each client keeps one HTTP/1.1 connection open, as a browser or an"
                         " API client with a session does (default: a new connection a request).")
+    parser.add_argument("--wrk", action="store_true",
+                        help="Load with wrk (C, one thread; apt-get install wrk) instead of Python"
+                        " client threads: the clients take less of the server's CPU.")
     parser.add_argument("--update", action="store_true",
                         help="Rebuild with `index --update` (a new build all the same, swapped in).")
     args = parser.parse_args()
@@ -211,7 +286,8 @@ def main() -> None:
         queries = [json.loads(line)["title"] for line in args.queries.open() if line.strip()]
         queries = [q for q in queries if q.strip()][:1000]
     figures = run_load(args.index_dir, args.archive, args.clients, args.seconds, args.rebuilds,
-                       queries, args.update, args.threads, args.keep_alive, args.workers)
+                       queries, args.update, args.threads, args.keep_alive, args.workers,
+                       args.wrk)
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine()}")
     print(json.dumps(figures, indent=2))
