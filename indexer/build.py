@@ -112,6 +112,9 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
         chunked = [(a, chunk_article(a, max_words, overlap), story)
                    for a, story in zip(articles, stories)]
         total = sum(len(p) for _, p, _ in chunked)
+        # Loaded (the first time: exported and quantised) before the clock and the progress bar
+        # start, so that both show embedding's own rate.
+        embedder.load_passage_model()
         with staging_folder(index_dir) as staged, _write_errors(index_dir):
             embed_started = time.perf_counter()
             store = FaissStore(embedder.dimension)
@@ -185,6 +188,8 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                 now = old.precision
                 if todo:
                     embedder = embedder or Embedder(model, precision=precision)
+                    embedder.load_passage_model()  # as in build_index
+                    embed_started = time.perf_counter()
                     _embed_into(meta, store, todo, meta.next_passage_id(), embedder, progress,
                                 batch_size)
                     kept = len(existing) > len(gone) + len(changed)

@@ -145,6 +145,12 @@ class Embedder:
                 workers.shutdown()
         return out
 
+    def load_passage_model(self) -> None:
+        """Load what encode embeds passages with (the first time: export the model to ONNX and
+        quantise it, several seconds), so that embedding starts at full speed."""
+        if self._passage_encoder() is None:
+            self.model  # noqa: B018 - loads torch's model
+
     def _passage_encoder(self) -> OnnxQueryEncoder | None:
         if self._passages is _UNSET:
             encoder = None

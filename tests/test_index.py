@@ -138,6 +138,7 @@ class _FailingEmbedder:
         self.real, self.calls, self.fail_after = real, 0, fail_after
         self.name, self.dimension = real.name, real.dimension
         self.passage_precision = real.passage_precision
+        self.load_passage_model = real.load_passage_model
 
     def encode(self, texts, **kwargs):
         self.calls += 1
