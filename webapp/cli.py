@@ -317,5 +317,6 @@ def serve(host: str, port: int, workers: int | None, threads: int, index_dir: Pa
         raise click.ClickException(str(exc)) from None
     serve_threads(app, listener, threads, started, url)
 
+
 if __name__ == "__main__":
     main()

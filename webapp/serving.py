@@ -21,8 +21,9 @@ import click
 # A client has this long to send its request and take the answer; one that stalls is dropped
 # instead of holding a worker (waitress reads requests apart from its threads: no such limit).
 CLIENT_TIMEOUT = float(os.environ.get("NEWS_SEARCH_CLIENT_TIMEOUT", "30"))
-# Processes share nothing, so each holds its own index and model: about 470 MB for the
-# 32,692-article union, 230 MB for a small index. Four keep a laptop's memory in hand.
+# Processes share little, so each holds its own index and model: about 420 MB (proportional set
+# size) for the 32,692-article union, 290 MB for the seed index. Four keep a laptop's memory in
+# hand.
 MAX_DEFAULT_WORKERS = 4
 
 
