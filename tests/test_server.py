@@ -139,3 +139,15 @@ def test_serving_a_damaged_index_is_a_clear_error(writable_index, tmp_path, work
     out = (tmp_path / "server.log").read_text()
     assert proc.returncode != 0
     assert "Error: " in out and "manifest.json is unreadable" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "inf"])
+def test_a_bad_client_timeout_is_a_clear_error(tmp_path, value):
+    done = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "serve", "--port", str(free_port()), "--index-dir",
+         str(tmp_path / "index")], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "NEWS_SEARCH_CLIENT_TIMEOUT": value})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"NEWS_SEARCH_CLIENT_TIMEOUT must be a number of seconds above 0, got '{value}'" \
+        in done.stderr
+    assert not (tmp_path / "index").exists()  # refused before building anything

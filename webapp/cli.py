@@ -38,6 +38,7 @@ from indexer.store import KINDS as STORE_KINDS
 from .serving import (
     MAX_DEFAULT_WORKERS,
     can_fork_workers,
+    client_timeout,
     default_workers,
     listen,
     serve_processes,
@@ -296,6 +297,7 @@ def serve(host: str, port: int, workers: int | None, threads: int, index_dir: Pa
     index yet, one is built from the seed archive first.
     """
     started = time.time()
+    client_timeout()  # a bad NEWS_SEARCH_CLIENT_TIMEOUT is refused before anything starts
     workers = workers or default_workers()
     if workers > 1 and not can_fork_workers():
         click.echo("Several worker processes need gunicorn (not on Windows): serving with "

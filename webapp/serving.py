@@ -20,11 +20,27 @@ import click
 
 # A client has this long to send its request and take the answer; one that stalls is dropped
 # instead of holding a worker (waitress reads requests apart from its threads: no such limit).
-CLIENT_TIMEOUT = float(os.environ.get("NEWS_SEARCH_CLIENT_TIMEOUT", "30"))
+CLIENT_TIMEOUT_ENV, DEFAULT_CLIENT_TIMEOUT = "NEWS_SEARCH_CLIENT_TIMEOUT", 30.0
 # Processes share little, so each holds its own index and model: about 420 MB (proportional set
 # size) for the 32,692-article union, 290 MB for the seed index. Four keep a laptop's memory in
 # hand.
 MAX_DEFAULT_WORKERS = 4
+
+
+def client_timeout() -> float:
+    """Seconds a client has (NEWS_SEARCH_CLIENT_TIMEOUT); a ClickException if it is not a
+    positive number."""
+    text = os.environ.get(CLIENT_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_CLIENT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise click.ClickException(f"{CLIENT_TIMEOUT_ENV} must be a number of seconds above 0, "
+                                   f"got {text!r}")
+    return seconds
 
 
 def can_fork_workers() -> bool:
@@ -94,6 +110,7 @@ def serve_processes(listener: socket.socket, workers: int, index_dir: Path, mode
 
 def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: float,
                    url: str) -> None:
+    deadline = client_timeout()  # checked by `serve` before it came here
     from gunicorn import util
     from gunicorn.app.base import BaseApplication
     from gunicorn.workers.sync import SyncWorker
@@ -103,7 +120,7 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
 
         def accept(self, listener) -> None:  # noqa: ANN001
             client, addr = listener.accept()
-            client.settimeout(CLIENT_TIMEOUT)
+            client.settimeout(deadline)
             util.close_on_exec(client)
             self.handle(listener, client, addr)
 
