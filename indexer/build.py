@@ -114,6 +114,9 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
         total = sum(len(p) for _, p, _ in chunked)
         # Loaded (the first time: exported and quantised) before the clock and the progress bar
         # start, so that both show embedding's own rate.
+        if progress:
+            tqdm.write(f"Loading the model {embedder.name} (on first use it is exported to ONNX "
+                       "and quantised: about 10 s more)")
         embedder.load_passage_model()
         with staging_folder(index_dir) as staged, _write_errors(index_dir):
             embed_started = time.perf_counter()
