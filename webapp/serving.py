@@ -113,6 +113,7 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
     deadline = client_timeout()  # checked by `serve` before it came here
     from gunicorn import util
     from gunicorn.app.base import BaseApplication
+    from gunicorn.errors import HaltServer
     from gunicorn.workers.sync import SyncWorker
 
     class Worker(SyncWorker):
@@ -148,7 +149,10 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
                 click.echo(f"Error: {exc}", err=True)
                 sys.exit(3)  # gunicorn's "worker failed to boot": the server stops
 
-    Server().run()
+    try:
+        Server().run()
+    except HaltServer as exc:  # two workers failing at once make gunicorn raise this twice
+        sys.exit(exc.exit_status)
 
 
 if __name__ == "__main__":
