@@ -216,7 +216,7 @@ class _Loaded:
         self.folder = folder
         self.manifest = Manifest.read(folder)
         self.manifest.check_model(model, folder)
-        self.store = FaissStore.load(folder, self.manifest.dimension)
+        self.store = FaissStore.load(folder, self.manifest.dimension, mapped=True)
         self.meta = MetadataReader(folder)
         self.keywords, self.article_keywords = load_keyword_indexes(folder)
         articles, passages = self.meta.counts()

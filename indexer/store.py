@@ -185,14 +185,16 @@ class FaissStore:
         faiss.write_index(self.index, str(folder / VECTORS_NAME))
 
     @classmethod
-    def load(cls, folder: Path, dimension: int) -> "FaissStore":
-        """Read folder's vectors, checking they have the expected dimension."""
+    def load(cls, folder: Path, dimension: int, mapped: bool = False) -> "FaissStore":
+        """Read folder's vectors, checking they have the expected dimension. mapped=True (for
+        searching only: the store cannot then change) maps the file's vectors into memory
+        instead of copying them, so the processes serving one index share one copy."""
         path = folder / VECTORS_NAME
         if not path.is_file():
             raise IndexCorruptError(f"{path} is missing: rebuild the index with "
                                     "`news-search index PATH`")
         try:
-            index = faiss.read_index(str(path))
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
         except RuntimeError as exc:
             reason = str(exc).splitlines()[0]
             raise IndexCorruptError(f"{path} is unreadable or truncated ({reason}): rebuild the "

@@ -102,3 +102,19 @@ def test_an_index_built_approximate_says_so_and_stays_so_on_update(tmp_path, emb
     assert result.manifest.store == "faiss-ivf1-sq8-nprobe1"
     hit = Searcher(tmp_path / "ix", embedder=embedder).search("deckhands strike", 1).hits[0]
     assert hit.article.id.startswith("ferry")
+
+
+@pytest.mark.parametrize("which", [0, 1])  # flat, ivf-sq8
+def test_a_mapped_store_searches_and_reads_as_a_loaded_one(stores, tmp_path, which):
+    """What a server searches (the file mapped into memory, shared by its worker processes)
+    answers exactly as the store read into memory."""
+    store, vectors, ids = stores[which], stores[2], stores[3]
+    store.save(tmp_path)
+    loaded = FaissStore.load(tmp_path, DIM)
+    mapped = FaissStore.load(tmp_path, DIM, mapped=True)
+    queries = clustered(20, seed=5)
+    for allowed in (None, ids[::7], ids[:40]):
+        got, want = mapped.search(queries, 50, allowed), loaded.search(queries, 50, allowed)
+        assert all(np.array_equal(a, b) for a, b in zip(got, want))
+    assert np.array_equal(mapped.vectors(ids[:100]), loaded.vectors(ids[:100]))
+    assert len(mapped) == len(loaded) == len(vectors)
