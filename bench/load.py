@@ -143,7 +143,7 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
             else:
                 server_cpu = _cpu_s(server.pid) - server_cpu0
                 client_cpu = time.process_time() - client_cpu0
-            rss_mb = _rss_mb(server.pid)
+            pss_mb = _pss_mb(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -160,7 +160,7 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
     done = max(1, figures["requests"])
     return {**figures, "requests_per_s": figures["requests"] / seconds,
             "builds_served": len(builds_seen), "cold_start_s": cold_start,
-            "server_rss_mb": rss_mb,
+            "server_pss_mb": pss_mb,  # proportional set size: shared pages count once
             # CPU time per request, of the server's processes and of the clients
             "server_cpu_ms_per_request": 1000 * server_cpu / done,
             "client_cpu_ms_per_request": 1000 * client_cpu / done}
@@ -247,7 +247,7 @@ def _cpu_s(pid: int) -> float:
     return total
 
 
-def _rss_mb(pid: int) -> float:
+def _pss_mb(pid: int) -> float:
     """The resident memory of process pid and its children, in MiB (Linux): their proportional
     set sizes, so that pages they share count once."""
     total = 0
@@ -292,7 +292,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(json.dumps(figures, indent=2))
     print(f"| {args.clients} | {figures['requests_per_s']:.1f} | {figures['p50_ms']:.0f} | "
-          f"{figures['p99_ms']:.0f} | {figures['failed']} | {figures['server_rss_mb']:.0f} | "
+          f"{figures['p99_ms']:.0f} | {figures['failed']} | {figures['server_pss_mb']:.0f} | "
           f"{figures['cold_start_s']:.1f} |")
     sys.exit(1 if figures["failed"] else 0)
 
