@@ -223,22 +223,22 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _tree(pid: int) -> list[int]:
-    """pid and its children: `serve`'s gunicorn master and its worker processes (Linux)."""
-    children = []
+def children(pid: int) -> list[int]:
+    """The processes whose parent is pid: `serve`'s gunicorn workers (Linux)."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(stat.parent.name))
+                found.append(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             pass
-    return [pid, *children]
+    return found
 
 
 def _cpu_s(pid: int) -> float:
     """The user + system CPU seconds that process pid and its children have used (Linux)."""
     total = 0.0
-    for each in _tree(pid):
+    for each in [pid, *children(pid)]:
         try:
             fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -251,7 +251,7 @@ def _pss_mb(pid: int) -> float:
     """The resident memory of process pid and its children, in MiB (Linux): their proportional
     set sizes, so that pages they share count once."""
     total = 0
-    for each in _tree(pid):
+    for each in [pid, *children(pid)]:
         try:
             for line in Path(f"/proc/{each}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):

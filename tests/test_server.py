@@ -15,6 +15,10 @@ import pytest
 
 from conftest import ALEPPO_QUESTION, ROOT, free_port, get, serve, wait_until_up
 
+sys.path.insert(0, str(ROOT / "bench"))
+
+import load  # noqa: E402 - bench/load.py: its /proc reading of `serve`'s processes
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -58,18 +62,6 @@ def test_serve_on_a_port_in_use_is_a_clear_error(tmp_path):
     assert f"Error: cannot listen on 127.0.0.1:{port}" in out and "Traceback" not in out
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is pid (Linux)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            pass
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 @pytest.mark.parametrize("workers", [2, 1])
 def test_serve_answers_from_worker_processes_or_threads_and_stops_when_told(
@@ -86,7 +78,7 @@ def test_serve_answers_from_worker_processes_or_threads_and_stops_when_told(
             status, body = get(base + "/api/search?" + urllib.parse.urlencode(
                 {"q": ALEPPO_QUESTION, "k": 3}))
             assert status == 200 and json.loads(body)["results"]
-            children = _children(proc.pid)
+            children = load.children(proc.pid)
             assert len(children) == (workers if workers > 1 else 0)
         finally:
             proc.terminate()
