@@ -118,12 +118,13 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                 if connection:
                     connection.close()
 
-            threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-            server_cpu0, client_cpu0 = _cpu_s(server.pid), time.process_time()
-            if wrk:  # one wrk process instead of the threads, its CPU counted as the clients'
-                threads = []
+            # With wrk, one wrk process instead of the threads, its CPU counted as the clients'.
+            threads = [] if wrk else [threading.Thread(target=client, args=(i,))
+                                      for i in range(clients)]
+            client_cpu_s = _children_cpu_s if wrk else time.process_time
+            server_cpu0, client_cpu0 = _cpu_s(server.pid), client_cpu_s()
+            if wrk:
                 wrk_run = _start_wrk(base, clients, seconds, queries, Path(tmp))
-                client_cpu0 = _children_cpu_s()
             for t in threads:
                 t.start()
             for _ in range(rebuilds):  # full builds, swapped in under the running server
@@ -137,12 +138,9 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
             for t in threads:
                 t.join()
             if wrk:
-                wrk_figures = _wrk_results(wrk_run)
-                server_cpu = _cpu_s(server.pid) - server_cpu0
-                client_cpu = _children_cpu_s() - client_cpu0  # wrk's (and any rebuild's)
-            else:
-                server_cpu = _cpu_s(server.pid) - server_cpu0
-                client_cpu = time.process_time() - client_cpu0
+                wrk_figures = _wrk_results(wrk_run)  # waits for wrk to end
+            server_cpu = _cpu_s(server.pid) - server_cpu0
+            client_cpu = client_cpu_s() - client_cpu0  # with wrk: and any rebuild's
             pss_mb = _pss_mb(server.pid)
         finally:
             server.terminate()
@@ -177,7 +175,9 @@ done = function(summary, latency, requests)
   local out = io.open(args_out, "w")
   out:write(string.format("%d %d %d\\n", summary.requests, summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-  for _, p in ipairs({50, 99}) do out:write(string.format("%f\\n", latency:percentile(p) / 1000)) end
+  for _, p in ipairs({50, 99}) do
+    out:write(string.format("%f\\n", latency:percentile(p) / 1000))
+  end
   out:write(string.format("%f\\n", latency.max / 1000))
   out:write(string.format("%f\\n", latency.mean / 1000))
   out:close()
