@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -73,12 +74,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(index_dir: Path, port: int, log, *options: str) -> subprocess.Popen:
-    """`news-search serve` as a real process, its output to the open file log."""
+def serve(index_dir: Path, port: int, log, *options: str,
+          env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`news-search serve` as a real process, its output to the open file log; env: variables
+    to set for it."""
     return subprocess.Popen(
         [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port),
          "--index-dir", str(index_dir), *options],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **env} if env else None)
 
 
 def get(url: str) -> tuple[int, str]:

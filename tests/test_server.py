@@ -98,10 +98,8 @@ def test_clients_that_send_nothing_do_not_hold_the_workers(archive_index, tmp_pa
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(tmp_path / "server.log", "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), "--index-dir",
-             str(archive_index), "--workers", "2"], cwd=ROOT, stdout=log,
-            stderr=subprocess.STDOUT, env={**os.environ, "NEWS_SEARCH_CLIENT_TIMEOUT": "2"})
+        proc = serve(archive_index, port, log, "--workers", "2",
+                     env={"NEWS_SEARCH_CLIENT_TIMEOUT": "2"})
         try:
             wait_until_up(proc, base, tmp_path / "server.log")
             time.sleep(3)  # both workers loaded
