@@ -12,20 +12,17 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import bm25s
 import numpy as np
 from tqdm import tqdm
 
 from .errors import IndexCorruptError
-from .terms import analyse, phrases
+from .terms import analyse
 
 FOLDER = "bm25"  # in a build folder: one sub-folder per KeywordIndex
-# Passages and whole articles by their words; whole articles by their phrases (pairs of words
-# that follow each other, terms.phrases), which hybrid search uses to favour the articles that
-# say what the question says in its order.
-PASSAGES, ARTICLES, PHRASES = "passages", "articles", "phrases"
+PASSAGES, ARTICLES = "passages", "articles"
 # Lucene's BM25 with the textbook k1 and b (FTS5's too). Anserini's 0.9 / 0.4 and four other
 # settings scored within 0.001 nDCG@10 of it in hybrid search on both eval sets (README,
 # Evaluation).
@@ -44,13 +41,13 @@ class KeywordIndex:
         self.ids = ids  # document number -> id, ascending
 
     @classmethod
-    def build(cls, documents: Iterable[tuple[int, str]], k1: float = K1, b: float = B,
-              terms: Callable[[str], list[str]] = analyse) -> "KeywordIndex":
-        """The index of (id, text) pairs, ids ascending, each text indexed by terms(text)."""
+    def build(cls, documents: Iterable[tuple[int, str]], k1: float = K1, b: float = B
+              ) -> "KeywordIndex":
+        """The index of (id, text) pairs, ids ascending."""
         ids, tokens = [], []
         for doc_id, text in documents:
             ids.append(doc_id)
-            tokens.append(terms(text))
+            tokens.append(analyse(text))
         if not ids:
             return cls(None, np.zeros(0, dtype=np.int64))
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
@@ -117,31 +114,17 @@ class KeywordIndex:
         order = np.argsort(-values, kind="stable")  # best first; ties by document order
         return self.ids[found[order]], values[order].astype(np.float64)
 
-    def scores(self, terms: Sequence[str], ids: np.ndarray) -> np.ndarray:
-        """The BM25 scores (float64) of the documents with these ids (all indexed) for the
-        query's terms; 0 where a document holds none of them."""
-        words = self.retriever.get_tokens_ids(list(dict.fromkeys(terms))) \
-            if self.retriever is not None and len(ids) else []
-        if not words:
-            return np.zeros(len(ids))
-        return self.retriever.get_scores_from_ids(words)[
-            np.searchsorted(self.ids, ids)].astype(np.float64)
-
 
 def write_keyword_indexes(folder: Path, passages: Sequence[tuple[int, str]],
                           articles: Sequence[tuple[int, str]], progress: bool = False) -> None:
-    """Build and save the keyword indexes of a build folder: the passages' and the articles'
-    words, and the articles' phrases."""
-    for name, documents, terms, unit in ((PASSAGES, passages, analyse, PASSAGES),
-                                         (ARTICLES, articles, analyse, ARTICLES),
-                                         (PHRASES, articles, phrases, ARTICLES)):
-        bar = tqdm(documents, desc=f"Keyword index of {name}", unit=f" {unit}",
+    """Build and save the passages' and the articles' keyword indexes in a build folder."""
+    for name, documents in ((PASSAGES, passages), (ARTICLES, articles)):
+        bar = tqdm(documents, desc=f"Keyword index of {name}", unit=f" {name}",
                    disable=not progress, leave=False)
-        KeywordIndex.build(bar, terms=terms).save(folder / FOLDER / name)
+        KeywordIndex.build(bar).save(folder / FOLDER / name)
 
 
-def load_keyword_indexes(folder: Path) -> tuple[KeywordIndex, KeywordIndex, KeywordIndex]:
-    """The keyword indexes of a build folder: passages' words, articles' words, articles'
-    phrases."""
-    return tuple(KeywordIndex.load(folder / FOLDER / name)  # type: ignore[return-value]
-                 for name in (PASSAGES, ARTICLES, PHRASES))
+def load_keyword_indexes(folder: Path) -> tuple[KeywordIndex, KeywordIndex]:
+    """The passages' and the articles' keyword indexes of a build folder."""
+    return (KeywordIndex.load(folder / FOLDER / PASSAGES),
+            KeywordIndex.load(folder / FOLDER / ARTICLES))

@@ -8,7 +8,7 @@ import pytest
 from conftest import DATA
 from indexer import QueryError, Searcher, build_index
 from indexer.fusion import min_max_array, reciprocal_rank_fusion
-from indexer.terms import analyse, phrases, query_stems
+from indexer.terms import analyse, query_stems
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +44,9 @@ def test_min_max_puts_each_list_on_zero_to_one():
     assert min_max_array(np.zeros(0)).tolist() == []
 
 
-def test_hybrid_scores_weigh_meaning_words_the_article_and_its_phrases(searcher):
+def test_hybrid_scores_weigh_meaning_words_and_the_article(searcher):
     """The hybrid score of each hit is the documented weighted sum, recomputed here."""
-    from indexer.fusion import (ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, PHRASE_WEIGHT,
-                                SEMANTIC_WEIGHT)
+    from indexer.fusion import ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, SEMANTIC_WEIGHT
 
     query = "engine warning grounds the regional plane"
     loaded = searcher._current()
@@ -55,36 +54,11 @@ def test_hybrid_scores_weigh_meaning_words_the_article_and_its_phrases(searcher)
     words = {p: s for p, s, _, _ in searcher.ranked(query, "keyword")}
     articles = dict(zip(*loaded.article_keywords.top(analyse(query), 1000)))
     sem, kw, art = min_max(sims), min_max(words), min_max(articles)
-    owners = sorted({int(loaded.owners[p]) for p in set(sims) | set(words)})
-    said = dict(zip(owners, loaded.phrase_keywords.scores(phrases(query), np.array(owners))))
-    best = max(said.values())
-    total = SEMANTIC_WEIGHT + PASSAGE_KEYWORD_WEIGHT + ARTICLE_KEYWORD_WEIGHT + PHRASE_WEIGHT
     for pid, score, _, _ in searcher.ranked(query, "hybrid")[:10]:
-        owner = int(loaded.owners[pid])
         expected = (SEMANTIC_WEIGHT * sem.get(pid, 0) + PASSAGE_KEYWORD_WEIGHT * kw.get(pid, 0)
-                    + ARTICLE_KEYWORD_WEIGHT * art.get(owner, 0)
-                    + PHRASE_WEIGHT * said[owner] / best) / total
+                    + ARTICLE_KEYWORD_WEIGHT * art.get(int(loaded.owners[pid]), 0))
         assert score == pytest.approx(expected)
-    assert articles and words and best > 0  # the words matched: all four scores took part
-
-
-def test_phrases_are_the_pairs_of_successive_meaningful_words():
-    assert phrases("Lee Jae-yong formally arrested in the probe") == [
-        "lee_jae", "jae_yong", "yong_formal", "formal_arrest", "arrest_probe"]
-    assert phrases("the") == [] and phrases("Aleppo") == []
-
-
-def test_the_phrase_index_scores_only_the_articles_that_say_the_words_in_order():
-    from indexer.keywords import KeywordIndex
-
-    texts = ["The fire chief praised the police after the blaze.",
-             "The police chief praised the fire crews after the blaze.",
-             "Chief of police resigns."]
-    index = KeywordIndex.build(enumerate(texts), terms=phrases)
-    scores = index.scores(phrases("police chief"), np.arange(3))
-    assert scores[1] > 0 and scores[0] == scores[2] == 0
-    assert index.scores(phrases("absent words"), np.arange(3)).tolist() == [0, 0, 0]
-    assert index.scores(["police_chief"], np.arange(0)).tolist() == []
+    assert articles and words  # the words matched: all three scores took part
 
 
 def test_analysis_stems_words_and_keeps_numbers_whole():
