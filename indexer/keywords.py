@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from hashlib import blake2b
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -19,10 +20,13 @@ import numpy as np
 from tqdm import tqdm
 
 from .errors import IndexCorruptError
-from .terms import analyse
+from .terms import analyse, phrases
 
-FOLDER = "bm25"  # in a build folder: one sub-folder per KeywordIndex
-PASSAGES, ARTICLES = "passages", "articles"
+FOLDER = "bm25"  # in a build folder: one sub-folder per index
+# Passages and whole articles by their words; whole articles by their phrases (pairs of words
+# that follow each other, terms.phrases), which hybrid search uses to favour the articles that
+# say what the question says in its order.
+PASSAGES, ARTICLES, PHRASES = "passages", "articles", "phrases"
 # Lucene's BM25 with the textbook k1 and b (FTS5's too). Anserini's 0.9 / 0.4 and four other
 # settings scored within 0.001 nDCG@10 of it in hybrid search on both eval sets (README,
 # Evaluation).
@@ -115,16 +119,115 @@ class KeywordIndex:
         return self.ids[found[order]], values[order].astype(np.float64)
 
 
+def _keys(terms: Iterable[str]) -> np.ndarray:
+    """Each term's 64-bit key: the first 8 bytes of its BLAKE2b digest, the same in every
+    process (Python's own hash() is salted per process)."""
+    digests = b"".join(blake2b(t.encode(), digest_size=8).digest() for t in terms)
+    return np.frombuffer(digests, dtype="<u8")
+
+
+class PhraseIndex:
+    """BM25 over whole articles' phrases (terms.phrases: pairs of successive words), known by
+    their 64-bit keys. The union's 32,692 articles hold 3.4 million distinct pairs: bm25s keeps
+    its vocabulary as a Python dict, 320 MB in every server process; here it is a sorted array
+    of keys, mapped from the file like the scores, so processes share one copy and open it at
+    once."""
+
+    _ARRAYS = ("ids", "keys", "columns", "data", "indices", "indptr")
+
+    def __init__(self, ids: np.ndarray, keys: np.ndarray, columns: np.ndarray, data: np.ndarray,
+                 indices: np.ndarray, indptr: np.ndarray):
+        self.ids = ids  # document number -> id, ascending
+        self.keys, self.columns = keys, columns  # ascending phrase keys, each one's column
+        # Column c's documents are indices[indptr[c]:indptr[c + 1]], their BM25 weights data[...]
+        self.data, self.indices, self.indptr = data, indices, indptr
+
+    @classmethod
+    def build(cls, documents: Iterable[tuple[int, str]], k1: float = K1, b: float = B
+              ) -> "PhraseIndex":
+        """The index of (id, text) pairs, ids ascending; bm25s computes the weights."""
+        ids, tokens = [], []
+        for doc_id, text in documents:
+            ids.append(doc_id)
+            tokens.append(phrases(text))
+        ids_array = np.array(ids, dtype=np.int64)
+        if not any(tokens):  # no article of two words: nothing to match
+            return cls(ids_array, np.zeros(0, "<u8"), np.zeros(0, np.int32),
+                       np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int64))
+        retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
+        retriever.index(tokens, show_progress=False)
+        scores = retriever.scores
+        # bm25s adds an empty token of its own to the vocabulary, with no column.
+        vocab = {t: c for t, c in retriever.vocab_dict.items() if c < len(scores["indptr"]) - 1}
+        keys = _keys(vocab)
+        order = np.argsort(keys, kind="stable")
+        columns = np.fromiter(vocab.values(), dtype=np.int32, count=len(vocab))[order]
+        return cls(ids_array, keys[order], columns, scores["data"], scores["indices"],
+                   scores["indptr"])
+
+    def save(self, folder: Path) -> None:
+        """Write the index into folder (created)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in self._ARRAYS:
+            np.save(folder / f"{name}.npy", getattr(self, name))
+
+    @classmethod
+    def load(cls, folder: Path) -> "PhraseIndex":
+        """The index saved in folder, its arrays memory-mapped."""
+        try:
+            # Plain views of the mapped files: a np.memmap costs microseconds at every slice.
+            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r").view(np.ndarray)
+                      for name in cls._ARRAYS}
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(f"phrase index {folder} cannot be read ({exc}): rebuild "
+                                    "the index with `news-search index PATH`") from None
+        index = cls(**arrays)
+        if not (len(index.keys) == len(index.columns) == len(index.indptr) - 1
+                and len(index.data) == len(index.indices) == int(index.indptr[-1])):
+            raise IndexCorruptError(f"phrase index {folder} is inconsistent: rebuild the index "
+                                    "with `news-search index PATH`")
+        return index
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def matches(self, pairs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The documents that hold any of the query's phrases, as two arrays: ids (ascending,
+        int64) and BM25 scores (float64, bm25s's own sums)."""
+        wanted = _keys(dict.fromkeys(pairs))
+        if not len(wanted) or not len(self.keys):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        at = np.searchsorted(self.keys, wanted).clip(max=len(self.keys) - 1)
+        columns = self.columns[at[self.keys[at] == wanted]]
+        if not len(columns):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        # Only the few postings of those phrases are touched (a zeroed array over every
+        # document cost more than all the rest); each document's weights are added up in the
+        # query's order, as bm25s does.
+        spans = [(self.indptr[column], self.indptr[column + 1]) for column in columns]
+        docs = np.concatenate([self.indices[start:end] for start, end in spans])
+        weights = np.concatenate([self.data[start:end] for start, end in spans])
+        order = np.argsort(docs, kind="stable")
+        docs, weights = docs[order], weights[order]
+        first = np.flatnonzero(np.concatenate(([True], docs[1:] != docs[:-1])))
+        return self.ids[docs[first]], np.add.reduceat(weights, first).astype(np.float64)
+
+
 def write_keyword_indexes(folder: Path, passages: Sequence[tuple[int, str]],
                           articles: Sequence[tuple[int, str]], progress: bool = False) -> None:
-    """Build and save the passages' and the articles' keyword indexes in a build folder."""
-    for name, documents in ((PASSAGES, passages), (ARTICLES, articles)):
-        bar = tqdm(documents, desc=f"Keyword index of {name}", unit=f" {name}",
+    """Build and save the keyword indexes of a build folder: the passages' and the articles'
+    words, and the articles' phrases."""
+    for name, documents, kind, unit in ((PASSAGES, passages, KeywordIndex, PASSAGES),
+                                        (ARTICLES, articles, KeywordIndex, ARTICLES),
+                                        (PHRASES, articles, PhraseIndex, ARTICLES)):
+        bar = tqdm(documents, desc=f"Keyword index of {name}", unit=f" {unit}",
                    disable=not progress, leave=False)
-        KeywordIndex.build(bar).save(folder / FOLDER / name)
+        kind.build(bar).save(folder / FOLDER / name)
 
 
-def load_keyword_indexes(folder: Path) -> tuple[KeywordIndex, KeywordIndex]:
-    """The passages' and the articles' keyword indexes of a build folder."""
+def load_keyword_indexes(folder: Path) -> tuple[KeywordIndex, KeywordIndex, PhraseIndex]:
+    """The keyword indexes of a build folder: passages' words, articles' words, articles'
+    phrases."""
     return (KeywordIndex.load(folder / FOLDER / PASSAGES),
-            KeywordIndex.load(folder / FOLDER / ARTICLES))
+            KeywordIndex.load(folder / FOLDER / ARTICLES),
+            PhraseIndex.load(folder / FOLDER / PHRASES))

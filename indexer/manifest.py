@@ -9,9 +9,9 @@ from pathlib import Path
 from .errors import IndexCorruptError, IndexMismatchError
 
 # 2: keyword (FTS5) table beside the passages; 3: and over whole articles; 4: keyword indexes
-# (bm25s) beside the database instead
-FORMAT_VERSION = 4
-UPGRADABLE = (2, 3)  # formats that `news-search index PATH --update` brings up to date
+# (bm25s) beside the database instead; 5: and the articles' phrase index
+FORMAT_VERSION = 5
+UPGRADABLE = (2, 3, 4)  # formats that `news-search index PATH --update` brings up to date
 MANIFEST_NAME = "manifest.json"
 
 

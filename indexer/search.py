@@ -20,15 +20,15 @@ from .chunking import Passage, sentence_spans
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexCorruptError, QueryError
 from .filters import Filters
-from .fusion import (ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, SEMANTIC_WEIGHT,
-                     min_max_array, reciprocal_rank_fusion)
+from .fusion import (ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, PHRASE_WEIGHT,
+                     SEMANTIC_WEIGHT, min_max_array, reciprocal_rank_fusion)
 from .highlight import Highlights, closest_sentences, highlight
 from .indexdir import current_build, current_name
 from .keywords import load_keyword_indexes
 from .manifest import Manifest
 from .metadata import MetadataReader
 from .store import FaissStore
-from .terms import analyse, query_stems
+from .terms import analyse, phrases, query_stems
 from .timeline import Timeline, check_interval, count_by_period
 
 MAX_QUERY_CHARS = 1000
@@ -218,7 +218,7 @@ class _Loaded:
         self.manifest.check_model(model, folder)
         self.store = FaissStore.load(folder, self.manifest.dimension, mapped=True)
         self.meta = MetadataReader(folder)
-        self.keywords, self.article_keywords = load_keyword_indexes(folder)
+        self.keywords, self.article_keywords, self.phrase_keywords = load_keyword_indexes(folder)
         articles, passages = self.meta.counts()
         # Passage id -> article row id, and -> story (syndicated copies share one). Ids have
         # gaps where an update removed passages; those slots stay -1.
@@ -243,7 +243,7 @@ class _Loaded:
         self.oldest = float(known.min()) if len(known) else float("nan")
         if (articles, passages) != (self.manifest.articles, self.manifest.passages) \
                 or len(self.store) != passages or len(self.keywords) != passages \
-                or len(self.article_keywords) != articles:
+                or len(self.article_keywords) != articles or len(self.phrase_keywords) != articles:
             raise IndexCorruptError(
                 f"index {folder} is inconsistent: manifest says {self.manifest.articles} articles"
                 f" and {self.manifest.passages} passages, the database holds {articles} and "
@@ -428,16 +428,17 @@ class Searcher:
             return _Pool.of([pid for pid, _ in fused], [score for _, score in fused],
                             [similarity.get(pid, np.nan) for pid, _ in fused],
                             [keyword.get(pid, np.nan) for pid, _ in fused])
-        return self._convex(loaded, stems, depth, allowed, (sem_ids, sem_scores),
-                            (kw_ids, kw_scores))
+        return self._convex(loaded, stems, phrases(query), depth, allowed,
+                            (sem_ids, sem_scores), (kw_ids, kw_scores))
 
     @staticmethod
-    def _convex(loaded: _Loaded, stems: list[str], depth: int, allowed: np.ndarray | None,
-                semantic: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray]
-                ) -> _Pool:
+    def _convex(loaded: _Loaded, stems: list[str], pairs: list[str], depth: int,
+                allowed: np.ndarray | None, semantic: tuple[np.ndarray, np.ndarray],
+                keyword: tuple[np.ndarray, np.ndarray]) -> _Pool:
         """Candidates of both lists (ids, scores) by the weighted sum of their min-max normalised
         similarity, own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination
-        better than RRF; it is here too, on both eval sets). allowed: the passages a filter
+        better than RRF; it is here too, on both eval sets), and of their article's phrase BM25
+        (for the query's word pairs) over the best candidate's. allowed: the passages a filter
         lets in. Ties keep passage id order. A candidate's similarity or BM25 is NaN where
         that list did not retrieve it."""
         articles = None if allowed is None else _distinct(loaded.owners[allowed])
@@ -445,7 +446,14 @@ class Searcher:
         by_article = np.zeros(len(loaded.days))
         by_article[art_ids] = min_max_array(art_scores)
         candidates = _distinct(semantic[0], keyword[0])
-        fused = ARTICLE_KEYWORD_WEIGHT * by_article[loaded.owners[candidates]]
+        owners = loaded.owners[candidates]
+        fused = ARTICLE_KEYWORD_WEIGHT * by_article[owners]
+        phrase_ids, phrase_scores = loaded.phrase_keywords.matches(pairs)
+        if len(phrase_ids) and len(owners):  # each candidate's article's phrase score, or 0
+            at = np.searchsorted(phrase_ids, owners).clip(max=len(phrase_ids) - 1)
+            said = np.where(phrase_ids[at] == owners, phrase_scores[at], 0.0)
+            if said.max() > 0:
+                fused += PHRASE_WEIGHT * (said / said.max())
         raw = []
         for (ids, scores), weight in ((semantic, SEMANTIC_WEIGHT),
                                       (keyword, PASSAGE_KEYWORD_WEIGHT)):
@@ -453,6 +461,7 @@ class Searcher:
             fused[where] += weight * min_max_array(scores)
             raw.append(np.full(len(candidates), np.nan))
             raw[-1][where] = scores
+        fused /= SEMANTIC_WEIGHT + PASSAGE_KEYWORD_WEIGHT + ARTICLE_KEYWORD_WEIGHT + PHRASE_WEIGHT
         order = np.lexsort((candidates, -fused))
         return _Pool(candidates[order], fused[order], raw[0][order], raw[1][order])
 

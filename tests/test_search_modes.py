@@ -8,7 +8,7 @@ import pytest
 from conftest import DATA
 from indexer import QueryError, Searcher, build_index
 from indexer.fusion import min_max_array, reciprocal_rank_fusion
-from indexer.terms import analyse, query_stems
+from indexer.terms import analyse, phrases, query_stems
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +44,10 @@ def test_min_max_puts_each_list_on_zero_to_one():
     assert min_max_array(np.zeros(0)).tolist() == []
 
 
-def test_hybrid_scores_weigh_meaning_words_and_the_article(searcher):
+def test_hybrid_scores_weigh_meaning_words_the_article_and_its_phrases(searcher):
     """The hybrid score of each hit is the documented weighted sum, recomputed here."""
-    from indexer.fusion import ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, SEMANTIC_WEIGHT
+    from indexer.fusion import (ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, PHRASE_WEIGHT,
+                                SEMANTIC_WEIGHT)
 
     query = "engine warning grounds the regional plane"
     loaded = searcher._current()
@@ -54,11 +55,68 @@ def test_hybrid_scores_weigh_meaning_words_and_the_article(searcher):
     words = {p: s for p, s, _, _ in searcher.ranked(query, "keyword")}
     articles = dict(zip(*loaded.article_keywords.top(analyse(query), 1000)))
     sem, kw, art = min_max(sims), min_max(words), min_max(articles)
+    owners = sorted({int(loaded.owners[p]) for p in set(sims) | set(words)})
+    found = dict(zip(*[a.tolist() for a in loaded.phrase_keywords.matches(phrases(query))]))
+    said = {owner: found.get(owner, 0.0) for owner in owners}
+    best = max(said.values())
+    total = SEMANTIC_WEIGHT + PASSAGE_KEYWORD_WEIGHT + ARTICLE_KEYWORD_WEIGHT + PHRASE_WEIGHT
     for pid, score, _, _ in searcher.ranked(query, "hybrid")[:10]:
+        owner = int(loaded.owners[pid])
         expected = (SEMANTIC_WEIGHT * sem.get(pid, 0) + PASSAGE_KEYWORD_WEIGHT * kw.get(pid, 0)
-                    + ARTICLE_KEYWORD_WEIGHT * art.get(int(loaded.owners[pid]), 0))
+                    + ARTICLE_KEYWORD_WEIGHT * art.get(owner, 0)
+                    + PHRASE_WEIGHT * said[owner] / best) / total
         assert score == pytest.approx(expected)
-    assert articles and words  # the words matched: all three scores took part
+    assert articles and words and best > 0  # the words matched: all four scores took part
+
+
+def test_phrases_are_the_pairs_of_successive_meaningful_words():
+    assert phrases("Lee Jae-yong formally arrested in the probe") == [
+        "lee_jae", "jae_yong", "yong_formal", "formal_arrest", "arrest_probe"]
+    assert phrases("the") == [] and phrases("Aleppo") == []
+
+
+def test_the_phrase_index_scores_only_the_articles_that_say_the_words_in_order():
+    from indexer.keywords import PhraseIndex
+
+    texts = ["The fire chief praised the police after the blaze.",
+             "The police chief praised the fire crews after the blaze.",
+             "Chief of police resigns."]
+    index = PhraseIndex.build(enumerate(texts))
+    ids, scores = index.matches(phrases("police chief"))
+    assert ids.tolist() == [1] and scores[0] > 0
+    assert [a.tolist() for a in index.matches(phrases("absent words"))] == [[], []]
+    assert [a.tolist() for a in index.matches([])] == [[], []]
+
+
+def test_the_phrase_index_scores_as_bm25s_does_from_a_mapped_file(tmp_path):
+    """Its vocabulary of 64-bit keys finds the same columns as bm25s's dict: every query's
+    scores equal bm25s's own, also once saved and mapped back; a damaged file is refused."""
+    import bm25s
+
+    from indexer.errors import IndexCorruptError
+    from indexer.keywords import PhraseIndex
+
+    import json
+
+    texts = [json.loads(line)["text"]
+             for line in (DATA / "fusion" / "stories.jsonl").read_text().splitlines()]
+    ids = np.arange(len(texts)) * 7 + 2
+    PhraseIndex.build(zip(ids.tolist(), texts)).save(tmp_path / "phrases")
+    index = PhraseIndex.load(tmp_path / "phrases")
+    assert isinstance(index.data.base, np.memmap) and len(index) == len(texts)  # not a copy
+    reference = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    reference.index([phrases(t) for t in texts], show_progress=False)
+    for query in ("engine warning", "regional airline grounds plane after engine warning",
+                  "secondary schools truancy climbs", "nothing like it"):
+        words = reference.get_tokens_ids(list(dict.fromkeys(phrases(query))))
+        expected = reference.get_scores_from_ids(words) if words else np.zeros(len(texts))
+        found, scores = index.matches(phrases(query))
+        assert found.tolist() == ids[expected > 0].tolist()
+        assert scores.tolist() == expected[expected > 0].tolist()
+    assert len(index.matches(phrases("engine warning"))[0]) > 0
+    (tmp_path / "phrases" / "indptr.npy").write_bytes(b"not numpy")
+    with pytest.raises(IndexCorruptError, match="phrase index .* cannot be read"):
+        PhraseIndex.load(tmp_path / "phrases")
 
 
 def test_analysis_stems_words_and_keeps_numbers_whole():

@@ -106,7 +106,7 @@ def test_cli_update_reports_what_changed(archive, tmp_path):
     assert manifest["updated"] == {"added": 1, "changed": 1, "removed": 1}
 
 
-@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("version", [2, 3, 4])
 def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp_path, embedder,
                                                                     version):
     import shutil
@@ -118,13 +118,18 @@ def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp
     build_index([archive], old, embedder=embedder)
     build_index([archive], fresh, embedder=embedder)
     # What earlier versions wrote: keyword search in SQLite FTS5 tables (format 3 added the one
-    # over whole articles), no keyword index folder.
+    # over whole articles), no keyword index folder; format 4 the keyword indexes without the
+    # phrase index.
     folder = current_build(old)
-    shutil.rmtree(folder / "bm25")
-    with sqlite3.connect(folder / "meta.sqlite") as conn:
-        conn.execute("CREATE VIRTUAL TABLE passages_fts USING fts5(title, text, content='')")
-        if version == 3:
-            conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='')")
+    if version == 4:
+        shutil.rmtree(folder / "bm25" / "phrases")
+    else:
+        shutil.rmtree(folder / "bm25")
+        with sqlite3.connect(folder / "meta.sqlite") as conn:
+            conn.execute("CREATE VIRTUAL TABLE passages_fts USING fts5(title, text, content='')")
+            if version == 3:
+                conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, "
+                             "content='')")
     manifest = json.loads((folder / "manifest.json").read_text())
     (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": version}))
     with pytest.raises(IndexMismatchError, match=f"format {version}.*--update"):
@@ -135,7 +140,7 @@ def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp
             raise AssertionError("an upgrade must not embed")
 
     result = update_index([archive], old, embedder=NoEmbedding())
-    assert result.manifest.format_version == 4
+    assert result.manifest.format_version == 5
     assert result.manifest.updated == {"added": 0, "changed": 0, "removed": 0}
     with sqlite3.connect(current_build(old) / "meta.sqlite") as conn:
         assert not conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%fts%'").fetchall()
