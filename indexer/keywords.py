@@ -13,7 +13,7 @@ import json
 import logging
 from hashlib import blake2b
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import bm25s
 import numpy as np
@@ -37,6 +37,16 @@ for _name in ("bm25s", "bm25s.utils", "bm25s.tokenization"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 
+def _tokenised(documents: Iterable[tuple[int, str]], terms: Callable[[str], list[str]]
+               ) -> tuple[list[int], list[list[str]]]:
+    """The documents' ids, and each one's text as terms(text)."""
+    ids, tokens = [], []
+    for doc_id, text in documents:
+        ids.append(doc_id)
+        tokens.append(terms(text))
+    return ids, tokens
+
+
 class KeywordIndex:
     """BM25 over one kind of document (passages, or whole articles), each known by an int id."""
 
@@ -48,10 +58,7 @@ class KeywordIndex:
     def build(cls, documents: Iterable[tuple[int, str]], k1: float = K1, b: float = B
               ) -> "KeywordIndex":
         """The index of (id, text) pairs, ids ascending."""
-        ids, tokens = [], []
-        for doc_id, text in documents:
-            ids.append(doc_id)
-            tokens.append(analyse(text))
+        ids, tokens = _tokenised(documents, analyse)
         if not ids:
             return cls(None, np.zeros(0, dtype=np.int64))
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
@@ -146,10 +153,7 @@ class PhraseIndex:
     def build(cls, documents: Iterable[tuple[int, str]], k1: float = K1, b: float = B
               ) -> "PhraseIndex":
         """The index of (id, text) pairs, ids ascending; bm25s computes the weights."""
-        ids, tokens = [], []
-        for doc_id, text in documents:
-            ids.append(doc_id)
-            tokens.append(phrases(text))
+        ids, tokens = _tokenised(documents, phrases)
         ids_array = np.array(ids, dtype=np.int64)
         if not any(tokens):  # no article of two words: nothing to match
             return cls(ids_array, np.zeros(0, "<u8"), np.zeros(0, np.int32),
