@@ -114,6 +114,9 @@ def test_the_phrase_index_scores_as_bm25s_does_from_a_mapped_file(tmp_path):
         assert found.tolist() == ids[expected > 0].tolist()
         assert scores.tolist() == expected[expected > 0].tolist()
     assert len(index.matches(phrases("engine warning"))[0]) > 0
+    PhraseIndex.build([(1, "Aleppo"), (4, "the")]).save(tmp_path / "single")  # no pairs at all
+    single = PhraseIndex.load(tmp_path / "single")
+    assert len(single) == 2 and [a.tolist() for a in single.matches(["aleppo_rebel"])] == [[], []]
     (tmp_path / "phrases" / "indptr.npy").write_bytes(b"not numpy")
     with pytest.raises(IndexCorruptError, match="phrase index .* cannot be read"):
         PhraseIndex.load(tmp_path / "phrases")
