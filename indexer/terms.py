@@ -49,13 +49,18 @@ def word_stem(word: str) -> str:
     return stem(fold(word))
 
 
+def _stems(folded: str) -> list[str]:
+    """The stems of a folded text's meaningful words, in order, repeats kept."""
+    return [stem(w) for w in WORD.findall(folded) if w not in STOPWORDS]
+
+
 def analyse(text: str) -> list[str]:
     """The stems of text's meaningful words, in order, repeats kept, then its hyphenated
     compounds whole: what BM25 indexes and looks up. "ZQ-8812" gives "zq", "8812" and "zq-8812",
     so a code matches its parts and, far more rarely and so more strongly, itself; "15,000"
     stays whole."""
     text = fold(text)
-    words = [stem(w) for w in WORD.findall(text) if w not in STOPWORDS]
+    words = _stems(text)
     if "-" in text:
         words += COMPOUND.findall(text)
     return words
@@ -65,8 +70,7 @@ def phrases(text: str) -> list[str]:
     """The pairs of meaningful words that follow each other in text (stopwords between them
     skipped), as "stem_stem", in order, repeats kept: what the phrase index holds. "Lee
     Jae-yong formally arrested" gives "lee_jae", "jae_yong", "yong_formal", "formal_arrest"."""
-    words = [stem(w) for w in WORD.findall(fold(text)) if w not in STOPWORDS]
-    return [f"{a}_{b}" for a, b in pairwise(words)]
+    return [f"{a}_{b}" for a, b in pairwise(_stems(fold(text)))]
 
 
 def query_stems(query: str) -> frozenset[str]:
