@@ -80,6 +80,9 @@ class KeywordIndex:
             if not len(ids):
                 return cls(None, ids)
             retriever = bm25s.BM25.load(folder, mmap=True, show_progress=False)
+            for name in ("data", "indices", "indptr"):  # plain views of the mapped files: a
+                # np.memmap costs microseconds at every slice, and a query takes a dozen
+                retriever.scores[name] = retriever.scores[name].view(np.ndarray)
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise IndexCorruptError(f"keyword index {folder} cannot be read ({exc}): rebuild "
                                     "the index with `news-search index PATH`") from None
