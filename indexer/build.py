@@ -116,8 +116,10 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
         # start, so that both show embedding's own rate.
         if progress:
             tqdm.write(f"Loading the model {embedder.name} (on first use it is exported to ONNX "
-                       "and quantised: about 10 s more)")
+                       "and quantised, for passages and for questions: about 20 s more)")
         embedder.load_passage_model()
+        if embedder.passage_precision == "int8" and not embedder.questions_prepared():
+            embedder.prepare_questions()  # made now, while torch may be loaded anyway
         with staging_folder(index_dir) as staged, _write_errors(index_dir):
             embed_started = time.perf_counter()
             store = FaissStore(embedder.dimension)

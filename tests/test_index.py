@@ -139,6 +139,8 @@ class _FailingEmbedder:
         self.name, self.dimension = real.name, real.dimension
         self.passage_precision = real.passage_precision
         self.load_passage_model = real.load_passage_model
+        self.questions_prepared, self.prepare_questions = (real.questions_prepared,
+                                                           real.prepare_questions)
 
     def encode(self, texts, **kwargs):
         self.calls += 1

