@@ -95,7 +95,7 @@ def prepare_questions(index_dir: Path, model: str) -> None:
         return
     embedder = Embedder(model)
     if not embedder.questions_prepared():
-        click.echo("Making the model's int8 graph for questions (once, about 10 s)", err=True)
+        click.echo("Making the model's int8 graph for questions (once, about 20 s)", err=True)
         embedder.prepare_questions()
 
 
