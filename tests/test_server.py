@@ -116,6 +116,37 @@ def test_clients_that_send_nothing_do_not_hold_the_workers(archive_index, tmp_pa
             proc.wait(timeout=20)
 
 
+def test_a_worker_does_not_wait_for_its_client_to_close(archive_index, tmp_path):
+    """Two clients that read their answer and keep the connection open, as a remote client's
+    close arrives a round trip later: with two worker processes, a third search is still
+    answered at once, not after the two wait for those closes (gunicorn lingers up to 2 s)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "server.log", "w") as log:
+        proc = serve(archive_index, port, log, "--workers", "2")
+        try:
+            wait_until_up(proc, base, tmp_path / "server.log")
+            time.sleep(3)  # both workers loaded
+            slow = []
+            for _ in range(2):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = b""
+                while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                    answer += sock.recv(65536)
+                assert answer.startswith(b"HTTP/1.1 200")
+                slow.append(sock)  # read whole, not closed
+            started = time.monotonic()
+            status, _ = get(base + "/api/search?q=bridge")
+            assert status == 200 and time.monotonic() - started < 1.0
+            for sock in slow:
+                assert sock.recv(1) == b""  # the server closed its side after the answer
+                sock.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
 @pytest.mark.parametrize("workers", [2, 1])
 def test_serving_a_damaged_index_is_a_clear_error(writable_index, tmp_path, workers):
     """The file at fault is named, whether worker processes or the one process load it, and

@@ -99,6 +99,19 @@ def prepare_questions(index_dir: Path, model: str) -> None:
         embedder.prepare_questions()
 
 
+def close_answered(client: socket.socket) -> None:
+    """Close a connection whose request was read whole and answered: end of file sent, what the
+    client may have sent since (a pipelined request) read and dropped, no wait for its close."""
+    try:
+        client.shutdown(socket.SHUT_WR)
+        client.setblocking(False)
+        while client.recv(65536):
+            pass
+    except OSError:  # nothing more has come (BlockingIOError), or the client is gone
+        pass
+    client.close()
+
+
 def serve_threads(app, listener: socket.socket, threads: int, started: float,  # noqa: ANN001
                   url: str) -> None:
     """Serve app on listener with waitress, `threads` requests at a time, until interrupted."""
@@ -132,13 +145,26 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
     from gunicorn.workers.sync import SyncWorker
 
     class Worker(SyncWorker):
-        """gunicorn's sync worker, with a deadline on each client's socket."""
+        """gunicorn's sync worker, with a deadline on each client's socket, and a connection
+        closed as soon as it is answered when its request had no body."""
 
         def accept(self, listener) -> None:  # noqa: ANN001
             client, addr = listener.accept()
             client.settimeout(deadline)
             util.close_on_exec(client)
             self.handle(listener, client, addr)
+
+        def handle_request(self, listener, req, client, addr) -> None:  # noqa: ANN001
+            super().handle_request(listener, req, client, addr)
+            # gunicorn then closes by waiting, up to 2 s, for the client to close first, so
+            # that unread request bytes cannot reset the connection under the answer's tail.
+            # A worker would wait a network round trip each request: with clients that closed
+            # 20 ms after their answer, 64 searches a second instead of 216. With nothing
+            # left unread, there is nothing to wait for (gunicorn's own close then finds the
+            # socket closed).
+            if not any(name in ("CONTENT-LENGTH", "TRANSFER-ENCODING") and value.strip() != "0"
+                       for name, value in req.headers):
+                close_answered(client)
 
     def post_worker_init(worker) -> None:  # noqa: ANN001
         if worker.age == 1:  # the first worker to start says when the server answers
