@@ -2,7 +2,7 @@
 
 Usage: python bench/load.py --index-dir DIR --archive PATH [--clients 4] [--seconds 20]
            [--rebuilds 2] [--update] [--queries FILE.jsonl] [--workers N] [--threads N]
-           [--keep-alive]
+           [--keep-alive] [--wrk] [--close-after MS]
 
 Starts a server on a free port over a copy of DIR's index (cold start: until it first answers;
 then 3 s for its other worker processes to load), runs CLIENTS threads that each send
@@ -53,7 +53,8 @@ def free_port() -> int:
 
 def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebuilds: int,
              queries: list[str], update: bool = False, threads: int | None = None,
-             keep_alive: bool = False, workers: int | None = None, wrk: bool = False) -> dict:
+             keep_alive: bool = False, workers: int | None = None, wrk: bool = False,
+             close_after: float = 0.0) -> dict:
     """Serve a copy of index_dir, load it, rebuild it underneath; the figures."""
     with tempfile.TemporaryDirectory() as tmp:
         served = Path(tmp) / "index"
@@ -92,29 +93,41 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                 connection = None
                 while time.perf_counter() < stop:
                     path = "/api/search?" + urllib.parse.urlencode({"q": rng.choice(queries)})
-                    t0 = time.perf_counter()
+                    t0, waited = time.perf_counter(), 0.0
                     try:
                         # http.client, the standard library's lightest client: these clients
                         # share the server's cores (their CPU is printed).
                         connection = connection or http.client.HTTPConnection(
                             "127.0.0.1", port, timeout=30)
+                        held = None
                         try:
                             connection.request("GET", path)
+                            # http.client closes as soon as it has read an answer that says
+                            # "Connection: close"; a second descriptor of the socket holds
+                            # the connection open close_after longer (a remote client's close
+                            # reaches the server a round trip after the answer reached it).
+                            held = connection.sock.dup() if close_after else None
                             r = connection.getresponse()
                             status, raw = r.status, r.read()
                         except (OSError, http.client.HTTPException):
                             connection.close()
                             connection = None
+                            if held is not None:
+                                held.close()
                             raise
+                        if held is not None:
+                            waited = close_after
+                            time.sleep(close_after)
+                            held.close()
                         if not keep_alive:  # a new connection for every request, closed
-                            connection.close()  # once read: the server waits for the close
+                            connection.close()  # once read
                             connection = None
                         body = orjson.loads(raw)
                         ok = status == 200 and "results" in body
                     except (OSError, ValueError, http.client.HTTPException) as exc:
                         ok, body = False, str(exc)
                     with lock:
-                        latencies.append((time.perf_counter() - t0) * 1000)
+                        latencies.append((time.perf_counter() - t0 - waited) * 1000)
                         if not ok:
                             failures.append(str(body)[:200])
                 if connection:
@@ -280,6 +293,10 @@ def main() -> None:
     parser.add_argument("--wrk", action="store_true",
                         help="Load with wrk (C, one thread; apt-get install wrk) instead of Python"
                         " client threads: the clients take less of the server's CPU.")
+    parser.add_argument("--close-after", type=float, default=0.0, metavar="MS",
+                        help="Each Python client closes its connection this long after reading "
+                        "the answer, as a remote client's close arrives a round trip later "
+                        "(not counted in its latency).")
     parser.add_argument("--update", action="store_true",
                         help="Rebuild with `index --update` (a new build all the same, swapped in).")
     args = parser.parse_args()
@@ -289,7 +306,7 @@ def main() -> None:
         queries = [q for q in queries if q.strip()][:1000]
     figures = run_load(args.index_dir, args.archive, args.clients, args.seconds, args.rebuilds,
                        queries, args.update, args.threads, args.keep_alive, args.workers,
-                       args.wrk)
+                       args.wrk, args.close_after / 1000)
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine()}")
     print(json.dumps(figures, indent=2))
