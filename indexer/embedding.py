@@ -180,7 +180,7 @@ class Embedder:
             encoder = self._query_encoder()
             with self._question_lock:
                 if self._question is _UNSET:
-                    # The passages' int8 graph is loaded only where it is needed (40 MB).
+                    # The passages' int8 graph is loaded only where needed (45 MB a process).
                     question = encoder and question_encoder(encoder, lambda: self.model)
                     self._question = question or self._int8_encoder()
         return self._question  # type: ignore[return-value]

@@ -158,10 +158,10 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
             super().handle_request(listener, req, client, addr)
             # gunicorn then closes by waiting, up to 2 s, for the client to close first, so
             # that unread request bytes cannot reset the connection under the answer's tail.
-            # A worker would wait a network round trip each request: with clients that closed
-            # 20 ms after their answer, 64 searches a second instead of 216. With nothing
-            # left unread, there is nothing to wait for (gunicorn's own close then finds the
-            # socket closed).
+            # A worker would wait a network round trip each request: with 8 clients that
+            # closed 20 ms after their answer, 70 searches a second instead of 245
+            # (BENCHMARKS.md). With nothing left unread, there is nothing to wait for
+            # (gunicorn's own close then finds the socket closed).
             if not any(name in ("CONTENT-LENGTH", "TRANSFER-ENCODING") and value.strip() != "0"
                        for name, value in req.headers):
                 close_answered(client)
