@@ -132,8 +132,10 @@ def test_a_worker_does_not_wait_for_its_client_to_close(archive_index, tmp_path)
                 sock = socket.create_connection(("127.0.0.1", port), timeout=10)
                 sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
                 answer = b""
-                while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
-                    answer += sock.recv(65536)
+                while not (b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}")):
+                    chunk = sock.recv(65536)
+                    assert chunk, answer  # the whole answer comes before any end of file
+                    answer += chunk
                 assert answer.startswith(b"HTTP/1.1 200")
                 slow.append(sock)  # read whole, not closed
             started = time.monotonic()
