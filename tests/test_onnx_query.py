@@ -71,6 +71,7 @@ def test_queries_fall_back_to_torch_when_onnx_cannot_be_used(embedder, cache, mo
                                                              caplog):
     monkeypatch.setenv("NEWS_SEARCH_ONNX", "0")
     assert load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model) is None
+    assert Embedder().questions_prepared()  # no graph to make: serve says nothing of one
     monkeypatch.delenv("NEWS_SEARCH_ONNX")
     cache.parent.joinpath("cache").write_text("a file where the cache folder should be")
     assert load_query_encoder(embedder.path, embedder.max_tokens, lambda: embedder.model) is None
