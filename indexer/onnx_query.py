@@ -40,10 +40,10 @@ INT8_AGREEMENT = 0.97  # least cosine to torch's vectors of PROBES for an int8 g
 # attention written out as plain operations ("eager"), which ONNX Runtime's transformer optimiser
 # fuses into one operator a layer (the default export's attention does not match its patterns),
 # then every matrix product quantised, the first layer's too. A question is a few tokens, so its
-# cost is the weights read and the operators run: about 0.7 ms less a question than the
-# passages' int8 graph here, with hybrid nDCG@10 within 0.0005 of it on both eval sets (semantic
-# within 0.0044; BENCHMARKS.md). Passages keep their graph: their vectors, and the indexes
-# already built, do not change.
+# cost is the weights read and the operators run: about half the passages' int8 graph's time
+# here (1.05 against 1.98 ms), with hybrid nDCG@10 within 0.0006 of it on both eval sets
+# (semantic within 0.0052, and within 0.0036 of float32; BENCHMARKS.md). Passages keep their
+# graph: their vectors, and the indexes already built, do not change.
 # Each layer's two additions and normalisations are left as they are, not fused into
 # SkipLayerNormalization (neither by the optimiser nor when ONNX Runtime loads the graph): its
 # kernel took 0.19 ms a question more here than the plain operators, for the same vectors
