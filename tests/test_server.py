@@ -18,6 +18,7 @@ from conftest import ALEPPO_QUESTION, ROOT, free_port, get, serve, wait_until_up
 sys.path.insert(0, str(ROOT / "bench"))
 
 import load  # noqa: E402 - bench/load.py: its /proc reading of `serve`'s processes
+from webapp.serving import worker_environment  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,9 @@ def test_serve_answers_from_worker_processes_or_threads_and_stops_when_told(
             assert status == 200 and json.loads(body)["results"]
             children = load.children(proc.pid)
             assert len(children) == (workers if workers > 1 else 0)
+            for child in children:  # started with glibc's malloc on huge pages
+                environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+                assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in environ
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -147,6 +151,15 @@ def test_a_worker_does_not_wait_for_its_client_to_close(archive_index, tmp_path)
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+def test_worker_processes_ask_for_huge_pages_and_keep_other_tunables():
+    assert worker_environment({"PATH": "/bin"}) == {
+        "PATH": "/bin", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+    assert worker_environment({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}) == {
+        "GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"}
+    mine = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}  # the user's own choice stands
+    assert worker_environment(mine) == mine
 
 
 @pytest.mark.parametrize("workers", [2, 1])
