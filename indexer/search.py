@@ -536,7 +536,7 @@ class Searcher:
 
     def _explain_by_meaning(self, query: str, hits: list[Hit], precision: str) -> list[Hit]:
         """Hits that share no word with the query get, as their best sentence, the one closest
-        to it in meaning (one batch for the page); the others keep the one with most words.
+        to it in meaning (one call for the page); the others keep the one with most words.
 
         The sentences are embedded as the question was, in the index's precision: for int8
         passages, through the questions' int8 graph, so a server loads no float32 graph. In the

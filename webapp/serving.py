@@ -28,8 +28,9 @@ MAX_DEFAULT_WORKERS = 4
 # glibc's malloc (2.35 and later; other C libraries ignore it) is asked to back its large blocks
 # with transparent huge pages where the kernel allows them ("madvise" or "always"): the
 # quantised model's weights, about 10 MB read by every question, then take a few TLB entries
-# instead of thousands. 2% less server CPU a search here, 14 rounds of 14 (BENCHMARKS.md);
-# 20 to 30 MB more memory (PSS, union). A GLIBC_TUNABLES that sets glibc.malloc.hugetlb itself wins.
+# instead of thousands. 2.5% less server CPU a search here (lower in 7 rounds of 8, two servers
+# loaded at once: BENCHMARKS.md), for 20 to 30 MB more memory (PSS, union). A GLIBC_TUNABLES
+# that sets glibc.malloc.hugetlb itself is kept.
 HUGE_PAGES = "glibc.malloc.hugetlb=1"
 
 
