@@ -51,6 +51,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_serving(server: subprocess.Popen, base: str, log: Path, started: float) -> str:
+    """The build that the server at base answers from, once it answers (started: when it was,
+    by time.perf_counter); SystemExit with its log if it stops or takes over 120 s."""
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/api/health", timeout=5) as r:
+                return json.load(r)["index"]
+        except OSError:
+            if server.poll() is not None or time.perf_counter() - started > 120:
+                raise SystemExit("server did not start: " + log.read_text()) from None
+            time.sleep(0.1)
+
+
+def read_queries(path: Path) -> list[str]:
+    """The headlines of the first 1,000 articles of a JSONL archive that have one."""
+    titles = [json.loads(line)["title"] for line in path.open() if line.strip()]
+    return [t for t in titles if t.strip()][:1000]
+
+
 def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebuilds: int,
              queries: list[str], update: bool = False, threads: int | None = None,
              keep_alive: bool = False, workers: int | None = None, wrk: bool = False,
@@ -70,16 +89,7 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                                   cwd=ROOT, stdout=log,
                                   stderr=subprocess.STDOUT)
         try:
-            while True:
-                try:
-                    with urllib.request.urlopen(base + "/api/health", timeout=5) as r:
-                        first_build = json.load(r)["index"]
-                        break
-                except OSError:
-                    if server.poll() is not None or time.perf_counter() - started > 120:
-                        raise SystemExit("server did not start: " +
-                                         (Path(tmp) / "server.log").read_text())
-                    time.sleep(0.1)
+            first_build = wait_until_serving(server, base, Path(tmp) / "server.log", started)
             cold_start = time.perf_counter() - started
             time.sleep(3)  # the other worker processes finish loading before the clock starts
             latencies: list[float] = []
@@ -300,10 +310,7 @@ def main() -> None:
     parser.add_argument("--update", action="store_true",
                         help="Rebuild with `index --update` (a new build all the same, swapped in).")
     args = parser.parse_args()
-    queries = QUERIES
-    if args.queries:
-        queries = [json.loads(line)["title"] for line in args.queries.open() if line.strip()]
-        queries = [q for q in queries if q.strip()][:1000]
+    queries = read_queries(args.queries) if args.queries else QUERIES
     figures = run_load(args.index_dir, args.archive, args.clients, args.seconds, args.rebuilds,
                        queries, args.update, args.threads, args.keep_alive, args.workers,
                        args.wrk, args.close_after / 1000)

@@ -17,7 +17,6 @@ much B's differs from A's, round by round. Needs wrk (apt-get install wrk) and L
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -25,12 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import QUERIES, _cpu_s, _pss_mb, _start_wrk, _wrk_results, free_port  # noqa: E402
+from load import (QUERIES, _cpu_s, _pss_mb, _start_wrk, _wrk_results, free_port,  # noqa: E402
+                  read_queries, wait_until_serving)
 from search_latency import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,20 +46,17 @@ def environment(text: str) -> dict[str, str]:
 def start(root: Path, index_dir: Path, port: int, env: dict[str, str], workers: int,
           log: Path) -> subprocess.Popen:
     """`news-search serve` from root's code on port, answering once it has."""
+    started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), "--index-dir",
          str(index_dir), "--workers", str(workers)], cwd=root, env={**os.environ, **env},
         stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5):
-                return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit(f"server did not start: {log.read_text()}") from None
-            time.sleep(0.2)
+    try:
+        wait_until_serving(proc, f"http://127.0.0.1:{port}", log, started)
+    except SystemExit:
+        proc.kill()
+        raise
+    return proc
 
 
 def main() -> None:
@@ -76,10 +72,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes, each server")
     parser.add_argument("--queries", type=Path)
     args = parser.parse_args()
-    queries = QUERIES
-    if args.queries:
-        queries = [json.loads(line)["title"] for line in args.queries.open() if line.strip()]
-        queries = [q for q in queries if q.strip()][:1000]
+    queries = read_queries(args.queries) if args.queries else QUERIES
     sides = {"A": (args.a_root, environment(args.a_env)),
              "B": (args.b_root, environment(args.b_env))}
     print(f"command: python {' '.join(sys.argv)}")
