@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
@@ -12,6 +14,9 @@ from .chunking import sentence_spans
 from .terms import WORD, query_stems, word_stem
 
 __all__ = ["Highlights", "closest_sentences", "highlight", "query_stems"]
+
+_NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit outside ASCII
+_JOINERS = "'.,"  # what joins two runs of letters into one word (WORD), once folded
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,7 @@ def highlight(text: str, stems: frozenset[str]) -> Highlights:
     """Mark the words of text whose stems are query stems, and the sentence with the most of them."""
     if not stems:
         return Highlights((), None)
-    matched = [(m.start(), m.end(), stem) for m in WORD.finditer(text)
-               if (stem := word_stem(m.group())) in stems]
+    matched = _matched_words(text, stems)
     if not matched:
         return Highlights((), None)
     spans = sentence_spans(text)
@@ -42,6 +46,57 @@ def highlight(text: str, stems: frozenset[str]) -> Highlights:
     best = max(found, key=lambda at: (len(found[at]), -at), default=None)
     return Highlights(tuple((start, end) for start, end, _ in matched),
                       None if best is None else spans[best])
+
+
+def _matched_words(text: str, stems: frozenset[str]) -> list[tuple[int, int, str]]:
+    """(start, end, stem) of each word of text (WORD) whose stem is one of stems, in order.
+
+    A word's stem differs from the word's start (folded) in at most its last character: the
+    stemmer removes and replaces endings ("hoping" hope, "ability" abil, "early" earli), except
+    for "ying" after one consonant ("dying" die). So only the words that begin with a stem less
+    its last character, or with "dy" for "die", can match, and only those are stemmed: found by
+    str.find, 3x faster than stemming every word. True of all 115,420 distinct words of the
+    union and the NewsArticles (tests check the same words as stemming every one). A text
+    with letters outside ASCII, which folding may change in length, stems every word.
+    """
+    if not text.isascii() and _NON_ASCII_WORD.search(text):
+        return [(m.start(), m.end(), stem) for m in WORD.finditer(text)
+                if (stem := word_stem(m.group())) in stems]
+    folded = text.lower().replace("’", "'")  # fold(), which keeps offsets for such a text
+    found: dict[int, tuple[int, str]] = {}  # start -> (end, stem) of the words looked at
+    for prefix in _prefixes(stems):
+        at = folded.find(prefix)
+        while at >= 0:
+            if at not in found and _starts_word(folded, at) and (word := WORD.match(folded, at)):
+                found[at] = (word.end(), word_stem(text[at:word.end()]))
+            at = folded.find(prefix, at + 1)
+    return [(start, end, stem) for start, (end, stem) in sorted(found.items()) if stem in stems]
+
+
+@lru_cache(maxsize=256)
+def _prefixes(stems: frozenset[str]) -> tuple[str, ...]:
+    """What a word must begin with to have one of stems as its stem (see _matched_words), none
+    the start of another."""
+    starts = set()
+    for stem in stems:
+        starts.add(stem[:-1] or stem)
+        if len(stem) > 2 and stem.endswith("ie"):
+            starts.add(stem[:-2] + "y")
+    ordered = sorted(starts)
+    return tuple(p for i, p in enumerate(ordered)
+                 if not any(p.startswith(shorter) for shorter in ordered[:i]))
+
+
+def _starts_word(folded: str, at: int) -> bool:
+    """Whether a word (WORD) of folded begins at `at`, where a letter or digit is: not inside
+    one, like the "s" of "a's" or "0" of "1,000"."""
+    if at == 0:
+        return True
+    before = folded[at - 1]
+    if before.isalnum() or before == "_":
+        return False
+    return not (before in _JOINERS and at > 1
+                and (folded[at - 2].isalnum() or folded[at - 2] == "_"))
 
 
 def closest_sentences(texts: Sequence[str], query: np.ndarray,

@@ -103,3 +103,46 @@ def test_day_numbers_of_dates_are_strptimes(text):
         expected = float("nan")
     got = _day_number(text)
     assert got == expected or (math.isnan(got) and math.isnan(expected))
+
+
+# Words whose stems are hard on the highlighter's shortcut (see highlight._matched_words): the
+# stem's last letter changed or added, "ying" after one consonant, joined words, numbers, and
+# letters outside ASCII (those texts stem every word).
+TRICKY = ("dying lying ties tying vying eying skies hoping hopping ability usability early "
+          "notably organization relational sensitivity generously U.S. o'neill Aleppo’s 1,000 "
+          "3.5 rock’n’roll don't Mr. résumé Café naïve ZQ-8812 zq mad a I us US ads adding "
+          "“quoted” news atlas idly gently only singly ugly cries studies").split()
+prose_words = st.one_of(st.sampled_from(TRICKY), words)
+
+
+@settings(max_examples=400, deadline=None)
+@given(chosen=st.lists(prose_words, min_size=1, max_size=40),
+       joiners=st.lists(st.sampled_from([" ", " ", ", ", ". ", "'", "’", ".", "-", "\n\n", " “"]),
+                        min_size=40, max_size=40),
+       asked=st.lists(st.integers(0, 39), min_size=1, max_size=6),
+       other=st.lists(prose_words, max_size=3))
+def test_highlighted_words_are_every_word_whose_stem_was_asked(chosen, joiners, asked, other):
+    """The highlighter's shortcut (stemming only the words that can match) marks exactly the
+    words that stemming every word of the text would."""
+    from indexer.highlight import highlight
+    from indexer.terms import WORD, query_stems, word_stem
+
+    text = "".join(w + j for w, j in zip(chosen, joiners)).strip()
+    stems = query_stems(" ".join([chosen[i % len(chosen)] for i in asked] + other))
+    expected = tuple((m.start(), m.end()) for m in WORD.finditer(text)
+                     if word_stem(m.group()) in stems)
+    assert highlight(text, stems).terms == expected
+
+
+_PLAIN_CANDIDATE = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])|\n\s*\n""")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(prose, st.text(alphabet=".!?…\n \"'”’“‘()[]AZaz09M", max_size=80)))
+def test_sentence_ends_are_found_where_the_plain_pattern_finds_them(text):
+    """The sentence splitter's pattern, written to start with one character class for speed,
+    matches what the plain alternation of its two cases matches."""
+    from indexer.chunking import _CANDIDATE
+
+    assert [m.span() for m in _CANDIDATE.finditer(text)] == \
+        [m.span() for m in _PLAIN_CANDIDATE.finditer(text)]
