@@ -45,7 +45,6 @@ CREATE INDEX articles_by_source ON articles(source COLLATE NOCASE);
 _OLD_TABLES = ("passages_fts", "articles_fts")
 _ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin"
 _HEADER_COLUMNS = _ARTICLE_COLUMNS.replace("a.text", "''")  # all but the text
-MMAP_BYTES = 1 << 30  # how much of a database a reader maps (the union's is 100 MB)
 
 
 class MetadataWriter:
@@ -164,10 +163,6 @@ class MetadataReader:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            # Pages read from the mapped file, not copied by a read call each: a page of
-            # results' passages and headlines, 240 to 190 µs (the union). A build is never
-            # written once published, and processes share the mapped pages.
-            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             self._local.conn = conn
         return conn
 
