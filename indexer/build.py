@@ -24,7 +24,7 @@ from .manifest import Manifest
 from .metadata import MetadataWriter
 from .onnx_query import DEFAULT_PRECISION, check_precision
 from .readers import ReadReport, read_archive
-from .store import IVF_SQ8, NPROBE, FaissStore, choose_kind
+from .store import IVF_SQ8, FaissStore, choose_kind
 from .stories import story_ids
 
 EMBED_BLOCK = 1024  # passages embedded and written at a time: bounds memory on big archives
@@ -91,14 +91,14 @@ def _read_or_refuse(paths: Sequence[Path], index_dir: Path, progress: bool
 def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MODEL,
                 max_words: int = DEFAULT_MAX_WORDS, overlap: int = DEFAULT_OVERLAP,
                 embedder: Embedder | None = None, progress: bool = False,
-                batch_size: int = 32, store_kind: str = "auto", nprobe: int = NPROBE,
+                batch_size: int = 32, store_kind: str = "auto", nprobe: int | None = None,
                 precision: str = DEFAULT_PRECISION) -> BuildResult:
     """Build a new index of the archive at paths and make it the one index_dir serves.
 
     store_kind: auto (exact below AUTO_IVF_FROM passages, approximate above), flat or ivf-sq8;
-    nprobe: the cells an ivf-sq8 store searches; precision: of the passage vectors, int8 or
-    float32. The index being served stays untouched until the new one is complete: a failure or an
-    interrupt at any point leaves it as it was.
+    nprobe: the cells an ivf-sq8 store searches (default: by how many it has); precision: of the
+    passage vectors, int8 or float32. The index being served stays untouched until the new one is
+    complete: a failure or an interrupt at any point leaves it as it was.
     """
     choose_kind(store_kind, 0)  # a wrong kind is refused before anything is read
     check_precision(precision)
@@ -206,8 +206,8 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                 write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
             finally:
                 meta.close()
-            if nprobe is None:
-                nprobe = store.index.nprobe if store.kind == IVF_SQ8 else NPROBE
+            if nprobe is None and store.kind == IVF_SQ8:
+                nprobe = store.index.nprobe  # as built; a store made ivf-sq8 now: by its cells
             store = _finish_store(store, store_kind, nprobe, progress)
             store.save(staged)
             manifest = Manifest(
@@ -223,7 +223,8 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)
 
 
-def _finish_store(store: FaissStore, store_kind: str, nprobe: int, progress: bool) -> FaissStore:
+def _finish_store(store: FaissStore, store_kind: str, nprobe: int | None, progress: bool
+                  ) -> FaissStore:
     """The store in the kind asked for (by size for auto), trained if it must be."""
     kind = choose_kind(store_kind, len(store))
     if kind != store.kind and progress:

@@ -42,17 +42,26 @@ class VectorStore(Protocol):
 # Store kinds, named in the manifest. "flat" scans every vector (exact); "ivf-sq8" scans the
 # vectors of the NPROBE cells (of about 8 sqrt(n)) nearest the query, each vector kept as one byte
 # per dimension (384 + 8 for the id + the id map's bytes a passage, against 1,544 flat).
+# The bytes are each vector's offset from its cell's centre, on one scale for all dimensions
+# (FAISS's QT_8bit_uniform), which spans all but the most extreme UNIFORM_CLIP of the offsets
+# at each end (those are clipped): the scan took 14-19% less time than on a scale of each
+# dimension's own (QT_8bit, which indexes built by earlier versions hold, and are still searched
+# and updated with), for the same recall. Spanning the extremes too, the steps were 1.7x
+# coarser and recall@10 fell by 0.002-0.003 (bench/ann.py; BENCHMARKS.md).
+UNIFORM_CLIP = 0.0001
 FLAT, IVF_SQ8 = "flat", "ivf-sq8"
 KINDS = (FLAT, IVF_SQ8)
 # From this many passages "auto" picks ivf-sq8: a flat scan grows linearly, about 2.5 ms at
 # 50,000 passages and 5 ms at 95,000 on one core here, the largest part of a hybrid query.
 AUTO_IVF_FROM = 50_000
-# Cells searched. On real embeddings (bench/ann.py, the union's 95,174 passage vectors and
-# samples of them) recall@10 against exact search depends on nprobe and, weakly, on the number
-# of cells, hardly on the number of passages: 256 cells of 2,048 keep 0.979 of the exact top 10
-# for news headlines and 0.953 for SciFact's claims, in 0.75 ms; 32 kept only 0.898 and 0.833.
-# An expert can set another with `news-search index --nprobe`.
-NPROBE = 256
+# Cells searched (nprobe_for). On real embeddings (bench/ann.py, the union's 95,174 passage
+# vectors and samples of them) recall@10 against exact search depends on nprobe and, weakly, on
+# the number of cells, hardly on the number of passages: 256 cells of 2,048 keep 0.979 of the
+# exact top 10 for news headlines and 0.953 for SciFact's claims, in 0.75 ms; 32 kept only 0.898
+# and 0.833. At a million passages (8,192 cells) 256 kept only 0.946 of SciFact's claims' top
+# 10 (int8 passages and questions), so from NPROBE_CELLS cells on, nprobe grows with their
+# square root: 512 there. An expert can set another with `news-search index --nprobe`.
+NPROBE, NPROBE_CELLS = 256, 2048
 CELLS_PER_ROOT = 8  # cells: about this many times the square root of the number of passages
 TRAIN_PER_CELL = 64  # vectors sampled to train each cell's centroid (FAISS warns below 39)
 # A filtered search that leaves at most this many passages is exact over just those vectors.
@@ -73,6 +82,15 @@ def cells_for(passages: int) -> int:
     not 39 passages to train each (below that FAISS's k-means is unreliable)."""
     root = CELLS_PER_ROOT * max(passages, 1) ** 0.5
     return max(1, min(1 << round(np.log2(root)), passages // 39))
+
+
+def nprobe_for(cells: int) -> int:
+    """Cells an IVF of this many cells searches by default: NPROBE up to NPROBE_CELLS, then
+    NPROBE times the square root of how many times more cells there are, rounded up to a
+    multiple of 64 (384 at 4,096 cells, 512 at 8,192); never more than there are."""
+    if cells <= NPROBE_CELLS:
+        return min(NPROBE, cells)
+    return min(cells, int(-(-NPROBE * (cells / NPROBE_CELLS) ** 0.5 // 64)) * 64)
 
 
 class FaissStore:
@@ -96,15 +114,18 @@ class FaissStore:
         """The kind and its parameters, for the manifest and the health endpoint."""
         if self.kind == FLAT:
             return "faiss-flat-ip"
-        return f"faiss-ivf{self.index.nlist}-sq8-nprobe{self.index.nprobe}"
+        uniform = faiss.downcast_index(self.index).sq.qtype == faiss.ScalarQuantizer.QT_8bit_uniform
+        return (f"faiss-ivf{self.index.nlist}-sq8{'-uniform' if uniform else ''}"
+                f"-nprobe{self.index.nprobe}")
 
-    def converted(self, kind: str, nprobe: int = NPROBE, seed: int = 0,
+    def converted(self, kind: str, nprobe: int | None = None, seed: int = 0,
                   cells: int | None = None) -> "FaissStore":
         """This store's vectors in a store of kind (self if it is one already): IVF cells (by
-        default cells_for the size) are trained on a sample of the vectors."""
+        default cells_for the size) are trained on a sample of the vectors, and nprobe of them
+        searched (default: nprobe_for the cells)."""
         if kind == self.kind:
             if kind == IVF_SQ8:
-                self.index.nprobe = min(nprobe, self.index.nlist)
+                self.index.nprobe = min(nprobe or nprobe_for(self.index.nlist), self.index.nlist)
             return self
         ids = self.ids()
         vectors = self.vectors(ids)
@@ -114,12 +135,14 @@ class FaissStore:
             cells = cells or cells_for(len(ids))
             quantizer = faiss.IndexFlatIP(self.dimension)
             index = faiss.IndexIVFScalarQuantizer(quantizer, self.dimension, cells,
-                                                  faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.ScalarQuantizer.QT_8bit_uniform,
                                                   faiss.METRIC_INNER_PRODUCT)
+            index.sq.rangestat = faiss.ScalarQuantizer.RS_quantiles
+            index.sq.rangestat_arg = UNIFORM_CLIP
             sample = np.random.default_rng(seed).permutation(len(ids))[:cells * TRAIN_PER_CELL]
             index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
             index.set_direct_map_type(faiss.DirectMap.Hashtable)  # by-id remove and reconstruct
-            index.nprobe = min(nprobe, cells)
+            index.nprobe = min(nprobe or nprobe_for(cells), cells)
             store = FaissStore(self.dimension, index)
         store.add(vectors, ids)
         return store

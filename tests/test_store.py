@@ -10,7 +10,8 @@ import pytest
 from conftest import ARCHIVE
 from indexer import Searcher, build_index, update_index
 from indexer.indexdir import current_build
-from indexer.store import FLAT, IVF_SQ8, NPROBE, FaissStore, cells_for, choose_kind
+from indexer.store import (FLAT, IVF_SQ8, NPROBE, FaissStore, cells_for, choose_kind,
+                           nprobe_for)
 
 DIM = 32
 
@@ -41,15 +42,23 @@ def test_the_kind_is_chosen_by_size():
     assert cells_for(50_000) == 1282 and cells_for(6000) == 153 and cells_for(20) == 1
 
 
+def test_more_cells_are_searched_as_an_archive_grows_past_a_few_thousand():
+    """256 of up to 2,048 cells (the union's 95,174 passages), then with the square root of the
+    cells: a million passages' 8,192 get 512."""
+    assert [nprobe_for(cells_for(n)) for n in (6000, 95_174, 300_000, 1_000_000, 4_000_000)] \
+        == [153, 256, 384, 512, 768]
+    assert nprobe_for(1) == 1 and nprobe_for(2049) == 320
+
+
 def test_the_default_searches_as_many_cells_as_there_are_up_to_nprobe(stores):
     flat, _, _, _ = stores
-    assert NPROBE > 153 and flat.converted(IVF_SQ8).description == "faiss-ivf153-sq8-nprobe153"
+    assert NPROBE > 153 and flat.converted(IVF_SQ8).description == "faiss-ivf153-sq8-uniform-nprobe153"
 
 
 def test_ivf_finds_what_exact_search_finds(stores):
     flat, ivf, _, _ = stores
     assert (flat.kind, ivf.kind, len(ivf)) == (FLAT, IVF_SQ8, 6000)
-    assert ivf.description == "faiss-ivf153-sq8-nprobe16"
+    assert ivf.description == "faiss-ivf153-sq8-uniform-nprobe16"
     queries = clustered(200, seed=1)
     _, exact = flat.search(queries, 10)
     _, approx = ivf.search(queries, 10)
@@ -93,15 +102,39 @@ def test_an_index_built_approximate_says_so_and_stays_so_on_update(tmp_path, emb
     shutil.copytree(ARCHIVE, archive)
     build_index([archive], tmp_path / "ix", embedder=embedder, store_kind="ivf-sq8", nprobe=1)
     manifest = json.loads((current_build(tmp_path / "ix") / "manifest.json").read_text())
-    assert manifest["store"] == "faiss-ivf1-sq8-nprobe1" and manifest["store_choice"] == "ivf-sq8"
+    assert manifest["store"] == "faiss-ivf1-sq8-uniform-nprobe1" and manifest["store_choice"] == "ivf-sq8"
     searcher = Searcher(tmp_path / "ix", embedder=embedder)
     assert "harbour-bridge" in searcher.search("why was the bridge closed", 1).hits[0].article.id
     (archive / "ferry.txt").write_text("Ferry strike ends\n\nThe ferry crews ended their strike "
                                        "after the port agreed to hire twelve more deckhands.\n")
     result = update_index([archive], tmp_path / "ix", embedder=embedder)
-    assert result.manifest.store == "faiss-ivf1-sq8-nprobe1"
+    assert result.manifest.store == "faiss-ivf1-sq8-uniform-nprobe1"
     hit = Searcher(tmp_path / "ix", embedder=embedder).search("deckhands strike", 1).hits[0]
     assert hit.article.id.startswith("ferry")
+
+
+def test_an_ivf_of_the_earlier_kind_loads_searches_and_stays_so(stores, tmp_path):
+    """Indexes built by earlier versions hold one scale a dimension (QT_8bit): they are
+    searched as they are, and an update keeps their kind."""
+    import faiss
+
+    flat, _, vectors, ids = stores
+    index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(DIM), DIM, 153,
+                                          faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+    index.train(vectors)
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)
+    index.nprobe = 153
+    FaissStore(DIM, index).add(vectors, ids)
+    FaissStore(DIM, index).save(tmp_path)
+    old = FaissStore.load(tmp_path, DIM, mapped=True)
+    assert (old.kind, old.description) == (IVF_SQ8, "faiss-ivf153-sq8-nprobe153")
+    queries = clustered(100, seed=3)
+    _, exact = flat.search(queries, 10)
+    _, found = old.search(queries, 10)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, found)]) >= 0.97
+    updated = FaissStore.load(tmp_path, DIM)
+    updated.remove(ids[:5])
+    assert updated.converted(IVF_SQ8).description == "faiss-ivf153-sq8-nprobe153"
 
 
 @pytest.mark.parametrize("which", [0, 1])  # flat, ivf-sq8

@@ -32,7 +32,7 @@ from indexer import (
 )
 from indexer.indexdir import current_build
 from indexer.onnx_query import DEFAULT_PRECISION, PRECISIONS
-from indexer.store import AUTO_IVF_FROM, NPROBE
+from indexer.store import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
 from indexer.store import KINDS as STORE_KINDS
 
 from .serving import (
@@ -133,7 +133,8 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
                    "when updating]")
 @click.option("--nprobe", type=click.IntRange(1, 65536),
               help=f"Cells an ivf-sq8 index searches: more is slower and nearer exact.  "
-                   f"[default: {NPROBE}, or as built when updating]")
+                   f"[default: {NPROBE}, more above {NPROBE_CELLS:,} cells (512 at a million "
+                   "passages), or as built when updating]")
 @precision_option
 @index_dir_option
 @model_option
