@@ -1,13 +1,13 @@
 """Two servers side by side, loaded at the same time: the server CPU a search of each.
 
-Usage: python bench/serve_ab.py --index-dir DIR [--a-env K=V,...] [--b-env K=V,...]
-           [--a-root CHECKOUT] [--b-root CHECKOUT] [--rounds 6] [--seconds 20]
+Usage: python bench/serve_ab.py --index-dir DIR [--b-index-dir DIR2] [--a-env K=V,...]
+           [--b-env K=V,...] [--a-root CHECKOUT] [--b-root CHECKOUT] [--rounds 6] [--seconds 20]
            [--clients 2] [--workers 2] [--queries FILE.jsonl]
 
 This machine's speed drifts by 20% and more from one minute to the next (other tenants), more
 than most changes to a search's cost. So instead of one run after the other, A and B serve at
 once: `news-search serve` started from each checkout (default: this one) with each environment
-added, each over its own copy of DIR's index, each loaded by its own wrk with CLIENTS
+added, each over its own copy of DIR's index (B: of DIR2's, if given), each loaded by its own wrk with CLIENTS
 connections sending GET /api/search for headlines drawn at random. Both meet the same machine
 at the same moment. Each round starts both servers afresh (A and B swap ports every round) and
 prints the CPU time their processes used per answered search, and wrk's p50; the end says by how
@@ -62,6 +62,7 @@ def start(root: Path, index_dir: Path, port: int, env: dict[str, str], workers: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, required=True)
+    parser.add_argument("--b-index-dir", type=Path, help="the index B serves (default: DIR)")
     parser.add_argument("--a-env", default="", help="K=V,... added to A's environment")
     parser.add_argument("--b-env", default="", help="K=V,... added to B's environment")
     parser.add_argument("--a-root", type=Path, default=ROOT, help="checkout that A runs")
@@ -75,16 +76,17 @@ def main() -> None:
     queries = read_queries(args.queries) if args.queries else QUERIES
     sides = {"A": (args.a_root, environment(args.a_env)),
              "B": (args.b_root, environment(args.b_env))}
+    indexes = {"A": args.index_dir, "B": args.b_index_dir or args.index_dir}
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine()}")
     for name, (root, env) in sides.items():
-        print(f"{name}: {root} {env or '(environment as is)'}")
+        print(f"{name}: {root} {env or '(environment as is)'}, index {indexes[name]}")
     cpu: dict[str, list[float]] = {"A": [], "B": []}
     with tempfile.TemporaryDirectory() as tmp:
         copies = {}
         for name in sides:  # each its own copy: nothing of one build is shared by the two
             copies[name] = Path(tmp) / f"index-{name}"
-            shutil.copytree(args.index_dir, copies[name],
+            shutil.copytree(indexes[name], copies[name],
                             ignore=shutil.ignore_patterns(".lock", ".building-*"))
         for round_ in range(args.rounds):
             order = list(sides) if round_ % 2 == 0 else list(sides)[::-1]
