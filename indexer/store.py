@@ -44,7 +44,7 @@ class VectorStore(Protocol):
 # per dimension (384 + 8 for the id + the id map's bytes a passage, against 1,544 flat).
 # The bytes are each vector's offset from its cell's centre, on one scale for all dimensions
 # (FAISS's QT_8bit_uniform), which spans all but the most extreme UNIFORM_CLIP of the offsets
-# at each end (those are clipped): the scan took 14-19% less time than on a scale of each
+# at each end (those are clipped): the scan took 14-22% less time than on a scale of each
 # dimension's own (QT_8bit, which indexes built by earlier versions hold, and are still searched
 # and updated with), for the same recall. Spanning the extremes too, the steps were 1.7x
 # coarser and recall@10 fell by 0.002-0.003 (bench/ann.py; BENCHMARKS.md).

@@ -42,7 +42,7 @@ def test_the_kind_is_chosen_by_size():
     assert cells_for(50_000) == 1282 and cells_for(6000) == 153 and cells_for(20) == 1
 
 
-def test_more_cells_are_searched_as_an_archive_grows_past_a_few_thousand():
+def test_more_cells_are_searched_where_there_are_more_than_2048():
     """256 of up to 2,048 cells (the union's 95,174 passages), then with the square root of the
     cells: a million passages' 8,192 get 512."""
     assert [nprobe_for(cells_for(n)) for n in (6000, 95_174, 300_000, 1_000_000, 4_000_000)] \
