@@ -60,8 +60,7 @@ def _matched_words(text: str, stems: frozenset[str]) -> list[tuple[int, int, str
     with letters outside ASCII, which folding may change in length, stems every word.
     """
     if not text.isascii() and _NON_ASCII_WORD.search(text):
-        return [(m.start(), m.end(), stem) for m in WORD.finditer(text)
-                if (stem := word_stem(m.group())) in stems]
+        return every_word_matched(text, stems)
     folded = text.lower().replace("’", "'")  # fold(), which keeps offsets for such a text
     found: dict[int, tuple[int, str]] = {}  # start -> (end, stem) of the words looked at
     for prefix in _prefixes(stems):
@@ -71,6 +70,13 @@ def _matched_words(text: str, stems: frozenset[str]) -> list[tuple[int, int, str
                 found[at] = (word.end(), word_stem(text[at:word.end()]))
             at = folded.find(prefix, at + 1)
     return [(start, end, stem) for start, (end, stem) in sorted(found.items()) if stem in stems]
+
+
+def every_word_matched(text: str, stems: frozenset[str]) -> list[tuple[int, int, str]]:
+    """What _matched_words gives, found by stemming every word of text: the way for texts whose
+    folding may change their length, and the reference the shortcut is measured against."""
+    return [(m.start(), m.end(), stem) for m in WORD.finditer(text)
+            if (stem := word_stem(m.group())) in stems]
 
 
 @lru_cache(maxsize=256)
@@ -93,10 +99,14 @@ def _starts_word(folded: str, at: int) -> bool:
     if at == 0:
         return True
     before = folded[at - 1]
-    if before.isalnum() or before == "_":
+    if _in_word(before):
         return False
-    return not (before in _JOINERS and at > 1
-                and (folded[at - 2].isalnum() or folded[at - 2] == "_"))
+    return not (before in _JOINERS and at > 1 and _in_word(folded[at - 2]))
+
+
+def _in_word(char: str) -> bool:
+    """Whether char is one the regular expressions' \\w matches (a letter, digit or "_")."""
+    return char.isalnum() or char == "_"
 
 
 def closest_sentences(texts: Sequence[str], query: np.ndarray,

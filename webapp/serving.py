@@ -22,8 +22,8 @@ import click
 # instead of holding a worker (waitress reads requests apart from its threads: no such limit).
 CLIENT_TIMEOUT_ENV, DEFAULT_CLIENT_TIMEOUT = "NEWS_SEARCH_CLIENT_TIMEOUT", 30.0
 # Processes share the mapped index files, and each holds its own model and index arrays: two
-# workers and their master take about 420 MB (proportional set size) once started and 560 MB
-# under load for the 32,692-article union, 250 MB for the seed index. Four keep a laptop's
+# workers and their master take about 420 MB (proportional set size) once started and 520-560
+# MB under load for the 32,692-article union, 250 MB for the seed index. Four keep a laptop's
 # memory in hand.
 MAX_DEFAULT_WORKERS = 4
 # glibc's malloc (2.35 and later; other C libraries ignore it) is asked to back its large blocks
