@@ -18,7 +18,8 @@ from .errors import (
 from .filters import Filters, make_filters
 from .timeline import INTERVALS, Bucket, Timeline
 from .highlight import Highlights, highlight, query_stems
-from .readers import ArchiveError, ReadReport, Skipped, read_archive
+from .readers import ArchiveError, ReadOptions, ReadReport, Skipped, read_archive
+from .sizes import human_size, parse_size
 from .search import (
     DEFAULT_MODE,
     EVAL_MODES,
@@ -40,7 +41,7 @@ from .search import (
 )
 
 __all__ = [
-    "Article", "ArchiveError", "update_index", "Bucket", "INTERVALS", "Timeline", "SORTS", "check_recency", "check_sort", "Filters", "GROUPS", "MAX_PAGE", "check_group", "check_page",
+    "Article", "ArchiveError", "ReadOptions", "human_size", "parse_size", "update_index", "Bucket", "INTERVALS", "Timeline", "SORTS", "check_recency", "check_sort", "Filters", "GROUPS", "MAX_PAGE", "check_group", "check_page",
     "make_filters", "EvalReport", "EvalRow", "evaluate", "DEFAULT_MODE", "EVAL_MODES", "MODES", "check_mode", "BuildResult", "DEFAULT_MODEL", "Embedder", "EmptyArchiveError",
     "Hit", "IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
     "IndexerError", "MAX_K", "MAX_QUERY_CHARS", "ModelError", "Passage", "QueryError",

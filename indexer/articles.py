@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from dateutil import parser as dateparser
+
+from .sizes import human_size, utf8_over
 
 # Input names each field is known by, most specific first. Keys are compared after
 # lower-casing and dropping spaces, dashes and underscores ("Publish Date" == "publish_date").
@@ -44,6 +47,10 @@ _BULLETS = "•·▪►■◆●-–—*"
 _YEAR = re.compile(r"(1[6-9]|2[0-9])\d\d")
 _WS = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\x00"), None)
+# Half of a UTF-16 pair alone (JSON's "\ud800"): no encoding can write it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Inside an id: a run of whitespace or control characters (a tab, a line break) is one space.
+_ID_GAPS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,28 @@ def pick_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     return picked
 
 
+def printable(value: str | os.PathLike) -> str:
+    """Text that any file, database or terminal takes: a file name's bytes that are not UTF-8
+    as \\xNN escapes (so an id made from it is stable), other lone surrogates as U+FFFD."""
+    text = os.fspath(value)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}"
+                          if "\udc80" <= m.group() <= "\udcff" else "\ufffd", text)
+
+
+def clean_id(value: str) -> str:
+    """An id as the index keeps it: as given, but trimmed, with each run of whitespace or control
+    characters inside it made one space (so every id can be written in a link and a log)."""
+    return _ID_GAPS.sub(" ", printable(value)).strip()
+
+
 def clean_text(text: str) -> str:
     """Normalise whitespace and drop page boilerplate, keeping paragraphs apart."""
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
     text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     paragraphs: list[str] = []
@@ -166,7 +193,7 @@ def title_from_url(url: str) -> str:
 def derive_id(fields: Mapping[str, Any]) -> str:
     """A stable id for an article that has none: from its URL, else from its headline and text."""
     basis = str(fields.get("url") or "") or f"{fields.get('title', '')}\x1f{fields.get('text', '')}"
-    return hashlib.sha1(basis.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()[:16]
 
 
 def _as_text(value: Any, name: str) -> str:
@@ -181,17 +208,24 @@ def _as_text(value: Any, name: str) -> str:
     return str(value)
 
 
-def make_article(record: Mapping[str, Any], origin: str = "", default_id: str = "") -> Article:
+def make_article(record: Mapping[str, Any], origin: str = "", default_id: str = "",
+                 max_bytes: int | None = None) -> Article:
     """Build an Article from a loose record (any of the FIELD_ALIASES); raise RecordError if unusable.
 
     An article with a headline but no body (a live blog, say) is kept: its headline is searchable;
-    one with only a URL is kept under a headline made from the URL's words.
+    one with only a URL is kept under a headline made from the URL's words. One whose headline
+    and text together take more than max_bytes (UTF-8) is refused.
     """
     if not isinstance(record, Mapping):
         raise RecordError(f"expected an object with article fields, got {type(record).__name__}")
     fields = pick_fields(record)
-    text = clean_text(_as_text(fields.get("text", ""), "text"))
-    title = clean_title(_as_text(fields.get("title", ""), "title"))
+    raw_text = _as_text(fields.get("text", ""), "text")
+    raw_title = _as_text(fields.get("title", ""), "title")
+    if max_bytes is not None and utf8_over(raw_title + raw_text, max_bytes):
+        raise RecordError(f"article is over the article size limit of {human_size(max_bytes)}: "
+                          "not read (raise --max-article-size to read it)")
+    text = clean_text(raw_text)
+    title = clean_title(raw_title)
     url = clean_title(_as_text(fields.get("url", ""), "url"))
     if not text and not title:  # a bare link: its slug is the only headline there is
         title = title_from_url(url)
@@ -202,7 +236,7 @@ def make_article(record: Mapping[str, Any], origin: str = "", default_id: str = 
     source = clean_title(_as_text(fields.get("source", ""), "source")) or source_from_url(url)
     date = normalise_date(fields["date"]) if "date" in fields else ""
     raw_id = fields.get("id")
-    article_id = clean_title(_as_text(raw_id, "id")) if raw_id is not None else default_id
+    article_id = clean_id(_as_text(raw_id, "id") if raw_id is not None else default_id)
     if not article_id:
         article_id = derive_id({"url": url, "title": title, "text": text})
     return Article(id=article_id, title=title, text=text, date=date, source=source, url=url,

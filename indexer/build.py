@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .articles import Article
+from .articles import Article, printable
 from .chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, chunk_article, embedding_text
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import EmptyArchiveError, IndexerError
@@ -23,7 +23,7 @@ from .keywords import write_keyword_indexes
 from .manifest import Manifest
 from .metadata import MetadataWriter
 from .onnx_query import DEFAULT_PRECISION, check_precision
-from .readers import ReadReport, read_archive
+from .readers import ReadOptions, ReadReport, read_archive
 from .store import IVF_SQ8, FaissStore, choose_kind
 from .stories import story_ids
 
@@ -46,12 +46,13 @@ class BuildResult:
         return self.manifest.passages / self.embed_seconds if self.embed_seconds else 0.0
 
 
-def read_unique(paths: Sequence[Path], report: ReadReport, progress: bool = False) -> list[Article]:
+def read_unique(paths: Sequence[Path], report: ReadReport, progress: bool = False,
+                options: ReadOptions = ReadOptions()) -> list[Article]:
     """The archive's articles, the first of each id kept; later duplicates are reported skipped."""
     seen: dict[str, str] = {}
     articles: list[Article] = []
     bar = tqdm(desc="Reading", unit=" articles", disable=not progress, leave=False)
-    for article in read_archive(paths, report):
+    for article in read_archive(paths, report, options):
         bar.update(1)
         if article.id in seen:
             report.articles -= 1
@@ -76,15 +77,17 @@ def _write_errors(index_dir: Path) -> Iterator[None]:
                            "full or the folder read-only? The index served is unchanged") from exc
 
 
-def _read_or_refuse(paths: Sequence[Path], index_dir: Path, progress: bool
-                    ) -> tuple[list[Article], ReadReport]:
+def _read_or_refuse(paths: Sequence[Path], index_dir: Path, progress: bool,
+                    options: ReadOptions) -> tuple[list[Article], ReadReport]:
     """The archive's articles and the report of reading it; EmptyArchiveError if there are none."""
     report = ReadReport()
-    articles = read_unique([Path(p) for p in paths], report, progress)
+    articles = read_unique([Path(p) for p in paths], report, progress, options)
     if not articles:
+        first = f"; the first: {report.skipped[0].where}: {report.skipped[0].reason}" \
+            if report.skipped else ""
         raise EmptyArchiveError(
-            f"no articles found in {', '.join(map(str, paths))} ({report.files} files read, "
-            f"{len(report.skipped)} skipped): nothing was changed in {index_dir}")
+            f"no articles found in {', '.join(map(printable, paths))} ({report.files} files "
+            f"read, {report.skip_count} skipped{first}): nothing was changed in {index_dir}")
     return articles, report
 
 
@@ -92,20 +95,22 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
                 max_words: int = DEFAULT_MAX_WORDS, overlap: int = DEFAULT_OVERLAP,
                 embedder: Embedder | None = None, progress: bool = False,
                 batch_size: int = 32, store_kind: str = "auto", nprobe: int | None = None,
-                precision: str = DEFAULT_PRECISION) -> BuildResult:
+                precision: str = DEFAULT_PRECISION,
+                read_options: ReadOptions = ReadOptions()) -> BuildResult:
     """Build a new index of the archive at paths and make it the one index_dir serves.
 
     store_kind: auto (exact below AUTO_IVF_FROM passages, approximate above), flat or ivf-sq8;
     nprobe: the cells an ivf-sq8 store searches (default: by how many it has); precision: of the
-    passage vectors, int8 or float32. The index being served stays untouched until the new one is
-    complete: a failure or an interrupt at any point leaves it as it was.
+    passage vectors, int8 or float32; read_options: links and size limits of the archive. The
+    index being served stays untouched until the new one is complete: a failure or an interrupt
+    at any point leaves it as it was.
     """
     choose_kind(store_kind, 0)  # a wrong kind is refused before anything is read
     check_precision(precision)
     started = time.perf_counter()
     index_dir = Path(index_dir)
     with build_lock(index_dir):
-        articles, report = _read_or_refuse(paths, index_dir, progress)
+        articles, report = _read_or_refuse(paths, index_dir, progress, read_options)
         read_seconds = time.perf_counter() - started
         stories = story_ids(articles, progress)
         embedder = embedder or Embedder(model, precision=precision)
@@ -137,7 +142,7 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
                 overlap=overlap, articles=len(articles), passages=total,
                 built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 build_seconds=round(time.perf_counter() - started, 3),
-                sources=[str(Path(p).resolve()) for p in paths], skipped=len(report.skipped),
+                sources=[printable(Path(p).resolve()) for p in paths], skipped=report.skip_count,
                 store=store.description, store_choice=store_kind,
                 precision=embedder.passage_precision)
             manifest.write(staged)
@@ -148,7 +153,8 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
 def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MODEL,
                  embedder: Embedder | None = None, progress: bool = False,
                  batch_size: int = 32, store_kind: str | None = None, nprobe: int | None = None,
-                 precision: str | None = None) -> BuildResult:
+                 precision: str | None = None,
+                 read_options: ReadOptions = ReadOptions()) -> BuildResult:
     """Bring the served index in line with the archive at paths: embed new and changed articles
     (by content hash), drop those no longer there, keep the rest as they are. The store kind,
     nprobe and the passages' precision stay as built unless given; "auto" turns a store
@@ -167,7 +173,7 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
         choose_kind(store_kind, 0)
         precision = check_precision(precision) if precision is not None else \
             ("int8" if old.precision == "int8" else "float32")
-        articles, report = _read_or_refuse(paths, index_dir, progress)
+        articles, report = _read_or_refuse(paths, index_dir, progress, read_options)
         read_seconds = time.perf_counter() - started
         stories = dict(zip((a.id for a in articles), story_ids(articles, progress)))
         with staging_folder(index_dir) as staged, _write_errors(index_dir):
@@ -215,7 +221,7 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                 overlap=old.overlap, articles=len(articles), passages=passages,
                 built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 build_seconds=round(time.perf_counter() - started, 3),
-                sources=[str(Path(p).resolve()) for p in paths], skipped=len(report.skipped),
+                sources=[printable(Path(p).resolve()) for p in paths], skipped=report.skip_count,
                 updated={"added": len(added), "changed": len(changed), "removed": len(gone)},
                 store=store.description, store_choice=store_kind, precision=now)
             manifest.write(staged)

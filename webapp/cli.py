@@ -25,13 +25,17 @@ from indexer import (
     IndexerError,
     IndexNotFoundError,
     MAX_K,
+    ReadOptions,
     Searcher,
     build_index,
+    human_size,
+    parse_size,
     make_filters,
     update_index,
 )
 from indexer.indexdir import current_build
 from indexer.onnx_query import DEFAULT_PRECISION, PRECISIONS
+from indexer.readers import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
 from indexer.store import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
 from indexer.store import KINDS as STORE_KINDS
 
@@ -59,6 +63,22 @@ def default_seeds() -> Path:
     beside = Path(__file__).resolve().parents[1] / "seeds"
     return beside if beside.is_dir() else Path("seeds")
 
+
+class _Size(click.ParamType):
+    """A size in bytes, written "2MB", "512kB" or as a number."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SIZE = _Size()
 
 index_dir_option = click.option(
     "--index-dir", type=click.Path(file_okay=False, path_type=Path), default="index",
@@ -106,11 +126,11 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
                                    f"{index_dir} is unchanged") from None
     report, m = result.report, result.manifest
     click.echo(f"Read {_count(report.files, 'file')}: {_count(m.articles, 'article')}, "
-               f"{len(report.skipped)} skipped ({result.read_seconds:.1f} s)")
+               f"{report.skip_count} skipped ({result.read_seconds:.1f} s)")
     for skipped in report.skipped[:MAX_SKIPPED_SHOWN]:
         click.echo(f"  skipped {skipped.where}: {skipped.reason}")
-    if len(report.skipped) > MAX_SKIPPED_SHOWN:
-        click.echo(f"  ... and {len(report.skipped) - MAX_SKIPPED_SHOWN} more")
+    if report.skip_count > MAX_SKIPPED_SHOWN:
+        click.echo(f"  ... and {report.skip_count - MAX_SKIPPED_SHOWN} more")
     if m.updated:
         u = m.updated
         click.echo(f"Updated: {_count(u['added'], 'article')} added, {u['changed']} changed "
@@ -136,10 +156,22 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
                    f"[default: {NPROBE}, more above {NPROBE_CELLS:,} cells (512 at a million "
                    "passages), or as built when updating]")
 @precision_option
+@click.option("--follow-links", is_flag=True,
+              help="Read what links in the archive lead to outside it (by default they are "
+                   "skipped; links within it are followed).")
+@click.option("--max-file-size", type=SIZE, default=human_size(DEFAULT_MAX_FILE_BYTES),
+              show_default=True, envvar="NEWS_SEARCH_MAX_FILE_SIZE",
+              help="Skip a JSON or HTML file larger than this (they are read whole; JSON Lines "
+                   "and CSV are read a record at a time) [env NEWS_SEARCH_MAX_FILE_SIZE].")
+@click.option("--max-article-size", type=SIZE, default=human_size(DEFAULT_MAX_ARTICLE_BYTES),
+              show_default=True, envvar="NEWS_SEARCH_MAX_ARTICLE_SIZE",
+              help="Skip an article larger than this: a text or Markdown file, a record, a JSON "
+                   "Lines or CSV line [env NEWS_SEARCH_MAX_ARTICLE_SIZE].")
 @index_dir_option
 @model_option
 def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe: int | None,
-          precision: str | None, index_dir: Path, model: str) -> None:
+          precision: str | None, follow_links: bool, max_file_size: int, max_article_size: int,
+          index_dir: Path, model: str) -> None:
     """(Re)build the index from files and folders of articles.
 
     Reads plain text, Markdown, HTML, JSON, JSON Lines and CSV/TSV (each may be .gz).
@@ -147,7 +179,8 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
     """
     try:
         _run_build(list(paths), index_dir, model, update, store_kind=store_kind,
-                   nprobe=nprobe, precision=precision)
+                   nprobe=nprobe, precision=precision,
+                   read_options=ReadOptions(follow_links, max_file_size, max_article_size))
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
 
