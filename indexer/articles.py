@@ -47,6 +47,7 @@ _BULLETS = "•·▪►■◆●-–—*"
 _YEAR = re.compile(r"(1[6-9]|2[0-9])\d\d")
 _WS = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\x00"), None)
+MAX_ID_CHARS = 1000  # a longer id is replaced by one made from the article (derive_id)
 # Half of a UTF-16 pair alone (JSON's "\ud800"): no encoding can write it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Inside an id: a run of whitespace or control characters (a tab, a line break) is one space.
@@ -237,7 +238,7 @@ def make_article(record: Mapping[str, Any], origin: str = "", default_id: str = 
     date = normalise_date(fields["date"]) if "date" in fields else ""
     raw_id = fields.get("id")
     article_id = clean_id(_as_text(raw_id, "id") if raw_id is not None else default_id)
-    if not article_id:
+    if not article_id or len(article_id) > MAX_ID_CHARS:  # a link must hold it
         article_id = derive_id({"url": url, "title": title, "text": text})
     return Article(id=article_id, title=title, text=text, date=date, source=source, url=url,
                    origin=origin)

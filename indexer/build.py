@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-from tqdm import tqdm
+from .progress import progress_bar, say
 
 from .articles import Article, printable
 from .chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, chunk_article, embedding_text
@@ -51,17 +51,17 @@ def read_unique(paths: Sequence[Path], report: ReadReport, progress: bool = Fals
     """The archive's articles, the first of each id kept; later duplicates are reported skipped."""
     seen: dict[str, str] = {}
     articles: list[Article] = []
-    bar = tqdm(desc="Reading", unit=" articles", disable=not progress, leave=False)
-    for article in read_archive(paths, report, options):
-        bar.update(1)
-        if article.id in seen:
-            report.articles -= 1
-            report.skip(article.origin, f"duplicate article id '{article.id}' (first read from "
-                        f"{seen[article.id]}): ids must be unique; the first was indexed")
-            continue
-        seen[article.id] = article.origin
-        articles.append(article)
-    bar.close()
+    with progress_bar(desc="Reading", unit=" articles", disable=not progress,
+                      leave=False) as bar:
+        for article in read_archive(paths, report, options):
+            bar.update(1)
+            if article.id in seen:
+                report.articles -= 1
+                report.skip(article.origin, f"duplicate article id '{article.id}' (first read "
+                            f"from {seen[article.id]}): ids must be unique; the first was indexed")
+                continue
+            seen[article.id] = article.origin
+            articles.append(article)
     return articles
 
 
@@ -120,8 +120,10 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
         # Loaded (the first time: exported and quantised) before the clock and the progress bar
         # start, so that both show embedding's own rate.
         if progress:
-            tqdm.write(f"Loading the model {embedder.name} (on first use it is exported to ONNX "
-                       "and quantised, for passages and for questions: about 20 s more)")
+            first = "" if embedder.questions_prepared() else (
+                " (on first use it is exported to ONNX and quantised, for passages and for "
+                "questions: about 20 s more)")
+            say(f"Loading the model {embedder.name}{first}")
         embedder.load_passage_model()
         if embedder.passage_precision == "int8" and not embedder.questions_prepared():
             embedder.prepare_questions()  # made now, while torch may be loaded anyway
@@ -234,7 +236,7 @@ def _finish_store(store: FaissStore, store_kind: str, nprobe: int | None, progre
     """The store in the kind asked for (by size for auto), trained if it must be."""
     kind = choose_kind(store_kind, len(store))
     if kind != store.kind and progress:
-        tqdm.write(f"Building the {kind} vector index of {len(store)} passages")
+        say(f"Building the {kind} vector index of {len(store)} passages")
     return store.converted(kind, nprobe)
 
 
@@ -242,7 +244,7 @@ def _embed_into(meta: MetadataWriter, store: FaissStore, chunked: list, first_id
                 embedder: Embedder, progress: bool, batch_size: int) -> None:
     """Embed the passages of (article, passages, story) triples and store them, numbered from
     first_id, a block at a time."""
-    bar = tqdm(total=sum(len(p) for _, p, _ in chunked), desc="Embedding", unit=" passages",
+    bar = progress_bar(total=sum(len(p) for _, p, _ in chunked), desc="Embedding", unit=" passages",
                disable=not progress, smoothing=0.1)
     next_id = first_id
     block: list[tuple[Article, list, str]] = []

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from tqdm import tqdm
+from .progress import progress_bar
 
 from .build import build_index
 from .embedding import DEFAULT_MODEL
@@ -140,7 +140,7 @@ def evaluate(folder: Path, modes: Sequence[str] = EVAL_MODES, model: str = DEFAU
 def _score_mode(searcher: Searcher, owner: dict[int, str], queries: dict[str, str],
                 qrels: dict[str, dict[str, int]], mode: str, progress: bool) -> EvalRow:
     ndcg, recall, mrr, times = [], [], [], []
-    for qid, text in tqdm(queries.items(), desc=f"Queries ({mode})", unit=" queries",
+    for qid, text in progress_bar(queries.items(), desc=f"Queries ({mode})", unit=" queries",
                           disable=not progress, leave=False):
         started = time.perf_counter()
         ranked = collapse(searcher.ranked(text, mode, DEPTH), owner, 100)

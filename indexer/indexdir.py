@@ -34,6 +34,12 @@ def current_build(index_dir: Path) -> Path:
     return folder
 
 
+def builds(index_dir: Path) -> list[Path]:
+    """The complete builds in the index folder (the served one and the one before it, mostly),
+    oldest first: their names sort by when they were made."""
+    return sorted(p for p in index_dir.glob(f"{_BUILD}*") if p.is_dir())
+
+
 def current_name(index_dir: Path) -> str | None:
     """What CURRENT says now, cheaply, for noticing a swap; None if there is no index."""
     try:

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Sequence
 
 import bm25s
 import numpy as np
-from tqdm import tqdm
+from .progress import progress_bar
 
 from .errors import IndexCorruptError
 from .terms import analyse, phrases
@@ -227,7 +227,7 @@ def write_keyword_indexes(folder: Path, passages: Sequence[tuple[int, str]],
     for name, documents, kind, unit in ((PASSAGES, passages, KeywordIndex, PASSAGES),
                                         (ARTICLES, articles, KeywordIndex, ARTICLES),
                                         (PHRASES, articles, PhraseIndex, ARTICLES)):
-        bar = tqdm(documents, desc=f"Keyword index of {name}", unit=f" {unit}",
+        bar = progress_bar(documents, desc=f"Keyword index of {name}", unit=f" {unit}",
                    disable=not progress, leave=False)
         kind.build(bar).save(folder / FOLDER / name)
 

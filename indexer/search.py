@@ -18,12 +18,12 @@ import numpy as np
 from .articles import Article
 from .chunking import Passage, sentence_spans
 from .embedding import DEFAULT_MODEL, Embedder
-from .errors import IndexCorruptError, QueryError
+from .errors import IndexCorruptError, IndexMismatchError, QueryError
 from .filters import Filters
 from .fusion import (ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, PHRASE_WEIGHT,
                      SEMANTIC_WEIGHT, min_max_array, reciprocal_rank_fusion)
 from .highlight import Highlights, closest_sentences, highlight
-from .indexdir import current_build, current_name
+from .indexdir import builds, current_build, current_name
 from .keywords import load_keyword_indexes
 from .manifest import Manifest
 from .metadata import MetadataReader
@@ -310,6 +310,30 @@ def _boost_recent(loaded: _Loaded, pool: _Pool, half_life: int) -> _Pool:
     return _Pool(pool.ids[order], scores[order], pool.similarity[order], pool.keyword[order])
 
 
+def _open_served(index_dir: Path, model: str) -> tuple[_Loaded, str | None]:
+    """The build that CURRENT names, opened; if its files are damaged, the newest other build
+    that opens (a server process started after a bad build serves what the others still
+    serve), with the problem said. The first error when none opens."""
+    current = current_build(index_dir)
+    try:
+        return _Loaded(current, model), None
+    except IndexMismatchError:
+        raise  # built with other settings: not damaged, and an older build is no answer
+    except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways
+        for folder in sorted(builds(index_dir), reverse=True):
+            if folder == current:
+                continue
+            try:
+                loaded = _Loaded(folder, model)
+            except Exception:  # noqa: BLE001, S112
+                continue
+            problem = (f"the build {current.name} that CURRENT names did not load ({exc}); "
+                       f"serving {folder.name}, the newest build that does")
+            log.error("%s", problem)
+            return loaded, problem
+        raise
+
+
 class Searcher:
     """Searches the index that an index folder serves, following it when a rebuild swaps it."""
 
@@ -326,8 +350,8 @@ class Searcher:
         # threaded server runs queries side by side. The setting is process-wide and torch
         # shares it, so it is made here, where queries are served, not where indexes are built.
         faiss.omp_set_num_threads(1)
-        self._loaded = _Loaded(current_build(self.index_dir), model)
-        self._name = self._loaded.folder.name
+        self._loaded, self.problem = _open_served(self.index_dir, model)
+        self._name = current_name(self.index_dir) or self._loaded.folder.name
         self._checked = time.monotonic()
 
     @property
@@ -354,10 +378,12 @@ class Searcher:
                         self._name = name  # tried once, whether it loads or not
                         try:
                             self._loaded = _Loaded(current_build(self.index_dir), self.model)
+                            self.problem = None
                             log.info("now serving %s", self._loaded.folder)
                         except Exception as exc:  # keep serving the last good build
-                            log.error("new index not loaded, still serving %s: %s",
-                                      self._loaded.folder, exc)
+                            self.problem = (f"the build {name} did not load ({exc}); still "
+                                            f"serving {self._loaded.folder.name}")
+                            log.error("new index not loaded: %s", self.problem)
         return self._loaded
 
     def _query_vector(self, query: str, precision: str) -> np.ndarray:
@@ -589,9 +615,11 @@ class Searcher:
         return self._current().meta.article(article_id)
 
     def health(self) -> dict[str, Any]:
-        """What the served index holds and how it was built."""
+        """What the served index holds and how it was built; `problem` says why it is not the
+        build that CURRENT names, when it is not."""
         loaded = self._current()
         m = loaded.manifest
-        return {"index": str(loaded.folder), "model": m.model, "dimension": m.dimension,
+        return {"status": "degraded" if self.problem else "ok", "problem": self.problem,
+                "index": str(loaded.folder), "model": m.model, "dimension": m.dimension,
                 "articles": m.articles, "passages": m.passages, "built_at": m.built_at,
                 "store": m.store}

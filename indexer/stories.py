@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Sequence
 
-from tqdm import tqdm
+from .progress import progress_bar
 
 from .articles import Article
 
@@ -69,7 +69,7 @@ def story_ids(articles: Sequence[Article], progress: bool = False) -> list[str]:
     exact: dict[bytes, list[int]] = {}
     lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
     signatures: dict[int, "MinHash"] = {}
-    for i, article in enumerate(tqdm(articles, desc="Finding duplicates", unit=" articles",
+    for i, article in enumerate(progress_bar(articles, desc="Finding duplicates", unit=" articles",
                                      disable=not progress, leave=False)):
         words = _words(article.text)
         if not words:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 
-from indexer import DEFAULT_MODEL, Searcher
+from indexer import DEFAULT_MODEL, IndexerError, Searcher
+from indexer.indexdir import current_name
 
 from .jsonout import OrjsonProvider
 
@@ -37,18 +39,31 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+RETRY_SECONDS = 5.0  # how long a failure to open the same build is answered before trying again
+
+
 def get_searcher() -> Searcher:
     """The app's Searcher, opened on first use; an IndexerError if no usable index exists yet.
 
-    A failure is not cached: once an index is built, the next request finds it.
+    A failure is kept while CURRENT names the same build (up to RETRY_SECONDS): once an index
+    is built, the next request finds it, and a damaged one is not reloaded for every request.
     """
     searcher = current_app.extensions.get("news_search")
     if searcher is None:
         with _searcher_lock:
             searcher = current_app.extensions.get("news_search")
+            index_dir = Path(current_app.config["INDEX_DIR"])
+            name = current_name(index_dir)
+            failed = current_app.extensions.get("news_search_failed")
+            if searcher is None and failed and failed[0] == name \
+                    and time.monotonic() - failed[1] < RETRY_SECONDS:
+                raise failed[2]
             if searcher is None:
-                searcher = Searcher(Path(current_app.config["INDEX_DIR"]),
-                                    model=current_app.config["MODEL"],
-                                    embedder=current_app.config.get("EMBEDDER"))
+                try:
+                    searcher = Searcher(index_dir, model=current_app.config["MODEL"],
+                                        embedder=current_app.config.get("EMBEDDER"))
+                except IndexerError as exc:
+                    current_app.extensions["news_search_failed"] = (name, time.monotonic(), exc)
+                    raise
                 current_app.extensions["news_search"] = searcher
     return searcher

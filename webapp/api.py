@@ -23,8 +23,9 @@ def search():
 
 @bp.get("/health")
 def health():
-    """Whether an index is loaded, and what it holds; 503 with the reason when none is."""
-    return jsonify({"status": "ok", **get_searcher().health()})
+    """Whether an index is loaded, and what it holds: status "ok", or "degraded" with the
+    problem (a build that did not load, an older one served); 503 with the reason when none is."""
+    return jsonify(get_searcher().health())
 
 
 @bp.get("/timeline")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ from indexer import (
     make_filters,
     update_index,
 )
+from indexer.articles import printable
 from indexer.indexdir import current_build
 from indexer.onnx_query import DEFAULT_PRECISION, PRECISIONS
 from indexer.readers import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
@@ -104,22 +106,37 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # so that `kill` cleans up a partial build like Ctrl-C does
+class _Stop(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C's KeyboardInterrupt is, so that `kill` unwinds a build alike."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
+def _interrupted(index_dir: Path, exc: KeyboardInterrupt) -> None:
+    """Say that the build stopped, on a line of its own, and exit at once: 143 for SIGTERM, 130
+    for Ctrl-C. The partial build is gone by now; the exit skips the interpreter's teardown,
+    where native thread pools still running (ONNX Runtime's, OpenMP's) can abort the process
+    with "terminate called without an active exception"."""
+    click.echo(f"\nError: interrupted: {index_dir} is unchanged", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + (signal.SIGTERM if isinstance(exc, _Stop) else signal.SIGINT))
 
 
 def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = False,
                **store: Any) -> None:
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _stop)
     verb = "Updating" if update else "Building"
-    click.echo(f"{verb} the index in {index_dir} from {', '.join(map(str, paths))} with {model}",
-               err=True)
+    click.echo(f"{verb} the index in {index_dir} from {', '.join(map(printable, paths))} with "
+               f"{model}", err=True)
     try:
         build = update_index if update else build_index
         result = build(paths, index_dir, model=model, progress=True,
                        **{k: v for k, v in store.items() if v is not None})
-    except KeyboardInterrupt:
-        raise click.ClickException(f"interrupted: {index_dir} is unchanged") from None
+    except KeyboardInterrupt as exc:
+        _interrupted(index_dir, exc)
     except OSError as exc:  # a full disk or a folder made read-only during the build
         where = f" ({exc.filename})" if exc.filename else ""
         raise click.ClickException(f"cannot write the index{where}: {exc.strerror or exc}; "
@@ -315,29 +332,30 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
               envvar="NEWS_SEARCH_PORT", help="Port to listen on [env NEWS_SEARCH_PORT].")
 @click.option("--workers", type=click.IntRange(1, 64),
-              help="Server processes, each answering one request at a time (gunicorn).  "
-                   f"[default: one per CPU core, at most {MAX_DEFAULT_WORKERS}; 1 on Windows]")
+              help="Server processes, each answering one search at a time and reading any "
+                   "number of connections (gunicorn with gevent).  [default: one per CPU core, "
+                   f"at most {MAX_DEFAULT_WORKERS}]")
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True,
               type=click.IntRange(1, 64),
-              help="With --workers 1: requests answered at a time by threads of one process "
-                   "(waitress).")
+              help="Where gunicorn cannot run (Windows): requests answered at a time by threads "
+                   "of one process (waitress).")
 @index_dir_option
 @model_option
 def serve(host: str, port: int, workers: int | None, threads: int, index_dir: Path,
           model: str) -> None:
     """Serve the search page and the JSON API.
 
-    By default one worker process a core answers (gunicorn); with --workers 1, or where
-    gunicorn cannot run, one process with threads (waitress). If the index folder holds no
-    index yet, one is built from the seed archive first.
+    One worker process a core answers (gunicorn); where gunicorn cannot run, one process with
+    threads (waitress). If the index folder holds no index yet, one is built from the seed
+    archive first.
     """
     started = time.time()
     client_timeout()  # a bad NEWS_SEARCH_CLIENT_TIMEOUT is refused before anything starts
     workers = workers or default_workers()
-    if workers > 1 and not can_fork_workers():
+    processes = can_fork_workers()
+    if workers > 1 and not processes:
         click.echo("Several worker processes need gunicorn (not on Windows): serving with "
                    "threads in one process", err=True)
-        workers = 1
     listener = listen(host, port)
     url = f"http://{host}:{port}/"
     try:
@@ -348,7 +366,7 @@ def serve(host: str, port: int, workers: int | None, threads: int, index_dir: Pa
             click.echo(f"No index in {index_dir} yet: building one from {seeds}", err=True)
             _run_build([seeds], index_dir, model)
         prepare_questions(index_dir, model)
-        if workers > 1:  # each worker loads the index, and stops the server if it cannot
+        if processes:  # each worker loads the index; the server stops if none can at its start
             serve_processes(listener, workers, index_dir, model, started, url)
         app = warm_app(index_dir, model)
     except (IndexerError, ArchiveError) as exc:

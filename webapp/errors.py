@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Iterable
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from indexer import IndexerError, QueryError
@@ -12,12 +13,14 @@ from indexer import IndexerError, QueryError
 log = logging.getLogger(__name__)
 
 
-def _respond(status: int, message: str):
+def _respond(status: int, message: str, headers: Iterable[tuple[str, str]] = ()):
     if request.path.startswith("/api/"):
         response = jsonify({"error": {"status": status, "message": message}})
-        response.status_code = status
-        return response
-    return render_template("error.html", status=status, message=message), status
+    else:
+        response = make_response(render_template("error.html", status=status, message=message))
+    response.status_code = status
+    response.headers.extend(headers)
+    return response
 
 
 def register(app: Flask) -> None:
@@ -25,7 +28,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return _respond(exc.code or 500, exc.description or exc.name)
+        # The exception's own headers (a 405's Allow, say), but not its HTML's content type.
+        kept = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return _respond(exc.code or 500, exc.description or exc.name, kept)
 
     @app.errorhandler(QueryError)
     def query_error(exc: QueryError):

@@ -53,7 +53,8 @@ def index():
     form = {name: request.args.get(name, "") for name in ("q", "since", "until", "mode", "group", "sort")}
     form["source"] = request.args.get("source", "")
     context = {"form": form, "query": form["q"], "k": request.args.get("k", DEFAULT_K),
-               "result": None, "error": None, "sources": [], "hit_segments": hit_segments}
+               "result": None, "error": None, "sources": [], "hit_segments": hit_segments,
+               "article_url": article_url}
     try:
         context["sources"] = get_searcher().sources()
     except IndexerError:
@@ -86,6 +87,28 @@ def _page_url(page: int) -> str:
     args = request.args.to_dict(flat=False)
     args["page"] = [str(page)]
     return url_for("pages.index", **args)
+
+
+def article_url(article_id: str, **args: object) -> str:
+    """The address of an article's page: /article/ID where the id reads as a path unchanged,
+    else /article?id=ID (an id with "..", "//" or an outer "/" would be changed by browsers or
+    by the router on the way)."""
+    parts = article_id.split("/")
+    if article_id and "" not in parts and not {".", ".."} & set(parts):
+        return url_for("pages.article", article_id=article_id, **args)
+    return url_for("pages.article_by_query", id=article_id, **args)
+
+
+@bp.get("/article")
+def article_by_query():
+    """An article whose id is given as ?id= (any id at all); as article() otherwise.
+
+    Errors: 400 for a missing or repeated id; as article() otherwise.
+    """
+    ids = request.args.getlist("id")
+    if len(ids) != 1:
+        abort(400, "give the article's id once, as ?id=")
+    return article(ids[0])
 
 
 @bp.get("/article/<path:article_id>")

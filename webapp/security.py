@@ -1,10 +1,11 @@
-"""Safe output: security headers on every response, and links only to http(s) addresses."""
+"""Safe requests and answers: security and caching headers on every response, links only to
+http(s) addresses, and requests whose percent-encoding is not UTF-8 refused."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
-from flask import Flask, Response
+from flask import Flask, Response, abort, request
 
 # The pages use no script at all: nothing inline, nothing from elsewhere.
 CONTENT_SECURITY_POLICY = (
@@ -18,6 +19,9 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+# Pages and answers are never stored by a browser or a proxy: they say what someone asked, and
+# they change when the index does. The stylesheet is revalidated (Flask sends it with an ETag).
+NO_STORE = "no-store"
 
 
 def safe_url(url: str) -> str:
@@ -29,12 +33,42 @@ def safe_url(url: str) -> str:
     return url.strip() if scheme in ("http", "https") else ""
 
 
+def _refuse(what: str, exc: UnicodeDecodeError) -> None:
+    abort(400, f"the {what} is not UTF-8 once percent-decoded (byte {exc.object[exc.start]:#x} "
+               f"at {exc.start}): encode text as UTF-8 before percent-encoding it")
+
+
+def check_encoding(environ: dict) -> None:
+    """400 when the address or the query string is not UTF-8 once percent-decoded; Werkzeug
+    would decode such bytes to U+FFFD and search for that."""
+    try:  # WSGI gives the decoded path's bytes as Latin-1 text
+        environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+    except UnicodeEncodeError:
+        pass  # a server that decoded it already
+    except UnicodeDecodeError as exc:
+        _refuse("address", exc)
+    try:
+        raw = environ.get("QUERY_STRING", "").encode("latin-1")
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    except UnicodeDecodeError as exc:
+        _refuse("query string", exc)
+
+
 def register(app: Flask) -> None:
-    """Add the headers to every response and the safe_url filter to the templates."""
+    """Check every request's encoding, add the headers to every response, and the safe_url
+    filter to the templates."""
     app.add_template_filter(safe_url)
+
+    @app.before_request
+    def refuse_broken_encoding() -> None:
+        check_encoding(request.environ)
 
     @app.after_request
     def add_headers(response: Response) -> Response:
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", NO_STORE)
         return response

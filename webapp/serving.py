@@ -3,13 +3,15 @@
 A search is CPU work in Python, numpy, FAISS and ONNX Runtime. Threads of one process share one
 interpreter lock, so two threads on two cores answered 1.4 searches for every one a single thread
 answers; two processes answer two (BENCHMARKS.md, Serving). So where gunicorn runs (Linux,
-macOS) the default is one worker process a core, each with its own copy of the index and the
-model, each answering one request at a time: a free worker takes the next connection, a busy
-one takes none. Elsewhere (Windows), or with `--workers 1`, waitress serves with threads.
+macOS) one worker process a core answers, each with its own copy of the index and the model.
+Each reads its connections with gevent: a client that sends slowly, or not at all, holds a
+greenlet, never the process, while searches run one at a time (they do not yield). Elsewhere
+(Windows) waitress serves with threads.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import sys
@@ -17,10 +19,21 @@ import time
 from pathlib import Path
 
 import click
+import orjson
 
-# A client has this long to send its request and take the answer; one that stalls is dropped
-# instead of holding a worker (waitress reads requests apart from its threads: no such limit).
-CLIENT_TIMEOUT_ENV, DEFAULT_CLIENT_TIMEOUT = "NEWS_SEARCH_CLIENT_TIMEOUT", 30.0
+# A client has this long to send a whole request (its line and headers: a total, not a time per
+# byte), and to wait idle on a kept-alive connection; each send of an answer has as long.
+CLIENT_TIMEOUT_ENV, DEFAULT_CLIENT_TIMEOUT = "NEWS_SEARCH_CLIENT_TIMEOUT", 10.0
+# Connections one worker holds open at once (reading, idle or answered); more wait in the
+# listen backlog. Each costs a greenlet and a file descriptor, not a process.
+WORKER_CONNECTIONS = 1000
+# A question of 1,000 characters of a 4-byte script is 12 kB percent-encoded, and a link to an
+# article with it holds its id (up to 1,000 characters) too: past gunicorn's largest limit
+# (8,190 bytes), which is raised for this.
+REQUEST_LINE_LIMIT = 64 * 1024
+# On SIGTERM a worker stops taking connections, finishes the searches under way (milliseconds)
+# and drops the connections that are still sending or idle: this long at most.
+GRACEFUL_SECONDS = 3
 # Processes share the mapped index files, and each holds its own model and index arrays: two
 # workers and their master take about 420 MB (proportional set size) once started and 520-560
 # MB under load for the 32,692-article union, 250 MB for the seed index. Four keep a laptop's
@@ -52,10 +65,11 @@ def client_timeout() -> float:
 
 
 def can_fork_workers() -> bool:
-    """Whether gunicorn can run here (it needs fork and fcntl: not on Windows)."""
+    """Whether gunicorn and gevent can run here (they need fork and fcntl: not on Windows)."""
     try:
-        import gunicorn  # noqa: F401
         import fcntl  # noqa: F401
+        import gevent  # noqa: F401
+        import gunicorn  # noqa: F401
     except ImportError:
         return False
     return True
@@ -116,17 +130,16 @@ def prepare_questions(index_dir: Path, model: str) -> None:
         embedder.prepare_questions()
 
 
-def close_answered(client: socket.socket) -> None:
-    """Close a connection whose request was read whole and answered: end of file sent, what the
-    client may have sent since (a pipelined request) read and dropped, no wait for its close."""
-    try:
-        client.shutdown(socket.SHUT_WR)
-        client.setblocking(False)
-        while client.recv(65536):
-            pass
-    except OSError:  # nothing more has come (BlockingIOError), or the client is gone
-        pass
-    client.close()
+def error_response(status: int, reason: str, message: str) -> bytes:
+    """A whole HTTP response in the API's error shape, with the app's headers: for errors the
+    server finds before a request reaches the app (a request line too long, say)."""
+    from .security import HEADERS, NO_STORE
+
+    body = orjson.dumps({"error": {"status": status, "message": message}}) + b"\n"
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body)),
+               "Cache-Control": NO_STORE, "Connection": "close", **HEADERS}
+    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return head.encode("latin-1") + b"\r\n" + body
 
 
 def serve_threads(app, listener: socket.socket, threads: int, started: float,  # noqa: ANN001
@@ -135,7 +148,10 @@ def serve_threads(app, listener: socket.socket, threads: int, started: float,  #
     import waitress
 
     click.echo(ready_line(started, url, f"1 process, {threads} threads"), err=True)
-    waitress.serve(app, sockets=[listener], threads=threads, ident="news-search", _quiet=True)
+    # waitress reads requests apart from its threads; idle connections close after the client
+    # timeout, and up to WORKER_CONNECTIONS are held before new ones wait.
+    waitress.serve(app, sockets=[listener], threads=threads, ident="news-search", _quiet=True,
+                   channel_timeout=client_timeout(), connection_limit=WORKER_CONNECTIONS)
 
 
 def serve_processes(listener: socket.socket, workers: int, index_dir: Path, model: str,
@@ -158,44 +174,57 @@ def serve_processes(listener: socket.socket, workers: int, index_dir: Path, mode
 def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: float,
                    url: str) -> None:
     deadline = client_timeout()  # checked by `serve` before it came here
+    import gevent
+    from gevent import monkey
+    from gevent import socket as green_socket
     from gunicorn import util
     from gunicorn.app.base import BaseApplication
     from gunicorn.errors import HaltServer
-    from gunicorn.workers.sync import SyncWorker
+    from gunicorn.http import message
+    from gunicorn.workers.ggevent import GeventWorker
 
-    class Worker(SyncWorker):
-        """gunicorn's sync worker, with a deadline on each client's socket, and a connection
-        closed as soon as it is answered when its request had no body."""
+    boot: dict[str, str] = {}  # in a worker: why its index did not load, if it did not
 
-        def accept(self, listener) -> None:  # noqa: ANN001
-            client, addr = listener.accept()
-            client.settimeout(deadline)
-            util.close_on_exec(client)
-            self.handle(listener, client, addr)
+    class Worker(GeventWorker):
+        """gunicorn's gevent worker: each connection a greenlet, with a total deadline on each
+        request, and the server's own errors in the API's shape."""
 
-        def handle_request(self, listener, req, client, addr) -> None:  # noqa: ANN001
-            super().handle_request(listener, req, client, addr)
-            # gunicorn then closes by waiting, up to 2 s, for the client to close first, so
-            # that unread request bytes cannot reset the connection under the answer's tail.
-            # A worker would wait a network round trip each request: with 8 clients that
-            # closed 20 ms after their answer, 70 searches a second instead of 245
-            # (BENCHMARKS.md). With nothing left unread, there is nothing to wait for
-            # (gunicorn's own close then finds the socket closed).
-            if not any(name in ("CONTENT-LENGTH", "TRANSFER-ENCODING") and value.strip() != "0"
-                       for name, value in req.headers):
-                close_answered(client)
+        def patch(self) -> None:
+            # Threads stay threads: the index's database connections are kept one a thread,
+            # and would otherwise be opened anew for every request's greenlet.
+            monkey.patch_all(thread=False)
+            self.sockets = [green_socket.socket(s.FAMILY, socket.SOCK_STREAM,
+                                                 fileno=s.sock.detach()) for s in self.sockets]
+            message.MAX_REQUEST_LINE = max(message.MAX_REQUEST_LINE, REQUEST_LINE_LIMIT)
+            # gunicorn writes a request it cannot parse an HTML error page, bare.
+            util.write_error = lambda sock, status, reason, message: util.write_nonblock(
+                sock, error_response(status, reason, f"{reason}: {message}" if message else reason))
+
+        def timeout_ctx(self):  # noqa: ANN202 - around reading each request, line to headers
+            return gevent.Timeout(deadline, False)
+
+        def handle(self, listener, client, addr) -> None:  # noqa: ANN001
+            client.settimeout(deadline)  # each send of the answer
+            super(GeventWorker, self).handle(listener, client, addr)
 
     def post_worker_init(worker) -> None:  # noqa: ANN001
+        if "error" in boot and worker.age <= workers:  # the server's start: stop it, clearly
+            click.echo(f"Error: {boot['error']}", err=True)
+            sys.exit(3)  # gunicorn's "worker failed to boot": the server stops
         if worker.age == 1:  # the first worker to start says when the server answers
-            click.echo(ready_line(started, url, f"{workers} worker processes"), err=True)
+            how = f"{workers} worker process{'es' if workers > 1 else ''}"
+            click.echo(ready_line(started, url, how), err=True)
 
     class Server(BaseApplication):
         def load_config(self) -> None:
             for key, value in {
                 "bind": [f"fd://{fd}"], "workers": workers, "worker_class": Worker,
+                # keepalive only switches keep-alive on here: timeout_ctx sets its time.
+                "worker_connections": WORKER_CONNECTIONS, "keepalive": math.ceil(deadline),
+                "limit_request_line": REQUEST_LINE_LIMIT,
                 # A worker silent this long is stuck and is replaced; a search takes
                 # milliseconds, explaining a page by meaning a fraction of a second.
-                "timeout": 120, "graceful_timeout": 10, "loglevel": "warning",
+                "timeout": 120, "graceful_timeout": GRACEFUL_SECONDS, "loglevel": "warning",
                 "proc_name": "news-search", "post_worker_init": post_worker_init,
             }.items():
                 self.cfg.set(key, value)
@@ -203,11 +232,15 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
         def load(self):  # noqa: ANN202 - in each worker, after the fork
             from indexer import ArchiveError, IndexerError
 
+            from . import create_app
+
             try:
                 return warm_app(index_dir, model)
-            except (IndexerError, ArchiveError) as exc:  # a damaged index, say
-                click.echo(f"Error: {exc}", err=True)
-                sys.exit(3)  # gunicorn's "worker failed to boot": the server stops
+            except (IndexerError, ArchiveError) as exc:  # no build of the index loads
+                # A worker restarted while the server runs still serves: 503s that say why,
+                # until a build loads. At the server's start, post_worker_init stops it.
+                boot["error"] = str(exc)
+                return create_app({"INDEX_DIR": str(index_dir), "MODEL": model})
 
     try:
         Server().run()
