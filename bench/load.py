@@ -70,11 +70,62 @@ def read_queries(path: Path) -> list[str]:
     return [t for t in titles if t.strip()][:1000]
 
 
+class Hostile(threading.Thread):
+    """Connections that hold on to a server: `trickle` of them send a request line, then a
+    header line a second and never the end of their headers; `idle` ones send nothing. Each
+    one the server drops is opened again at once, so that as many are always open."""
+
+    def __init__(self, port: int, trickle: int, idle: int):
+        super().__init__(daemon=True)
+        self.port, self.trickle, self.idle = port, trickle, idle
+        self.stop = threading.Event()
+        self.dropped = 0
+        self.open_failed = 0
+
+    def _connect(self, slow: bool):  # noqa: ANN202 - a socket, or None
+        import socket
+
+        try:
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            sock.setblocking(False)
+            if slow:
+                sock.send(b"GET /api/search?q=slow HTTP/1.1\r\nHost: x\r\n")
+            return sock
+        except OSError:
+            self.open_failed += 1
+            return None
+
+    def run(self) -> None:
+        held = [(self._connect(i < self.trickle), i < self.trickle)
+                for i in range(self.trickle + self.idle)]
+        while not self.stop.wait(1.0):
+            for n, (sock, slow) in enumerate(held):
+                alive = sock is not None
+                try:
+                    if alive and slow:
+                        sock.send(b"X-Slow: 1\r\n")
+                    if alive and sock.recv(4096) == b"":  # the server closed it
+                        alive = False
+                except BlockingIOError:
+                    pass  # nothing to read: still open
+                except OSError:
+                    alive = False
+                if not alive:
+                    self.dropped += sock is not None
+                    if sock is not None:
+                        sock.close()
+                    held[n] = (self._connect(slow), slow)
+        for sock, _ in held:
+            if sock is not None:
+                sock.close()
+
+
 def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebuilds: int,
              queries: list[str], update: bool = False, threads: int | None = None,
              keep_alive: bool = False, workers: int | None = None, wrk: bool = False,
-             close_after: float = 0.0) -> dict:
-    """Serve a copy of index_dir, load it, rebuild it underneath; the figures."""
+             close_after: float = 0.0, trickle: int = 0, idle: int = 0) -> dict:
+    """Serve a copy of index_dir, load it, rebuild it underneath; the figures. trickle, idle:
+    connections that hold on meanwhile (Hostile)."""
     with tempfile.TemporaryDirectory() as tmp:
         served = Path(tmp) / "index"
         shutil.copytree(index_dir, served, ignore=shutil.ignore_patterns(".lock", ".building-*"))
@@ -147,6 +198,10 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
             threads = [] if wrk else [threading.Thread(target=client, args=(i,))
                                       for i in range(clients)]
             client_cpu_s = _children_cpu_s if wrk else time.process_time
+            hostile = Hostile(port, trickle, idle)
+            if trickle or idle:
+                hostile.start()
+                time.sleep(2)  # all of them open before the clock starts
             server_cpu0, client_cpu0 = _cpu_s(server.pid), client_cpu_s()
             if wrk:
                 wrk_run = _start_wrk(base, clients, seconds, queries, Path(tmp))
@@ -164,6 +219,7 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                 t.join()
             if wrk:
                 wrk_figures = _wrk_results(wrk_run)  # waits for wrk to end
+            hostile.stop.set()
             server_cpu = _cpu_s(server.pid) - server_cpu0
             client_cpu = client_cpu_s() - client_cpu0  # with wrk: and any rebuild's
             pss_mb = _pss_mb(server.pid)
@@ -184,6 +240,7 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
     return {**figures, "requests_per_s": figures["requests"] / seconds,
             "builds_served": len(builds_seen), "cold_start_s": cold_start,
             "server_pss_mb": pss_mb,  # proportional set size: shared pages count once
+            "hostile_dropped": hostile.dropped, "hostile_open_failed": hostile.open_failed,
             # CPU time per request, of the server's processes and of the clients
             "server_cpu_ms_per_request": 1000 * server_cpu / done,
             "client_cpu_ms_per_request": 1000 * client_cpu / done}

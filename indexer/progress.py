@@ -33,8 +33,8 @@ def progress_bar(iterable: Any = None, **options: Any) -> tqdm:
     line by line and a message after it starts on a line of its own."""
     out = sys.stderr
     if not options.get("disable") and not out.isatty():
-        options = {"mininterval": LOG_INTERVAL, **options, "file": _PlainLines(out),
-                   "ascii": True, "ncols": 100}
+        options = {"mininterval": LOG_INTERVAL, "delay": LOG_INTERVAL, **options,
+                   "file": _PlainLines(out), "ascii": True, "ncols": 100}
     return tqdm(iterable, **options)
 
 

@@ -38,9 +38,8 @@ FORMATS = {
 }
 STREAMED = ("jsonl", "csv", "tsv")  # read a record at a time; the rest are read whole
 SIDECAR_SUFFIX = ".meta.json"  # "story.meta.json" beside "story.txt" gives its date, source, url
-# A file read whole (JSON, HTML, text, Markdown) is held in memory two or three times over while
-# it is parsed: 256 MB keeps a build of one such file under 1.5 GB (BENCHMARKS.md, "Hostile
-# archives").
+# A JSON or HTML file is read whole, and held two or three times over while it is parsed: a
+# build that read a 250 MB JSON file peaked at 580 MB (BENCHMARKS.md, "Hostile archives").
 DEFAULT_MAX_FILE_BYTES = 256 * MB
 # The longest real news stories are a few hundred kB; a record of megabytes is a dump or a
 # mistake, and its embedding would take minutes.
