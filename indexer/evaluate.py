@@ -1,10 +1,13 @@
-"""Retrieval quality on a BEIR-format collection: nDCG@10, Recall@100, MRR@10 per search mode."""
+"""Retrieval quality on a BEIR-format collection, scored on what a search shows: nDCG@10,
+Recall@100, MRR@10 per search mode, and where the collection gives answers, how often the passage
+shown holds the answer (answer@k)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
+import re
 import statistics
 import tempfile
 import time
@@ -12,22 +15,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .progress import progress_bar
-
 from .build import build_index
 from .embedding import DEFAULT_MODEL
 from .errors import IndexerError, IndexNotFoundError
 from .indexdir import current_build
 from .manifest import Manifest
 from .onnx_query import DEFAULT_PRECISION
-from .search import EVAL_MODES, Searcher
+from .progress import progress_bar
+from .search import EVAL_MODES, MAX_K, SearchResult, Searcher
 
-DEPTH = 1000  # passages each retriever proposes: enough to fill 100 distinct articles
+ANSWER_KS = (1, 3, 10)
+PAGE = 10  # results on a first page: the API's and the page's default
+_NOT_WORD = re.compile(r"[^\w\s]|_")
 
 
 @dataclass
 class EvalRow:
-    """One mode's scores over all judged queries."""
+    """One mode's scores over all judged queries; the answer columns where the collection has
+    answers.jsonl (None otherwise)."""
 
     mode: str
     ndcg_at_10: float
@@ -35,6 +40,9 @@ class EvalRow:
     mrr_at_10: float
     median_ms: float
     queries: int
+    answer_at_1: float | None = None  # the answer is in the first result's passage
+    answer_at_3: float | None = None  # ... in one of the first 3 results' passages
+    answer_at_10: float | None = None
 
 
 @dataclass
@@ -83,6 +91,35 @@ def load_collection(folder: Path) -> tuple[Path, dict[str, str], dict[str, dict[
     return corpus, {q: queries[q] for q in qrels if q in queries}, qrels
 
 
+def load_answers(folder: Path) -> dict[str, list[str]]:
+    """Each query's answer texts from the collection's answers.jsonl ({"_id", "answers"} a
+    line); empty when it has none."""
+    path = folder / "answers.jsonl"
+    if not path.is_file():
+        return {}
+    answers = {}
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                    answers[str(record["_id"])] = [str(a) for a in record["answers"]]
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise IndexerError(f"{path}:{lineno}: not an answer ({exc})") from None
+    return answers
+
+
+def normalise_answer(text: str) -> str:
+    """Text as answers are matched: lower-cased, punctuation dropped, words one space apart."""
+    return " ".join(_NOT_WORD.sub("", text.lower()).split())
+
+
+def holds_answer(passage: str, answers: Sequence[str]) -> bool:
+    """Whether any answer, normalised, is in the normalised passage."""
+    text = normalise_answer(passage)
+    return any((a := normalise_answer(answer)) and a in text for answer in answers)
+
+
 def ndcg_at(ranked: Sequence[str], judged: dict[str, int], n: int = 10) -> float:
     """Normalised discounted cumulative gain of the first n ids."""
     dcg = sum(judged.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(ranked[:n]))
@@ -120,8 +157,9 @@ def evaluate(folder: Path, modes: Sequence[str] = EVAL_MODES, model: str = DEFAU
              index_dir: Path | None = None, progress: bool = False,
              precision: str = DEFAULT_PRECISION) -> EvalReport:
     """Index the collection (or reuse index_dir's index of it, if of that precision) and score
-    each mode."""
+    each mode on what a search shows."""
     corpus, queries, qrels = load_collection(Path(folder))
+    answers = load_answers(Path(folder))
     with tempfile.TemporaryDirectory(prefix="news-search-eval-") as tmp:
         target = Path(index_dir) if index_dir else Path(tmp)
         build_seconds = None
@@ -130,35 +168,43 @@ def evaluate(folder: Path, modes: Sequence[str] = EVAL_MODES, model: str = DEFAU
                                  precision=precision)
             build_seconds = result.manifest.build_seconds
         searcher = Searcher(target, model=model)
-        owner = searcher.passage_articles()
-        rows = [_score_mode(searcher, owner, queries, qrels, mode, progress) for mode in modes]
+        rows = [_score_mode(searcher, queries, qrels, answers, mode, progress) for mode in modes]
         m = searcher.manifest
         return EvalReport(str(folder), m.model, m.articles, m.passages, build_seconds, rows,
                           m.precision)
 
 
-def _score_mode(searcher: Searcher, owner: dict[int, str], queries: dict[str, str],
-                qrels: dict[str, dict[str, int]], mode: str, progress: bool) -> EvalRow:
-    ndcg, recall, mrr, times = [], [], [], []
-    for qid, text in progress_bar(queries.items(), desc=f"Queries ({mode})", unit=" queries",
-                          disable=not progress, leave=False):
-        started = time.perf_counter()
-        ranked = collapse(searcher.ranked(text, mode, DEPTH), owner, 100)
-        times.append((time.perf_counter() - started) * 1000)
-        ndcg.append(ndcg_at(ranked, qrels[qid]))
-        recall.append(recall_at(ranked, qrels[qid]))
-        mrr.append(mrr_at(ranked, qrels[qid]))
+def shown(result: SearchResult) -> list[list[str]]:
+    """The article ids each result shows: its own, then its syndicated copies'."""
+    return [[hit.article.id, *(c.id for c in hit.copies)] for hit in result.hits]
+
+
+def _score_mode(searcher: Searcher, queries: dict[str, str],
+                qrels: dict[str, dict[str, int]], answers: dict[str, list[str]], mode: str,
+                progress: bool) -> EvalRow:
+    """A mode's scores: each query searched as the API does (one result per story), a result
+    relevant when the article it shows or one of its copies is judged so; nDCG, Recall and MRR
+    over the first MAX_K results, answer@k and the time over a first page of PAGE."""
     if not queries:
         raise IndexNotFoundError("no judged query has a text in queries.jsonl")
+    ndcg, recall, mrr, times = [], [], [], []
+    found = {k: [] for k in ANSWER_KS}
+    for qid, text in progress_bar(queries.items(), desc=f"Queries ({mode})", unit=" queries",
+                                  disable=not progress, leave=False):
+        started = time.perf_counter()
+        page = searcher.search(text, PAGE, mode)  # what a person sees first, timed
+        times.append((time.perf_counter() - started) * 1000)
+        result = searcher.search(text, MAX_K, mode)  # the same ranking, deeper
+        judged = qrels[qid]
+        ranked = [max(ids, key=lambda i: judged.get(i, 0)) for ids in shown(result)]
+        ndcg.append(ndcg_at(ranked, judged))
+        recall.append(recall_at(ranked, judged))
+        mrr.append(mrr_at(ranked, judged))
+        if qid in answers:
+            held = [holds_answer(hit.passage.text, answers[qid]) for hit in page.hits]
+            for k in ANSWER_KS:
+                found[k].append(any(held[:k]))
+    with_answers = {f"answer_at_{k}": statistics.fmean(v) if v else None
+                    for k, v in found.items()}
     return EvalRow(mode, statistics.fmean(ndcg), statistics.fmean(recall), statistics.fmean(mrr),
-                   statistics.median(times), len(queries))
-
-
-def collapse(ranked: Sequence[tuple], owner: dict[int, str], n: int) -> list[str]:
-    """Article ids in the order of their best passage, the first n."""
-    seen: dict[str, None] = {}
-    for pid, *_ in ranked:
-        seen.setdefault(owner[pid])
-        if len(seen) >= n:
-            break
-    return list(seen)
+                   statistics.median(times), len(queries), **with_answers)

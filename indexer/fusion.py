@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Hashable, Sequence
 
 import numpy as np
 
 RRF_K = 60  # Cormack et al. 2009: damps the weight of the very first ranks
 
-# Weights of the hybrid score: the passage's similarity in meaning, its own BM25 and its whole
-# article's BM25. Meaning and words weigh the same; the words' half is split between the
-# passage and its article, because the query's words may sit around the passage that answers.
-# Chosen on the eval sets (README, "Evaluation") among a handful of round values, not fitted.
-SEMANTIC_WEIGHT, PASSAGE_KEYWORD_WEIGHT, ARTICLE_KEYWORD_WEIGHT = 0.5, 0.25, 0.25
-# And a small bonus for the article that holds the question's words in its order (the BM25 of
-# its pairs of successive words, over the best among the candidates'): "formally arrested",
-# "Lee Jae-yong". It lifted hybrid nDCG@10 on both eval sets (README, "Evaluation"); more
-# weight gave less on the news set. The sum is divided by all the weights: hybrid scores stay
-# in 0..1.
-PHRASE_WEIGHT = 0.05
+@dataclass(frozen=True)
+class Weights:
+    """What a fused score weighs: a passage's similarity in meaning, its own BM25, its whole
+    article's BM25, and its article's BM25 over the question's pairs of successive words
+    ("formally arrested", "Lee Jae-yong") over the best candidate's. Each list's scores are
+    min-max scaled first; the sum is divided by the weights' total, so scores stay in 0..1."""
+
+    semantic: float
+    passage_keyword: float
+    article_keyword: float
+    phrase: float
+
+    @property
+    def total(self) -> float:
+        return self.semantic + self.passage_keyword + self.article_keyword + self.phrase
+
+
+# Hybrid: meaning, and the words mostly over the whole article, where a question's words are
+# spread around the passage that answers it. Chosen on all three eval sets at once, among round
+# values: better on each than meaning and words weighed the same (BENCHMARKS.md, "Answers on
+# top"); RRF scored lower on each.
+HYBRID = Weights(semantic=0.5, passage_keyword=0.1, article_keyword=0.6, phrase=0.1)
+# Keyword mode: BM25 of the passage and of its whole article alike, and the phrases: better
+# than the passage's alone on each eval set (long articles answer with more than one passage).
+KEYWORD = Weights(semantic=0.0, passage_keyword=0.5, article_keyword=0.5, phrase=0.05)
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hashable]], k: int = RRF_K

@@ -6,7 +6,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -26,10 +26,13 @@ class Highlights:
     terms: tuple[tuple[int, int], ...]
     sentence: tuple[int, int] | None
     basis: str = "words"  # how the sentence was chosen: "words" it holds, or its "meaning"
+    coverage: float = 0.0  # the share of the query's words (by weight) the sentence holds
 
 
-def highlight(text: str, stems: frozenset[str]) -> Highlights:
-    """Mark the words of text whose stems are query stems, and the sentence with the most of them."""
+def highlight(text: str, stems: frozenset[str],
+              weights: Mapping[str, float] | None = None) -> Highlights:
+    """Mark the words of text whose stems are query stems, and the sentence that holds most of
+    them: by their weights where given (the rarer a word, the more it says), else by count."""
     if not stems:
         return Highlights((), None)
     matched = _matched_words(text, stems)
@@ -42,10 +45,13 @@ def highlight(text: str, stems: frozenset[str]) -> Highlights:
         at = bisect_right(starts, start) - 1
         if at >= 0 and start < spans[at][1]:
             found.setdefault(at, set()).add(stem)
-    # The first of the sentences holding the most distinct query words.
-    best = max(found, key=lambda at: (len(found[at]), -at), default=None)
+    weight = (lambda held: sum(weights.get(s, 0.0) for s in held)) if weights else len
+    total = weight(stems) or 1.0
+    # The first of the sentences holding the most of the query's words.
+    best = max(found, key=lambda at: (weight(found[at]), -at), default=None)
     return Highlights(tuple((start, end) for start, end, _ in matched),
-                      None if best is None else spans[best])
+                      None if best is None else spans[best],
+                      coverage=0.0 if best is None else weight(found[best]) / total)
 
 
 def _matched_words(text: str, stems: frozenset[str]) -> list[tuple[int, int, str]]:

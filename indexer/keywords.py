@@ -95,6 +95,21 @@ class KeywordIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def idf(self, stems: Iterable[str]) -> dict[str, float]:
+        """Each stem's inverse document frequency as BM25 weighs it (Lucene's), from how many
+        documents hold it: the rarer, the higher; a stem no document holds, the highest."""
+        n = len(self.ids)
+        if self.retriever is None:
+            return {stem: 0.0 for stem in stems}
+        vocab, indptr = self.retriever.vocab_dict, self.retriever.scores["indptr"]
+        weights = {}
+        for stem in stems:
+            column = vocab.get(stem)
+            held = int(indptr[column + 1] - indptr[column]) \
+                if column is not None and column < len(indptr) - 1 else 0
+            weights[stem] = float(np.log(1 + (n - held + 0.5) / (held + 0.5)))
+        return weights
+
     def top(self, stems: Sequence[str], n: int, allowed: np.ndarray | None = None,
             ordered: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """The n documents that score best for the query's stems, best first, as two arrays:

@@ -20,8 +20,8 @@ from .chunking import Passage, sentence_spans
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexCorruptError, IndexMismatchError, QueryError
 from .filters import Filters
-from .fusion import (ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, PHRASE_WEIGHT,
-                     SEMANTIC_WEIGHT, min_max_array, reciprocal_rank_fusion)
+from .answers import CUE_WEIGHT, holds_kind, question_kind
+from .fusion import HYBRID, KEYWORD, Weights, min_max_array, reciprocal_rank_fusion
 from .highlight import Highlights, closest_sentences, highlight
 from .indexdir import builds, current_build, current_name
 from .keywords import load_keyword_indexes
@@ -46,6 +46,7 @@ POOL_CACHE = 64  # ranked pools kept, most recent queries first
 TIMELINE_STORIES = 200  # a timeline counts this many of the best matching stories
 MAX_PAGE = 100
 MORE_SHOWN = 3  # other matching passages of an article listed under its best one
+ANSWER_CHOICES = 6  # passages of an article a result may show (answers.py): the best and 5 more
 RELOAD_CHECK_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
@@ -299,6 +300,14 @@ def _story_heads(stories: np.ndarray) -> np.ndarray:
     return np.flatnonzero(first[codes] == where)
 
 
+def _answer_score(passage: Passage, lights: Highlights, kind: Any, query: str
+                  ) -> tuple[float, int]:
+    """How likely a passage is to answer (answers.py): its best sentence's share of the
+    question's words, a bonus if that sentence holds what is asked for; then the earliest."""
+    sentence = passage.text[slice(*lights.sentence)] if lights.sentence else ""
+    return (lights.coverage + CUE_WEIGHT * holds_kind(sentence, kind, query), -passage.position)
+
+
 def _boost_recent(loaded: _Loaded, pool: _Pool, half_life: int) -> _Pool:
     """The pool re-scored by 2^(-age / half_life), age in days before the index's newest article;
     an undated article counts as old as the oldest. Equal scores keep their order."""
@@ -420,9 +429,10 @@ class Searcher:
                filters: Filters = Filters()) -> list[tuple[int, float, float | None, float | None]]:
         """(passage id, score, similarity, keyword score) best first, for a checked query.
 
-        semantic: cosine similarity over the vectors; keyword: BM25 over the stemmed words;
-        hybrid: both lists, each `depth` long, fused by normalised scores with the articles'
-        BM25 (see _convex); hybrid-rrf: the two lists by reciprocal rank fusion.
+        semantic: cosine similarity over the vectors; keyword: BM25 over the stemmed words, of
+        the passage and of its article (fusion.KEYWORD); hybrid: both lists, each `depth` long,
+        fused by normalised scores with the articles' BM25 (see _convex, fusion.HYBRID);
+        hybrid-rrf: the two lists by reciprocal rank fusion.
         """
         return self._ranked(self._current(), query, mode, depth, filters).entries()
 
@@ -442,11 +452,9 @@ class Searcher:
             sem_ids, sem_scores = ids[0][found], scores[0][found].astype(np.float64)
         stems = analyse(query)
         if mode != "semantic":  # the hybrid fusion looks scores up: it needs no order
-            kw_ids, kw_scores = loaded.keywords.top(stems, depth, allowed, mode != "hybrid")
+            kw_ids, kw_scores = loaded.keywords.top(stems, depth, allowed, mode == "hybrid-rrf")
         if mode == "semantic":
             return _Pool.of(sem_ids, sem_scores, sem_scores)
-        if mode == "keyword":
-            return _Pool.of(kw_ids, kw_scores, keyword=kw_scores)
         if mode == "hybrid-rrf":  # the textbook fusion, kept for comparison in `eval`
             similarity = dict(zip(sem_ids.tolist(), sem_scores.tolist()))
             keyword = dict(zip(kw_ids.tolist(), kw_scores.tolist()))
@@ -455,15 +463,16 @@ class Searcher:
                             [similarity.get(pid, np.nan) for pid, _ in fused],
                             [keyword.get(pid, np.nan) for pid, _ in fused])
         return self._convex(loaded, stems, phrases(query), depth, allowed,
-                            (sem_ids, sem_scores), (kw_ids, kw_scores))
+                            (sem_ids, sem_scores), (kw_ids, kw_scores),
+                            KEYWORD if mode == "keyword" else HYBRID)
 
     @staticmethod
     def _convex(loaded: _Loaded, stems: list[str], pairs: list[str], depth: int,
                 allowed: np.ndarray | None, semantic: tuple[np.ndarray, np.ndarray],
-                keyword: tuple[np.ndarray, np.ndarray]) -> _Pool:
+                keyword: tuple[np.ndarray, np.ndarray], weights: Weights) -> _Pool:
         """Candidates of both lists (ids, scores) by the weighted sum of their min-max normalised
         similarity, own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination
-        better than RRF; it is here too, on both eval sets), and of their article's phrase BM25
+        better than RRF; it is here too, on every eval set), and of their article's phrase BM25
         (for the query's word pairs) over the best candidate's. allowed: the passages a filter
         lets in. Ties keep passage id order. A candidate's similarity or BM25 is NaN where
         that list did not retrieve it."""
@@ -473,21 +482,21 @@ class Searcher:
         by_article[art_ids] = min_max_array(art_scores)
         candidates = _distinct(semantic[0], keyword[0])
         owners = loaded.owners[candidates]
-        fused = ARTICLE_KEYWORD_WEIGHT * by_article[owners]
+        fused = weights.article_keyword * by_article[owners]
         phrase_ids, phrase_scores = loaded.phrase_keywords.matches(pairs)
         if len(phrase_ids) and len(owners):  # each candidate's article's phrase score, or 0
             at = np.searchsorted(phrase_ids, owners).clip(max=len(phrase_ids) - 1)
             said = np.where(phrase_ids[at] == owners, phrase_scores[at], 0.0)
             if said.max() > 0:
-                fused += PHRASE_WEIGHT * (said / said.max())
+                fused += weights.phrase * (said / said.max())
         raw = []
-        for (ids, scores), weight in ((semantic, SEMANTIC_WEIGHT),
-                                      (keyword, PASSAGE_KEYWORD_WEIGHT)):
+        for (ids, scores), weight in ((semantic, weights.semantic),
+                                      (keyword, weights.passage_keyword)):
             where = np.searchsorted(candidates, ids)
             fused[where] += weight * min_max_array(scores)
             raw.append(np.full(len(candidates), np.nan))
             raw[-1][where] = scores
-        fused /= SEMANTIC_WEIGHT + PASSAGE_KEYWORD_WEIGHT + ARTICLE_KEYWORD_WEIGHT + PHRASE_WEIGHT
+        fused /= weights.total
         order = np.lexsort((candidates, -fused))
         return _Pool(candidates[order], fused[order], raw[0][order], raw[1][order])
 
@@ -506,7 +515,8 @@ class Searcher:
         it in meaning (sentences are embedded: it costs tens of milliseconds on a CPU).
         """
         query, k = check_query(query, k)
-        mode, group, page = check_mode(mode), check_group(group), check_page(page)
+        mode = mode if mode in EVAL_MODES else check_mode(mode)  # hybrid-rrf: for `eval`
+        group, page = check_group(group), check_page(page)
         sort, recency = check_sort(sort), check_recency(recency)
         started = time.perf_counter()
         loaded = self._current()  # one build for the whole query, even if a swap happens now
@@ -530,31 +540,44 @@ class Searcher:
         # copies', which are listed as copies instead).
         owns = [np.flatnonzero((stories == stories[at]) & (owners == owners[at]))[1:].tolist()
                 if group == "article" else [] for at in shown]
-        found = loaded.meta.passages([int(pool.ids[at]) for head, own in zip(shown, owns)
-                                      for at in [head, *own[:MORE_SHOWN]]])
+        # What a result may show instead of its best passage: its article's next ones in the
+        # pool (answers.py).
+        choices = [[head, *own[:ANSWER_CHOICES - 1]] for head, own in zip(shown, owns)]
+        found = loaded.meta.passages({int(pool.ids[at]) for choice, own in zip(choices, owns)
+                                      for at in [*choice, *own[:MORE_SHOWN]]})
         stems = query_stems(query)
+        weights = loaded.keywords.idf(stems)
+        kind = question_kind(query)
+        hits = []
+        for head, own, choice in zip(shown, owns, choices):
+            choice = [at for at in choice if int(pool.ids[at]) in found]
+            if not choice:
+                continue
+            lights = {at: highlight(found[int(pool.ids[at])][0].text, stems, weights)
+                      for at in choice}
+            chosen = max(choice, key=lambda at: _answer_score(
+                found[int(pool.ids[at])][0], lights[at], kind, query))
+            if not lights[chosen].coverage:  # none holds the question's words: the best one
+                chosen = head
+            passage, article = found[int(pool.ids[chosen])]
+            pid, _, similarity, keyword = pool.entry(chosen)
+            others = [at for at in [head, *own] if at != chosen]
+            more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
+                         for at in others[:MORE_SHOWN] if int(pool.ids[at]) in found)
+            copies = tuple(loaded.meta.story_copies(article.id)) \
+                if group == "article" and loaded.story_sizes[stories[head]] > 1 else ()
+            hits.append(Hit((page - 1) * k + len(hits) + 1, float(pool.scores[head]), pid,
+                            passage, article, lights[chosen], similarity, keyword, more,
+                            len(own), copies))
         # A passage found by its words alone: its similarity, for display.
-        unmeasured = [int(pool.ids[at]) for at in shown if np.isnan(pool.similarity[at])] \
+        unmeasured = [h.passage_id for h in hits if h.similarity is None] \
             if mode != "keyword" else []
-        measured = {}
         if unmeasured:
             vector = self._query_vector(query, loaded.manifest.precision)[0]
             measured = dict(zip(unmeasured,
                                 (loaded.store.vectors(np.array(unmeasured)) @ vector).tolist()))
-        hits = []
-        for head, own in zip(shown, owns):
-            pid, score, similarity, keyword = pool.entry(head)
-            if pid not in found:
-                continue
-            similarity = measured.get(pid, similarity)
-            passage, article = found[pid]
-            more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
-                         for at in own[:MORE_SHOWN] if int(pool.ids[at]) in found)
-            copies = tuple(loaded.meta.story_copies(article.id)) \
-                if group == "article" and loaded.story_sizes[stories[head]] > 1 else ()
-            hits.append(Hit((page - 1) * k + len(hits) + 1, score, pid, passage, article,
-                            highlight(passage.text, stems), similarity, keyword, more,
-                            len(own), copies))
+            hits = [replace(h, similarity=measured[h.passage_id]) if h.similarity is None else h
+                    for h in hits]
         if explain and mode != "keyword":
             hits = self._explain_by_meaning(query, hits, loaded.manifest.precision)
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,

@@ -9,10 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import DATA
-from indexer.evaluate import collapse, evaluate, mrr_at, ndcg_at, recall_at
+from indexer.evaluate import evaluate, holds_answer, mrr_at, ndcg_at, normalise_answer, recall_at
 from webapp.cli import main
 
 MINI = DATA / "beir-mini"
+QA = DATA / "qa-mini"  # stories of several passages, with the answer to each question
 
 
 def test_metrics_against_hand_computed_values():
@@ -24,10 +25,33 @@ def test_metrics_against_hand_computed_values():
     assert mrr_at(["x"] * 10 + ["a"], judged) == 0.0  # beyond rank 10
 
 
-def test_passages_collapse_to_articles_in_order_of_their_best_passage():
-    owner = {1: "A", 2: "B", 3: "A", 4: "C"}
-    assert collapse([(3, 0.9), (2, 0.8), (1, 0.7), (4, 0.1)], owner, 100) == ["A", "B", "C"]
-    assert collapse([(3, 0.9), (2, 0.8), (4, 0.1)], owner, 2) == ["A", "B"]
+def test_answers_are_matched_lower_cased_without_punctuation():
+    assert normalise_answer("  U.S.-backed   Forces, ") == "usbacked forces"
+    assert holds_answer("The repairs cost $2.4 million dollars.", ["2.4 million dollars"])
+    assert holds_answer("It was the U.S. army", ["the US army"])
+    assert not holds_answer("The repairs cost a lot.", ["2.4 million", ""])
+    assert not holds_answer("anything at all", ["  .  "])  # nothing left: never a match
+
+
+def test_eval_scores_answers_on_the_passages_shown(tmp_path, embedder, monkeypatch):
+    import indexer.search
+
+    monkeypatch.setattr(indexer.search, "get_embedder", lambda model: embedder)
+    report = evaluate(QA, modes=["hybrid", "keyword"], index_dir=tmp_path / "ix")
+    assert report.passages > report.articles == 4  # several passages an article
+    for row in report.rows:
+        assert row.queries == 6
+        assert 0 < row.answer_at_1 <= row.answer_at_3 <= row.answer_at_10 <= 1
+    assert report.rows[0].answer_at_1 == 1.0  # hybrid shows each answer first (test_answers)
+    plain = evaluate(MINI, modes=["hybrid"], index_dir=tmp_path / "mini")
+    assert plain.rows[0].answer_at_1 is None  # no answers.jsonl: no answer columns
+    result = CliRunner().invoke(main, ["eval", str(QA), "--index-dir", str(tmp_path / "ix"),
+                                       "--mode", "hybrid"])
+    assert "| mode | nDCG@10 | Recall@100 | MRR@10 | answer@1 | answer@3 | answer@10 |" \
+        in result.output
+    row = report.rows[0]
+    assert f"| hybrid | {row.ndcg_at_10:.4f} | {row.recall_at_100:.4f} | {row.mrr_at_10:.4f} | " \
+           f"{row.answer_at_1:.4f} |" in result.output
 
 
 def test_eval_scores_every_mode_on_a_real_index(tmp_path, embedder, monkeypatch):

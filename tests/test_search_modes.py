@@ -46,27 +46,36 @@ def test_min_max_puts_each_list_on_zero_to_one():
 
 def test_hybrid_scores_weigh_meaning_words_the_article_and_its_phrases(searcher):
     """The hybrid score of each hit is the documented weighted sum, recomputed here."""
-    from indexer.fusion import (ARTICLE_KEYWORD_WEIGHT, PASSAGE_KEYWORD_WEIGHT, PHRASE_WEIGHT,
-                                SEMANTIC_WEIGHT)
+    from indexer.fusion import HYBRID
 
     query = "engine warning grounds the regional plane"
     loaded = searcher._current()
     sims = {p: s for p, s, _, _ in searcher.ranked(query, "semantic")}
-    words = {p: s for p, s, _, _ in searcher.ranked(query, "keyword")}
+    words = dict(zip(*loaded.keywords.top(analyse(query), 1000)))
     articles = dict(zip(*loaded.article_keywords.top(analyse(query), 1000)))
     sem, kw, art = min_max(sims), min_max(words), min_max(articles)
     owners = sorted({int(loaded.owners[p]) for p in set(sims) | set(words)})
     found = dict(zip(*[a.tolist() for a in loaded.phrase_keywords.matches(phrases(query))]))
     said = {owner: found.get(owner, 0.0) for owner in owners}
     best = max(said.values())
-    total = SEMANTIC_WEIGHT + PASSAGE_KEYWORD_WEIGHT + ARTICLE_KEYWORD_WEIGHT + PHRASE_WEIGHT
     for pid, score, _, _ in searcher.ranked(query, "hybrid")[:10]:
         owner = int(loaded.owners[pid])
-        expected = (SEMANTIC_WEIGHT * sem.get(pid, 0) + PASSAGE_KEYWORD_WEIGHT * kw.get(pid, 0)
-                    + ARTICLE_KEYWORD_WEIGHT * art.get(owner, 0)
-                    + PHRASE_WEIGHT * said[owner] / best) / total
+        expected = (HYBRID.semantic * sem.get(pid, 0) + HYBRID.passage_keyword * kw.get(pid, 0)
+                    + HYBRID.article_keyword * art.get(owner, 0)
+                    + HYBRID.phrase * said[owner] / best) / HYBRID.total
         assert score == pytest.approx(expected)
     assert articles and words and best > 0  # the words matched: all four scores took part
+    # Keyword mode: the same without meaning, by its own weights, over its own candidates.
+    from indexer.fusion import KEYWORD
+
+    keyword = searcher.ranked(query, "keyword")
+    assert {pid for pid, *_ in keyword} == set(words)
+    for pid, score, _, bm25 in keyword[:10]:
+        owner = int(loaded.owners[pid])
+        assert bm25 == pytest.approx(words[pid])
+        assert score == pytest.approx((KEYWORD.passage_keyword * kw[pid]
+                                       + KEYWORD.article_keyword * art.get(owner, 0)
+                                       + KEYWORD.phrase * said[owner] / best) / KEYWORD.total)
 
 
 def test_phrases_are_the_pairs_of_successive_meaningful_words():
@@ -149,7 +158,8 @@ def test_hits_say_why_they_matched(searcher):
     assert top.keyword_score > 0 and top.similarity is not None and result.mode == "hybrid"
     assert top.passage.text[slice(*top.highlights.terms[0])] == "ZQ"
     keyword_hit = searcher.search("ZQ-8812", 1, "keyword").hits[0]
-    assert keyword_hit.similarity is None and keyword_hit.score == keyword_hit.keyword_score
+    assert keyword_hit.similarity is None and keyword_hit.keyword_score > 0
+    assert keyword_hit.score == 1.0  # the fused keyword score of the best: 0..1, like hybrid's
 
 
 def test_a_hit_found_by_its_words_alone_shows_its_similarity(searcher, monkeypatch):

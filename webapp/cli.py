@@ -304,7 +304,9 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
                      index_dir: Path | None, precision: str | None, model: str) -> None:
     """Score retrieval on a BEIR-format COLLECTION (corpus.jsonl, queries.jsonl, qrels/test.tsv).
 
-    Passages are collapsed to their article (its best passage) before scoring.
+    Each query is searched as the API does (one result per story, by its best passage, the first
+    100), and scored on the articles shown. Where the collection has answers.jsonl, answer@k is
+    how often the answer is in one of the first k passages shown.
     """
     from indexer import evaluate
 
@@ -319,11 +321,15 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
     built = f", built in {report.build_seconds:.0f} s" if report.build_seconds else ", reused"
     click.echo(f"{report.collection}: {report.articles} articles, {report.passages} passages, "
                f"model {report.model} ({report.precision} passages){built}")
-    click.echo("| mode | nDCG@10 | Recall@100 | MRR@10 | median ms | queries |")
-    click.echo("| --- | --- | --- | --- | --- | --- |")
+    answers = any(row.answer_at_1 is not None for row in report.rows)
+    extra = " answer@1 | answer@3 | answer@10 |" if answers else ""
+    click.echo(f"| mode | nDCG@10 | Recall@100 | MRR@10 |{extra} median ms | queries |")
+    click.echo("|" + " --- |" * (9 if answers else 6))
     for row in report.rows:
+        cells = "".join(f" {value:.4f} |" for value in (
+            row.answer_at_1, row.answer_at_3, row.answer_at_10)) if answers else ""
         click.echo(f"| {row.mode} | {row.ndcg_at_10:.4f} | {row.recall_at_100:.4f} | "
-                   f"{row.mrr_at_10:.4f} | {row.median_ms:.1f} | {row.queries} |")
+                   f"{row.mrr_at_10:.4f} |{cells} {row.median_ms:.1f} | {row.queries} |")
 
 
 @main.command()

@@ -1,0 +1,53 @@
+"""Which passage of an article a result shows: the one most likely to answer the question.
+
+A result is an article, ranked by its best passage; but the passage that ranks it (the most
+similar, or the one with most of the question's words) is often not the one that answers. The
+one shown is the passage whose best sentence holds the most of the question's words, each
+weighted by how rare it is (highlight's coverage), with a small bonus where that sentence holds
+what the question asks for (a number for "how many", a date for "when", a name for "who"), and
+the earliest such passage on a tie (news puts its facts first). Measured on NewsQA's questions
+(BENCHMARKS.md, "Answers on top").
+"""
+
+from __future__ import annotations
+
+import re
+
+# What a question asks for, and what a sentence holding such an answer contains.
+_KINDS = (
+    ("number", re.compile(r"\bhow (many|much|old|long|far|big|often|large|tall|high)\b|\bwhat "
+                          r"(number|percent(age)?|age|amount|size)\b|\bnumber of\b", re.I),
+     re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
+                r"thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?)\b", re.I)),
+    ("time", re.compile(r"\bwhen\b|\bwhat (year|day|date|time|month)\b", re.I),
+     re.compile(r"\d|\b(january|february|march|april|may|june|july|august|september|october|"
+                r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+                r"yesterday|today|tomorrow|week|month|year|decade|morning|night|ago|since)\b",
+                re.I)),
+    ("name", re.compile(r"\bwho(se|m)?\b|\bwhere\b", re.I), None),
+)
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+")
+_OPENERS = " \"'“‘(["
+CUE_WEIGHT = 0.1  # beside coverage (0..1): a tie-breaker more than a score
+
+
+def question_kind(query: str) -> tuple[str, re.Pattern | None] | None:
+    """What the question asks for ("number", "time", "name") with the pattern of such an
+    answer, or None when it says nothing of it."""
+    for kind, asks, answer in _KINDS:
+        if asks.search(query):
+            return kind, answer
+    return None
+
+
+def holds_kind(sentence: str, kind: tuple[str, re.Pattern | None] | None, query: str) -> bool:
+    """Whether the sentence holds an answer of the kind asked for: for a name, a capitalised
+    word the question does not have."""
+    if kind is None:
+        return False
+    name, pattern = kind
+    if pattern is not None:
+        return bool(pattern.search(sentence))
+    asked = {w.lower() for w in _CAPITALISED.findall(query)}
+    return any(m.group().lower() not in asked for m in _CAPITALISED.finditer(sentence)
+               if sentence[:m.start()].strip(_OPENERS))  # not the sentence's first word

@@ -1,0 +1,77 @@
+"""The passage a result shows is the one that answers: chosen by the question's words in one
+sentence, weighted by rarity, and what the question asks for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import DATA
+from indexer import Searcher, build_index
+from indexer.answers import holds_kind, question_kind
+from indexer.highlight import highlight
+from indexer.terms import query_stems
+
+QA = DATA / "qa-mini"
+ROOF = "Who designed the glass roof of the reading room?"
+
+
+@pytest.fixture(scope="module")
+def qa_searcher(tmp_path_factory, embedder) -> Searcher:
+    folder = tmp_path_factory.mktemp("qa")
+    build_index([QA / "corpus.jsonl"], folder, embedder=embedder)
+    return Searcher(folder, embedder=embedder)
+
+
+def test_a_result_shows_its_passage_that_answers_not_its_best_ranked(qa_searcher):
+    best = qa_searcher.search(ROOF, 1, group="passage").hits[0]
+    assert best.article.id == "roof" and "Ada Brandt" not in best.passage.text  # ranks first
+    shown = qa_searcher.search(ROOF, 3).hits[0]
+    assert shown.article.id == "roof" and "Ada Brandt" in shown.passage.text
+    assert shown.score == best.score  # the article keeps its rank; only what it shows changed
+    assert best.passage_id in shown.more_ids  # the best-ranked one is listed under it
+    start, end = shown.highlights.sentence
+    assert "designed by the engineer Ada Brandt" in shown.passage.text[start:end]
+
+
+def test_every_question_of_the_fixture_is_answered_by_the_first_result(qa_searcher):
+    answers = {json.loads(line)["_id"]: json.loads(line)["answers"]
+               for line in (QA / "answers.jsonl").read_text().splitlines()}
+    for line in (QA / "queries.jsonl").read_text().splitlines():
+        query = json.loads(line)
+        hit = qa_searcher.search(query["text"], 3).hits[0]
+        assert any(a in hit.passage.text for a in answers[query["_id"]]), query["text"]
+
+
+def test_rare_words_weigh_more_in_the_sentence_chosen():
+    text = "The council met on the river bank today. Ada Brandt designed the roof."
+    stems = query_stems("river bank roof designed")
+    by_count = highlight(text, stems)  # two words in each sentence: the first
+    assert text[slice(*by_count.sentence)].startswith("The council")
+    weights = {"river": 0.1, "bank": 0.1, "roof": 2.0, "design": 2.0}
+    by_weight = highlight(text, stems, weights)
+    assert text[slice(*by_weight.sentence)].startswith("Ada Brandt")
+    assert by_weight.coverage == pytest.approx(4.0 / 4.2) and by_count.coverage == 0.5
+
+
+def test_question_kinds_and_the_sentences_that_hold_them():
+    number = question_kind("How many people were evacuated from Aleppo?")
+    assert number[0] == "number"
+    assert holds_kind("About 2,700 people left.", number, "")
+    assert holds_kind("Hundreds were moved out.", number, "")
+    assert not holds_kind("People left the city.", number, "")
+    when = question_kind("When did the swimmer find out?")
+    assert when[0] == "time" and holds_kind("In June he was told.", when, "")
+    who = question_kind("Who drove the truck in the Berlin attack?")
+    assert who[0] == "name"
+    asked = "Who drove the truck in the Berlin attack?"
+    assert holds_kind("The driver was Anis Amri.", who, asked)
+    assert not holds_kind("The truck hit the market in Berlin.", who, asked)  # only asked ones
+    assert question_kind("Why did the market close?") is None
+
+
+def test_idf_weighs_rare_stems_above_common_ones(qa_searcher):
+    weights = qa_searcher._current().keywords.idf(["reopen", "brandt", "nosuchstem"])
+    assert weights["brandt"] > weights["reopen"] > 0
+    assert weights["nosuchstem"] >= weights["brandt"]
