@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.search_latency import DEFAULT_QUERIES, machine  # noqa: E402
 from indexer import Searcher  # noqa: E402
 from indexer.chunking import _CANDIDATE  # noqa: E402
-from indexer.highlight import _matched_words, every_word_matched, highlight  # noqa: E402
+from indexer.highlight import matched_words, every_word_matched, highlight  # noqa: E402
 from indexer.terms import query_stems  # noqa: E402
 
 PLAIN_CANDIDATE = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])|\n\s*\n""")
@@ -43,11 +43,11 @@ def main() -> None:
     searcher = Searcher(args.index_dir)
     cases = [(hit.passage.text, query_stems(title))
              for title in titles for hit in searcher.search(title, 10).hits]
-    if any(_matched_words(text, stems) != every_word_matched(text, stems) for text, stems in cases):
+    if any(matched_words(text, stems) != every_word_matched(text, stems) for text, stems in cases):
         raise SystemExit("the two ways marked different words")
     ways = {
         "highlight()": lambda text, stems: highlight(text, stems),
-        "words found as now": _matched_words,
+        "words found as now": matched_words,
         "words found by stemming every word": every_word_matched,
         "sentences, pattern as now": lambda text, stems: list(_CANDIDATE.finditer(text)),
         "sentences, plain pattern": lambda text, stems: list(PLAIN_CANDIDATE.finditer(text)),

@@ -12,6 +12,9 @@ the earliest such passage on a tie (news puts its facts first). Measured on News
 from __future__ import annotations
 
 import re
+from typing import Mapping, Sequence
+
+from .highlight import Highlights, marks, matched_words, weigher
 
 # What a question asks for, and what a sentence holding such an answer contains.
 _KINDS = (
@@ -51,3 +54,29 @@ def holds_kind(sentence: str, kind: tuple[str, re.Pattern | None] | None, query:
     asked = {w.lower() for w in _CAPITALISED.findall(query)}
     return any(m.group().lower() not in asked for m in _CAPITALISED.finditer(sentence)
                if sentence[:m.start()].strip(_OPENERS))  # not the sentence's first word
+
+
+def choose(passages: Sequence[tuple[str, int]], stems: frozenset[str],
+           weights: Mapping[str, float], query: str) -> tuple[int, Highlights] | None:
+    """Which of passages ((text, position) pairs) to show, with its highlights: the one whose
+    best sentence holds the most of the question's words by weight, plus CUE_WEIGHT where that
+    sentence holds what the question asks for, the earliest on a tie; None if none holds any of
+    its words. A passage that holds too little to win is not split into sentences."""
+    kind = question_kind(query)
+    weigh, total = weigher(stems, weights)
+    bonus = CUE_WEIGHT if kind else 0.0
+    best: tuple[float, int, Highlights] | None = None
+    for at in sorted(range(len(passages)), key=lambda i: passages[i][1]):
+        text = passages[at][0]
+        matched = matched_words(text, stems)
+        if not matched:
+            continue
+        # No sentence holds more than its passage: a later one must do better to win.
+        if best is not None and weigh({m[2] for m in matched}) / total + bonus <= best[0]:
+            continue
+        lights = marks(text, matched, stems, weights)
+        sentence = text[slice(*lights.sentence)] if lights.sentence else ""
+        score = lights.coverage + bonus * holds_kind(sentence, kind, query)
+        if lights.sentence and (best is None or score > best[0]):
+            best = (score, at, lights)
+    return None if best is None else (best[1], best[2])

@@ -33,9 +33,20 @@ def highlight(text: str, stems: frozenset[str],
               weights: Mapping[str, float] | None = None) -> Highlights:
     """Mark the words of text whose stems are query stems, and the sentence that holds most of
     them: by their weights where given (the rarer a word, the more it says), else by count."""
-    if not stems:
-        return Highlights((), None)
-    matched = _matched_words(text, stems)
+    return marks(text, matched_words(text, stems) if stems else [], stems, weights)
+
+
+def weigher(stems: frozenset[str], weights: Mapping[str, float] | None
+            ) -> tuple[Callable[[set[str]], float], float]:
+    """How much a set of the query's stems weighs (by weights, else by count), and what all of
+    them weigh (1 if nothing)."""
+    weigh = (lambda held: sum(weights.get(s, 0.0) for s in held)) if weights else len
+    return weigh, (weigh(stems) or 1.0)
+
+
+def marks(text: str, matched: Sequence[tuple[int, int, str]], stems: frozenset[str],
+          weights: Mapping[str, float] | None = None) -> Highlights:
+    """highlight's result from the words matched_words found in text."""
     if not matched:
         return Highlights((), None)
     spans = sentence_spans(text)
@@ -45,16 +56,15 @@ def highlight(text: str, stems: frozenset[str],
         at = bisect_right(starts, start) - 1
         if at >= 0 and start < spans[at][1]:
             found.setdefault(at, set()).add(stem)
-    weight = (lambda held: sum(weights.get(s, 0.0) for s in held)) if weights else len
-    total = weight(stems) or 1.0
+    weigh, total = weigher(stems, weights)
     # The first of the sentences holding the most of the query's words.
-    best = max(found, key=lambda at: (weight(found[at]), -at), default=None)
+    best = max(found, key=lambda at: (weigh(found[at]), -at), default=None)
     return Highlights(tuple((start, end) for start, end, _ in matched),
                       None if best is None else spans[best],
-                      coverage=0.0 if best is None else weight(found[best]) / total)
+                      coverage=0.0 if best is None else weigh(found[best]) / total)
 
 
-def _matched_words(text: str, stems: frozenset[str]) -> list[tuple[int, int, str]]:
+def matched_words(text: str, stems: frozenset[str]) -> list[tuple[int, int, str]]:
     """(start, end, stem) of each word of text (WORD) whose stem is one of stems, in order.
 
     A word's stem differs from the word's start (folded) in at most its last character: the
@@ -79,7 +89,7 @@ def _matched_words(text: str, stems: frozenset[str]) -> list[tuple[int, int, str
 
 
 def every_word_matched(text: str, stems: frozenset[str]) -> list[tuple[int, int, str]]:
-    """What _matched_words gives, found by stemming every word of text: the way for texts whose
+    """What matched_words gives, found by stemming every word of text: the way for texts whose
     folding may change their length, and the reference the shortcut is measured against."""
     return [(m.start(), m.end(), stem) for m in WORD.finditer(text)
             if (stem := word_stem(m.group())) in stems]
@@ -87,7 +97,7 @@ def every_word_matched(text: str, stems: frozenset[str]) -> list[tuple[int, int,
 
 @lru_cache(maxsize=256)
 def _prefixes(stems: frozenset[str]) -> tuple[str, ...]:
-    """What a word must begin with to have one of stems as its stem (see _matched_words), none
+    """What a word must begin with to have one of stems as its stem (see matched_words), none
     the start of another."""
     starts = set()
     for stem in stems:

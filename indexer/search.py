@@ -20,7 +20,7 @@ from .chunking import Passage, sentence_spans
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexCorruptError, IndexMismatchError, QueryError
 from .filters import Filters
-from .answers import CUE_WEIGHT, holds_kind, question_kind
+from .answers import choose
 from .fusion import HYBRID, KEYWORD, Weights, min_max_array, reciprocal_rank_fusion
 from .highlight import Highlights, closest_sentences, highlight
 from .indexdir import builds, current_build, current_name
@@ -300,14 +300,6 @@ def _story_heads(stories: np.ndarray) -> np.ndarray:
     return np.flatnonzero(first[codes] == where)
 
 
-def _answer_score(passage: Passage, lights: Highlights, kind: Any, query: str
-                  ) -> tuple[float, int]:
-    """How likely a passage is to answer (answers.py): its best sentence's share of the
-    question's words, a bonus if that sentence holds what is asked for; then the earliest."""
-    sentence = passage.text[slice(*lights.sentence)] if lights.sentence else ""
-    return (lights.coverage + CUE_WEIGHT * holds_kind(sentence, kind, query), -passage.position)
-
-
 def _boost_recent(loaded: _Loaded, pool: _Pool, half_life: int) -> _Pool:
     """The pool re-scored by 2^(-age / half_life), age in days before the index's newest article;
     an undated article counts as old as the oldest. Equal scores keep their order."""
@@ -541,24 +533,27 @@ class Searcher:
         owns = [np.flatnonzero((stories == stories[at]) & (owners == owners[at]))[1:].tolist()
                 if group == "article" else [] for at in shown]
         # What a result may show instead of its best passage: its article's next ones in the
-        # pool (answers.py).
-        choices = [[head, *own[:ANSWER_CHOICES - 1]] for head, own in zip(shown, owns)]
+        # pool that hold the question's words (answers.py; semantic mode has no word counts).
+        worded = ~np.isnan(pool.keyword) if mode != "semantic" else np.ones(len(pool.ids), bool)
+        choices = [[head, *[at for at in own if worded[at]][:ANSWER_CHOICES - 1]]
+                   for head, own in zip(shown, owns)]
         found = loaded.meta.passages({int(pool.ids[at]) for choice, own in zip(choices, owns)
                                       for at in [*choice, *own[:MORE_SHOWN]]})
         stems = query_stems(query)
         weights = loaded.keywords.idf(stems)
-        kind = question_kind(query)
         hits = []
         for head, own, choice in zip(shown, owns, choices):
             choice = [at for at in choice if int(pool.ids[at]) in found]
             if not choice:
                 continue
-            lights = {at: highlight(found[int(pool.ids[at])][0].text, stems, weights)
-                      for at in choice}
-            chosen = max(choice, key=lambda at: _answer_score(
-                found[int(pool.ids[at])][0], lights[at], kind, query))
-            if not lights[chosen].coverage:  # none holds the question's words: the best one
-                chosen = head
+            picked = choose([(found[int(pool.ids[at])][0].text,
+                              found[int(pool.ids[at])][0].position) for at in choice],
+                            stems, weights, query)
+            if picked is None:  # none holds the question's words: the best one
+                chosen = choice[0]
+                lights = highlight(found[int(pool.ids[chosen])][0].text, stems, weights)
+            else:
+                chosen, lights = choice[picked[0]], picked[1]
             passage, article = found[int(pool.ids[chosen])]
             pid, _, similarity, keyword = pool.entry(chosen)
             others = [at for at in [head, *own] if at != chosen]
@@ -567,7 +562,7 @@ class Searcher:
             copies = tuple(loaded.meta.story_copies(article.id)) \
                 if group == "article" and loaded.story_sizes[stories[head]] > 1 else ()
             hits.append(Hit((page - 1) * k + len(hits) + 1, float(pool.scores[head]), pid,
-                            passage, article, lights[chosen], similarity, keyword, more,
+                            passage, article, lights, similarity, keyword, more,
                             len(own), copies))
         # A passage found by its words alone: its similarity, for display.
         unmeasured = [h.passage_id for h in hits if h.similarity is None] \

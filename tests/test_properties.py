@@ -105,7 +105,7 @@ def test_day_numbers_of_dates_are_strptimes(text):
     assert got == expected or (math.isnan(got) and math.isnan(expected))
 
 
-# Words whose stems are hard on the highlighter's shortcut (see highlight._matched_words): the
+# Words whose stems are hard on the highlighter's shortcut (see highlight.matched_words): the
 # stem's last letter changed or added, "ying" after one consonant, joined words, numbers, and
 # letters outside ASCII (those texts stem every word).
 TRICKY = ("dying lying ties tying vying eying skies hoping hopping ability usability early "

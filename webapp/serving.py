@@ -22,7 +22,7 @@ import click
 import orjson
 
 # A client has this long to send a whole request (its line and headers: a total, not a time per
-# byte), and to wait idle on a kept-alive connection; each send of an answer has as long.
+# byte); each send of an answer has as long.
 CLIENT_TIMEOUT_ENV, DEFAULT_CLIENT_TIMEOUT = "NEWS_SEARCH_CLIENT_TIMEOUT", 10.0
 # Connections one worker holds open at once (reading, idle or answered); more wait in the
 # listen backlog. Each costs a greenlet and a file descriptor, not a process.
@@ -207,6 +207,14 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
             client.settimeout(deadline)  # each send of the answer
             super(GeventWorker, self).handle(listener, client, addr)
 
+        def handle_request(self, listener_name, req, sock, addr):  # noqa: ANN001, ANN201
+            # One request a connection: the next one comes on a new connection, which the
+            # worker free first accepts. A kept-alive connection stays with its worker, and one
+            # whose requests come back to back keeps that worker from its others: with four
+            # such clients, half the searches a second and a p99 of 900 ms (BENCHMARKS.md).
+            req.force_close()
+            return super().handle_request(listener_name, req, sock, addr)
+
     def post_worker_init(worker) -> None:  # noqa: ANN001
         if "error" in boot and worker.age <= workers:  # the server's start: stop it, clearly
             click.echo(f"Error: {boot['error']}", err=True)
@@ -219,7 +227,8 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
         def load_config(self) -> None:
             for key, value in {
                 "bind": [f"fd://{fd}"], "workers": workers, "worker_class": Worker,
-                # keepalive only switches keep-alive on here: timeout_ctx sets its time.
+                # keepalive > 0 makes gunicorn read each request under timeout_ctx (its deadline);
+                # connections close after one request all the same (handle_request).
                 "worker_connections": WORKER_CONNECTIONS, "keepalive": math.ceil(deadline),
                 "limit_request_line": REQUEST_LINE_LIMIT,
                 # A worker silent this long is stuck and is replaced; a search takes
