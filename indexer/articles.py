@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from dateutil import parser as dateparser
 
+from .filters import HOST
 from .sizes import human_size, utf8_over
 
 # Input names each field is known by, most specific first. Keys are compared after
@@ -170,6 +171,13 @@ def normalise_date(value: Any) -> str:
     return parsed.replace(microsecond=0).isoformat()
 
 
+def clean_source(source: str) -> str:
+    """An outlet's name as given, but a bare host name ("www.CNN.com") lower-cased and without
+    "www.", as source_from_url makes it."""
+    source = clean_title(source)
+    return source.lower().removeprefix("www.") if HOST.match(source) else source
+
+
 def source_from_url(url: str) -> str:
     """The outlet's host name, without 'www.', as a stand-in when a record names no outlet."""
     host = urlsplit(url).hostname or ""
@@ -234,7 +242,7 @@ def make_article(record: Mapping[str, Any], origin: str = "", default_id: str = 
         known = ", ".join(FIELD_ALIASES["text"][:4])
         raise RecordError(f"no headline and no article text: none of the fields title, {known}, ..."
                           " holds text, and the URL (if any) has no words in it")
-    source = clean_title(_as_text(fields.get("source", ""), "source")) or source_from_url(url)
+    source = clean_source(_as_text(fields.get("source", ""), "source")) or source_from_url(url)
     date = normalise_date(fields["date"]) if "date" in fields else ""
     raw_id = fields.get("id")
     article_id = clean_id(_as_text(raw_id, "id") if raw_id is not None else default_id)

@@ -1,16 +1,23 @@
-"""Search filters: a date range and outlets, checked and normalised once."""
+"""Search filters: a date range and outlets, checked and normalised once; outlets as people
+name them ("CNN", "cnn.com", "www.cnn.com") found among an index's own."""
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Iterable
 
 from .errors import QueryError
 
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 MAX_SOURCES = 50
+HOST = re.compile(r"^(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,})$", re.I)  # a bare host name
+# Labels of a host that name no outlet: "cnn.com" is CNN, "europe.chinadaily.com.cn" China Daily.
+_GENERIC_LABELS = frozenset("www com net org co gov edu ac int info news go uk us au ca cn de fr "
+                            "ie in jp it es nl ru ch be at se no dk fi nz za br mx".split())
+KNOWN_SHOWN = 20  # outlets named in the error for one that is not in the index
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,62 @@ def _is_date(value: str) -> bool:
     return True
 
 
+def _first_day(value: str) -> date:
+    """The first day of the period a checked date names: a day, a month or a year."""
+    parts = [int(p) for p in value.split("-")]
+    return date(parts[0], *(parts[1:] + [1, 1])[:2])
+
+
+def _last_day(value: str) -> date:
+    """The last day of the period a checked date names."""
+    parts = [int(p) for p in value.split("-")]
+    if len(parts) == 3:
+        return date(*parts)
+    year, month = parts[0], parts[1] if len(parts) == 2 else 12
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _key(name: str) -> str:
+    """A name as outlets are matched: case, spaces, punctuation and a leading "www." ignored."""
+    return re.sub(r"[\W_]+", "", name.casefold().removeprefix("www."))
+
+
+def _names(outlet: str) -> set[str]:
+    """The keys an outlet answers to: its name or host, its host's own labels ("cnn.com":
+    "cnn"), and the first words of a name ("BBC News": "bbc")."""
+    keys = {_key(outlet)}
+    host = HOST.match(outlet.strip())
+    if host:
+        keys |= {label for label in host.group(1).lower().split(".")
+                 if label not in _GENERIC_LABELS}
+    else:
+        words = re.findall(r"\w+", outlet.casefold())
+        keys |= {"".join(words[:n]) for n in range(1, len(words)) if len("".join(words[:n])) > 1}
+    return keys
+
+
+def resolve_sources(filters: Filters, known: Iterable[tuple[str, int]]) -> Filters:
+    """filters with each outlet asked for replaced by the index's outlets it names (known:
+    (outlet, articles) pairs, largest first); QueryError naming the known ones when one names
+    none of them."""
+    if not filters.sources:
+        return filters
+    known = list(known)
+    keys = [(outlet, _names(outlet)) for outlet, _ in known]
+    found: dict[str, None] = {}
+    for asked in filters.sources:
+        key = _key(asked)
+        matched = [outlet for outlet, names in keys if key in names]
+        if not matched:
+            shown = ", ".join(outlet for outlet, _ in known[:KNOWN_SHOWN])
+            more = f" and {len(known) - KNOWN_SHOWN} more (GET /api/sources)" \
+                if len(known) > KNOWN_SHOWN else ""
+            raise QueryError(f"no outlet {asked!r} in this index; its outlets: {shown}{more}"
+                             if known else f"no outlet {asked!r}: this index names no outlets")
+        found.update(dict.fromkeys(matched))
+    return Filters(filters.since, filters.until, tuple(found))
+
+
 def make_filters(since: str | None = None, until: str | None = None,
                  sources: Iterable[str] = ()) -> Filters:
     """Filters from user input; QueryError names the parameter that is wrong."""
@@ -47,7 +110,7 @@ def make_filters(since: str | None = None, until: str | None = None,
     for name, value in (("since", since), ("until", until)):
         if value and not _is_date(value):
             raise QueryError(f"{name} must be a date as YYYY-MM-DD (or YYYY-MM, YYYY), got {value!r}")
-    if since and until and since > until:
+    if since and until and _first_day(since) > _last_day(until):
         raise QueryError(f"since ({since}) is after until ({until})")
     cleaned = tuple(dict.fromkeys(s.strip() for s in sources if s and s.strip()))
     if len(cleaned) > MAX_SOURCES:

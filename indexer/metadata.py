@@ -227,6 +227,10 @@ class MetadataReader:
             (article_id, article_id)).fetchall()
         return [Article(*row) for row in rows]
 
+    def rows_by_id(self) -> list[int]:
+        """Article row ids in the order of the articles' ids."""
+        return [row for (row,) in self._conn().execute("SELECT rowid FROM articles ORDER BY id")]
+
     def article_dates(self) -> dict[int, str]:
         """Each article's row id with its date as stored."""
         return dict(self._conn().execute("SELECT rowid, date FROM articles"))

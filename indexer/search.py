@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections import OrderedDict
@@ -19,7 +20,7 @@ from .articles import Article
 from .chunking import Passage, sentence_spans
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexCorruptError, IndexMismatchError, QueryError
-from .filters import Filters
+from .filters import Filters, resolve_sources
 from .answers import choose
 from .fusion import HYBRID, KEYWORD, Weights, min_max_array, reciprocal_rank_fusion
 from .highlight import Highlights, closest_sentences, highlight
@@ -109,6 +110,7 @@ class SearchResult:
     took_ms: float
     page: int = 1
     total: int = 0  # results in the candidate pool, across all pages
+    matching: int | None = None  # of those, how many hold the query's words (None: semantic)
     group: str = "article"
     filters: Filters = Filters()
     sort: str = "relevance"
@@ -124,7 +126,7 @@ class SearchResult:
         return {"query": self.query, "k": self.k, "mode": self.mode, "group": self.group,
                 "sort": self.sort, "recency": self.recency,
                 "filters": self.filters.to_dict(), "page": self.page, "total": self.total,
-                "has_more": self.has_more, "took_ms": round(self.took_ms, 2),
+                "matching": self.matching, "has_more": self.has_more, "took_ms": round(self.took_ms, 2),
                 "results": [h.to_dict() for h in self.hits]}
 
 
@@ -170,7 +172,7 @@ def _day_number(text: str) -> float:
     """Days since year 1 of an ISO date's day, or NaN when the date is not ISO."""
     day = text[:10]
     if len(day) == 10 and day[4] == day[7] == "-" and day.replace("-", "").isdigit():
-        try:  # 20x faster than strptime: loading the union's 32,692 dates took 0.3 s
+        try:  # 20x faster than strptime
             return float(date.fromisoformat(day).toordinal())
         except ValueError:
             pass
@@ -213,6 +215,11 @@ def get_embedder(model: str) -> Embedder:
 class _Loaded:
     """One build of the index, opened."""
 
+    @functools.cached_property
+    def sources(self) -> list[tuple[str, int]]:
+        """The outlets with their article counts, largest first (a build never changes)."""
+        return self.meta.sources()
+
     def __init__(self, folder: Path, model: str):
         self.folder = folder
         self.manifest = Manifest.read(folder)
@@ -239,6 +246,12 @@ class _Loaded:
         self.days = np.full(max(dates, default=0) + 1, np.nan)
         for rowid, day in dates.items():
             self.days[rowid] = _day_number(day)
+        # Equal scores (syndicated copies, word for word) are ranked by article id, then passage
+        # order: not by row ids, which follow the order of reading, so an update ranks as a
+        # rebuild does.
+        self.id_rank = np.zeros(len(self.days), dtype=np.int64)
+        rows = self.meta.rows_by_id()
+        self.id_rank[rows] = np.arange(len(rows))
         known = self.days[~np.isnan(self.days)]
         self.newest = float(known.max()) if len(known) else float("nan")
         self.oldest = float(known.min()) if len(known) else float("nan")
@@ -300,6 +313,11 @@ def _story_heads(stories: np.ndarray) -> np.ndarray:
     return np.flatnonzero(first[codes] == where)
 
 
+def _by_score(loaded: _Loaded, ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The order of passages best first, equal scores by article id and then passage order."""
+    return np.lexsort((ids, loaded.id_rank[loaded.owners[ids]], -scores))
+
+
 def _boost_recent(loaded: _Loaded, pool: _Pool, half_life: int) -> _Pool:
     """The pool re-scored by 2^(-age / half_life), age in days before the index's newest article;
     an undated article counts as old as the oldest. Equal scores keep their order."""
@@ -346,10 +364,8 @@ class Searcher:
         self._lock = threading.Lock()
         self._pools: OrderedDict = OrderedDict()
         self._vectors: OrderedDict = OrderedDict()
-        # Serving answers one query at a time per thread: too little work for OpenMP's start-up
-        # to pay (FAISS took 2.4 ms on one thread against 5.4 ms on two, 33,748 vectors), and a
-        # threaded server runs queries side by side. The setting is process-wide and torch
-        # shares it, so it is made here, where queries are served, not where indexes are built.
+        # One query is too little work for OpenMP's start-up to pay (2.4 ms on one thread, 5.4
+        # on two). Process-wide, so set where queries are served, not where indexes are built.
         faiss.omp_set_num_threads(1)
         self._loaded, self.problem = _open_served(self.index_dir, model)
         self._name = current_name(self.index_dir) or self._loaded.folder.name
@@ -446,7 +462,8 @@ class Searcher:
         if mode != "semantic":  # the hybrid fusion looks scores up: it needs no order
             kw_ids, kw_scores = loaded.keywords.top(stems, depth, allowed, mode == "hybrid-rrf")
         if mode == "semantic":
-            return _Pool.of(sem_ids, sem_scores, sem_scores)
+            order = _by_score(loaded, sem_ids, sem_scores)
+            return _Pool.of(sem_ids[order], sem_scores[order], sem_scores[order])
         if mode == "hybrid-rrf":  # the textbook fusion, kept for comparison in `eval`
             similarity = dict(zip(sem_ids.tolist(), sem_scores.tolist()))
             keyword = dict(zip(kw_ids.tolist(), kw_scores.tolist()))
@@ -466,7 +483,7 @@ class Searcher:
         similarity, own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination
         better than RRF; it is here too, on every eval set), and of their article's phrase BM25
         (for the query's word pairs) over the best candidate's. allowed: the passages a filter
-        lets in. Ties keep passage id order. A candidate's similarity or BM25 is NaN where
+        lets in. A candidate's similarity or BM25 is NaN where
         that list did not retrieve it."""
         articles = None if allowed is None else _distinct(loaded.owners[allowed])
         art_ids, art_scores = loaded.article_keywords.top(stems, depth, articles, False)
@@ -489,7 +506,7 @@ class Searcher:
             raw.append(np.full(len(candidates), np.nan))
             raw[-1][where] = scores
         fused /= weights.total
-        order = np.lexsort((candidates, -fused))
+        order = _by_score(loaded, candidates, fused)
         return _Pool(candidates[order], fused[order], raw[0][order], raw[1][order])
 
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
@@ -512,6 +529,7 @@ class Searcher:
         sort, recency = check_sort(sort), check_recency(recency)
         started = time.perf_counter()
         loaded = self._current()  # one build for the whole query, even if a swap happens now
+        filters = resolve_sources(filters, loaded.sources)
         pool = self._pool(loaded, query, mode, filters)
         if recency:
             pool = _boost_recent(loaded, pool, recency)
@@ -522,6 +540,11 @@ class Searcher:
         else:
             heads = np.arange(len(pool.ids))
         total = len(heads)
+        matching = None
+        if mode != "semantic":  # the results with at least one passage holding its words
+            worded = ~np.isnan(pool.keyword)
+            matching = len(_distinct(stories[worded])) if group == "article" \
+                else int(worded.sum())
         if sort == "date":  # newest first; undated last; equal days keep their relevance order
             heads = heads[:DATE_SORTED]
             day = loaded.days[loaded.owners[pool.ids[heads]]]
@@ -576,7 +599,7 @@ class Searcher:
         if explain and mode != "keyword":
             hits = self._explain_by_meaning(query, hits, loaded.manifest.precision)
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
-                            page, total, group, filters, sort, recency)
+                            page, total, matching, group, filters, sort, recency)
 
     def _explain_by_meaning(self, query: str, hits: list[Hit], precision: str) -> list[Hit]:
         """Hits that share no word with the query get, as their best sentence, the one closest
@@ -610,7 +633,7 @@ class Searcher:
         mode, interval = check_mode(mode), check_interval(interval)
         stories = _whole_number("stories", stories, 1, CANDIDATES)
         loaded = self._current()
-        ids = self._pool(loaded, query, mode, filters).ids
+        ids = self._pool(loaded, query, mode, resolve_sources(filters, loaded.sources)).ids
         best = _story_heads(loaded.stories[ids])[:stories]
         days = loaded.days[loaded.owners[ids[best]]]  # each story's best article's; NaN: undated
         return count_by_period([date.fromordinal(int(d)).isoformat() if d == d else ""
@@ -621,8 +644,8 @@ class Searcher:
         return self._current().meta.article_passages(article_id)
 
     def sources(self) -> list[tuple[str, int]]:
-        """The outlets of the served index with their article counts."""
-        return self._current().meta.sources()
+        """The outlets of the served index with their article counts, largest first."""
+        return self._current().sources
 
     def passage_articles(self) -> dict[int, str]:
         """Every passage id of the served index with its article's id."""
@@ -637,7 +660,9 @@ class Searcher:
         build that CURRENT names, when it is not."""
         loaded = self._current()
         m = loaded.manifest
+        day = lambda d: None if d != d else date.fromordinal(int(d)).isoformat()  # noqa: E731
         return {"status": "degraded" if self.problem else "ok", "problem": self.problem,
                 "index": str(loaded.folder), "model": m.model, "dimension": m.dimension,
-                "articles": m.articles, "passages": m.passages, "built_at": m.built_at,
-                "store": m.store}
+                "articles": m.articles, "passages": m.passages, "outlets": len(loaded.sources),
+                "oldest": day(loaded.oldest), "newest": day(loaded.newest),
+                "built_at": m.built_at, "store": m.store}

@@ -42,8 +42,45 @@ def test_a_narrow_filter_still_fills_the_page(archive_searcher):
 def test_several_sources_and_nothing_matching(archive_searcher):
     both = archive_searcher.search("news", 10, filters=make_filters(sources=["AFP", "Campus News"]))
     assert {h.article.source for h in both.hits} == {"AFP", "Campus News"}
-    none = archive_searcher.search("news", 10, filters=make_filters(sources=["Nobody"]))
-    assert none.hits == [] and none.total == 0
+    with pytest.raises(QueryError, match="no outlet 'Nobody' in this index; its outlets: "
+                                         "Wire Service, Campus News, AFP"):
+        archive_searcher.search("news", 10, filters=make_filters(sources=["Nobody"]))
+
+
+@pytest.mark.parametrize("asked, found", [
+    ("wire service", {"Wire Service"}), ("WIRE-SERVICE", {"Wire Service"}),
+    ("daily.example", {"daily.example"}), ("www.daily.example", {"daily.example"}),
+    ("Daily", {"daily.example"}), ("campus", {"Campus News"})])
+def test_outlets_are_found_by_the_names_people_use(archive_searcher, asked, found):
+    result = archive_searcher.search("news museum", 10, filters=make_filters(sources=[asked]))
+    assert result.hits and {h.article.source for h in result.hits} == found
+    assert set(result.filters.sources) == found  # the answer says which outlets were meant
+
+
+def test_an_unknown_outlet_is_a_400_that_names_the_known_ones(client):
+    response = client.get("/api/search?q=news&source=CNN")
+    assert response.status_code == 400
+    message = response.get_json()["error"]["message"]
+    assert "no outlet 'CNN'" in message and "Wire Service" in message and "AFP" in message
+
+
+def test_hosts_are_kept_without_www_and_lower_cased():
+    from indexer import make_article
+
+    assert make_article({"title": "T", "source": "www.CNN.com"}).source == "cnn.com"
+    assert make_article({"title": "T", "url": "https://www.bbc.co.uk/x"}).source == "bbc.co.uk"
+    assert make_article({"title": "T", "source": "The Times"}).source == "The Times"
+
+
+@pytest.mark.parametrize("since, until", [("2016-12-05", "2016-12"), ("2016-12", "2016"),
+                                          ("2016", "2016-01-01"), ("2016-02", "2016-02-29")])
+def test_dates_of_different_precision_compare_as_the_periods_they_name(since, until):
+    assert make_filters(since, until).since == since
+
+
+def test_a_period_that_ends_before_it_starts_is_refused():
+    with pytest.raises(QueryError, match=r"since \(2016-12\) is after until \(2016-11-30\)"):
+        make_filters("2016-12", "2016-11-30")
 
 
 def test_one_result_per_article_with_its_other_passages(archive_searcher):

@@ -44,9 +44,10 @@ def results(searcher: Searcher) -> list:
     out = []
     for mode in ("semantic", "keyword", "hybrid"):
         for query in QUERIES:
-            for hit in searcher.search(query, 10, mode, group="passage").hits:
-                out.append((mode, query, hit.article.id, hit.passage.text, round(hit.score, 4),
-                            tuple(a.id for a in hit.copies)))
+            for group in ("article", "passage"):
+                for hit in searcher.search(query, 10, mode, group=group).hits:
+                    out.append((mode, query, group, hit.article.id, hit.passage.text,
+                                round(hit.score, 4), tuple(a.id for a in hit.copies)))
     return out
 
 
@@ -64,6 +65,26 @@ def test_an_update_equals_a_full_rebuild(archive, tmp_path, embedder):
     assert "two months" in hit.passage.text  # the changed article was re-embedded
     assert a.search("drought irrigation", 10, "keyword").hits == []  # the removed one is gone
     assert a.article("drought") is None
+
+
+def test_an_update_regroups_the_stories_of_articles_it_kept(tmp_path, embedder):
+    """A new copy read first names the story of the copies already indexed, as a rebuild does."""
+    from conftest import DATA
+
+    lines = (DATA / "syndicated" / "storm.jsonl").read_text().splitlines(keepends=True)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "b-others.jsonl").write_text("".join(lines[1:]))
+    updated, rebuilt = tmp_path / "updated", tmp_path / "rebuilt"
+    build_index([archive], updated, embedder=embedder)
+    (archive / "a-agency.jsonl").write_text(lines[0])  # read before the others from now on
+    update_index([archive], updated, embedder=embedder)
+    build_index([archive], rebuilt, embedder=embedder)
+    a, b = Searcher(updated, embedder=embedder), Searcher(rebuilt, embedder=embedder)
+    stories = [(h.article.id, sorted(c.id for c in h.copies))
+               for h in a.search("storm power cut homes", 10).hits if h.copies]
+    assert stories == [("storm-agency", ["storm-copy", "storm-edited"])]
+    assert results(a) == results(b)
 
 
 def test_an_update_with_nothing_new_embeds_nothing(archive, tmp_path, embedder):

@@ -34,7 +34,7 @@ _RESULT = {
     "properties": {
         "rank": {"type": "integer", "minimum": 1},
         "score": {"type": "number", "description": "the ranking score of the mode: the "
-                  "fused score, 0..1 (hybrid), cosine similarity (semantic) or BM25 (keyword)"},
+                  "fused score, 0..1 (hybrid and keyword), or cosine similarity (semantic)"},
         "similarity": {"type": ["number", "null"],
                        "description": "cosine similarity of question and passage"},
         "keyword_score": {"type": ["number", "null"],
@@ -134,8 +134,13 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "filters": {"type": "object"},
                             "page": {"type": "integer"},
                             "total": {"type": "integer",
-                                      "description": "results over all pages (of at most 1,000 "
-                                                     "candidate passages)"},
+                                      "description": "results over all pages: the articles (or "
+                                                     "passages) nearest the question among the "
+                                                     "1,000 candidate passages of each retriever"},
+                            "matching": {"type": ["integer", "null"],
+                                         "description": "of those, how many hold at least one of "
+                                                        "the question's words (null in semantic "
+                                                        "mode)"},
                             "has_more": {"type": "boolean"},
                             "took_ms": {"type": "number"},
                             "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
@@ -193,9 +198,16 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "200": {"description": "the index served", "content": {"application/json": {"schema": {
                         "type": "object", "required": ["status", "model", "articles", "passages"],
                         "properties": {
-                            "status": {"const": "ok"}, "index": {"type": "string"},
+                            "status": {"enum": ["ok", "degraded"]},
+                            "problem": {"type": ["string", "null"],
+                                        "description": "when degraded: the build that did not "
+                                                       "load, and which one is served instead"},
+                            "index": {"type": "string"},
                             "model": {"type": "string"}, "dimension": {"type": "integer"},
                             "articles": {"type": "integer"}, "passages": {"type": "integer"},
+                            "outlets": {"type": "integer"},
+                            "oldest": {"type": ["string", "null"]},
+                            "newest": {"type": ["string", "null"]},
                             "built_at": {"type": "string"}, "store": {"type": "string"},
                         }}}}},
                     "503": _error_response("no usable index is loaded"),
