@@ -1,7 +1,8 @@
 """A person at the search page, in a real headless Chromium against `news-search serve`.
 
 Uses Debian's /usr/bin/chromium (`.ci/run` installs it); nothing downloads a browser. On a
-failure the page is saved to tests/screenshots/.
+failure the page is saved to tests/screenshots/. The README's screenshots (docs/screenshots/)
+are taken here, so that they show the page as it is.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from conftest import ALEPPO_QUESTION, free_port, serve, wait_until_up
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent / "screenshots"
+DOCS_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+# CI sets NEWS_SEARCH_REQUIRE_BROWSER=1 so that a missing browser or playwright fails instead
+# of skipping.
+REQUIRED = bool(os.environ.get("NEWS_SEARCH_REQUIRE_BROWSER"))
 
-# CI sets NEWS_SEARCH_REQUIRE_BROWSER=1 so that a missing browser fails instead of skipping.
 pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("NEWS_SEARCH_REQUIRE_BROWSER"),
+    not Path(CHROMIUM).exists() and not REQUIRED,
     reason="needs Debian's chromium (apt-get install chromium)")
 
 
@@ -38,7 +42,10 @@ def base_url(archive_index, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
+    if REQUIRED:
+        import playwright.sync_api as sync_api
+    else:
+        sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -52,6 +59,7 @@ def page(browser, request):
     page = browser.new_page(viewport={"width": 1000, "height": 1200})
     console_errors: list[str] = []
     page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
+    page.console_errors = console_errors  # a test that asks for a 4xx page takes its error off
     yield page
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -82,19 +90,54 @@ def test_the_outlet_filter_narrows_the_results(page, base_url):
     outlets = page.locator("li.result .source").all_inner_texts()
     assert outlets and set(outlets) == {"Wire Service"}
     assert "source=Wire+Service" in page.url
+    page.goto(base_url + "/?q=news&source=wire")  # a name as a person types it
+    assert set(page.locator("li.result .source").all_inner_texts()) == {"Wire Service"}
+    assert page.goto(base_url + "/?q=news&source=CNN").status == 400  # none: the known named
+    assert "no outlet 'CNN' in this index" in page.locator(".error").inner_text()
+    assert "Wire Service" in page.locator(".error").inner_text()
+    page.console_errors.remove("Failed to load resource: the server responded with a status "
+                               "of 400 (BAD REQUEST)")
 
 
-def test_read_the_whole_article_shades_what_matched(page, base_url):
+def test_read_the_whole_article_opens_at_the_passage_that_matched(page, base_url):
+    page.set_viewport_size({"width": 1000, "height": 600})
     page.goto(base_url + "/?q=" + ALEPPO_QUESTION.replace(" ", "+"))
     page.locator("li.result").first.get_by_text("Read the whole article").click()
     page.wait_for_selector("article.full")
+    assert page.url.endswith("#match")
     assert page.locator("h1").inner_text() == "Syria rebels reject Aleppo exit as army advances"
     assert "15,000" in " ".join(page.locator(".matched").all_inner_texts())
+    assert page.evaluate("window.scrollY") > 0  # scrolled down to it
+    box = page.locator("#match").bounding_box()
+    assert 0 <= box["y"] < 600  # the paragraph of the passage shown is in view
+
+
+def test_the_landing_page_says_what_it_searches(page, base_url):
+    page.goto(base_url + "/")
+    text = page.locator(".holdings").inner_text()
+    assert text.startswith("Searching ") and " articles from " in text and " outlets" in text
 
 
 def test_a_timeline_bar_filters_to_its_period(page, base_url):
     page.goto(base_url + "/?q=news")
-    page.locator(".timeline a").first.click()
+    assert page.locator(".timeline .axis span").count() >= 2  # labelled
+    bars = page.locator(".timeline a")
+    counts = [int(t.split(": ")[1].split()[0]) for t in
+              page.locator(".timeline a title").all_text_contents()]
+    busy = next(i for i, n in enumerate(counts) if n)  # a period that has stories
+    bars.nth(busy).click()
     page.wait_for_load_state()
     assert "since=" in page.url and "until=" in page.url
-    assert page.locator("li.result, li.empty").count() >= 1
+    assert page.locator("li.result").count() >= 1
+
+
+@pytest.mark.parametrize("width, name", [(1000, "desktop"), (390, "phone")])
+def test_the_results_page_reads_well_on_desktop_and_phone(page, base_url, width, name):
+    """Nothing runs off the side of the screen, and the README's screenshots are taken."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(base_url + "/?q=" + ALEPPO_QUESTION.replace(" ", "+"))
+    page.wait_for_selector("li.result")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.locator("li.result strong.best").first.is_visible()
+    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_SHOTS / f"results-{name}.png"))

@@ -32,7 +32,10 @@ def test_results_page_answers_the_aleppo_question(client):
     assert f'value="{ALEPPO_QUESTION}"' in page  # the query stays in the box
     first = page.split('<li class="result">')[1]
     assert "Syria rebels reject Aleppo exit as army advances" in first
-    assert "AFP" in first and "2016-12-05" in first and "similarity 0." in first
+    assert "AFP" in first and "2016-12-05" in first
+    assert 'class="reason"' in first and "your words and their meaning" in first  # one reason
+    assert "similarity of meaning 0." in first  # its figure in the reason's tooltip only
+    assert page.count("answers best") == 1  # the marks are explained once, above the results
     assert '<strong class="best">' in first and "15,000" in first and "8,000" in first
     assert "<mark>rebels</mark>" in first and "<mark>Aleppo</mark>" in first
     assert 'href="/article/000_7d05609f62b32f10?q=' in first and "&amp;p=" in first
@@ -172,11 +175,17 @@ def test_markup_in_articles_and_queries_is_shown_as_text(tmp_path, embedder):
 
 
 def test_every_response_carries_the_security_headers(client):
-    for path in ("/", "/?q=bridge", "/api/search?q=bridge", "/api/nope", "/article/none"):
-        headers = client.get(path).headers
+    for path in ("/", "/?q=bridge", "/api/search?q=bridge", "/api/nope", "/article/none",
+                 "/static/style.css"):
+        with client.get(path) as response:
+            headers = response.headers
         assert "default-src 'none'" in headers["Content-Security-Policy"]
+        assert "script-src" not in headers["Content-Security-Policy"]  # no scripts at all
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Referrer-Policy"] == "no-referrer"  # a question never leaves in a link
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert client.get("/?q=bridge").headers["Cache-Control"] == "no-store"
 
 
 def test_every_request_is_logged_with_its_status_and_time(client, caplog):
@@ -237,3 +246,51 @@ def test_json_answers_are_flasks_json_written_by_orjson():
     assert list(json.loads(body)) == ["b", "a", "d", "n", "3"]
     assert json.loads(body)["d"] == "Tue, 02 Jan 2024 00:00:00 GMT"
     assert "Café – “x” ’s".encode() in body and body.endswith(b"\n") and body.count(b"\n") == 1
+
+
+def test_the_count_says_what_it_counts(client, archive_searcher):
+    """The summary gives the candidates nearest the question and, of those, how many hold its
+    words: the articles keyword search finds."""
+    query = "bridge closed"
+    result = archive_searcher.search(query, 10)
+    loaded = archive_searcher._current()
+    holding = {int(loaded.owners[pid]) for pid, *_ in archive_searcher.ranked(query, "keyword")}
+    assert result.matching == len(holding) < result.total
+    assert archive_searcher.search(query, 10, "semantic").matching is None
+    data = client.get("/api/search", query_string={"q": query}).get_json()
+    assert (data["total"], data["matching"]) == (result.total, result.matching)
+    page = client.get("/", query_string={"q": query}).get_data(as_text=True)
+    assert f"1–10 of the {result.total} articles nearest your question; " \
+           f"{result.matching} hold its words." in " ".join(page.split())
+
+
+def test_the_landing_page_says_what_is_indexed(client, archive_searcher):
+    page = " ".join(client.get("/").get_data(as_text=True).split())
+    articles = archive_searcher.health()["articles"]
+    outlets = len(archive_searcher.sources())
+    assert f"Searching {articles} articles from {outlets} outlets, 2016-12-05 to 2023-05-17." in page
+
+
+def test_a_result_links_to_its_passage_in_the_article(client):
+    page = client.get("/", query_string={"q": ALEPPO_QUESTION}).get_data(as_text=True)
+    first = page.split('<li class="result">')[1]
+    link = first.split('<a href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert link.endswith("#match") and "p=" in link
+    shown = int(link.split("p=", 1)[1].split("&", 1)[0].split("#", 1)[0])
+    article = client.get(link.split("#")[0]).get_data(as_text=True)
+    target = article.split('id="match"', 1)[1].split("</p>", 1)[0]  # its paragraph
+    passage = client.get("/api/search", query_string={"q": ALEPPO_QUESTION, "k": 1}
+                         ).get_json()["results"][0]
+    assert passage["passage_id"] == shown
+    assert passage["text"].split()[0] in target  # the shown passage begins in that paragraph
+
+
+def test_the_timeline_is_labelled_and_its_bars_still_filter(client):
+    page = client.get("/?q=news").get_data(as_text=True)
+    chart = page.split('<figure class="timeline">', 1)[1].split("</figure>", 1)[0]
+    assert '<p class="scale">' in chart and 'class="axis"' in chart
+    labels = chart.split('class="axis"', 1)[1].split("</div>", 1)[0]
+    starts = [line.strip()[6:16] for line in labels.splitlines() if "<span>" in line]
+    bars = chart.count('<rect x="') // 2
+    assert len(starts) == (3 if bars > 2 else 2) and starts == sorted(starts)
+    assert chart.count("<a href=\"/?q=news&amp;since=") == bars  # every bar a link

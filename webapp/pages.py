@@ -53,10 +53,11 @@ def index():
     form = {name: request.args.get(name, "") for name in ("q", "since", "until", "mode", "group", "sort")}
     form["source"] = request.args.get("source", "")
     context = {"form": form, "query": form["q"], "k": request.args.get("k", DEFAULT_K),
-               "result": None, "error": None, "sources": [], "hit_segments": hit_segments,
-               "article_url": article_url}
+               "result": None, "error": None, "sources": [], "holdings": None,
+               "hit_segments": hit_segments, "article_url": article_url}
     try:
-        context["sources"] = get_searcher().sources()
+        searcher = get_searcher()
+        context["sources"], context["holdings"] = searcher.sources(), searcher.health()
     except IndexerError:
         if "q" in request.args:
             raise
@@ -64,11 +65,10 @@ def index():
         return render_template("index.html", **context)
     try:
         kwargs = search_args(request.args, strict=False)
-    except QueryError as exc:
+        result = searcher.search(**{**kwargs, "explain": True})  # a person reads the why
+        timeline = searcher.timeline(kwargs["query"], kwargs["mode"], kwargs["filters"])
+    except QueryError as exc:  # a bad parameter, or an outlet the index does not have
         return render_template("index.html", **{**context, "error": str(exc)}), 400
-    searcher = get_searcher()
-    result = searcher.search(**{**kwargs, "explain": True})  # a person reads the why
-    timeline = searcher.timeline(kwargs["query"], kwargs["mode"], kwargs["filters"])
     return render_template("index.html", **{**context, "query": kwargs["query"], "k": kwargs["k"],
                                             "result": result, "page_url": _page_url,
                                             "timeline": timeline, "period_url": _period_url})
@@ -123,18 +123,24 @@ def article(article_id: str):
     if found is None:
         abort(404, f"no article with id '{article_id}' in this index")
     try:
-        wanted = {int(p) for p in request.args.getlist("p")}
+        wanted = [int(p) for p in request.args.getlist("p")]
     except ValueError:
         abort(400, "p must be a passage id (a whole number)")
-    spans = [(p.start, p.end) for pid, p in searcher.article_passages(article_id) if pid in wanted]
+    passages = dict(searcher.article_passages(article_id))
+    spans = [(p.start, p.end) for pid, p in passages.items() if pid in set(wanted)]
+    # #match goes to the paragraph where the first passage named (the one the result showed)
+    # begins.
+    shown = passages.get(wanted[0]) if wanted else None
     query = request.args.get("q", "")[:1000]
     stems = query_stems(query)
-    paragraphs = []
+    paragraphs, anchor = [], None
     offset = 0
     for para in found.text.split("\n\n") if found.text else []:
         start = found.text.index(para, offset)
         end = offset = start + len(para)
         inside = [(max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start]
+        if anchor is None and shown is not None and shown.start < end:
+            anchor = len(paragraphs)
         paragraphs.append(segments(para, highlight(para, stems).terms, inside))
     return render_template("article.html", article=found, query=query, paragraphs=paragraphs,
-                           marked=len(spans))
+                           marked=len(spans), anchor=anchor)
