@@ -27,7 +27,7 @@ def server(tmp_path_factory):
     port = free_port()
     folder = tmp_path_factory.mktemp("served")
     log = open(folder / "server.log", "w")
-    proc = serve(folder / "index", port, log)
+    proc = serve(folder / "index", port, log, "--seeds")
     base = f"http://127.0.0.1:{port}"
     wait_until_up(proc, base, folder / "server.log")
     yield base
@@ -177,6 +177,18 @@ def test_serving_a_damaged_index_is_a_clear_error(writable_index, tmp_path, work
     out = (tmp_path / "server.log").read_text()
     assert proc.returncode != 0
     assert "Error: " in out and "manifest.json is unreadable" in out and "Traceback" not in out
+
+
+def test_serve_builds_the_seeds_only_into_the_default_folder_or_when_asked(tmp_path):
+    """A mistyped --index-dir is an error that says how to build an index there, and nothing
+    is written into it; --seeds builds the seed archive there."""
+    done = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "serve", "--port", str(free_port()), "--index-dir",
+         str(tmp_path / "typo")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"Error: no index in {tmp_path / 'typo'}: build one with `news-search index PATH " \
+        f"--index-dir {tmp_path / 'typo'}`, or pass --seeds" in done.stderr
+    assert not (tmp_path / "typo").exists()
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "inf"])

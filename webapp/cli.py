@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from indexer import (
     DEFAULT_MODE,
@@ -54,9 +55,8 @@ from .serving import (
 )
 
 MAX_SKIPPED_SHOWN = 20
-# With threads (--workers 1): a search is CPU work, and one thread per core served the union
-# index at 123 requests/s with 4 or 16 clients, against 112/104 with two a core and 108/77 with
-# 8 (BENCHMARKS.md).
+# Only where gunicorn cannot run (waitress): a search is CPU work, and one thread per core
+# answered most (BENCHMARKS.md, "Serving").
 DEFAULT_THREADS = max(2, os.cpu_count() or 2)
 
 
@@ -92,8 +92,23 @@ model_option = click.option(
 precision_option = click.option(
     "--precision", type=click.Choice(PRECISIONS),
     help="Passage vectors: int8 embeds (and questions over it run) about twice as fast as "
-         "float32 on a CPU, for nDCG@10 within 0.002 (README).  [default: int8, or as built "
+         "float32 on a CPU, for nDCG@10 within 0.002 (BENCHMARKS.md).  [default: int8, or as built "
          "when updating]")
+
+
+def filter_options(command):
+    """--since, --until and --source, as search and timeline take them."""
+    for option in reversed((
+        click.option("--since", help="Only articles dated on or after this day, month or year "
+                                     "(YYYY-MM-DD, YYYY-MM or YYYY)."),
+        click.option("--until", help="Only articles dated on or before this day, month or "
+                                     "year (YYYY-MM-DD, YYYY-MM or YYYY)."),
+        click.option("--source", "sources", multiple=True,
+                     help="Only articles of this outlet, by its name or host, any case "
+                          "(repeatable)."),
+    )):
+        command = option(command)
+    return command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -208,9 +223,7 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
               help="Number of passages.")
 @click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True,
               help="hybrid: keyword and semantic fused; semantic: by meaning; keyword: BM25.")
-@click.option("--since", help="Only articles dated on or after this day (YYYY-MM-DD).")
-@click.option("--until", help="Only articles dated on or before this day (YYYY-MM-DD).")
-@click.option("--source", "sources", multiple=True, help="Only articles of this outlet (repeatable).")
+@filter_options
 @click.option("--group", type=click.Choice(GROUPS), default="article", show_default=True,
               help="article: each article once, by its best passage; passage: every passage.")
 @click.option("--page", default=1, show_default=True, type=click.IntRange(1, MAX_PAGE),
@@ -262,9 +275,7 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
 @click.option("--interval", type=click.Choice(INTERVALS), default="auto", show_default=True,
               help="Length of a period; one too fine for the span is made coarser.")
 @click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
-@click.option("--since", help="Only articles dated on or after this day (YYYY-MM-DD).")
-@click.option("--until", help="Only articles dated on or before this day (YYYY-MM-DD).")
-@click.option("--source", "sources", multiple=True, help="Only articles of this outlet (repeatable).")
+@filter_options
 @click.option("--stories", default=200, show_default=True, type=click.IntRange(1, 1000),
               help="How many of the best matching stories to count.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as the JSON API does.")
@@ -298,10 +309,11 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
 @click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the collection's index here and reuse it on the next run "
                    "(default: a temporary folder).")
-@precision_option
+@click.option("--precision", type=click.Choice(PRECISIONS), default=DEFAULT_PRECISION,
+              show_default=True, help="Passage vectors of the collection's index.")
 @model_option
 def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
-                     index_dir: Path | None, precision: str | None, model: str) -> None:
+                     index_dir: Path | None, precision: str, model: str) -> None:
     """Score retrieval on a BEIR-format COLLECTION (corpus.jsonl, queries.jsonl, qrels/test.tsv).
 
     Each query is searched as the API does (one result per story, by its best passage, the first
@@ -312,7 +324,7 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
 
     try:
         report = evaluate(collection, modes or EVAL_MODES, model=model, index_dir=index_dir,
-                          progress=True, precision=precision or DEFAULT_PRECISION)
+                          progress=True, precision=precision)
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -345,15 +357,19 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
               type=click.IntRange(1, 64),
               help="Where gunicorn cannot run (Windows): requests answered at a time by threads "
                    "of one process (waitress).")
+@click.option("--seeds", "build_seeds", is_flag=True,
+              help="If the index folder holds no index, build one from the seed archive first "
+                   "(the default folder does so by itself).")
 @index_dir_option
 @model_option
-def serve(host: str, port: int, workers: int | None, threads: int, index_dir: Path,
-          model: str) -> None:
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads: int,
+          build_seeds: bool, index_dir: Path, model: str) -> None:
     """Serve the search page and the JSON API.
 
     One worker process a core answers (gunicorn); where gunicorn cannot run, one process with
-    threads (waitress). If the index folder holds no index yet, one is built from the seed
-    archive first.
+    threads (waitress). If the default index folder holds no index yet, one is built from the
+    seed archive first; another folder must hold one, or be given --seeds.
     """
     started = time.time()
     client_timeout()  # a bad NEWS_SEARCH_CLIENT_TIMEOUT is refused before anything starts
@@ -368,6 +384,11 @@ def serve(host: str, port: int, workers: int | None, threads: int, index_dir: Pa
         try:
             current_build(index_dir)
         except IndexNotFoundError:
+            if not build_seeds and ctx.get_parameter_source("index_dir") not in (
+                    ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+                raise click.ClickException(
+                    f"no index in {index_dir}: build one with `news-search index PATH "
+                    f"--index-dir {index_dir}`, or pass --seeds to start with the seed archive")
             seeds = Path(os.environ.get("NEWS_SEARCH_SEEDS", default_seeds()))
             click.echo(f"No index in {index_dir} yet: building one from {seeds}", err=True)
             _run_build([seeds], index_dir, model)
