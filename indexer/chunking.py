@@ -18,11 +18,8 @@ _ABBREVIATIONS = frozenset(
     "a.m p.m u.s u.k u.n e.u i.e e.g".split()
 )
 # A sentence ends at ., ! or ? (and closing quotes or brackets), before space and a capital,
-# digit, quote or bracket; a blank line always ends one. Written to begin with one character
-# class, so the regex engine skips straight to those characters: 3x faster than the alternation
-# of the two cases it is (the same matches, checked on the union's 32,692 articles). A run of
-# marks is tried from its first only: from any later one it fails the same way, and trying each
-# made 100,000 full stops take two minutes.
+# digit, quote or bracket; a blank line always ends one. One leading character class lets the
+# engine skip to candidates (3x faster); a run of marks is tried from its first only (linear).
 _CANDIDATE = re.compile(r"""[.!?…\n](?:(?<=[.!?…])(?<![.!?…]{2})[.!?…]*["'”’)\]]*"""
                         r"""(?=\s+["'“‘(\[]?[A-Z0-9])"""
                         r"""|(?<=\n)\s*\n)""")

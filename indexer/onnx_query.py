@@ -37,18 +37,10 @@ INT8_NAME = "model-int8-2.onnx"
 # on SciFact lost 0.006 nDCG@10 (BENCHMARKS.md).
 FLOAT_LAYER = re.compile(r"/layer\.0/")
 INT8_AGREEMENT = 0.97  # least cosine to torch's vectors of PROBES for an int8 graph to be used
-# Questions to an int8 index go through a graph of their own: the model exported with its
-# attention written out as plain operations ("eager"), which ONNX Runtime's transformer optimiser
-# fuses into one operator a layer (the default export's attention does not match its patterns),
-# then every matrix product quantised, the first layer's too. A question is a few tokens, so its
-# cost is the weights read and the operators run: about half the passages' int8 graph's time
-# here (1.05 against 1.98 ms), with hybrid nDCG@10 within 0.0006 of it on both eval sets
-# (semantic within 0.0052, and within 0.0036 of float32; BENCHMARKS.md). Passages keep their
-# graph: their vectors, and the indexes already built, do not change.
-# Each layer's two additions and normalisations are left as they are, not fused into
-# SkipLayerNormalization (neither by the optimiser nor when ONNX Runtime loads the graph): its
-# kernel took 0.19 ms a question more here than the plain operators, for the same vectors
-# (cosine to float32 alike to 5 decimals) and nDCG@10 (BENCHMARKS.md).
+# Questions to an int8 index get a graph of their own: attention exported as plain operations,
+# which ONNX Runtime fuses into one operator a layer, and every product quantised: half the time
+# of the passages' graph for the same ranking. SkipLayerNormalization is left unfused, as it was
+# slower here (BENCHMARKS.md, "The union"). Passage vectors are unchanged.
 QUESTION_NAME = "model-int8-question-2.onnx"
 _UNFUSED = ["SkipLayerNormFusion"]
 

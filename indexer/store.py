@@ -40,27 +40,17 @@ class VectorStore(Protocol):
 
 
 # Store kinds, named in the manifest. "flat" scans every vector (exact); "ivf-sq8" scans the
-# vectors of the NPROBE cells (of about 8 sqrt(n)) nearest the query, each vector kept as one byte
-# per dimension (384 + 8 for the id + the id map's bytes a passage, against 1,544 flat).
-# The bytes are each vector's offset from its cell's centre, on one scale for all dimensions
-# (FAISS's QT_8bit_uniform), which spans all but the most extreme UNIFORM_CLIP of the offsets
-# at each end (those are clipped): the scan took 14-22% less time than on a scale of each
-# dimension's own (QT_8bit, which indexes built by earlier versions hold, and are still searched
-# and updated with), for the same recall. Spanning the extremes too, the steps were 1.7x
-# coarser and recall@10 fell by 0.002-0.003 (bench/ann.py; BENCHMARKS.md).
+# NPROBE cells nearest the query, each vector a byte a dimension: its offset from the cell's
+# centre on one scale for all dimensions, clipping the most extreme UNIFORM_CLIP at each end
+# (faster than a scale a dimension, for the same recall: BENCHMARKS.md, "The union").
 UNIFORM_CLIP = 0.0001
 FLAT, IVF_SQ8 = "flat", "ivf-sq8"
 KINDS = (FLAT, IVF_SQ8)
 # From this many passages "auto" picks ivf-sq8: a flat scan grows linearly, about 2.5 ms at
 # 50,000 passages and 5 ms at 95,000 on one core here, the largest part of a hybrid query.
 AUTO_IVF_FROM = 50_000
-# Cells searched (nprobe_for). On real embeddings (bench/ann.py, the union's 95,174 passage
-# vectors and samples of them) recall@10 against exact search depends on nprobe and, weakly, on
-# the number of cells, hardly on the number of passages: 256 cells of 2,048 keep 0.979 of the
-# exact top 10 for news headlines and 0.953 for SciFact's claims, in 0.75 ms; 32 kept only 0.898
-# and 0.833. At a million passages (8,192 cells) 256 kept only 0.946 of SciFact's claims' top
-# 10 (int8 passages and questions), so from NPROBE_CELLS cells on, nprobe grows with their
-# square root: 512 there. An expert can set another with `news-search index --nprobe`.
+# Cells searched (nprobe_for): 256 keep about 0.95-0.98 of the exact top 10 up to 2,048 cells;
+# beyond, nprobe grows with the square root of the cells (BENCHMARKS.md, "Approximate search").
 NPROBE, NPROBE_CELLS = 256, 2048
 CELLS_PER_ROOT = 8  # cells: about this many times the square root of the number of passages
 TRAIN_PER_CELL = 64  # vectors sampled to train each cell's centroid (FAISS warns below 39)

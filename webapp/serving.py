@@ -34,17 +34,12 @@ REQUEST_LINE_LIMIT = 64 * 1024
 # On SIGTERM a worker stops taking connections, finishes the searches under way (milliseconds)
 # and drops the connections that are still sending or idle: this long at most.
 GRACEFUL_SECONDS = 3
-# Processes share the mapped index files, and each holds its own model and index arrays: two
-# workers and their master take about 420 MB (proportional set size) once started and 520-560
-# MB under load for the 32,692-article union, 250 MB for the seed index. Four keep a laptop's
-# memory in hand.
+# Each process holds its own model and index arrays (two workers and their master 520-560 MB
+# under load for 32,692 articles: BENCHMARKS.md, "The union"); four keep a laptop's in hand.
 MAX_DEFAULT_WORKERS = 4
-# glibc's malloc (2.35 and later; other C libraries ignore it) is asked to back its large blocks
-# with transparent huge pages where the kernel allows them ("madvise" or "always"): the
-# quantised model's weights, about 10 MB read by every question, then take a few TLB entries
-# instead of thousands. 2.5% less server CPU a search here (lower in 7 rounds of 8, two servers
-# loaded at once: BENCHMARKS.md), for 20 to 30 MB more memory (PSS, union). A GLIBC_TUNABLES
-# that sets glibc.malloc.hugetlb itself is kept.
+# glibc's malloc (2.35 on; others ignore it) backs large blocks with transparent huge pages: the
+# model's weights read by every question take a few TLB entries, not thousands (2.5% less CPU a
+# search: BENCHMARKS.md, "The union"). A GLIBC_TUNABLES that sets it itself is kept.
 HUGE_PAGES = "glibc.malloc.hugetlb=1"
 
 
@@ -208,10 +203,8 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
             super(GeventWorker, self).handle(listener, client, addr)
 
         def handle_request(self, listener_name, req, sock, addr):  # noqa: ANN001, ANN201
-            # One request a connection: the next one comes on a new connection, which the
-            # worker free first accepts. A kept-alive connection stays with its worker, and one
-            # whose requests come back to back keeps that worker from its others: with four
-            # such clients, half the searches a second and a p99 of 900 ms (BENCHMARKS.md).
+            # One request a connection, so the next goes to whichever worker is free: kept
+            # alive, a busy client held its worker (p99 900 ms: BENCHMARKS.md, "Answers on top").
             req.force_close()
             return super().handle_request(listener_name, req, sock, addr)
 
