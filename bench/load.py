@@ -124,8 +124,8 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
              queries: list[str], update: bool = False, threads: int | None = None,
              keep_alive: bool = False, workers: int | None = None, wrk: bool = False,
              close_after: float = 0.0, trickle: int = 0, idle: int = 0) -> dict:
-    """Serve a copy of index_dir, load it, rebuild it underneath; the figures. trickle, idle:
-    connections that hold on meanwhile (Hostile)."""
+    """Serve a copy of index_dir, load it for `seconds` and until each of `rebuilds` builds
+    underneath is served; the figures. trickle, idle: connections that hold on (Hostile)."""
     with tempfile.TemporaryDirectory() as tmp:
         served = Path(tmp) / "index"
         shutil.copytree(index_dir, served, ignore=shutil.ignore_patterns(".lock", ".building-*"))
@@ -148,11 +148,14 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
             builds_seen: set[str] = {first_build}
             lock = threading.Lock()
             stop = time.perf_counter() + seconds
+            rebuilt = threading.Event()  # the clients go on at least until every swap is served
+            if not rebuilds:
+                rebuilt.set()
 
             def client(seed: int) -> None:
                 rng = random.Random(seed)
                 connection = None
-                while time.perf_counter() < stop:
+                while time.perf_counter() < stop or not rebuilt.is_set():
                     path = "/api/search?" + urllib.parse.urlencode({"q": rng.choice(queries)})
                     t0, waited = time.perf_counter(), 0.0
                     try:
@@ -203,6 +206,7 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                 hostile.start()
                 time.sleep(2)  # all of them open before the clock starts
             server_cpu0, client_cpu0 = _cpu_s(server.pid), client_cpu_s()
+            clock = time.perf_counter()
             if wrk:
                 wrk_run = _start_wrk(base, clients, seconds, queries, Path(tmp))
             for t in threads:
@@ -212,14 +216,14 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                                 "--index-dir", str(served), *(["--update"] if update else [])],
                                cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-                time.sleep(1.5)  # the server looks for a new build once a second
-                with urllib.request.urlopen(base + "/api/health", timeout=30) as r:
-                    builds_seen.add(json.load(r)["index"])
+                builds_seen.add(_wait_for_new_build(base, builds_seen))
+            rebuilt.set()
             for t in threads:
                 t.join()
             if wrk:
                 wrk_figures = _wrk_results(wrk_run)  # waits for wrk to end
             hostile.stop.set()
+            elapsed = time.perf_counter() - clock
             server_cpu = _cpu_s(server.pid) - server_cpu0
             client_cpu = client_cpu_s() - client_cpu0  # with wrk: and any rebuild's
             pss_mb = _pss_mb(server.pid)
@@ -237,13 +241,27 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                    "max_ms": latencies[-1] if latencies else 0,
                    "mean_ms": statistics.fmean(latencies) if latencies else 0}
     done = max(1, figures["requests"])
-    return {**figures, "requests_per_s": figures["requests"] / seconds,
+    return {**figures, "requests_per_s": figures["requests"] / (seconds if wrk else elapsed),
             "builds_served": len(builds_seen), "cold_start_s": cold_start,
             "server_pss_mb": pss_mb,  # proportional set size: shared pages count once
             "hostile_dropped": hostile.dropped, "hostile_open_failed": hostile.open_failed,
             # CPU time per request, of the server's processes and of the clients
             "server_cpu_ms_per_request": 1000 * server_cpu / done,
             "client_cpu_ms_per_request": 1000 * client_cpu / done}
+
+
+def _wait_for_new_build(base: str, seen: set[str], limit_s: float = 120) -> str:
+    """The build /api/health names once it is one not in seen (the server looks for a new build
+    once a second); a RuntimeError after limit_s."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        with urllib.request.urlopen(base + "/api/health", timeout=30) as r:
+            build = json.load(r)["index"]
+        if build not in seen:
+            return build
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server still serves {build} {limit_s:g} s after a rebuild")
+        time.sleep(0.2)
 
 
 _WRK_SCRIPT = """

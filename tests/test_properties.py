@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import string
 
@@ -74,6 +75,19 @@ def test_any_record_becomes_an_article_or_a_record_error(record):
         assert article.id and (article.title or article.text)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(st.dictionaries(field_names, json_values, max_size=6), min_size=1,
+                        max_size=6))
+def test_every_record_of_a_file_is_an_article_or_is_skipped_by_its_line(tmp_path_factory, records):
+    folder = tmp_path_factory.mktemp("records")
+    (folder / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = ReadReport()
+    articles = list(read_archive([folder], report))
+    lines = sorted(int(s.where.rsplit(":", 1)[1]) for s in report.skipped)
+    assert all(s.reason for s in report.skipped)
+    assert len(articles) + len(lines) == len(records) and len(set(lines)) == len(lines)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=600), suffix=st.sampled_from(sorted(FORMATS) + [".txt.gz", ".bin"]))
 def test_any_bytes_in_any_file_type_are_read_or_skipped_with_a_reason(tmp_path_factory, data, suffix):
@@ -83,7 +97,7 @@ def test_any_bytes_in_any_file_type_are_read_or_skipped_with_a_reason(tmp_path_f
     articles = list(read_archive([folder], report))
     assert len(articles) == report.articles
     assert all(s.reason for s in report.skipped)
-    assert report.articles > 0 or report.skipped or report.files == 1
+    assert report.articles > 0 or report.skipped  # a file gives articles or a reason, never nothing
 
 
 @settings(max_examples=500, deadline=None)

@@ -182,8 +182,15 @@ def test_a_hit_found_by_its_words_alone_shows_its_similarity(searcher, monkeypat
 
 
 def test_query_syntax_is_not_interpreted(searcher):
-    for query in ['"unbalanced', "NOT AND OR", "title:engine", "a* OR (b", "NEAR(x y)", "_ -- ."]:
-        searcher.search(query, 5, "keyword")  # no FTS5 syntax error reaches the user
+    """Quotes, colons, operators and brackets are none: a query means its words, as typed."""
+    for query, words in [('"engine warning', "engine warning"), ("title:engine", "title engine"),
+                         ("engine* OR (plane", "engine or plane"),
+                         ("NEAR(engine plane)", "near engine plane"), ("NOT engine", "not engine")]:
+        assert ids(searcher, query, "keyword") == ids(searcher, words, "keyword"), query
+        assert ids(searcher, query, "hybrid")  # the model reads the marks; the words still count
+    assert "f1" in ids(searcher, "title:engine", "keyword")[:3]
+    assert ids(searcher, "NOT AND OR", "keyword") == []  # only stop words: nothing to match
+    assert ids(searcher, "_ -- .", "keyword") == []
 
 
 def test_unknown_mode_is_refused(searcher):

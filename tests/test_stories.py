@@ -31,6 +31,23 @@ def test_undated_copies_are_grouped_and_headlines_alone_are_not():
     assert story_ids([a, b, c, d]) == ["a", "a", "c", "d"]
 
 
+BODY = "The river burst its banks overnight and three hundred homes were flooded in the valley."
+
+
+@pytest.mark.parametrize(("apart", "same"), [(0, True), (3, True), (4, False), (30, False)])
+def test_dated_copies_are_one_story_only_within_three_days(apart, same):
+    first = Article("first", "Flood", BODY, date="2022-03-01")
+    later = Article("later", "Flood", BODY, date=f"2022-03-{1 + apart:02d}")
+    assert story_ids([first, later]) == ["first", "first" if same else "later"]
+
+
+def test_a_dated_copy_and_an_undated_one_are_one_story():
+    dated = Article("dated", "Flood", BODY, date="2022-03-01")
+    undated = Article("undated", "Flood", BODY)
+    assert story_ids([dated, undated]) == ["dated", "dated"]
+    assert story_ids([undated, dated]) == ["undated", "undated"]
+
+
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory, embedder) -> Searcher:
     folder = tmp_path_factory.mktemp("storm-index")
