@@ -67,8 +67,9 @@ class Embedder:
     """
 
     def __init__(self, name: str = DEFAULT_MODEL, device: str | None = None,
-                 precision: str = DEFAULT_PRECISION):
+                 precision: str = DEFAULT_PRECISION, threads: int | None = None):
         self.name = name
+        self.threads = threads  # passages embedded side by side on a CPU (default: one a core)
         # Of the passages: int8 (on a CPU, through ONNX; else float32), or float32.
         self.precision = check_precision(precision)
         self.path = resolve_model(name)
@@ -130,7 +131,7 @@ class Embedder:
         # input order.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         step = batch_size * 8
-        workers = ThreadPoolExecutor(_cores()) if encoder is not None else None
+        workers = ThreadPoolExecutor(self.threads or _cores()) if encoder is not None else None
         try:
             for i in range(0, len(texts), step):
                 idx = order[i:i + step]

@@ -22,6 +22,7 @@ from .indexdir import current_build
 from .manifest import Manifest
 from .onnx_query import DEFAULT_PRECISION
 from .progress import progress_bar
+from .milvus import MilvusAddress, is_milvus, upload
 from .search import EVAL_MODES, MAX_K, SearchResult, Searcher
 
 ANSWER_KS = (1, 3, 10)
@@ -155,9 +156,10 @@ def _reusable(index_dir: Path, corpus: Path, model: str, precision: str) -> Mani
 
 def evaluate(folder: Path, modes: Sequence[str] = EVAL_MODES, model: str = DEFAULT_MODEL,
              index_dir: Path | None = None, progress: bool = False,
-             precision: str = DEFAULT_PRECISION) -> EvalReport:
+             precision: str = DEFAULT_PRECISION, backend: str | None = None) -> EvalReport:
     """Index the collection (or reuse index_dir's index of it, if of that precision) and score
-    each mode on what a search shows."""
+    each mode on what a search shows; with a Milvus backend, the index is copied there and
+    searched there."""
     corpus, queries, qrels = load_collection(Path(folder))
     answers = load_answers(Path(folder))
     with tempfile.TemporaryDirectory(prefix="news-search-eval-") as tmp:
@@ -167,7 +169,9 @@ def evaluate(folder: Path, modes: Sequence[str] = EVAL_MODES, model: str = DEFAU
             result = build_index([corpus], target, model=model, progress=progress,
                                  precision=precision)
             build_seconds = result.manifest.build_seconds
-        searcher = Searcher(target, model=model)
+        if is_milvus(backend):
+            upload(current_build(target), MilvusAddress.parse(backend), progress=progress)
+        searcher = Searcher(target, model=model, backend=backend)
         rows = [_score_mode(searcher, queries, qrels, answers, mode, progress) for mode in modes]
         m = searcher.manifest
         return EvalReport(str(folder), m.model, m.articles, m.passages, build_seconds, rows,

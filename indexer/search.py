@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections import OrderedDict
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,14 @@ import numpy as np
 from .articles import Article
 from .chunking import Passage, sentence_spans
 from .embedding import DEFAULT_MODEL, Embedder
-from .errors import IndexCorruptError, IndexMismatchError, QueryError
+from .errors import IndexerError, QueryError
 from .filters import Filters, resolve_sources
 from .answers import choose
 from .fusion import HYBRID, KEYWORD, Weights, min_max_array, reciprocal_rank_fusion
 from .highlight import Highlights, closest_sentences, highlight
-from .indexdir import builds, current_build, current_name
-from .keywords import load_keyword_indexes
+from .backend import Build, Described
+from .local import LocalSource, distinct
 from .manifest import Manifest
-from .metadata import MetadataReader
-from .store import FaissStore
 from .terms import analyse, phrases, query_stems
 from .timeline import Timeline, check_interval, count_by_period
 
@@ -168,20 +165,6 @@ def check_recency(days: Any) -> int | None:
     return _whole_number("recency", days, 1, MAX_RECENCY_DAYS)
 
 
-def _day_number(text: str) -> float:
-    """Days since year 1 of an ISO date's day, or NaN when the date is not ISO."""
-    day = text[:10]
-    if len(day) == 10 and day[4] == day[7] == "-" and day.replace("-", "").isdigit():
-        try:  # 20x faster than strptime
-            return float(date.fromisoformat(day).toordinal())
-        except ValueError:
-            pass
-    try:
-        return float(datetime.strptime(day, "%Y-%m-%d").toordinal())
-    except ValueError:
-        return float("nan")
-
-
 def check_group(group: Any) -> str:
     """group if it is one of GROUPS; QueryError otherwise."""
     if group not in GROUPS:
@@ -212,77 +195,37 @@ def get_embedder(model: str) -> Embedder:
         return _embedders[model]
 
 
-class _Loaded:
-    """One build of the index, opened."""
-
-    @functools.cached_property
-    def sources(self) -> list[tuple[str, int]]:
-        """The outlets with their article counts, largest first (a build never changes)."""
-        return self.meta.sources()
-
-    def __init__(self, folder: Path, model: str):
-        self.folder = folder
-        self.manifest = Manifest.read(folder)
-        self.manifest.check_model(model, folder)
-        self.store = FaissStore.load(folder, self.manifest.dimension, mapped=True)
-        self.meta = MetadataReader(folder)
-        self.keywords, self.article_keywords, self.phrase_keywords = load_keyword_indexes(folder)
-        articles, passages = self.meta.counts()
-        # Passage id -> article row id, and -> story (syndicated copies share one). Ids have
-        # gaps where an update removed passages; those slots stay -1.
-        owners = self.meta.passage_owners()
-        size = max((pid for pid, _, _ in owners), default=-1) + 1
-        self.owners = np.full(size, -1, dtype=np.int64)
-        self.stories = np.full(size, -1, dtype=np.int64)
-        codes: dict[str, int] = {}
-        for pid, rowid, story in owners:
-            self.owners[pid] = rowid
-            self.stories[pid] = codes.setdefault(story, len(codes))
-        # Articles per story: a story of one article has no copies to look up.
-        self.story_sizes = np.bincount(np.unique(
-            np.stack([self.owners, self.stories])[:, self.owners >= 0], axis=1)[1],
-            minlength=len(codes))
-        dates = self.meta.article_dates()  # article row id -> its day, NaN if undated
-        self.days = np.full(max(dates, default=0) + 1, np.nan)
-        for rowid, day in dates.items():
-            self.days[rowid] = _day_number(day)
-        # Equal scores (syndicated copies, word for word) are ranked by article id, then passage
-        # order: not by row ids, which follow the order of reading, so an update ranks as a
-        # rebuild does.
-        self.id_rank = np.zeros(len(self.days), dtype=np.int64)
-        rows = self.meta.rows_by_id()
-        self.id_rank[rows] = np.arange(len(rows))
-        known = self.days[~np.isnan(self.days)]
-        self.newest = float(known.max()) if len(known) else float("nan")
-        self.oldest = float(known.min()) if len(known) else float("nan")
-        if (articles, passages) != (self.manifest.articles, self.manifest.passages) \
-                or len(self.store) != passages or len(self.keywords) != passages \
-                or len(self.article_keywords) != articles or len(self.phrase_keywords) != articles:
-            raise IndexCorruptError(
-                f"index {folder} is inconsistent: manifest says {self.manifest.articles} articles"
-                f" and {self.manifest.passages} passages, the database holds {articles} and "
-                f"{passages}, the vectors {len(self.store)}, the keyword index "
-                f"{len(self.keywords)}: rebuild it with "
-                "`news-search index PATH`")
-
-
 @dataclass(frozen=True)
 class _Pool:
-    """A ranked candidate pool, best first, as arrays: passage ids, scores, and each one's
-    similarity and keyword score (NaN where that list did not retrieve it)."""
+    """A ranked candidate pool, best first, as arrays: passage ids, scores, each one's
+    similarity and keyword score (NaN where that list did not retrieve it), and what the build
+    says of each (its article, story and day)."""
 
     ids: np.ndarray
     scores: np.ndarray
     similarity: np.ndarray
     keyword: np.ndarray
+    about: Described
 
     @classmethod
-    def of(cls, ids: Any, scores: Any, similarity: Any = None, keyword: Any = None) -> _Pool:
+    def ranked(cls, build: Build, ids: Any, scores: Any, similarity: Any = None,
+               keyword: Any = None, in_order: bool = False) -> _Pool:
+        """The pool of these candidates, best first: equal scores by article id, then passage
+        order (not by the order of reading, so an update ranks as a rebuild does). in_order:
+        they are in their order already."""
         ids, scores = np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64)
         missing = np.full(len(ids), np.nan)
-        return cls(ids, scores, missing if similarity is None else
-                   np.asarray(similarity, dtype=np.float64),
-                   missing if keyword is None else np.asarray(keyword, dtype=np.float64))
+        similarity = missing if similarity is None else np.asarray(similarity, np.float64)
+        keyword = missing if keyword is None else np.asarray(keyword, np.float64)
+        about = build.describe(ids) if len(ids) else Described.empty()
+        order = np.arange(len(ids)) if in_order else np.lexsort((ids, about.ties, -scores))
+        return cls(ids[order], scores[order], similarity[order], keyword[order],
+                   about.take(order))
+
+    def reordered(self, order: np.ndarray, scores: np.ndarray) -> _Pool:
+        """The pool in that order, with new scores (given in the old order)."""
+        return _Pool(self.ids[order], scores[order], self.similarity[order],
+                     self.keyword[order], self.about.take(order))
 
     def entry(self, at: int) -> tuple[int, float, float | None, float | None]:
         """(passage id, score, similarity or None, keyword score or None) of the one at `at`."""
@@ -292,13 +235,6 @@ class _Pool:
 
     def entries(self) -> list[tuple[int, float, float | None, float | None]]:
         return [self.entry(at) for at in range(len(self.ids))]
-
-
-def _distinct(*arrays: np.ndarray) -> np.ndarray:
-    """The values found in the arrays, each once, ascending: np.union1d, by one sort (numpy
-    2.4's np.unique hashes, 4x slower on a search's 2,000 candidates)."""
-    values = np.sort(np.concatenate(arrays))
-    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
 
 
 def _story_heads(stories: np.ndarray) -> np.ndarray:
@@ -313,51 +249,42 @@ def _story_heads(stories: np.ndarray) -> np.ndarray:
     return np.flatnonzero(first[codes] == where)
 
 
-def _by_score(loaded: _Loaded, ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """The order of passages best first, equal scores by article id and then passage order."""
-    return np.lexsort((ids, loaded.id_rank[loaded.owners[ids]], -scores))
-
-
-def _boost_recent(loaded: _Loaded, pool: _Pool, half_life: int) -> _Pool:
+def _boost_recent(loaded: Build, pool: _Pool, half_life: int) -> _Pool:
     """The pool re-scored by 2^(-age / half_life), age in days before the index's newest article;
     an undated article counts as old as the oldest. Equal scores keep their order."""
-    day = loaded.days[loaded.owners[pool.ids]]
+    day = pool.about.days
     age = loaded.newest - np.where(np.isnan(day), loaded.oldest, day)
     factor = np.where(np.isnan(age), 1.0, 0.5 ** (np.nan_to_num(age) / half_life))
     scores = pool.scores * factor
-    order = np.argsort(-scores, kind="stable")
-    return _Pool(pool.ids[order], scores[order], pool.similarity[order], pool.keyword[order])
+    return pool.reordered(np.argsort(-scores, kind="stable"), scores)
 
 
-def _open_served(index_dir: Path, model: str) -> tuple[_Loaded, str | None]:
-    """The build that CURRENT names, opened; if its files are damaged, the newest other build
-    that opens (a server process started after a bad build serves what the others still
-    serve), with the problem said. The first error when none opens."""
-    current = current_build(index_dir)
-    try:
-        return _Loaded(current, model), None
-    except IndexMismatchError:
-        raise  # built with other settings: not damaged, and an older build is no answer
-    except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways
-        for folder in sorted(builds(index_dir), reverse=True):
-            if folder == current:
-                continue
-            try:
-                loaded = _Loaded(folder, model)
-            except Exception:  # noqa: BLE001, S112
-                continue
-            problem = (f"the build {current.name} that CURRENT names did not load ({exc}); "
-                       f"serving {folder.name}, the newest build that does")
-            log.error("%s", problem)
-            return loaded, problem
-        raise
+def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """values[i] where keys[i] is each wanted key, 0 where no key is: keys ascending."""
+    if not len(keys) or not len(wanted):
+        return np.zeros(len(wanted))
+    at = np.searchsorted(keys, wanted).clip(max=len(keys) - 1)
+    return np.where(keys[at] == wanted, values[at], 0.0)
+
+
+def open_source(index_dir: Path, model: str, backend: str | None) -> Any:
+    """Where the served builds come from: the index folder, or Milvus (backend milvus://...)."""
+    from .milvus import MilvusAddress, MilvusSource, is_milvus
+
+    if is_milvus(backend):
+        return MilvusSource(MilvusAddress.parse(backend), model)
+    if backend and backend.strip() not in ("local", ""):
+        raise IndexerError(f"backend {backend!r} is not known: use local (the index folder) "
+                           "or milvus://HOST:PORT/NAME")
+    return LocalSource(index_dir, model)
 
 
 class Searcher:
-    """Searches the index that an index folder serves, following it when a rebuild swaps it."""
+    """Searches the index that an index folder (or a Milvus alias) serves, following it when a
+    rebuild swaps it."""
 
     def __init__(self, index_dir: Path, model: str = DEFAULT_MODEL,
-                 embedder: Embedder | None = None):
+                 embedder: Embedder | None = None, backend: str | None = None):
         self.index_dir = Path(index_dir)
         self.model = model
         self._embedder = embedder
@@ -367,8 +294,9 @@ class Searcher:
         # One query is too little work for OpenMP's start-up to pay (2.4 ms on one thread, 5.4
         # on two). Process-wide, so set where queries are served, not where indexes are built.
         faiss.omp_set_num_threads(1)
-        self._loaded, self.problem = _open_served(self.index_dir, model)
-        self._name = current_name(self.index_dir) or self._loaded.folder.name
+        self._source = open_source(self.index_dir, model, backend)
+        self._loaded, self.problem = self._source.open_served()
+        self._name = self._source.current_name() or self._source.name_of(self._loaded)
         self._checked = time.monotonic()
 
     @property
@@ -383,23 +311,23 @@ class Searcher:
         """The manifest of the build being served."""
         return self._current().manifest
 
-    def _current(self) -> _Loaded:
+    def _current(self) -> Build:
         """The served build; a newer complete one is picked up, a broken one is logged and ignored."""
         now = time.monotonic()
         if now - self._checked >= RELOAD_CHECK_SECONDS:
             self._checked = now
-            name = current_name(self.index_dir)
+            name = self._source.current_name()
             if name and name != self._name:
                 with self._lock:
                     if name != self._name:
                         self._name = name  # tried once, whether it loads or not
                         try:
-                            self._loaded = _Loaded(current_build(self.index_dir), self.model)
+                            self._loaded = self._source.open(name)
                             self.problem = None
-                            log.info("now serving %s", self._loaded.folder)
+                            log.info("now serving %s", self._loaded.name)
                         except Exception as exc:  # keep serving the last good build
                             self.problem = (f"the build {name} did not load ({exc}); still "
-                                            f"serving {self._loaded.folder.name}")
+                                            f"serving {self._source.name_of(self._loaded)}")
                             log.error("new index not loaded: %s", self.problem)
         return self._loaded
 
@@ -418,10 +346,10 @@ class Searcher:
                 self._vectors.popitem(last=False)
         return vector
 
-    def _pool(self, loaded: _Loaded, query: str, mode: str, filters: Filters) -> _Pool:
+    def _pool(self, loaded: Build, query: str, mode: str, filters: Filters) -> _Pool:
         """The ranked candidate pool of a query, cached: a results page, its timeline and its
         next pages rank once."""
-        key = (loaded.folder.name, query, mode, filters)
+        key = (loaded.name, query, mode, filters)
         with self._lock:
             if key in self._pools:
                 self._pools.move_to_end(key)
@@ -444,60 +372,52 @@ class Searcher:
         """
         return self._ranked(self._current(), query, mode, depth, filters).entries()
 
-    def _ranked(self, loaded: _Loaded, query: str, mode: str, depth: int, filters: Filters
+    def _ranked(self, loaded: Build, query: str, mode: str, depth: int, filters: Filters
                 ) -> _Pool:
         no_ids, no_scores = np.zeros(0, dtype=np.int64), np.zeros(0)
         sem_ids, sem_scores, kw_ids, kw_scores = no_ids, no_scores, no_ids, no_scores
-        allowed = None
-        if filters:  # filter inside the retrievers, so a narrow filter still fills the pool
-            allowed = np.array(loaded.meta.filtered_passages(filters), dtype=np.int64)
-            if not len(allowed):
-                return _Pool.of([], [])
+        # Filters apply inside the retrievers, so a narrow filter still fills the pool.
+        if filters and not loaded.admits(filters):
+            return _Pool.ranked(loaded, [], [])
         if mode != "keyword":
             vector = self._query_vector(query, loaded.manifest.precision)
-            scores, ids = loaded.store.search(vector, depth, allowed)
-            found = ids[0] >= 0
-            sem_ids, sem_scores = ids[0][found], scores[0][found].astype(np.float64)
+            sem_ids, sem_scores = loaded.semantic(vector, depth, filters)
         stems = analyse(query)
         if mode != "semantic":  # the hybrid fusion looks scores up: it needs no order
-            kw_ids, kw_scores = loaded.keywords.top(stems, depth, allowed, mode == "hybrid-rrf")
+            kw_ids, kw_scores = loaded.keyword(stems, depth, filters, mode == "hybrid-rrf")
         if mode == "semantic":
-            order = _by_score(loaded, sem_ids, sem_scores)
-            return _Pool.of(sem_ids[order], sem_scores[order], sem_scores[order])
+            return _Pool.ranked(loaded, sem_ids, sem_scores, sem_scores)
         if mode == "hybrid-rrf":  # the textbook fusion, kept for comparison in `eval`
             similarity = dict(zip(sem_ids.tolist(), sem_scores.tolist()))
             keyword = dict(zip(kw_ids.tolist(), kw_scores.tolist()))
             fused = reciprocal_rank_fusion([list(similarity), list(keyword)])
-            return _Pool.of([pid for pid, _ in fused], [score for _, score in fused],
-                            [similarity.get(pid, np.nan) for pid, _ in fused],
-                            [keyword.get(pid, np.nan) for pid, _ in fused])
-        return self._convex(loaded, stems, phrases(query), depth, allowed,
+            return _Pool.ranked(loaded, [pid for pid, _ in fused], [score for _, score in fused],
+                                [similarity.get(pid, np.nan) for pid, _ in fused],
+                                [keyword.get(pid, np.nan) for pid, _ in fused], in_order=True)
+        return self._convex(loaded, stems, phrases(query), depth, filters,
                             (sem_ids, sem_scores), (kw_ids, kw_scores),
                             KEYWORD if mode == "keyword" else HYBRID)
 
     @staticmethod
-    def _convex(loaded: _Loaded, stems: list[str], pairs: list[str], depth: int,
-                allowed: np.ndarray | None, semantic: tuple[np.ndarray, np.ndarray],
+    def _convex(loaded: Build, stems: list[str], pairs: list[str], depth: int,
+                filters: Filters, semantic: tuple[np.ndarray, np.ndarray],
                 keyword: tuple[np.ndarray, np.ndarray], weights: Weights) -> _Pool:
         """Candidates of both lists (ids, scores) by the weighted sum of their min-max normalised
         similarity, own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination
         better than RRF; it is here too, on every eval set), and of their article's phrase BM25
-        (for the query's word pairs) over the best candidate's. allowed: the passages a filter
-        lets in. A candidate's similarity or BM25 is NaN where
-        that list did not retrieve it."""
-        articles = None if allowed is None else _distinct(loaded.owners[allowed])
-        art_ids, art_scores = loaded.article_keywords.top(stems, depth, articles, False)
-        by_article = np.zeros(len(loaded.days))
-        by_article[art_ids] = min_max_array(art_scores)
-        candidates = _distinct(semantic[0], keyword[0])
-        owners = loaded.owners[candidates]
-        fused = weights.article_keyword * by_article[owners]
-        phrase_ids, phrase_scores = loaded.phrase_keywords.matches(pairs)
-        if len(phrase_ids) and len(owners):  # each candidate's article's phrase score, or 0
-            at = np.searchsorted(phrase_ids, owners).clip(max=len(phrase_ids) - 1)
-            said = np.where(phrase_ids[at] == owners, phrase_scores[at], 0.0)
-            if said.max() > 0:
-                fused += weights.phrase * (said / said.max())
+        (for the query's word pairs) over the best candidate's. A candidate's similarity or
+        BM25 is NaN where that list did not retrieve it."""
+        art_ids, art_scores = loaded.article_keyword(stems, depth, filters)
+        order = np.argsort(art_ids, kind="stable")
+        art_ids, art_scores = art_ids[order], min_max_array(art_scores)[order]
+        candidates = distinct(semantic[0], keyword[0])
+        about = loaded.describe(candidates) if len(candidates) else Described.empty()
+        owners = about.owners
+        fused = weights.article_keyword * _lookup(art_ids, art_scores, owners)
+        phrase_ids, phrase_scores = loaded.phrases(pairs, distinct(owners))
+        said = _lookup(phrase_ids, phrase_scores, owners)  # each candidate's article's, or 0
+        if len(said) and said.max() > 0:
+            fused += weights.phrase * (said / said.max())
         raw = []
         for (ids, scores), weight in ((semantic, weights.semantic),
                                       (keyword, weights.passage_keyword)):
@@ -506,8 +426,9 @@ class Searcher:
             raw.append(np.full(len(candidates), np.nan))
             raw[-1][where] = scores
         fused /= weights.total
-        order = _by_score(loaded, candidates, fused)
-        return _Pool(candidates[order], fused[order], raw[0][order], raw[1][order])
+        order = np.lexsort((candidates, about.ties, -fused))
+        return _Pool(candidates[order], fused[order], raw[0][order], raw[1][order],
+                     about.take(order))
 
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
                filters: Filters = Filters(), group: str = "article", page: int = 1,
@@ -534,8 +455,8 @@ class Searcher:
         if recency:
             pool = _boost_recent(loaded, pool, recency)
         # heads: where in the pool each result's best passage is, in result order.
+        stories, owners = pool.about.stories, pool.about.owners
         if group == "article":  # one result per story: an article and its syndicated copies
-            stories = loaded.stories[pool.ids]
             heads = _story_heads(stories)
         else:
             heads = np.arange(len(pool.ids))
@@ -543,14 +464,13 @@ class Searcher:
         matching = None
         if mode != "semantic":  # the results with at least one passage holding its words
             worded = ~np.isnan(pool.keyword)
-            matching = len(_distinct(stories[worded])) if group == "article" \
+            matching = len(distinct(stories[worded])) if group == "article" \
                 else int(worded.sum())
         if sort == "date":  # newest first; undated last; equal days keep their relevance order
             heads = heads[:DATE_SORTED]
-            day = loaded.days[loaded.owners[pool.ids[heads]]]
+            day = pool.about.days[heads]
             heads = heads[np.argsort(np.where(np.isnan(day), np.inf, -day), kind="stable")]
         shown = heads[(page - 1) * k: page * k].tolist()
-        owners = loaded.owners[pool.ids]
         # Each result's other passages of the same article, best first (a story also holds its
         # copies', which are listed as copies instead).
         owns = [np.flatnonzero((stories == stories[at]) & (owners == owners[at]))[1:].tolist()
@@ -560,10 +480,10 @@ class Searcher:
         worded = ~np.isnan(pool.keyword) if mode != "semantic" else np.ones(len(pool.ids), bool)
         choices = [[head, *[at for at in own if worded[at]][:ANSWER_CHOICES - 1]]
                    for head, own in zip(shown, owns)]
-        found = loaded.meta.passages({int(pool.ids[at]) for choice, own in zip(choices, owns)
+        found = loaded.passages({int(pool.ids[at]) for choice, own in zip(choices, owns)
                                       for at in [*choice, *own[:MORE_SHOWN]]})
         stems = query_stems(query)
-        weights = loaded.keywords.idf(stems)
+        weights = loaded.idf(stems)
         hits = []
         for head, own, choice in zip(shown, owns, choices):
             choice = [at for at in choice if int(pool.ids[at]) in found]
@@ -582,8 +502,8 @@ class Searcher:
             others = [at for at in [head, *own] if at != chosen]
             more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
                          for at in others[:MORE_SHOWN] if int(pool.ids[at]) in found)
-            copies = tuple(loaded.meta.story_copies(article.id)) \
-                if group == "article" and loaded.story_sizes[stories[head]] > 1 else ()
+            copies = tuple(loaded.story_copies(article.id)) \
+                if group == "article" and pool.about.shared[head] else ()
             hits.append(Hit((page - 1) * k + len(hits) + 1, float(pool.scores[head]), pid,
                             passage, article, lights, similarity, keyword, more,
                             len(own), copies))
@@ -593,7 +513,7 @@ class Searcher:
         if unmeasured:
             vector = self._query_vector(query, loaded.manifest.precision)[0]
             measured = dict(zip(unmeasured,
-                                (loaded.store.vectors(np.array(unmeasured)) @ vector).tolist()))
+                                (loaded.vectors(np.array(unmeasured)) @ vector).tolist()))
             hits = [replace(h, similarity=measured[h.passage_id]) if h.similarity is None else h
                     for h in hits]
         if explain and mode != "keyword":
@@ -633,15 +553,15 @@ class Searcher:
         mode, interval = check_mode(mode), check_interval(interval)
         stories = _whole_number("stories", stories, 1, CANDIDATES)
         loaded = self._current()
-        ids = self._pool(loaded, query, mode, resolve_sources(filters, loaded.sources)).ids
-        best = _story_heads(loaded.stories[ids])[:stories]
-        days = loaded.days[loaded.owners[ids[best]]]  # each story's best article's; NaN: undated
+        about = self._pool(loaded, query, mode, resolve_sources(filters, loaded.sources)).about
+        best = _story_heads(about.stories)[:stories]
+        days = about.days[best]  # each story's best article's; NaN: undated
         return count_by_period([date.fromordinal(int(d)).isoformat() if d == d else ""
                                 for d in days], interval)
 
     def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
         """(passage id, passage) of an article, in order."""
-        return self._current().meta.article_passages(article_id)
+        return self._current().article_passages(article_id)
 
     def sources(self) -> list[tuple[str, int]]:
         """The outlets of the served index with their article counts, largest first."""
@@ -649,11 +569,11 @@ class Searcher:
 
     def passage_articles(self) -> dict[int, str]:
         """Every passage id of the served index with its article's id."""
-        return self._current().meta.passage_articles()
+        return self._current().passage_articles()
 
     def article(self, article_id: str) -> Article | None:
         """The whole article with this id, or None."""
-        return self._current().meta.article(article_id)
+        return self._current().article(article_id)
 
     def health(self) -> dict[str, Any]:
         """What the served index holds and how it was built; `problem` says why it is not the
@@ -662,7 +582,7 @@ class Searcher:
         m = loaded.manifest
         day = lambda d: None if d != d else date.fromordinal(int(d)).isoformat()  # noqa: E731
         return {"status": "degraded" if self.problem else "ok", "problem": self.problem,
-                "index": str(loaded.folder), "model": m.model, "dimension": m.dimension,
+                "index": loaded.name, "model": m.model, "dimension": m.dimension,
                 "articles": m.articles, "passages": m.passages, "outlets": len(loaded.sources),
                 "oldest": day(loaded.oldest), "newest": day(loaded.newest),
                 "built_at": m.built_at, "store": m.store}

@@ -109,7 +109,7 @@ def test_day_numbers_of_dates_are_strptimes(text):
     import math
     from datetime import datetime
 
-    from indexer.search import _day_number
+    from indexer.local import day_number as _day_number
 
     try:
         expected = float(datetime.strptime(text[:10], "%Y-%m-%d").toordinal())

@@ -61,7 +61,8 @@ def get_searcher() -> Searcher:
             if searcher is None:
                 try:
                     searcher = Searcher(index_dir, model=current_app.config["MODEL"],
-                                        embedder=current_app.config.get("EMBEDDER"))
+                                        embedder=current_app.config.get("EMBEDDER"),
+                                        backend=current_app.config.get("BACKEND"))
                 except IndexerError as exc:
                     current_app.extensions["news_search_failed"] = (name, time.monotonic(), exc)
                     raise

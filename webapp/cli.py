@@ -37,6 +37,10 @@ from indexer import (
 )
 from indexer.articles import printable
 from indexer.indexdir import current_build
+from indexer.milvus import MilvusAddress, is_milvus, upload
+from indexer.ray_embedding import LOCAL as RAY_LOCAL
+from indexer.ray_embedding import RayEmbedder, stop_ray
+from indexer.search import open_source
 from indexer.onnx_query import DEFAULT_PRECISION, PRECISIONS
 from indexer.readers import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
 from indexer.store import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
@@ -94,6 +98,12 @@ precision_option = click.option(
     help="Passage vectors: int8 embeds (and questions over it run) about twice as fast as "
          "float32 on a CPU, for nDCG@10 within 0.002 (BENCHMARKS.md).  [default: int8, or as built "
          "when updating]")
+
+backend_option = click.option(
+    "--backend", default="local", show_default=True, envvar="NEWS_SEARCH_BACKEND",
+    help="Where the index is searched: local (the index folder) or milvus://HOST:PORT/NAME "
+         "(the cluster extra; a build is made in the index folder, then copied there) "
+         "[env NEWS_SEARCH_BACKEND].")
 
 
 def filter_options(command):
@@ -174,6 +184,19 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
                f"index served from {index_dir}")
 
 
+def _copy_to_milvus(index_dir: Path, address: MilvusAddress) -> None:
+    """Copy the index folder's build to Milvus; the alias moves to it once it is complete."""
+    click.echo(f"Copying {current_build(index_dir)} to {address}", err=True)
+    started = time.perf_counter()
+    try:
+        name = upload(current_build(index_dir), address, progress=True)
+    except KeyboardInterrupt:
+        click.echo(f"\nError: interrupted: {address} is unchanged", err=True)
+        os._exit(130)
+    click.echo(f"Copied in {time.perf_counter() - started:.1f} s to {name}; it is now the index "
+               f"served as {address}")
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--update", is_flag=True,
@@ -199,20 +222,42 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
               show_default=True, envvar="NEWS_SEARCH_MAX_ARTICLE_SIZE",
               help="Skip an article larger than this: a text or Markdown file, a record, a JSON "
                    "Lines or CSV line [env NEWS_SEARCH_MAX_ARTICLE_SIZE].")
+@click.option("--ray", "ray_address", is_flag=False, flag_value=RAY_LOCAL, default=None,
+              metavar="[ADDRESS]",
+              help="Embed on a Ray cluster (the cluster extra): ADDRESS of its head, or none to "
+                   "start one on this machine.")
+@click.option("--actors", type=click.IntRange(1, 4096),
+              help="With --ray: embedders side by side.  [default: one a GPU, else one for "
+                   "every two CPUs of the cluster]")
 @index_dir_option
+@backend_option
 @model_option
 def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe: int | None,
           precision: str | None, follow_links: bool, max_file_size: int, max_article_size: int,
-          index_dir: Path, model: str) -> None:
+          ray_address: str | None, actors: int | None, index_dir: Path, backend: str,
+          model: str) -> None:
     """(Re)build the index from files and folders of articles.
 
     Reads plain text, Markdown, HTML, JSON, JSON Lines and CSV/TSV (each may be .gz).
     The index being served is replaced only once the new one is complete.
     """
     try:
+        address = MilvusAddress.parse(backend) if is_milvus(backend) else None
+        if address is None:
+            open_source(index_dir, model, backend)  # an unknown backend before any work
+        embedder = None
+        if ray_address:
+            click.echo(f"Joining the Ray cluster {ray_address}", err=True)
+            embedder = RayEmbedder(model, precision or DEFAULT_PRECISION, ray_address, actors)
+            click.echo(f"Embedding with {embedder.actors} actor"
+                       f"{'s' * (embedder.actors > 1)} on Ray", err=True)
         _run_build(list(paths), index_dir, model, update, store_kind=store_kind,
-                   nprobe=nprobe, precision=precision,
+                   nprobe=nprobe, precision=precision, embedder=embedder,
                    read_options=ReadOptions(follow_links, max_file_size, max_article_size))
+        if ray_address:
+            stop_ray()
+        if address is not None:
+            _copy_to_milvus(index_dir, address)
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -234,13 +279,14 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
               help="Favour recent articles: a score halves every N days of age.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as the JSON API does.")
 @index_dir_option
+@backend_option
 @model_option
 def search(query: str, k: int, mode: str, since: str | None, until: str | None,
            sources: tuple[str, ...], group: str, page: int, sort: str, recency: int | None,
-           as_json: bool, index_dir: Path, model: str) -> None:
+           as_json: bool, index_dir: Path, backend: str, model: str) -> None:
     """Print the passages that best answer QUERY."""
     try:
-        result = Searcher(index_dir, model=model).search(
+        result = Searcher(index_dir, model=model, backend=backend).search(
             query, k, mode, make_filters(since, until, sources), group, page, sort, recency)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
@@ -280,13 +326,14 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
               help="How many of the best matching stories to count.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as the JSON API does.")
 @index_dir_option
+@backend_option
 @model_option
 def timeline(query: str, interval: str, mode: str, since: str | None, until: str | None,
              sources: tuple[str, ...], stories: int, as_json: bool, index_dir: Path,
-             model: str) -> None:
+             backend: str, model: str) -> None:
     """Print how many of the stories matching QUERY fall in each period."""
     try:
-        result = Searcher(index_dir, model=model).timeline(
+        result = Searcher(index_dir, model=model, backend=backend).timeline(
             query, mode, make_filters(since, until, sources), interval, stories)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
@@ -311,9 +358,10 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
                    "(default: a temporary folder).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=DEFAULT_PRECISION,
               show_default=True, help="Passage vectors of the collection's index.")
+@backend_option
 @model_option
 def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
-                     index_dir: Path | None, precision: str, model: str) -> None:
+                     index_dir: Path | None, precision: str, backend: str, model: str) -> None:
     """Score retrieval on a BEIR-format COLLECTION (corpus.jsonl, queries.jsonl, qrels/test.tsv).
 
     Each query is searched as the API does (one result per story, by its best passage, the first
@@ -324,7 +372,7 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
 
     try:
         report = evaluate(collection, modes or EVAL_MODES, model=model, index_dir=index_dir,
-                          progress=True, precision=precision)
+                          progress=True, precision=precision, backend=backend)
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -361,10 +409,11 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
               help="If the index folder holds no index, build one from the seed archive first "
                    "(the default folder does so by itself).")
 @index_dir_option
+@backend_option
 @model_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads: int,
-          build_seeds: bool, index_dir: Path, model: str) -> None:
+          build_seeds: bool, index_dir: Path, backend: str, model: str) -> None:
     """Serve the search page and the JSON API.
 
     One worker process a core answers (gunicorn); where gunicorn cannot run, one process with
@@ -380,19 +429,25 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
                    "threads in one process", err=True)
     listener = listen(host, port)
     url = f"http://{host}:{port}/"
+    if is_milvus(backend):  # the workers' apps read it from the environment
+        os.environ["NEWS_SEARCH_BACKEND"] = backend
     try:
-        try:
-            current_build(index_dir)
-        except IndexNotFoundError:
-            if not build_seeds and ctx.get_parameter_source("index_dir") not in (
-                    ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
-                raise click.ClickException(
-                    f"no index in {index_dir}: build one with `news-search index PATH "
-                    f"--index-dir {index_dir}`, or pass --seeds to start with the seed archive")
-            seeds = Path(os.environ.get("NEWS_SEARCH_SEEDS", default_seeds()))
-            click.echo(f"No index in {index_dir} yet: building one from {seeds}", err=True)
-            _run_build([seeds], index_dir, model)
-        prepare_questions(index_dir, model)
+        precision = None
+        if is_milvus(backend):  # the index is there; the folder is not needed
+            precision = open_source(index_dir, model, backend).open().manifest.precision
+        else:
+            try:
+                current_build(index_dir)
+            except IndexNotFoundError:
+                if not build_seeds and ctx.get_parameter_source("index_dir") not in (
+                        ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+                    raise click.ClickException(
+                        f"no index in {index_dir}: build one with `news-search index PATH "
+                        f"--index-dir {index_dir}`, or pass --seeds to start with the seed archive")
+                seeds = Path(os.environ.get("NEWS_SEARCH_SEEDS", default_seeds()))
+                click.echo(f"No index in {index_dir} yet: building one from {seeds}", err=True)
+                _run_build([seeds], index_dir, model)
+        prepare_questions(index_dir, model, precision)
         if processes:  # each worker loads the index; the server stops if none can at its start
             serve_processes(listener, workers, index_dir, model, started, url)
         app = warm_app(index_dir, model)

