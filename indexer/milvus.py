@@ -37,7 +37,10 @@ BATCH = 500  # rows an insert sends
 KEEP_BUILDS = 2  # the build served and the one before it, as in a local index folder
 PROPERTY = "news_search"  # the collection property holding the manifest and what it serves
 SEEN = 20_000  # passages whose article, story and day are kept from the searches that found them
-TERMS = 2**32 - 1  # Milvus sparse dimensions: term keys are hashed into [0, TERMS)
+TERMS = 2**32 - 2  # Milvus sparse dimensions (below 2^32 - 1): term keys are hashed below TERMS
+# A document with no term at all (a headline of stop words) still needs one nonzero weight: a
+# dimension no term has, which no question holds.
+EMPTY = {TERMS: 1e-30}
 log = logging.getLogger(__name__)
 
 
@@ -78,14 +81,15 @@ def is_milvus(backend: str | None) -> bool:
 
 def connect(address: MilvusAddress) -> Any:
     """A MilvusClient for the address; BackendUnavailableError if the server does not answer."""
-    # pymilvus logs every failed call with its traceback (an alias not made yet, say); the
-    # errors it raises say the same, and ours name what to do.
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
     try:
         from pymilvus import MilvusClient
     except ImportError:
         raise IndexerError("the Milvus backend needs the cluster extra: pip install -e "
                            "\".[cluster]\"") from None
+    # pymilvus logs every failed call with its traceback (an alias not made yet, say); the
+    # errors it raises say the same, and ours name what to do. Set once it is imported.
+    for name in ("pymilvus", "pymilvus.decorators"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         return MilvusClient(uri=address.uri, timeout=10)
     except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds
@@ -527,8 +531,8 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
                          "source": _clip(source), "source_key": _clip(source.lower()),
                          "url": _clip(url), "origin": _clip(origin), "content_hash": chash,
                          "story": story_of[rowid], "dated": bool(re.match(r"\d{4}", date)),
-                         "words": article_weights.get(rowid) or {0: 0.0},
-                         "pairs": pair_weights.get(rowid) or {0: 0.0}})
+                         "words": article_weights.get(rowid) or EMPTY,
+                         "pairs": pair_weights.get(rowid) or EMPTY})
             texts.extend({"article": rowid, "part": part, "text": text[at:at + MAX_STRING],
                           "placeholder": [0.0, 0.0]}
                          for part, at in enumerate(range(0, max(len(text), 1), MAX_STRING)))
@@ -553,7 +557,7 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
             vectors = build.vectors(np.array([p[0] for p in block], dtype=np.int64))
             _insert(client, names["passages"], [
                 {"pid": pid, "vector": vector.tolist(),
-                 "words": passage_weights.get(pid) or {0: 0.0}, "article": rowid,
+                 "words": passage_weights.get(pid) or EMPTY, "article": rowid,
                  "story": story_of[rowid], "day": _day(dates[rowid]), "position": position,
                  "start": start, "end": end, "copies": story_size[story_of[rowid]] - 1,
                  "dated": bool(re.match(r"\d{4}", dates[rowid])), "article_id": ids[rowid],

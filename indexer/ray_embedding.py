@@ -1,4 +1,4 @@
-"""Embedding across a Ray cluster: passages go through Ray Data to a pool of embedder actors.
+"""Embedding across a Ray cluster: passages go, a batch at a time, to a pool of embedder actors.
 
 Each actor loads the same model and embeds as a local build does (on a CPU: the int8 ONNX graph,
 each passage alone), so the vectors equal a local build's; an actor takes a GPU where the cluster
@@ -7,7 +7,6 @@ has one. Reading and chunking stay on the machine that runs `news-search index`.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Callable, Sequence
 
@@ -18,24 +17,19 @@ from .errors import IndexerError
 from .onnx_query import DEFAULT_PRECISION
 
 LOCAL = "local"  # --ray without an address: a Ray cluster of this machine alone, on loopback
-BATCH = 256  # passages a Ray Data batch sends to an actor
+BATCH = 128  # passages sent to an actor at a time
 
 
-class _EmbedActor:
-    """One embedder in the pool: the model loaded once, then a batch of passages at a time.
-    Its settings are a class attribute of a subclass (settings), not constructor arguments,
-    which Ray would keep in its object store for restarts."""
+class _Embedding:
+    """One embedder of the pool (a Ray actor): the model loaded once, then batches of passages."""
 
-    settings: tuple[str, str, int, bool] = (DEFAULT_MODEL, DEFAULT_PRECISION, 1, False)
-
-    def __init__(self):
-        model, precision, threads, gpu = self.settings
+    def __init__(self, model: str, precision: str, threads: int, gpu: bool):
         self.embedder = Embedder(model, device=None if gpu else "cpu", precision=precision,
                                  threads=threads)
         self.embedder.load_passage_model()
 
-    def __call__(self, batch: dict) -> dict:
-        return {"at": batch["at"], "vector": self.embedder.encode(list(batch["text"]))}
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode(texts)
 
 
 def start_ray(address: str) -> None:
@@ -75,31 +69,41 @@ class RayEmbedder(Embedder):
         cpus = int(resources.get("CPU", 1))
         self.actors = actors or self.gpus or max(1, cpus // 2)
         self.cpus_each = max(1, cpus // self.actors) if not self.gpus else 1
+        self._actors, self._handles = None, []
+
+    def _pool(self):  # noqa: ANN202 - a ray.util.ActorPool
+        """The embedder actors, started on first use and kept for every block of the build
+        (each loads the model once: a pool a block spent seconds a block loading it)."""
+        if self._actors is None:
+            import ray
+            from ray.util import ActorPool
+
+            actor = ray.remote(num_cpus=self.cpus_each, num_gpus=1 if self.gpus else 0)(_Embedding)
+            self._handles = [actor.remote(self.name, self.precision, self.cpus_each,
+                                          bool(self.gpus)) for _ in range(self.actors)]
+            self._actors = ActorPool(self._handles)
+        return self._actors
+
+    def close(self) -> None:
+        """Stop the actors (their CPUs and GPUs go back to the cluster)."""
+        if self._actors is not None:
+            import ray
+
+            for actor in self._handles:
+                ray.kill(actor)
+            self._actors, self._handles = None, []
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Vectors for texts, in their order, embedded by the actors."""
-        import ray.data
-
-        for name in ("ray", "ray.data"):  # ours shows the passages embedded; Ray's lines
-            logging.getLogger(name).setLevel(logging.ERROR)  # would bury it
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
-        context.print_on_execution_start = False
+        """Vectors for texts, in their order, embedded by the actors a batch each."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        if not len(texts):
-            return out
-        items = ray.data.from_items([{"at": i, "text": t} for i, t in enumerate(texts)])
-        actor = type("EmbedActor", (_EmbedActor,), {
-            "settings": (self.name, self.precision, self.cpus_each, bool(self.gpus))})
-        vectors = items.map_batches(
-            actor, batch_size=BATCH, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=self.actors), num_cpus=self.cpus_each,
-            num_gpus=1 if self.gpus else 0)
-        for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
-            out[batch["at"]] = batch["vector"]
+        starts = range(0, len(texts), BATCH)
+        done = self._pool().map(lambda actor, at: actor.embed.remote(list(texts[at:at + BATCH])),
+                                starts)
+        for at, vectors in zip(starts, done):  # in order, as each batch comes back
+            out[at:at + len(vectors)] = vectors
             if progress:
-                progress(len(batch["at"]))
+                progress(len(vectors))
         return out
 
 

@@ -69,6 +69,9 @@ def indexes(milvus, tmp_path_factory, embedder):
     shutil.copytree(SEEDS, archive / "seeds")
     for name in ("fusion", "syndicated"):
         shutil.copytree(DATA / name, archive / name)
+    # Headlines with no word to search (stop words only) or no pair of words: no BM25 weight.
+    (archive / "bare.jsonl").write_text('{"id": "bare-1", "title": "The", "text": ""}\n'
+                                        '{"id": "bare-2", "title": "Flood", "text": ""}\n')
     folder = tmp_path_factory.mktemp("cluster-index")
     build_index([archive], folder, embedder=embedder)
     address = f"milvus://127.0.0.1:{milvus}/fixtures"

@@ -1,4 +1,4 @@
-"""Indexing on a real local Ray cluster (Ray Data and a pool of embedder actors) into a real
+"""Indexing on a real local Ray cluster (a pool of embedder actors) into a real
 Milvus server: the vectors equal a local build's, and the index answers through Milvus. Ray's
 servers listen on every address of the machine, so the cluster runs in a network namespace of
 its own, where there is only loopback (unshare, as root)."""
