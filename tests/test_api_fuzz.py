@@ -54,3 +54,22 @@ def test_the_other_endpoints_match_the_schema(api):
         response = client.get(path)
         assert response.status_code == 200
         assert not list(_validator(doc, path, 200).iter_errors(response.get_json()))
+
+
+batch_bodies = st.fixed_dictionaries(
+    {"questions": st.lists(value, min_size=0, max_size=4)},
+    optional={"k": st.one_of(st.integers(-2, 12), value), "mode": value, "since": value,
+              "source": st.one_of(value, st.lists(value, max_size=2)), "zzz": value})
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(batch_bodies, st.lists(value, max_size=2), value))
+def test_batch_never_5xx_and_matches_the_schema(api, body):
+    client, doc = api
+    response = client.post("/api/batch", json=body)
+    assert response.status_code in (200, 400), response.get_data(as_text=True)
+    spec = doc["paths"]["/api/batch"]["post"]["responses"][str(response.status_code)]
+    validator = Draft202012Validator({**spec["content"]["application/json"]["schema"],
+                                      "components": doc["components"]})
+    errors = sorted(validator.iter_errors(response.get_json()), key=str)
+    assert not errors, errors[0]

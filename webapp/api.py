@@ -1,8 +1,13 @@
-"""The JSON API: /api/search, /api/health and the OpenAPI document that describes them."""
+"""The JSON API: /api/search, /api/batch, /api/timeline, /api/sources, /api/health and the
+OpenAPI document that describes them."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, abort, jsonify, request
+
+from indexer import DEFAULT_MODE, QueryError, check_mode, make_filters
+from indexer.batch import answer_sentence
+from indexer.filters import resolve_sources
 
 from . import get_searcher
 from .openapi import openapi_document
@@ -19,6 +24,56 @@ def search():
     mode, group, page or date, an unknown parameter; 503 when no usable index is loaded.
     """
     return jsonify(get_searcher().search(**search_args(request.args, strict=True)).to_dict())
+
+
+MAX_BATCH = 100  # questions a POST /api/batch may hold (a worker answers them one after another)
+BATCH_KEYS = ("questions", "k", "mode", "since", "until", "source")
+
+
+@bp.post("/batch")
+def batch():
+    """Each question of a JSON body {"questions": [...], "k": 3, "mode", "since", "until",
+    "source": [...]} answered by its best k results; a question that fails says why in its own
+    entry, and the others are answered.
+
+    Errors: 400 for a body that is not such an object, more than MAX_BATCH questions, a k
+    outside 1..10, a bad mode, date or outlet; 413 for a body over 64 kB; 503 when no usable
+    index is loaded.
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("questions"), list) \
+            or not all(isinstance(q, str) for q in body["questions"]):
+        abort(400, 'the body must be JSON: {"questions": ["a question", ...]} with optional '
+                   "k, mode, since, until and source")
+    unknown = sorted(set(body) - set(BATCH_KEYS))
+    if unknown:
+        abort(400, f"unknown key{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}; "
+                   f"known: {', '.join(BATCH_KEYS)}")
+    questions = body["questions"]
+    if not 1 <= len(questions) <= MAX_BATCH:
+        abort(400, f"a batch holds 1 to {MAX_BATCH} questions, not {len(questions)}: split it")
+    k = body.get("k", 3)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 10:
+        abort(400, f"k must be a whole number from 1 to 10, got {k!r}")
+    sources = body.get("source", [])
+    if isinstance(sources, str):
+        sources = [sources]
+    if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+        abort(400, "source must be an outlet or a list of outlets")
+    mode = check_mode(body.get("mode", DEFAULT_MODE))
+    filters = make_filters(str(body.get("since") or ""), str(body.get("until") or ""), sources)
+    searcher = get_searcher()
+    resolve_sources(filters, searcher.sources())  # an unknown outlet is the batch's 400
+    answers = []
+    for question in questions:
+        try:
+            hits = searcher.search(question, k, mode, filters).hits
+        except QueryError as exc:
+            answers.append({"question": question, "results": [], "error": str(exc)})
+            continue
+        answers.append({"question": question, "error": None, "results": [
+            {**hit.to_dict(), "answer": answer_sentence(hit)} for hit in hits]})
+    return jsonify({"k": k, "mode": mode, "filters": filters.to_dict(), "answers": answers})
 
 
 @bp.get("/health")

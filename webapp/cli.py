@@ -36,6 +36,8 @@ from indexer import (
     update_index,
 )
 from indexer.articles import printable
+from indexer.batch import FORMATS as BATCH_FORMATS
+from indexer.progress import progress_bar, say
 from indexer.indexdir import current_build
 from indexer.milvus import MilvusAddress, is_milvus, upload
 from indexer.ray_embedding import LOCAL as RAY_LOCAL
@@ -346,6 +348,51 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
         click.echo(f"{bucket.start.isoformat()}  {bucket.count:5d}  {bar}")
     if result.undated:
         click.echo(f"undated     {result.undated:5d}")
+
+
+@main.command()
+@click.argument("questions_file", metavar="FILE",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--k", "-k", default=3, show_default=True, type=click.IntRange(1, MAX_K),
+              help="Results a question.")
+@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
+@filter_options
+@click.option("--format", "fmt", type=click.Choice(BATCH_FORMATS), default=None,
+              help="csv or jsonl.  [default: by --output's suffix, else csv]")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here instead of standard output.")
+@index_dir_option
+@backend_option
+@model_option
+def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str | None,
+          sources: tuple[str, ...], fmt: str | None, output: Path | None, index_dir: Path,
+          backend: str, model: str) -> None:
+    """Answer every question of FILE: one a line, or a CSV/TSV with a 'question' column (its
+    other columns are kept). Each question's best k results become rows (rank, score,
+    headline, outlet, date, link, passage, answer sentence); a question that fails says why
+    in its row, and the others go on."""
+    from indexer.batch import answer_all, read_questions, write_rows
+
+    fmt = fmt or ("jsonl" if output and output.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    try:
+        questions = read_questions(questions_file)
+        searcher = Searcher(index_dir, model=model, backend=backend)
+        filters = make_filters(since, until, sources)
+        extra = list(dict.fromkeys(name for q in questions for name in q.extra))
+        bar = progress_bar(total=len(questions), desc="Questions", unit=" questions")
+        target = open(output, "w", newline="", encoding="utf-8") if output else \
+            sys.stdout
+        try:
+            rows = write_rows(answer_all(searcher, questions, k, mode, filters, bar.update),
+                              target, fmt, extra)
+        finally:
+            bar.close()
+            if output:
+                target.close()
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    say(f"{_count(len(questions), 'question')}: {_count(rows, 'row')}"
+        + (f" written to {output}" if output else ""))
 
 
 @main.command("eval")

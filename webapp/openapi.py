@@ -149,6 +149,37 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "503": _error_response("no usable index is loaded; the message says how to build one"),
                 },
             }},
+            "/api/batch": {"post": {
+                "summary": "Many questions at once, each answered by its best results",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["questions"], "additionalProperties": False,
+                    "properties": {
+                        "questions": {"type": "array", "minItems": 1, "maxItems": 100,
+                                      "items": {"type": "string"}},
+                        "k": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+                        "mode": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
+                        "since": _DATE, "until": _DATE,
+                        "source": {"type": "array", "items": {"type": "string"}}}}}}},
+                "responses": {
+                    "200": {"description": "each question's results, in order; a question that "
+                                           "fails has its error and no result",
+                            "content": {"application/json": {"schema": {
+                                "type": "object", "required": ["answers"], "properties": {
+                                    "k": {"type": "integer"}, "mode": {"type": "string"},
+                                    "filters": {"type": "object"},
+                                    "answers": {"type": "array", "items": {
+                                        "type": "object", "required": ["question", "results"],
+                                        "properties": {
+                                            "question": {"type": "string"},
+                                            "error": {"type": ["string", "null"]},
+                                            "results": {"type": "array", "items": {
+                                                "$ref": "#/components/schemas/Result"}}}}}}}}}},
+                    "400": _error_response("a body that is not such an object, too many "
+                                           "questions, a bad k, mode, date or outlet"),
+                    "413": _error_response("a body over 64 kB"),
+                    "503": _error_response("no usable index is loaded"),
+                },
+            }},
             "/api/timeline": {"get": {
                 "summary": "How many of the best matching stories fall in each period",
                 "parameters": [

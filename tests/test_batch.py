@@ -1,0 +1,77 @@
+"""Batch search: a file of questions from the CLI, a list from the API; each question answered
+by its best results, a failure reported in its own row while the others go on."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from click.testing import CliRunner
+
+from conftest import ALEPPO_QUESTION
+from webapp import create_app
+from webapp.cli import main
+
+
+def test_a_csv_of_questions_keeps_its_columns_and_reports_bad_rows(seeds_index, tmp_path):
+    questions = tmp_path / "questions.csv"
+    questions.write_text(
+        "desk,Question,source\n"
+        f'world,"{ALEPPO_QUESTION}",wire\n'
+        "world,,empty\n"  # no question: its row says so
+        f"metro,{'y' * 1200},long\n"  # over the limit: its row says so
+        "metro,who would hold talks with Washington,\n", "utf-8")
+    result = CliRunner().invoke(main, ["batch", str(questions), "--k", "2", "--index-dir",
+                                       str(seeds_index)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["desk"] for r in rows] == ["world", "world", "metro", "metro"]
+    first = rows[0]
+    assert first["input source"] == "wire" and first["source"] == "AFP" and first["rank"] == "1"
+    assert "15,000" in first["answer"] and first["answer"] in first["passage"]
+    assert rows[1]["error"].startswith("line 3: the query is empty")
+    assert "1200 characters" in rows[2]["error"] and rows[2]["rank"] == ""
+    assert rows[3]["title"] == "Syria rebels reject Aleppo exit as army advances"
+    assert "4 questions: 4 rows" in result.stderr
+
+
+def test_a_list_of_questions_to_json_lines_round_trips(seeds_index, tmp_path):
+    questions = tmp_path / "questions.txt"
+    questions.write_text(f"{ALEPPO_QUESTION}\n\n  Aleppo evacuation talks  \n", "utf-8")
+    out = tmp_path / "answers.jsonl"
+    result = CliRunner().invoke(main, ["batch", str(questions), "--k", "1", "-o", str(out),
+                                       "--index-dir", str(seeds_index)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert [r["question"] for r in rows] == [ALEPPO_QUESTION, "Aleppo evacuation talks"]
+    assert all(r["rank"] == 1 and r["error"] == "" and r["article_id"] for r in rows)
+
+
+def test_an_empty_or_unreadable_file_is_a_clear_error(seeds_index, tmp_path):
+    (tmp_path / "empty.txt").write_text("\n \n")
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00bad")
+    for name, message in (("empty.txt", "holds no question"), ("binary.csv", "cannot read")):
+        result = CliRunner().invoke(main, ["batch", str(tmp_path / name), "--index-dir",
+                                           str(seeds_index)])
+        assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_the_api_answers_a_list_and_reports_each_failure(seeds_index):
+    client = create_app({"INDEX_DIR": str(seeds_index)}).test_client()
+    response = client.post("/api/batch", json={"questions": [ALEPPO_QUESTION, " ", "Aleppo"],
+                                               "k": 2, "source": ["afp"]})
+    assert response.status_code == 200
+    answers = response.get_json()["answers"]
+    assert [a["question"] for a in answers] == [ALEPPO_QUESTION, " ", "Aleppo"]
+    assert "15,000" in answers[0]["results"][0]["answer"] and answers[0]["error"] is None
+    assert answers[1]["results"] == [] and "empty" in answers[1]["error"]
+    assert answers[2]["results"][0]["article"]["source"] == "AFP"
+    for body, message in (({"questions": ["a"] * 101}, "1 to 100 questions"),
+                          ({"questions": ["a"], "k": 0}, "k must be"),
+                          ({"questions": ["a"], "source": "BBC"}, "no outlet 'BBC'"),
+                          ({"question": ["a"]}, "the body must be JSON")):
+        refused = client.post("/api/batch", json=body)
+        assert refused.status_code == 400 and message in refused.get_json()["error"]["message"]
+    assert client.post("/api/batch", data="x" * 70_000,
+                       content_type="application/json").status_code == 413
