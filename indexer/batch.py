@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import IndexerError, QueryError
 from .filters import Filters
-from .search import DEFAULT_MODE, Hit, Searcher
+from .export import COLUMNS, hit_row
+from .search import DEFAULT_MODE, Searcher
 
 MAX_QUESTIONS = 100_000  # in one file: a list of names or questions, not an archive
 QUESTION_COLUMNS = ("question", "query", "q", "questions", "queries")  # a CSV's, any case
-FORMATS = ("csv", "jsonl")
-# The columns of each result row, after the input's own.
-COLUMNS = ("question", "rank", "score", "title", "source", "date", "url", "article_id",
-           "passage", "answer", "error")
 
 
 class BatchError(IndexerError):
@@ -82,12 +78,6 @@ def _csv_questions(path: Path, text: str, delimiter: str) -> list[Question]:
     return questions
 
 
-def answer_sentence(hit: Hit) -> str:
-    """The sentence a result marks as answering best (in bold on the page), or ""."""
-    span = hit.highlights.sentence
-    return " ".join(hit.passage.text[span[0]:span[1]].split()) if span else ""
-
-
 def answer_all(searcher: Searcher, questions: Iterable[Question], k: int = 3,
                mode: str = DEFAULT_MODE, filters: Filters = Filters(),
                progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
@@ -104,27 +94,6 @@ def answer_all(searcher: Searcher, questions: Iterable[Question], k: int = 3,
             if not hits:
                 yield {**base, **dict.fromkeys(COLUMNS[1:], ""), "error": ""}
             for hit in hits:
-                a = hit.article
-                yield {**base, "rank": hit.rank, "score": round(hit.score, 4), "title": a.title,
-                       "source": a.source, "date": a.date, "url": a.url, "article_id": a.id,
-                       "passage": " ".join(hit.passage.text.split()),
-                       "answer": answer_sentence(hit), "error": ""}
+                yield {**base, **hit_row(hit), "error": ""}
         if progress:
             progress(1)
-
-
-def write_rows(rows: Iterable[dict[str, Any]], out: io.TextIOBase, fmt: str,
-               extra: list[str]) -> int:
-    """Write the rows as CSV (a header of extra + COLUMNS) or JSON Lines; how many."""
-    count = 0
-    if fmt == "jsonl":
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-        return count
-    writer = csv.DictWriter(out, fieldnames=[*extra, *COLUMNS], extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-        count += 1
-    return count

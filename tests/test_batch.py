@@ -75,3 +75,43 @@ def test_the_api_answers_a_list_and_reports_each_failure(seeds_index):
         assert refused.status_code == 400 and message in refused.get_json()["error"]["message"]
     assert client.post("/api/batch", data="x" * 70_000,
                        content_type="application/json").status_code == 413
+
+
+def test_an_export_holds_every_result_of_every_page_and_round_trips(archive_index, tmp_path):
+    client = create_app({"INDEX_DIR": str(archive_index)}).test_client()
+    pages, page = [], 1
+    while True:
+        data = client.get(f"/api/search?q=news&k=2&page={page}").get_json()
+        pages += [(r["rank"], r["article"]["id"], r["score"]) for r in data["results"]]
+        if not data["has_more"]:
+            break
+        page += 1
+    exported = client.get("/api/export?q=news")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    assert 'filename="news-search-news.csv"' in exported.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert [(int(r["rank"]), r["article_id"], float(r["score"])) for r in rows] == pages
+    lines = client.get("/api/export?q=news&format=jsonl").get_data(as_text=True).splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {**r, "rank": int(r["rank"]), "score": float(r["score"])} for r in rows]
+    cli = CliRunner().invoke(main, ["search", "news", "--format", "csv", "--index-dir",
+                                    str(archive_index)])
+    assert list(csv.DictReader(io.StringIO(cli.stdout))) == rows
+    for bad, message in (("format=xlsx", "format must be csv or jsonl"), ("k=3", "unknown")):
+        refused = client.get(f"/api/export?q=news&{bad}")
+        assert refused.status_code == 400 and message in refused.get_json()["error"]["message"]
+
+
+def test_a_headline_is_never_a_spreadsheet_formula(tmp_path, embedder):
+    from indexer import build_index
+
+    (tmp_path / "a.jsonl").write_text(json.dumps({
+        "id": "f1", "title": "=HYPERLINK(\"http://evil.example\",\"click\")",
+        "text": "The council voted to close the harbour bridge for repairs."}) + "\n")
+    build_index([tmp_path / "a.jsonl"], tmp_path / "ix", embedder=embedder)
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": embedder}).test_client()
+    rows = list(csv.DictReader(io.StringIO(
+        client.get("/api/export?q=harbour+bridge").get_data(as_text=True))))
+    assert rows[0]["title"] == "'=HYPERLINK(\"http://evil.example\",\"click\")"
+    line = client.get("/api/export?q=harbour+bridge&format=jsonl").get_data(as_text=True)
+    assert json.loads(line)["title"].startswith("=HYPERLINK")  # JSON is data, kept as it is

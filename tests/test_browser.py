@@ -99,6 +99,30 @@ def test_the_outlet_filter_narrows_the_results(page, base_url):
                                "of 400 (BAD REQUEST)")
 
 
+def test_the_results_download_whole_as_csv_and_json_lines(browser, base_url):
+    import csv
+    import io
+    import json
+
+    page = browser.new_page(accept_downloads=True)
+    try:
+        page.goto(base_url + "/?q=news&k=3")
+        total = int(page.locator(".export").inner_text().split("all ")[1].split(":")[0])
+        with page.expect_download() as csv_download:
+            page.locator(".export").get_by_text("CSV").click()
+        with page.expect_download() as jsonl_download:
+            page.locator(".export").get_by_text("JSON Lines").click()
+        rows = list(csv.DictReader(io.StringIO(csv_download.value.path().read_text())))
+        lines = [json.loads(line)
+                 for line in jsonl_download.value.path().read_text().splitlines()]
+    finally:
+        page.close()
+    assert csv_download.value.suggested_filename == "news-search-news.csv"
+    assert len(rows) == len(lines) == total > 3  # all of them, not the page of 3
+    assert [r["article_id"] for r in rows] == [x["article_id"] for x in lines]
+    assert [int(r["rank"]) for r in rows] == list(range(1, total + 1))
+
+
 def test_read_the_whole_article_opens_at_the_passage_that_matched(page, base_url):
     page.set_viewport_size({"width": 1000, "height": 600})
     page.goto(base_url + "/?q=" + ALEPPO_QUESTION.replace(" ", "+"))

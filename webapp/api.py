@@ -3,15 +3,18 @@ OpenAPI document that describes them."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+import io
+import re
+
+from flask import Blueprint, Response, abort, jsonify, request
 
 from indexer import DEFAULT_MODE, QueryError, check_mode, make_filters
-from indexer.batch import answer_sentence
+from indexer.export import COLUMNS, MEDIA_TYPES, all_results, answer_sentence, write_rows
 from indexer.filters import resolve_sources
 
 from . import get_searcher
 from .openapi import openapi_document
-from .params import search_args, timeline_args
+from .params import export_args, search_args, timeline_args
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -74,6 +77,23 @@ def batch():
         answers.append({"question": question, "error": None, "results": [
             {**hit.to_dict(), "answer": answer_sentence(hit)} for hit in hits]})
     return jsonify({"k": k, "mode": mode, "filters": filters.to_dict(), "answers": answers})
+
+
+@bp.get("/export")
+def export():
+    """Every result of a search (all of its pages) as a CSV or JSON Lines download: q and the
+    search's options, and format=csv (the default) or jsonl.
+
+    Errors: 400 for a bad q, mode, date, outlet, group, sort or format, an unknown parameter;
+    503 when no usable index is loaded.
+    """
+    kwargs, fmt = export_args(request.args)
+    out = io.StringIO()  # written whole first: an error is still a 400, not half a file
+    write_rows(all_results(get_searcher(), **kwargs), out, fmt, columns=COLUMNS[:-1])
+    name = re.sub(r"[^A-Za-z0-9]+", "-", kwargs["query"]).strip("-")[:60] or "results"
+    return Response(out.getvalue(), mimetype=MEDIA_TYPES[fmt].split(";")[0],
+                    headers={"Content-Disposition":
+                             f'attachment; filename="news-search-{name}.{fmt}"'})
 
 
 @bp.get("/health")

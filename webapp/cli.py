@@ -36,7 +36,7 @@ from indexer import (
     update_index,
 )
 from indexer.articles import printable
-from indexer.batch import FORMATS as BATCH_FORMATS
+from indexer.export import FORMATS as EXPORT_FORMATS
 from indexer.progress import progress_bar, say
 from indexer.indexdir import current_build
 from indexer.milvus import MilvusAddress, is_milvus, upload
@@ -280,16 +280,25 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
 @click.option("--recency", type=click.IntRange(1, 36500), default=None,
               help="Favour recent articles: a score halves every N days of age.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as the JSON API does.")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS),
+              help="Print every result (all pages) as CSV or JSON Lines rows instead.")
 @index_dir_option
 @backend_option
 @model_option
 def search(query: str, k: int, mode: str, since: str | None, until: str | None,
            sources: tuple[str, ...], group: str, page: int, sort: str, recency: int | None,
-           as_json: bool, index_dir: Path, backend: str, model: str) -> None:
+           as_json: bool, fmt: str | None, index_dir: Path, backend: str, model: str) -> None:
     """Print the passages that best answer QUERY."""
     try:
-        result = Searcher(index_dir, model=model, backend=backend).search(
-            query, k, mode, make_filters(since, until, sources), group, page, sort, recency)
+        searcher = Searcher(index_dir, model=model, backend=backend)
+        filters = make_filters(since, until, sources)
+        if fmt:
+            from indexer.export import COLUMNS, all_results, write_rows
+
+            write_rows(all_results(searcher, query, mode, filters, group, sort, recency),
+                       sys.stdout, fmt, columns=COLUMNS[:-1])
+            return
+        result = searcher.search(query, k, mode, filters, group, page, sort, recency)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -357,7 +366,7 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
               help="Results a question.")
 @click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
 @filter_options
-@click.option("--format", "fmt", type=click.Choice(BATCH_FORMATS), default=None,
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=None,
               help="csv or jsonl.  [default: by --output's suffix, else csv]")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here instead of standard output.")
@@ -371,7 +380,8 @@ def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str
     other columns are kept). Each question's best k results become rows (rank, score,
     headline, outlet, date, link, passage, answer sentence); a question that fails says why
     in its row, and the others go on."""
-    from indexer.batch import answer_all, read_questions, write_rows
+    from indexer.batch import answer_all, read_questions
+    from indexer.export import write_rows
 
     fmt = fmt or ("jsonl" if output and output.suffix.lower() in (".jsonl", ".ndjson") else "csv")
     try:

@@ -180,6 +180,35 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "503": _error_response("no usable index is loaded"),
                 },
             }},
+            "/api/export": {"get": {
+                "summary": "Every result of a search, all its pages, as a CSV or JSON Lines file",
+                "parameters": [
+                    {"name": "q", "in": "query", "required": True,
+                     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}},
+                    {"name": "format", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"}},
+                    {"name": "mode", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE}},
+                    {"name": "since", "in": "query", "required": False, "schema": _DATE},
+                    {"name": "until", "in": "query", "required": False, "schema": _DATE},
+                    {"name": "source", "in": "query", "required": False, "explode": True,
+                     "schema": {"type": "array", "items": {"type": "string"}}},
+                    {"name": "group", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": list(GROUPS), "default": "article"}},
+                    {"name": "sort", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["relevance", "date"]}},
+                    {"name": "recency", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 36500}},
+                ],
+                "responses": {
+                    "200": {"description": "a row a result, best first: question, rank, score, "
+                                           "title, source, date, url, article_id, passage, answer",
+                            "content": {"text/csv": {"schema": {"type": "string"}},
+                                        "application/x-ndjson": {"schema": {"type": "string"}}}},
+                    "400": _error_response("a missing or bad parameter, or an unknown one"),
+                    "503": _error_response("no usable index is loaded"),
+                },
+            }},
             "/api/timeline": {"get": {
                 "summary": "How many of the best matching stories fall in each period",
                 "parameters": [

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 from indexer import Hit, IndexerError, QueryError, highlight, query_stems
 
 from . import get_searcher
-from .params import DEFAULT_K, search_args
+from .params import DEFAULT_K, EXPORT_PARAMS, search_args
 
 bp = Blueprint("pages", __name__)
 
@@ -71,6 +71,7 @@ def index():
         return render_template("index.html", **{**context, "error": str(exc)}), 400
     return render_template("index.html", **{**context, "query": kwargs["query"], "k": kwargs["k"],
                                             "result": result, "page_url": _page_url,
+                                            "export_url": _export_url,
                                             "timeline": timeline, "period_url": _period_url})
 
 
@@ -80,6 +81,13 @@ def _period_url(start: str, end: str) -> str:
     args.pop("page", None)
     args["since"], args["until"] = [start], [end]
     return url_for("pages.index", **args)
+
+
+def _export_url(fmt: str) -> str:
+    """The API's export of this page's search: every result, as a file."""
+    args = {k: v for k, v in request.args.to_dict(flat=False).items()
+            if k in EXPORT_PARAMS and any(x.strip() for x in v)}
+    return url_for("api.export", **args, format=fmt)
 
 
 def _page_url(page: int) -> str:

@@ -62,6 +62,25 @@ def _flag(name: str, value: str) -> bool:
     abort(400, f"{name} must be true or false, got {value!r}")
 
 
+EXPORT_PARAMS = ("q", "mode", "since", "until", "source", "group", "sort", "recency", "format")
+
+
+def export_args(args: MultiDict) -> tuple[dict[str, Any], str]:
+    """all_results's keyword arguments and the format (csv or jsonl) from request args; 400 for
+    a bad or unknown one (k and page do not apply: an export holds every result)."""
+    unknown = sorted(set(args) - set(EXPORT_PARAMS))
+    if unknown:
+        abort(400, f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+                   f"{', '.join(map(repr, unknown))}; known: {', '.join(EXPORT_PARAMS)}")
+    fmt = args.get("format") or "csv"
+    if fmt not in ("csv", "jsonl"):
+        abort(400, f"format must be csv or jsonl, got {fmt!r}")
+    kwargs = search_args(MultiDict([(k, v) for k, v in args.items(multi=True)
+                                    if k != "format"]), strict=True)
+    return {name: kwargs[name] for name in ("query", "mode", "filters", "group", "sort",
+                                            "recency")}, fmt
+
+
 TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "interval", "stories")
 
 
@@ -77,4 +96,4 @@ def timeline_args(args: MultiDict) -> dict[str, Any]:
             "interval": args.get("interval") or "auto", "stories": args.get("stories") or 200}
 
 
-__all__ = ["TIMELINE_PARAMS", "timeline_args", "DEFAULT_K", "DEFAULT_MODE", "MAX_K", "SEARCH_PARAMS", "search_args"]
+__all__ = ["EXPORT_PARAMS", "export_args", "TIMELINE_PARAMS", "timeline_args", "DEFAULT_K", "DEFAULT_MODE", "MAX_K", "SEARCH_PARAMS", "search_args"]
