@@ -115,3 +115,19 @@ def test_a_headline_is_never_a_spreadsheet_formula(tmp_path, embedder):
     assert rows[0]["title"] == "'=HYPERLINK(\"http://evil.example\",\"click\")"
     line = client.get("/api/export?q=harbour+bridge&format=jsonl").get_data(as_text=True)
     assert json.loads(line)["title"].startswith("=HYPERLINK")  # JSON is data, kept as it is
+
+
+def test_the_page_answers_pasted_questions_and_downloads_them(seeds_index):
+    client = create_app({"INDEX_DIR": str(seeds_index)}).test_client()
+    form = client.get("/batch").get_data(as_text=True)
+    assert '<textarea id="questions" name="questions"' in form
+    pasted = f"{ALEPPO_QUESTION}\n\n{'z' * 1200}\nwho would hold talks with Washington\n"
+    page = client.post("/batch", data={"questions": pasted, "k": "1"}).get_data(as_text=True)
+    assert page.count('<h2>') == 3 and "15,000" in page  # the answer sentence, shown
+    assert "the query is 1200 characters long" in page  # the failure in its place
+    download = client.post("/batch.csv", data={"questions": pasted, "k": "3"})
+    assert download.mimetype == "text/csv" and "attachment" in download.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
+    assert [r["question"][:10] for r in rows] == [ALEPPO_QUESTION[:10], "z" * 10, "who would "]
+    too_many = client.post("/batch", data={"questions": "q\n" * 101})
+    assert too_many.status_code == 400 and "at most 100" in too_many.get_data(as_text=True)

@@ -123,6 +123,21 @@ def test_the_results_download_whole_as_csv_and_json_lines(browser, base_url):
     assert [int(r["rank"]) for r in rows] == list(range(1, total + 1))
 
 
+def test_many_questions_pasted_at_once_are_answered(page, base_url):
+    page.goto(base_url + "/")
+    page.get_by_text("Many questions at once").click()
+    page.fill("textarea[name=questions]", f"{ALEPPO_QUESTION}\nharbour bridge closed\n")
+    page.get_by_text("Answer them").click()
+    page.wait_for_selector(".batch-answers")
+    questions = page.locator(".batch-answers > li > h2").all_inner_texts()
+    assert questions == [ALEPPO_QUESTION, "harbour bridge closed"]
+    first = page.locator(".batch-answers > li").first
+    assert "15,000" in first.locator(".passage").first.inner_text()
+    first.locator(".answers a").first.click()  # to the article, at its passage
+    page.wait_for_selector("article.full")
+    assert page.url.endswith("#match")
+
+
 def test_read_the_whole_article_opens_at_the_passage_that_matched(page, base_url):
     page.set_viewport_size({"width": 1000, "height": 600})
     page.goto(base_url + "/?q=" + ALEPPO_QUESTION.replace(" ", "+"))

@@ -1,13 +1,19 @@
-"""The HTML pages: the search box with its results, and one article in full."""
+"""The HTML pages: the search box with its results, many questions at once, and one article in
+full."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Sequence
 
-from flask import Blueprint, abort, render_template, request, url_for
+import io
+
+from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from indexer import Hit, IndexerError, QueryError, highlight, query_stems
+
+from indexer.batch import Question, answer_all
+from indexer.export import answer_sentence, write_rows
 
 from . import get_searcher
 from .params import DEFAULT_K, EXPORT_PARAMS, search_args
@@ -152,3 +158,55 @@ def article(article_id: str):
         paragraphs.append(segments(para, highlight(para, stems).terms, inside))
     return render_template("article.html", article=found, query=query, paragraphs=paragraphs,
                            marked=len(spans), anchor=anchor)
+
+
+MAX_BATCH = 100  # questions the page answers at once (the API's limit too)
+
+
+def _batch_form() -> tuple[list[str], int]:
+    """The pasted questions (blank lines dropped) and k of a batch form; 400 when too many."""
+    questions = [line.strip() for line in request.form.get("questions", "").splitlines()
+                 if line.strip()]
+    if not questions:
+        abort(400, "paste at least one question, one a line")
+    if len(questions) > MAX_BATCH:
+        abort(400, f"{len(questions)} questions: at most {MAX_BATCH} at once (the command line "
+                   "`news-search batch FILE` takes any number)")
+    k = request.form.get("k", "3")
+    if k not in ("1", "3", "5", "10"):
+        abort(400, f"k must be 1, 3, 5 or 10, got {k!r}")
+    return questions, int(k)
+
+
+@bp.route("/batch", methods=["GET", "POST"])
+def batch():
+    """A box for many questions; each pasted question is answered by its best k results (its
+    answer sentence shown), and one that fails says why in its place.
+
+    Errors: 400 for no question, more than MAX_BATCH, or a bad k; 503 when no index is loaded.
+    """
+    context = {"limit": MAX_BATCH, "k": 3, "text": "", "article_url": article_url,
+               "answer": answer_sentence}
+    if request.method == "GET":
+        return render_template("batch.html", **context)
+    questions, k = _batch_form()
+    searcher = get_searcher()
+    answers = []
+    for question in questions:
+        try:
+            answers.append((question, searcher.search(question, k).hits, None))
+        except QueryError as exc:
+            answers.append((question, [], str(exc)))
+    return render_template("batch.html", **{**context, "k": k, "answers": answers,
+                                            "text": "\n".join(questions)})
+
+
+@bp.post("/batch.csv")
+def batch_csv():
+    """The pasted questions' answers as a CSV download (rows as `news-search batch` writes)."""
+    questions, k = _batch_form()
+    out = io.StringIO()
+    write_rows(answer_all(get_searcher(), [Question(q, n) for n, q in enumerate(questions, 1)],
+                          k), out, "csv")
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="news-search-batch.csv"'})
