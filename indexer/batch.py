@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .errors import IndexerError, QueryError
 from .filters import Filters
 from .export import COLUMNS, hit_row
-from .search import DEFAULT_MODE, Searcher
+from .search import DEFAULT_MODE, Hit, Searcher
 
 MAX_QUESTIONS = 100_000  # in one file: a list of names or questions, not an archive
 QUESTION_COLUMNS = ("question", "query", "q", "questions", "queries")  # a CSV's, any case
@@ -78,22 +78,33 @@ def _csv_questions(path: Path, text: str, delimiter: str) -> list[Question]:
     return questions
 
 
+def answer_each(searcher: Searcher, questions: Iterable[str], k: int = 3,
+                mode: str = DEFAULT_MODE, filters: Filters = Filters()
+                ) -> Iterator[tuple[list[Hit], str | None]]:
+    """Each question's best k results and None, or no result and why it failed (an empty or
+    over-long question), in the questions' order: a failure never stops the others."""
+    for question in questions:
+        try:
+            yield searcher.search(question, k, mode, filters).hits, None
+        except QueryError as exc:
+            yield [], str(exc)
+
+
 def answer_all(searcher: Searcher, questions: Iterable[Question], k: int = 3,
                mode: str = DEFAULT_MODE, filters: Filters = Filters(),
                progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
     """For each question, a row for each of its best k results (the input's other columns
     first); a question that finds nothing has one row with no result, and one that fails has
     one row whose error says why. Rows come in the questions' order."""
-    for question in questions:
+    questions = list(questions)
+    answers = answer_each(searcher, (q.text for q in questions), k, mode, filters)
+    for question, (hits, problem) in zip(questions, answers):
         base = {**question.extra, "question": question.text}
-        try:
-            hits = searcher.search(question.text, k, mode, filters).hits
-        except QueryError as exc:
-            yield {**base, **dict.fromkeys(COLUMNS[1:], ""), "error": f"line {question.line}: {exc}"}
-        else:
-            if not hits:
-                yield {**base, **dict.fromkeys(COLUMNS[1:], ""), "error": ""}
-            for hit in hits:
-                yield {**base, **hit_row(hit), "error": ""}
+        if problem:
+            yield {**base, **dict.fromkeys(COLUMNS[1:], ""), "error": f"line {question.line}: {problem}"}
+        elif not hits:
+            yield {**base, **dict.fromkeys(COLUMNS[1:], ""), "error": ""}
+        for hit in hits:
+            yield {**base, **hit_row(hit), "error": ""}
         if progress:
             progress(1)

@@ -13,7 +13,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from .build import build_index
 from .embedding import DEFAULT_MODEL
@@ -80,15 +80,7 @@ def load_collection(folder: Path) -> tuple[Path, dict[str, str], dict[str, dict[
             if len(row) < 3:
                 raise IndexerError(f"{qrels_file}:{lineno}: expected query-id, corpus-id, score")
             qrels.setdefault(row[0], {})[row[1]] = int(row[2])
-    queries = {}
-    with queries_file.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                    queries[str(record["_id"])] = record["text"]
-                except (ValueError, KeyError) as exc:
-                    raise IndexerError(f"{queries_file}:{lineno}: not a query ({exc})") from None
+    queries = _read_jsonl(queries_file, "a query", lambda r: (str(r["_id"]), r["text"]))
     return corpus, {q: queries[q] for q in qrels if q in queries}, qrels
 
 
@@ -98,16 +90,23 @@ def load_answers(folder: Path) -> dict[str, list[str]]:
     path = folder / "answers.jsonl"
     if not path.is_file():
         return {}
-    answers = {}
+    return _read_jsonl(path, "an answer",
+                       lambda r: (str(r["_id"]), [str(a) for a in r["answers"]]))
+
+
+def _read_jsonl(path: Path, what: str, entry: Callable[[Any], tuple[str, Any]]) -> dict[str, Any]:
+    """{key: value} of entry(record) for each record of a JSON Lines file; a line that is not
+    such a record is an IndexerError naming it."""
+    found = {}
     with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, 1):
             if line.strip():
                 try:
-                    record = json.loads(line)
-                    answers[str(record["_id"])] = [str(a) for a in record["answers"]]
+                    key, value = entry(json.loads(line))
                 except (ValueError, KeyError, TypeError) as exc:
-                    raise IndexerError(f"{path}:{lineno}: not an answer ({exc})") from None
-    return answers
+                    raise IndexerError(f"{path}:{lineno}: not {what} ({exc})") from None
+                found[key] = value
+    return found
 
 
 def normalise_answer(text: str) -> str:

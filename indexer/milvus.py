@@ -182,8 +182,9 @@ class MilvusBuild(Build):
     def __init__(self, client: Any, address: MilvusAddress, collection: str, model: str):
         self.client, self.address = client, address
         self.passages_name = collection
-        self.articles_name = collection.removesuffix("__passages") + "__articles"
-        self.texts_name = collection.removesuffix("__passages") + "__texts"
+        base = collection.removesuffix("__passages")
+        self.articles_name, self.texts_name, self.terms_name = (
+            f"{base}__articles", f"{base}__texts", f"{base}__terms")
         self.name = f"{address}#{collection}"
         try:
             properties = client.describe_collection(collection).get("properties", {})
@@ -207,8 +208,7 @@ class MilvusBuild(Build):
 
     def load(self) -> None:
         """Have Milvus hold the build's collections in memory (it is a no-op when it does)."""
-        for name in (self.passages_name, self.articles_name, self.texts_name,
-                     self.passages_name.removesuffix("__passages") + "__terms"):
+        for name in (self.passages_name, self.articles_name, self.texts_name, self.terms_name):
             self.client.load_collection(name)
 
     def _remember(self, hits: Sequence[Any]) -> None:
@@ -241,45 +241,44 @@ class MilvusBuild(Build):
                                    search_params={"metric_type": "IP"})
         return list(found[0])
 
+    def _sparse(self, collection: str, field: str, terms: dict[int, float], depth: int,
+                expression: str, fields: list[str]) -> list[Any]:
+        """The hits of a sparse (BM25) search that share a term with the query."""
+        if not terms or depth <= 0:
+            return []
+        return [h for h in self._search(collection, field, terms, depth, expression, fields)
+                if h["distance"] > 0]
+
+    @staticmethod
+    def _ranked(hits: Sequence[Any], key: str) -> Ranked:
+        return (np.array([h[key] for h in hits], dtype=np.int64),
+                np.array([h["distance"] for h in hits], dtype=np.float64))
+
     def semantic(self, vector: np.ndarray, depth: int, filters: Filters) -> Ranked:
         hits = self._search(self.passages_name, "vector", np.asarray(vector[0], np.float32).tolist(),
                             depth, filter_expression(filters), self._FOUND)
         self._remember(hits)
-        return (np.array([h["pid"] for h in hits], dtype=np.int64),
-                np.array([h["distance"] for h in hits], dtype=np.float64))
+        return self._ranked(hits, "pid")
 
     def keyword(self, stems: Sequence[str], depth: int, filters: Filters,
                 ordered: bool = True) -> Ranked:
-        terms = {term_key(s): 1.0 for s in dict.fromkeys(stems)}
-        if not terms:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        hits = self._search(self.passages_name, "words", terms, depth, filter_expression(filters),
-                            self._FOUND)
-        hits = [h for h in hits if h["distance"] > 0]
+        hits = self._sparse(self.passages_name, "words",
+                            {term_key(s): 1.0 for s in dict.fromkeys(stems)}, depth,
+                            filter_expression(filters), self._FOUND)
         self._remember(hits)
-        return (np.array([h["pid"] for h in hits], dtype=np.int64),
-                np.array([h["distance"] for h in hits], dtype=np.float64))
+        return self._ranked(hits, "pid")
 
     def article_keyword(self, stems: Sequence[str], depth: int, filters: Filters) -> Ranked:
-        terms = {term_key(s): 1.0 for s in dict.fromkeys(stems)}
-        if not terms:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        hits = [h for h in self._search(self.articles_name, "words", terms, depth,
-                                        filter_expression(filters), ["key"])
-                if h["distance"] > 0]
-        return (np.array([h["key"] for h in hits], dtype=np.int64),
-                np.array([h["distance"] for h in hits], dtype=np.float64))
+        return self._ranked(self._sparse(
+            self.articles_name, "words", {term_key(s): 1.0 for s in dict.fromkeys(stems)},
+            depth, filter_expression(filters), ["key"]), "key")
 
     def phrases(self, pairs: Sequence[str], articles: np.ndarray) -> Ranked:
-        terms = {pair_key(p): 1.0 for p in dict.fromkeys(pairs)}
-        if not terms or not len(articles):
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        hits = [h for h in self._search(self.articles_name, "pairs", terms, len(articles),
-                                        f"key in {articles.tolist()}", ["key"])
-                if h["distance"] > 0]
-        keys = np.array([h["key"] for h in hits], dtype=np.int64)
+        keys, scores = self._ranked(self._sparse(
+            self.articles_name, "pairs", {pair_key(p): 1.0 for p in dict.fromkeys(pairs)},
+            len(articles), f"key in {articles.tolist()}", ["key"]), "key")
         order = np.argsort(keys)
-        return keys[order], np.array([h["distance"] for h in hits], dtype=np.float64)[order]
+        return keys[order], scores[order]
 
     def describe(self, ids: np.ndarray) -> Described:
         with self._lock:
@@ -294,23 +293,16 @@ class MilvusBuild(Build):
         _, stories = np.unique(np.array([r[1] for r in rows], dtype=np.int64),
                                return_inverse=True)  # small codes, as the grouping wants
         days = np.array([np.nan if r[2] < 0 else r[2] for r in rows], dtype=np.float64)
-        names = np.array([r[3] for r in rows], dtype=object)
-        ties = np.empty(len(rows), dtype=np.int64)
-        ties[np.argsort(names, kind="stable")] = np.arange(len(rows))
-        # Equal ids must rank equal: each takes the rank of the first of its kind.
-        if len(rows):
-            order = np.argsort(names, kind="stable")
-            sorted_names = names[order]
-            first = np.concatenate(([True], sorted_names[1:] != sorted_names[:-1]))
-            ties[order] = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
+        # The article id's place among these ids: equal ids rank equal, as the local index's.
+        _, ties = np.unique(np.array([r[3] for r in rows], dtype=object), return_inverse=True)
         shared = np.array([r[4] for r in rows], dtype=bool)
-        return Described(owners, stories.astype(np.int64), days, ties, shared)
+        return Described(owners, stories.astype(np.int64), days, ties.astype(np.int64), shared)
 
     @_guarded("read term statistics")
     def idf(self, stems: Sequence[str]) -> dict[str, float]:
         keys = {s: term_key(s) for s in stems}
         held = {row["term"]: row["passages"] for row in self.client.query(
-            self.articles_name.removesuffix("__articles") + "__terms",
+            self.terms_name,
             filter=f"term in {sorted(set(keys.values()))}", output_fields=["term", "passages"])} \
             if keys else {}
         n = self.manifest.passages
@@ -421,9 +413,7 @@ def _schemas(client: Any, dimension: int) -> dict[str, tuple[Any, Any]]:
     passages.add_field("pid", DataType.INT64, is_primary=True)
     passages.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
     passages.add_field("words", DataType.SPARSE_FLOAT_VECTOR)
-    for name in ("article", "story", "day"):
-        passages.add_field(name, DataType.INT64)
-    for name in ("position", "start", "end", "copies"):
+    for name in ("article", "story", "day", "position", "start", "end", "copies"):
         passages.add_field(name, DataType.INT64)
     passages.add_field("dated", DataType.BOOL)
     for name in ("article_id", "date", "source_key", "text"):

@@ -209,15 +209,18 @@ class _Pool:
 
     @classmethod
     def ranked(cls, build: Build, ids: Any, scores: Any, similarity: Any = None,
-               keyword: Any = None, in_order: bool = False) -> _Pool:
+               keyword: Any = None, in_order: bool = False, about: Described | None = None
+               ) -> _Pool:
         """The pool of these candidates, best first: equal scores by article id, then passage
         order (not by the order of reading, so an update ranks as a rebuild does). in_order:
-        they are in their order already."""
+        they are in their order already; about: what the build says of them, if asked
+        already."""
         ids, scores = np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64)
         missing = np.full(len(ids), np.nan)
         similarity = missing if similarity is None else np.asarray(similarity, np.float64)
         keyword = missing if keyword is None else np.asarray(keyword, np.float64)
-        about = build.describe(ids) if len(ids) else Described.empty()
+        if about is None:
+            about = build.describe(ids) if len(ids) else Described.empty()
         order = np.arange(len(ids)) if in_order else np.lexsort((ids, about.ties, -scores))
         return cls(ids[order], scores[order], similarity[order], keyword[order],
                    about.take(order))
@@ -426,9 +429,7 @@ class Searcher:
             raw.append(np.full(len(candidates), np.nan))
             raw[-1][where] = scores
         fused /= weights.total
-        order = np.lexsort((candidates, about.ties, -fused))
-        return _Pool(candidates[order], fused[order], raw[0][order], raw[1][order],
-                     about.take(order))
+        return _Pool.ranked(loaded, candidates, fused, raw[0], raw[1], about=about)
 
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
                filters: Filters = Filters(), group: str = "article", page: int = 1,

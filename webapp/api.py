@@ -8,13 +8,14 @@ import re
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from indexer import DEFAULT_MODE, QueryError, check_mode, make_filters
+from indexer import DEFAULT_MODE, check_mode, make_filters
+from indexer.batch import answer_each
 from indexer.export import COLUMNS, MEDIA_TYPES, all_results, answer_sentence, write_rows
 from indexer.filters import resolve_sources
 
 from . import get_searcher
 from .openapi import openapi_document
-from .params import export_args, search_args, timeline_args
+from .params import export_args, refuse_unknown, search_args, timeline_args
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -48,10 +49,7 @@ def batch():
             or not all(isinstance(q, str) for q in body["questions"]):
         abort(400, 'the body must be JSON: {"questions": ["a question", ...]} with optional '
                    "k, mode, since, until and source")
-    unknown = sorted(set(body) - set(BATCH_KEYS))
-    if unknown:
-        abort(400, f"unknown key{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}; "
-                   f"known: {', '.join(BATCH_KEYS)}")
+    refuse_unknown(body, BATCH_KEYS, "key")
     questions = body["questions"]
     if not 1 <= len(questions) <= MAX_BATCH:
         abort(400, f"a batch holds 1 to {MAX_BATCH} questions, not {len(questions)}: split it")
@@ -67,15 +65,10 @@ def batch():
     filters = make_filters(str(body.get("since") or ""), str(body.get("until") or ""), sources)
     searcher = get_searcher()
     resolve_sources(filters, searcher.sources())  # an unknown outlet is the batch's 400
-    answers = []
-    for question in questions:
-        try:
-            hits = searcher.search(question, k, mode, filters).hits
-        except QueryError as exc:
-            answers.append({"question": question, "results": [], "error": str(exc)})
-            continue
-        answers.append({"question": question, "error": None, "results": [
-            {**hit.to_dict(), "answer": answer_sentence(hit)} for hit in hits]})
+    answers = [{"question": question, "error": problem,
+                "results": [{**hit.to_dict(), "answer": answer_sentence(hit)} for hit in hits]}
+               for question, (hits, problem)
+               in zip(questions, answer_each(searcher, questions, k, mode, filters))]
     return jsonify({"k": k, "mode": mode, "filters": filters.to_dict(), "answers": answers})
 
 

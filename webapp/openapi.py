@@ -69,6 +69,47 @@ _RESULT = {
 _DATE = {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$"}
 
 
+_SEARCH_PARAMETERS = [
+    {"name": "q", "in": "query", "required": True,
+     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
+     "description": "the question or words to search for"},
+    {"name": "k", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
+     "description": "how many passages to return"},
+    {"name": "mode", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
+     "description": "hybrid: similarity and BM25 (passage and article) fused;"
+                    " semantic: by meaning only; keyword: BM25 only"},
+    {"name": "since", "in": "query", "required": False, "schema": _DATE,
+     "description": "only articles dated on or after this day (or month, year)"},
+    {"name": "until", "in": "query", "required": False, "schema": _DATE,
+     "description": "only articles dated on or before this day (or month, year)"},
+    {"name": "source", "in": "query", "required": False, "explode": True,
+     "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+     "description": "only articles of these outlets (repeat the parameter)"},
+    {"name": "group", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": list(GROUPS), "default": "article"},
+     "description": "article: each article once, by its best passage, with its "
+                    "other matching passages under `more`; passage: every passage"},
+    {"name": "page", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+     "description": "page of k results; pages never repeat or skip a result"},
+    {"name": "sort", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["relevance", "date"], "default": "relevance"},
+     "description": "date: the 100 most relevant results, newest first"},
+    {"name": "recency", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 36500},
+     "description": "favour recent articles: a score halves for every this many "
+                    "days it is older than the newest article in the index"},
+    {"name": "explain", "in": "query", "required": False,
+     "schema": {"type": "boolean", "default": False},
+     "description": "in hits sharing no word with q, mark the sentence closest "
+                    "in meaning (costs tens of milliseconds)"},
+
+]
+_PARAMETER = {p["name"]: p for p in _SEARCH_PARAMETERS}
+
+
 def _error_response(description: str) -> dict[str, Any]:
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -85,43 +126,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "paths": {
             "/api/search": {"get": {
                 "summary": "Passages that answer a question, best first",
-                "parameters": [
-                    {"name": "q", "in": "query", "required": True,
-                     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
-                     "description": "the question or words to search for"},
-                    {"name": "k", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
-                     "description": "how many passages to return"},
-                    {"name": "mode", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
-                     "description": "hybrid: similarity and BM25 (passage and article) fused;"
-                                    " semantic: by meaning only; keyword: BM25 only"},
-                    {"name": "since", "in": "query", "required": False, "schema": _DATE,
-                     "description": "only articles dated on or after this day (or month, year)"},
-                    {"name": "until", "in": "query", "required": False, "schema": _DATE,
-                     "description": "only articles dated on or before this day (or month, year)"},
-                    {"name": "source", "in": "query", "required": False, "explode": True,
-                     "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
-                     "description": "only articles of these outlets (repeat the parameter)"},
-                    {"name": "group", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": list(GROUPS), "default": "article"},
-                     "description": "article: each article once, by its best passage, with its "
-                                    "other matching passages under `more`; passage: every passage"},
-                    {"name": "page", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
-                     "description": "page of k results; pages never repeat or skip a result"},
-                    {"name": "sort", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": ["relevance", "date"], "default": "relevance"},
-                     "description": "date: the 100 most relevant results, newest first"},
-                    {"name": "recency", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 36500},
-                     "description": "favour recent articles: a score halves for every this many "
-                                    "days it is older than the newest article in the index"},
-                    {"name": "explain", "in": "query", "required": False,
-                     "schema": {"type": "boolean", "default": False},
-                     "description": "in hits sharing no word with q, mark the sentence closest "
-                                    "in meaning (costs tens of milliseconds)"},
-                ],
+                "parameters": _SEARCH_PARAMETERS,
                 "responses": {
                     "200": {"description": "ranked passages", "content": {"application/json": {"schema": {
                         "type": "object", "required": ["query", "took_ms", "results"],
@@ -183,22 +188,11 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/api/export": {"get": {
                 "summary": "Every result of a search, all its pages, as a CSV or JSON Lines file",
                 "parameters": [
-                    {"name": "q", "in": "query", "required": True,
-                     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}},
+                    _PARAMETER["q"],
                     {"name": "format", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"}},
-                    {"name": "mode", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE}},
-                    {"name": "since", "in": "query", "required": False, "schema": _DATE},
-                    {"name": "until", "in": "query", "required": False, "schema": _DATE},
-                    {"name": "source", "in": "query", "required": False, "explode": True,
-                     "schema": {"type": "array", "items": {"type": "string"}}},
-                    {"name": "group", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": list(GROUPS), "default": "article"}},
-                    {"name": "sort", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": ["relevance", "date"]}},
-                    {"name": "recency", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 36500}},
+                    *(_PARAMETER[name] for name in ("mode", "since", "until", "source", "group",
+                                                    "sort", "recency")),
                 ],
                 "responses": {
                     "200": {"description": "a row a result, best first: question, rank, score, "
@@ -212,14 +206,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/api/timeline": {"get": {
                 "summary": "How many of the best matching stories fall in each period",
                 "parameters": [
-                    {"name": "q", "in": "query", "required": True,
-                     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}},
-                    {"name": "mode", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE}},
-                    {"name": "since", "in": "query", "required": False, "schema": _DATE},
-                    {"name": "until", "in": "query", "required": False, "schema": _DATE},
-                    {"name": "source", "in": "query", "required": False, "explode": True,
-                     "schema": {"type": "array", "items": {"type": "string"}}},
+                    *(_PARAMETER[name] for name in ("q", "mode", "since", "until", "source")),
                     {"name": "interval", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": list(INTERVALS), "default": "auto"},
                      "description": "auto: days, weeks or months by the span; a too fine "

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from indexer import Hit, IndexerError, QueryError, highlight, query_stems
 
-from indexer.batch import Question, answer_all
+from indexer.batch import Question, answer_all, answer_each
 from indexer.export import answer_sentence, write_rows
 
 from . import get_searcher
@@ -191,12 +191,8 @@ def batch():
         return render_template("batch.html", **context)
     questions, k = _batch_form()
     searcher = get_searcher()
-    answers = []
-    for question in questions:
-        try:
-            answers.append((question, searcher.search(question, k).hits, None))
-        except QueryError as exc:
-            answers.append((question, [], str(exc)))
+    answers = [(question, hits, problem) for question, (hits, problem)
+               in zip(questions, answer_each(searcher, questions, k))]
     return render_template("batch.html", **{**context, "k": k, "answers": answers,
                                             "text": "\n".join(questions)})
 

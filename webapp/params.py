@@ -25,14 +25,19 @@ REPEATABLE = ("source",)
 DEFAULT_K = 10
 
 
+def refuse_unknown(given: Any, known: tuple[str, ...], what: str = "parameter") -> None:
+    """400 naming the given names (request args, a JSON body's keys) not in known."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        abort(400, f"unknown {what}{'s' if len(unknown) > 1 else ''} "
+                   f"{', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+
+
 def search_args(args: MultiDict, strict: bool) -> dict[str, Any]:
     """Searcher.search's keyword arguments from request args; 400 for a bad value, or for an
     unknown name when strict. Empty values count as absent (a form sends them so)."""
     if strict:
-        unknown = sorted(set(args) - set(SEARCH_PARAMS))
-        if unknown:
-            abort(400, f"unknown parameter{'s' if len(unknown) > 1 else ''} "
-                       f"{', '.join(map(repr, unknown))}; known: {', '.join(SEARCH_PARAMS)}")
+        refuse_unknown(args, SEARCH_PARAMS)
     for name in SEARCH_PARAMS:
         if name not in REPEATABLE and len(args.getlist(name)) > 1:
             abort(400, f"parameter '{name}' is given more than once")
@@ -68,10 +73,7 @@ EXPORT_PARAMS = ("q", "mode", "since", "until", "source", "group", "sort", "rece
 def export_args(args: MultiDict) -> tuple[dict[str, Any], str]:
     """all_results's keyword arguments and the format (csv or jsonl) from request args; 400 for
     a bad or unknown one (k and page do not apply: an export holds every result)."""
-    unknown = sorted(set(args) - set(EXPORT_PARAMS))
-    if unknown:
-        abort(400, f"unknown parameter{'s' if len(unknown) > 1 else ''} "
-                   f"{', '.join(map(repr, unknown))}; known: {', '.join(EXPORT_PARAMS)}")
+    refuse_unknown(args, EXPORT_PARAMS)
     fmt = args.get("format") or "csv"
     if fmt not in ("csv", "jsonl"):
         abort(400, f"format must be csv or jsonl, got {fmt!r}")
@@ -86,10 +88,7 @@ TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "interval", "stories
 
 def timeline_args(args: MultiDict) -> dict[str, Any]:
     """Searcher.timeline's keyword arguments from request args; 400 for a bad or unknown one."""
-    unknown = sorted(set(args) - set(TIMELINE_PARAMS))
-    if unknown:
-        abort(400, f"unknown parameter{'s' if len(unknown) > 1 else ''} "
-                   f"{', '.join(map(repr, unknown))}; known: {', '.join(TIMELINE_PARAMS)}")
+    refuse_unknown(args, TIMELINE_PARAMS)
     query, _ = check_query(args.get("q", ""), 1)
     return {"query": query, "mode": args.get("mode") or DEFAULT_MODE,
             "filters": make_filters(args.get("since"), args.get("until"), args.getlist("source")),
