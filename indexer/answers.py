@@ -5,8 +5,9 @@ similar, or the one with most of the question's words) is often not the one that
 one shown is the passage whose best sentence holds the most of the question's words, each
 weighted by how rare it is (highlight's coverage), with a small bonus where that sentence holds
 what the question asks for (a number for "how many", a date for "when", a name for "who"), and
-the earliest such passage on a tie (news puts its facts first). Measured on NewsQA's questions
-(BENCHMARKS.md, "Answers on top").
+the earliest such passage on a tie (news puts its facts first). What is shown is that sentence
+with the ones around it, SHOWN_WORDS words: the answer is often a sentence away from the words
+of the question. Measured on NewsQA's questions (BENCHMARKS.md, "Answers on top").
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, Sequence
 
+from .chunking import Passage, sentence_spans
 from .highlight import Highlights, marks, matched_words, weigher
 
 # What a question asks for, and what a sentence holding such an answer contains.
@@ -32,6 +34,9 @@ _KINDS = (
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+")
 _OPENERS = " \"'“‘(["
 CUE_WEIGHT = 0.1  # beside coverage (0..1): a tie-breaker more than a score
+SHOWN_WORDS = 150  # a result shows its best sentence and the ones around it, this many words
+REACH = 1000  # characters of the article read either side of that sentence (150 words take ~900)
+_WORD = re.compile(r"\S+")
 
 
 def question_kind(query: str) -> tuple[str, re.Pattern | None] | None:
@@ -80,3 +85,44 @@ def choose(passages: Sequence[tuple[str, int]], stems: frozenset[str],
         if lights.sentence and (best is None or score > best[0]):
             best = (score, at, lights)
     return None if best is None else (best[1], best[2])
+
+
+def around(passage: Passage, lights: Highlights) -> tuple[int, int] | None:
+    """Which characters of the passage's article to read to widen what it shows around its
+    best sentence (see window), or None when there is nothing to widen: no best sentence, or
+    a headline-only article whose passage is its headline."""
+    if lights.sentence is None or passage.end <= passage.start:
+        return None
+    return max(0, passage.start + lights.sentence[0] - REACH), \
+        passage.start + lights.sentence[1] + REACH
+
+
+def window(passage: Passage, lights: Highlights, excerpt: str, offset: int, complete: bool,
+          stems: frozenset[str], words: int = SHOWN_WORDS) -> tuple[Passage, Highlights]:
+    """What a result shows instead of its passage: the passage's best sentence and the whole
+    sentences around it, at most `words` words (the one before, then the one after, in turn),
+    with its highlights. excerpt is the article's text from offset (around's span), complete
+    when it runs to the article's end; its first and last sentences may be cut, so they are
+    used only where they are the article's own first or last."""
+    assert lights.sentence is not None
+    first, last = passage.start + lights.sentence[0], passage.start + lights.sentence[1]
+    spans = [(s + offset, e + offset) for s, e in sentence_spans(excerpt)]
+    usable = range(1 if offset > 0 else 0, len(spans) - (0 if complete else 1))
+    at = next((i for i in usable if spans[i][0] <= first < spans[i][1]), None)
+    if at is None:
+        return passage, lights
+    count = [len(_WORD.findall(excerpt[s - offset:e - offset])) for s, e in spans]
+    lo = hi = at
+    total = count[at]
+    grew = True
+    while grew:
+        grew = False
+        for j in (lo - 1, hi + 1):
+            if j in usable and total + count[j] <= words:
+                total += count[j]
+                lo, hi, grew = min(lo, j), max(hi, j), True
+    start, end = min(spans[lo][0], first), max(spans[hi][1], last)
+    text = excerpt[start - offset:end - offset]
+    terms = tuple((s, e) for s, e, _ in matched_words(text, stems)) if stems else ()
+    return (Passage(passage.article_id, passage.position, start, end, text),
+            Highlights(terms, (first - start, last - start), lights.basis, lights.coverage))

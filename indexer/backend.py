@@ -98,6 +98,11 @@ class Build(ABC):
         """The other articles of this article's story, oldest first."""
 
     @abstractmethod
+    def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
+        """For each (article id, start, end), the article's text[start:end] ("" for an unknown
+        article)."""
+
+    @abstractmethod
     def article(self, article_id: str) -> Article | None:
         """The whole article with this id, or None."""
 

@@ -165,6 +165,9 @@ class LocalBuild(Build):
     def story_copies(self, article_id: str) -> list[Article]:
         return self.meta.story_copies(article_id)
 
+    def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
+        return self.meta.excerpts(spans)
+
     def article(self, article_id: str) -> Article | None:
         return self.meta.article(article_id)
 

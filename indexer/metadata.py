@@ -255,6 +255,17 @@ class MetadataReader:
         return [(pid, Passage(article_id, pos, start, end, text))
                 for pid, pos, start, end, text in rows]
 
+    def excerpts(self, spans: Iterable[tuple[str, int, int]]) -> list[str]:
+        """For each (article id, start, end), text[start:end] of that article ("" for an unknown
+        one), read without reading the article whole."""
+        conn = self._conn()
+        found = []
+        for article_id, start, end in spans:
+            row = conn.execute("SELECT substr(text, ?, ?) FROM articles WHERE id = ?",
+                               (start + 1, max(0, end - start), article_id)).fetchone()
+            found.append(row[0] if row else "")
+        return found
+
     def article(self, article_id: str) -> Article | None:
         """The article with this id, or None."""
         row = self._conn().execute(

@@ -352,6 +352,12 @@ class MilvusBuild(Build):
         order = sorted(rows, key=lambda r: (r["date"], r["key"]))
         return [found[int(r["key"])] for r in order]
 
+    def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
+        ids = sorted({article_id for article_id, _, _ in spans})
+        texts = {a.id: a.text for a in self._articles(f"id in {json.dumps(ids)}",
+                                                      text=True).values()}
+        return [texts.get(article_id, "")[start:end] for article_id, start, end in spans]
+
     def article(self, article_id: str) -> Article | None:
         found = self._articles(f"id == {json.dumps(article_id)}", text=True)
         return next(iter(found.values()), None)

@@ -20,7 +20,7 @@ from .chunking import Passage, sentence_spans
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexerError, QueryError
 from .filters import Filters, resolve_sources
-from .answers import choose
+from .answers import around, choose, window
 from .fusion import HYBRID, KEYWORD, Weights, min_max_array, reciprocal_rank_fusion
 from .highlight import Highlights, closest_sentences, highlight
 from .backend import Build, Described
@@ -485,7 +485,7 @@ class Searcher:
                                       for at in [*choice, *own[:MORE_SHOWN]]})
         stems = query_stems(query)
         weights = loaded.idf(stems)
-        hits = []
+        hits, picks = [], []
         for head, own, choice in zip(shown, owns, choices):
             choice = [at for at in choice if int(pool.ids[at]) in found]
             if not choice:
@@ -508,6 +508,9 @@ class Searcher:
             hits.append(Hit((page - 1) * k + len(hits) + 1, float(pool.scores[head]), pid,
                             passage, article, lights, similarity, keyword, more,
                             len(own), copies))
+            # One result per story shows more of it; a passage result shows the passage ranked.
+            picks.append(around(passage, lights) if group == "article" else None)
+        hits = _widened(loaded, hits, picks, stems)
         # A passage found by its words alone: its similarity, for display.
         unmeasured = [h.passage_id for h in hits if h.similarity is None] \
             if mode != "keyword" else []
@@ -587,3 +590,19 @@ class Searcher:
                 "articles": m.articles, "passages": m.passages, "outlets": len(loaded.sources),
                 "oldest": day(loaded.oldest), "newest": day(loaded.newest),
                 "built_at": m.built_at, "store": m.store}
+
+
+def _widened(loaded: Build, hits: list[Hit], spans: list[tuple[int, int] | None],
+             stems: frozenset[str]) -> list[Hit]:
+    """The hits showing, instead of their passages, their best sentences with the sentences
+    around them (answers.window); spans: the characters of each hit's article to read for it."""
+    wanted = [(i, hit.article.id, span) for i, (hit, span) in enumerate(zip(hits, spans)) if span]
+    if not wanted:
+        return hits
+    excerpts = loaded.excerpts([(aid, start, end) for _, aid, (start, end) in wanted])
+    hits = list(hits)
+    for (i, _, (start, end)), text in zip(wanted, excerpts):
+        passage, lights = window(hits[i].passage, hits[i].highlights, text, start,
+                                len(text) < end - start, stems)
+        hits[i] = replace(hits[i], passage=passage, highlights=lights)
+    return hits

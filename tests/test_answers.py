@@ -9,7 +9,9 @@ import pytest
 
 from conftest import DATA
 from indexer import Searcher, build_index
-from indexer.answers import holds_kind, question_kind
+from indexer.answers import SHOWN_WORDS, holds_kind, question_kind, window
+from indexer.chunking import Passage, sentence_spans
+from indexer.highlight import Highlights
 from indexer.highlight import highlight
 from indexer.terms import query_stems
 
@@ -75,3 +77,43 @@ def test_idf_weighs_rare_stems_above_common_ones(qa_searcher):
     weights = qa_searcher._current().keywords.idf(["reopen", "brandt", "nosuchstem"])
     assert weights["brandt"] > weights["reopen"] > 0
     assert weights["nosuchstem"] >= weights["brandt"]
+
+
+FILLER = " ".join(f"The council met on day {n} and spoke at length about the budget." for n in range(9))
+ASKED = "The ferry's new engines were fitted in the spring."
+ANSWER = "They cost 2.4 million dollars."
+
+
+def test_a_result_shows_the_sentences_around_its_best_one():
+    # The passage ends with the sentence holding the question's words; the answer follows it.
+    text = f"{FILLER} {ASKED} {ANSWER} {FILLER}"
+    at = text.index(ASKED)
+    passage = Passage("a", 0, 0, at + len(ASKED), text[:at + len(ASKED)])
+    lights = Highlights(((at + 4, at + 11),), (at, at + len(ASKED)), "words", 0.5)
+    shown, marks = window(passage, lights, text, 0, True, query_stems("ferry engines cost"))
+    assert ANSWER in shown.text and shown.text == text[shown.start:shown.end]
+    assert len(shown.text.split()) <= SHOWN_WORDS < len(text.split())
+    starts = {s for s, _ in sentence_spans(text)}
+    assert shown.start in starts and shown.text.endswith(".")  # whole sentences only
+    assert shown.text[slice(*marks.sentence)] == ASKED  # the best sentence stays marked
+    assert {shown.text[s:e] for s, e in marks.terms} == {"ferry's", "engines", "cost"}
+    # An excerpt's first and last sentences may be cut: they are not shown.
+    cut = text[at - 30:at + len(ASKED) + 10]
+    shown, _ = window(passage, lights, cut, at - 30, False, frozenset())
+    assert shown.text == ASKED and shown.start == at
+
+
+def test_a_result_shows_its_best_sentence_in_whole_sentences_of_its_article(qa_searcher):
+    for hit in qa_searcher.search("How much did the ferry repairs cost?", 3).hits:
+        article = qa_searcher.article(hit.article.id)
+        assert hit.passage.text == article.text[hit.passage.start:hit.passage.end]
+        assert len(hit.passage.text.split()) <= SHOWN_WORDS
+        assert hit.passage.start in {s for s, _ in sentence_spans(article.text)}
+        if hit.highlights.sentence:
+            best = hit.passage.text[slice(*hit.highlights.sentence)]
+            assert best in article.text and best[0].isupper()
+    ferry = qa_searcher.search("How much did the ferry repairs cost?", 1).hits[0]
+    assert len(ferry.passage.text.split()) > 100  # more than the 100-word passage it ranked by
+    passages = qa_searcher.search("How much did the ferry repairs cost?", 3, group="passage")
+    for hit in passages.hits:  # passage results show the passages ranked, as indexed
+        assert hit.passage == dict(qa_searcher.article_passages(hit.article.id))[hit.passage_id]
