@@ -111,15 +111,17 @@ def window(passage: Passage, lights: Highlights, excerpt: str, offset: int, comp
     at = next((i for i in usable if spans[i][0] <= first < spans[i][1]), None)
     if at is None:
         return passage, lights
-    count = [len(_WORD.findall(excerpt[s - offset:e - offset])) for s, e in spans]
+    def count(i: int) -> int:
+        return len(_WORD.findall(excerpt, spans[i][0] - offset, spans[i][1] - offset))
+
     lo = hi = at
-    total = count[at]
+    total = count(at)
     grew = True
     while grew:
         grew = False
         for j in (lo - 1, hi + 1):
-            if j in usable and total + count[j] <= words:
-                total += count[j]
+            if j in usable and total + (n := count(j)) <= words:
+                total += n
                 lo, hi, grew = min(lo, j), max(hi, j), True
     start, end = min(spans[lo][0], first), max(spans[hi][1], last)
     text = excerpt[start - offset:end - offset]
