@@ -125,6 +125,14 @@ def window(passage: Passage, lights: Highlights, excerpt: str, offset: int, comp
                 lo, hi, grew = min(lo, j), max(hi, j), True
     start, end = min(spans[lo][0], first), max(spans[hi][1], last)
     text = excerpt[start - offset:end - offset]
-    terms = tuple((s, e) for s, e, _ in matched_words(text, stems)) if stems else ()
+    # The passage's words are marked already; only the sentences added to it are looked at.
+    inside = (max(start, passage.start), min(end, passage.end))
+    terms = [(s + passage.start - start, e + passage.start - start) for s, e in lights.terms
+             if inside[0] <= s + passage.start and e + passage.start <= inside[1]]
+    for lo_, hi_ in ((start, min(end, passage.start)), (max(start, passage.end), end)):
+        if hi_ > lo_ and stems:
+            terms += [(s + lo_ - start, e + lo_ - start) for s, e, _ in
+                      matched_words(excerpt[lo_ - offset:hi_ - offset], stems)]
+    terms = tuple(sorted(terms))
     return (Passage(passage.article_id, passage.position, start, end, text),
             Highlights(terms, (first - start, last - start), lights.basis, lights.coverage))

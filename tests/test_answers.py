@@ -11,7 +11,6 @@ from conftest import DATA
 from indexer import Searcher, build_index
 from indexer.answers import SHOWN_WORDS, holds_kind, question_kind, window
 from indexer.chunking import Passage, sentence_spans
-from indexer.highlight import Highlights
 from indexer.highlight import highlight
 from indexer.terms import query_stems
 
@@ -89,8 +88,10 @@ def test_a_result_shows_the_sentences_around_its_best_one():
     text = f"{FILLER} {ASKED} {ANSWER} {FILLER}"
     at = text.index(ASKED)
     passage = Passage("a", 0, 0, at + len(ASKED), text[:at + len(ASKED)])
-    lights = Highlights(((at + 4, at + 11),), (at, at + len(ASKED)), "words", 0.5)
-    shown, marks = window(passage, lights, text, 0, True, query_stems("ferry engines cost"))
+    stems = query_stems("ferry engines cost")
+    lights = highlight(passage.text, stems)
+    assert lights.sentence == (at, at + len(ASKED))
+    shown, marks = window(passage, lights, text, 0, True, stems)
     assert ANSWER in shown.text and shown.text == text[shown.start:shown.end]
     assert len(shown.text.split()) <= SHOWN_WORDS < len(text.split())
     starts = {s for s, _ in sentence_spans(text)}
