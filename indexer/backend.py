@@ -98,6 +98,11 @@ class Build(ABC):
         """The other articles of this article's story, oldest first."""
 
     @abstractmethod
+    def story_days(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        """(story, day) of every dated article that passes the filters: what a timeline's
+        share divides by."""
+
+    @abstractmethod
     def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
         """For each (article id, start, end), the article's text[start:end] ("" for an unknown
         article)."""

@@ -165,6 +165,20 @@ class LocalBuild(Build):
     def story_copies(self, article_id: str) -> list[Article]:
         return self.meta.story_copies(article_id)
 
+    @functools.cached_property
+    def _article_stories(self) -> np.ndarray:
+        """Article row id -> its story code (-1: no such article)."""
+        found = np.full(len(self.days), -1, dtype=np.int64)
+        kept = self.owners >= 0
+        found[self.owners[kept]] = self.stories[kept]
+        return found
+
+    def story_days(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        allowed = self._allowed(filters)
+        rows = np.flatnonzero(self._article_stories >= 0) if allowed is None else allowed[1]
+        rows = rows[~np.isnan(self.days[rows])]
+        return self._article_stories[rows], self.days[rows]
+
     def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
         return self.meta.excerpts(spans)
 

@@ -352,6 +352,24 @@ class MilvusBuild(Build):
         order = sorted(rows, key=lambda r: (r["date"], r["key"]))
         return [found[int(r["key"])] for r in order]
 
+    @_guarded("query")
+    def story_days(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        from .local import day_number
+
+        expression = " and ".join(x for x in ("dated == true", filter_expression(filters)) if x)
+        stories, days = [], []
+        found = self.client.query_iterator(self.articles_name, filter=expression,
+                                           output_fields=["story", "date"], batch_size=4096)
+        try:
+            while batch := found.next():
+                stories.extend(int(r["story"]) for r in batch)
+                days.extend(day_number(r["date"]) for r in batch)
+        finally:
+            found.close()
+        days_ = np.array(days, dtype=np.float64)
+        kept = ~np.isnan(days_)
+        return np.array(stories, dtype=np.int64)[kept], days_[kept]
+
     def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
         ids = sorted({article_id for article_id, _, _ in spans})
         texts = {a.id: a.text for a in self._articles(f"id in {json.dumps(ids)}",

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import faiss
 import numpy as np
@@ -26,8 +26,8 @@ from .highlight import Highlights, closest_sentences, highlight
 from .backend import Build, Described
 from .local import LocalSource, distinct
 from .manifest import Manifest
-from .terms import analyse, phrases, query_stems
-from .timeline import Timeline, check_interval, count_by_period
+from .terms import STOPWORDS, analyse, phrases, query_stems, word_stem
+from .timeline import Timeline, check_interval, count_together
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -42,12 +42,15 @@ MAX_RECENCY_DAYS = 36500
 EXPLAIN_SENTENCES = 40  # at most about this many sentences embedded to explain one page
 POOL_CACHE = 64  # ranked pools kept, most recent queries first
 TIMELINE_STORIES = 200  # a timeline counts this many of the best matching stories
+MAX_COMPARED = 2  # questions a timeline compares its own with
+FACETS_SHOWN = 10  # outlets and words listed for the best matching stories
 MAX_PAGE = 100
 MORE_SHOWN = 3  # other matching passages of an article listed under its best one
 ANSWER_CHOICES = 6  # passages of an article a result may show (answers.py): the best and 5 more
 RELOAD_CHECK_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
+_LETTERS = re.compile(r"\b[^\W\d_]{3,}\b")  # a word of letters only, 3 or more: what facets list
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -94,6 +97,21 @@ class Hit:
     def more_ids(self) -> list[int]:
         """The ids of the other matching passages shown."""
         return [pid for pid, _ in self.more]
+
+
+@dataclass(frozen=True)
+class Facets:
+    """What the best matching stories have most: their outlets and their words, with how many
+    of the stories each is found in."""
+
+    stories: int
+    outlets: list[tuple[str, int]]
+    words: list[tuple[str, int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stories": self.stories,
+                "outlets": [{"source": s, "stories": n} for s, n in self.outlets],
+                "words": [{"word": w, "stories": n} for w, n in self.words]}
 
 
 @dataclass(frozen=True)
@@ -551,17 +569,73 @@ class Searcher:
         return hits
 
     def timeline(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),
-                 interval: str = "auto", stories: int = TIMELINE_STORIES) -> Timeline:
-        """The `stories` stories that best match the query, counted per period of their date."""
-        query, _ = check_query(query, 1)
+                 interval: str = "auto", stories: int = TIMELINE_STORIES, share: bool = False
+                 ) -> Timeline:
+        """The `stories` stories that best match the query, counted per period of their date
+        (see timelines)."""
+        return self.timelines(query, mode, filters, interval, stories, share)[0]
+
+    def timelines(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),
+                  interval: str = "auto", stories: int = TIMELINE_STORIES, share: bool = False,
+                  compare: Sequence[str] = ()) -> list[Timeline]:
+        """The `stories` stories that best match the query, counted per period of their date;
+        with share, each period also holds how many stories the archive has there (within the
+        filters). compare: up to MAX_COMPARED more questions, counted on the same periods, one
+        timeline each after the query's."""
+        queries = [check_query(q, 1)[0] for q in (query, *compare)]
+        if len(queries) > MAX_COMPARED + 1:
+            raise QueryError(f"at most {MAX_COMPARED} questions to compare with, got "
+                             f"{len(queries) - 1}")
         mode, interval = check_mode(mode), check_interval(interval)
         stories = _whole_number("stories", stories, 1, CANDIDATES)
         loaded = self._current()
-        about = self._pool(loaded, query, mode, resolve_sources(filters, loaded.sources)).about
-        best = _story_heads(about.stories)[:stories]
-        days = about.days[best]  # each story's best article's; NaN: undated
-        return count_by_period([date.fromordinal(int(d)).isoformat() if d == d else ""
-                                for d in days], interval)
+        filters = resolve_sources(filters, loaded.sources)
+        series = []
+        for q in queries:
+            about = self._pool(loaded, q, mode, filters).about
+            days = about.days[_story_heads(about.stories)[:stories]]  # NaN: undated
+            series.append([date.fromordinal(int(d)).isoformat() if d == d else "" for d in days])
+        found = [replace(t, query=q) for t, q in zip(count_together(series, interval), queries)]
+        if share:
+            story, day = loaded.story_days(filters)
+            found = [t.with_totals(story, day) for t in found]
+        return found
+
+    def facets(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),
+               stories: int = TIMELINE_STORIES, top: int = FACETS_SHOWN) -> Facets:
+        """The outlets and the words most frequent among the `stories` stories that best match
+        the query: outlets by stories, words by the stories whose best passage holds them,
+        weighed by how rare they are in the archive (BM25's IDF), the question's own left out."""
+        query, _ = check_query(query, 1)
+        mode = check_mode(mode)
+        stories = _whole_number("stories", stories, 1, CANDIDATES)
+        loaded = self._current()
+        pool = self._pool(loaded, query, mode, resolve_sources(filters, loaded.sources))
+        heads = _story_heads(pool.about.stories)[:stories]
+        found = loaded.passages([int(pool.ids[at]) for at in heads])
+        outlets: dict[str, int] = {}
+        held: dict[str, int] = {}  # stem -> stories
+        forms: dict[str, dict[str, int]] = {}  # stem -> its forms as written -> times
+        asked = set(query_stems(query))
+        for passage, article in found.values():
+            if article.source:
+                outlets[article.source] = outlets.get(article.source, 0) + 1
+            seen = set()
+            for word in set(_LETTERS.findall(f"{article.title}\n{passage.text}")):
+                if word.lower() in STOPWORDS or (stem := word_stem(word)) in asked:
+                    continue
+                forms.setdefault(stem, {})
+                forms[stem][word] = forms[stem].get(word, 0) + 1
+                if stem not in seen:
+                    seen.add(stem)
+                    held[stem] = held.get(stem, 0) + 1
+        weights = loaded.idf(sorted(held)) if held else {}
+        ranked = sorted(((held[s] * weights.get(s, 0.0), s) for s in held if held[s] > 1),
+                        reverse=True)[:top]
+        words = [(max(forms[s].items(), key=lambda f: (f[1], f[0].islower()))[0], held[s])
+                 for _, s in ranked]
+        return Facets(len(found), sorted(outlets.items(), key=lambda o: (-o[1], o[0]))[:top],
+                      words)
 
     def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
         """(passage id, passage) of an article, in order."""

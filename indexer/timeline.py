@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Iterable
+from typing import Iterable, Sequence
+
+import numpy as np
 
 from .errors import QueryError
 
@@ -15,15 +17,27 @@ MAX_BUCKETS = 400
 
 @dataclass(frozen=True)
 class Bucket:
-    """A period (first and last day, inclusive) and how many stories fall in it."""
+    """A period (first and last day, inclusive), how many stories fall in it and, for a share,
+    how many stories of the archive (within the filters) do."""
 
     start: date
     end: date
     count: int
+    total: int | None = None
+
+    @property
+    def share(self) -> float | None:
+        """count as a share of total (0 where the period has no story at all)."""
+        if self.total is None:
+            return None
+        return self.count / self.total if self.total else 0.0
 
     def to_dict(self) -> dict:
         """The bucket as JSON."""
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "count": self.count}
+        found = {"start": self.start.isoformat(), "end": self.end.isoformat(), "count": self.count}
+        if self.total is not None:
+            found.update(total=self.total, share=round(self.share, 4))
+        return found
 
 
 @dataclass(frozen=True)
@@ -33,16 +47,38 @@ class Timeline:
     interval: str
     buckets: list[Bucket] = field(default_factory=list)
     undated: int = 0
+    query: str = ""
 
     @property
     def peak(self) -> int:
         """The largest count, for scaling a chart."""
         return max((b.count for b in self.buckets), default=0)
 
+    @property
+    def peak_share(self) -> float:
+        """The largest share (0 without shares)."""
+        return max((b.share or 0.0 for b in self.buckets), default=0.0)
+
     def to_dict(self) -> dict:
         """The timeline as JSON."""
         return {"interval": self.interval, "buckets": [b.to_dict() for b in self.buckets],
                 "undated": self.undated}
+
+    def with_totals(self, stories: np.ndarray, days: np.ndarray) -> "Timeline":
+        """This timeline with each period's total: the distinct stories among (story, day)
+        pairs (an archive's dated articles) with an article in it. A matching story is counted
+        in the period of one of its articles, so a share is never above 1."""
+        if not self.buckets:
+            return self
+        starts = np.array([b.start.toordinal() for b in self.buckets])
+        ends = np.array([b.end.toordinal() for b in self.buckets])
+        at = np.searchsorted(starts, days, side="right") - 1
+        inside = (at >= 0) & (days <= ends[np.clip(at, 0, None)])
+        pairs = np.unique(np.stack([at[inside], stories[inside]]), axis=1)
+        totals = np.bincount(pairs[0], minlength=len(starts)) if pairs.size else \
+            np.zeros(len(starts), dtype=np.int64)
+        return replace(self, buckets=[replace(b, total=int(t))
+                                      for b, t in zip(self.buckets, totals)])
 
 
 def check_interval(interval: str) -> str:
@@ -75,15 +111,33 @@ def _bucket_count(first: date, last: date, interval: str) -> int:
     return last.year - first.year + 1
 
 
-def count_by_period(dates: Iterable[str], interval: str = "auto") -> Timeline:
-    """Count ISO dates (one per story) per period. "auto", or an interval too fine for the span,
-    becomes the finest interval that keeps the chart within MAX_BUCKETS bars."""
+def _days(dates: Iterable[str]) -> tuple[list[date], int]:
     days, undated = [], 0
     for text in dates:
         try:
             days.append(date.fromisoformat(text[:10]))
         except ValueError:
             undated += 1
+    return days, undated
+
+
+def count_together(series: Sequence[Iterable[str]], interval: str = "auto") -> list[Timeline]:
+    """count_by_period for several lists of dates on the same periods: those the dates of all
+    of them span (a list without a date in it counts zeros there)."""
+    found = [_days(dates) for dates in series]
+    every = [day for days, _ in found for day in days]
+    if not every:
+        return [Timeline("day" if interval == "auto" else interval, [], undated)
+                for _, undated in found]
+    span = count_by_period([min(every).isoformat(), max(every).isoformat()], interval)
+    return [_count(days, undated, span.interval, min(every), max(every))
+            for days, undated in found]
+
+
+def count_by_period(dates: Iterable[str], interval: str = "auto") -> Timeline:
+    """Count ISO dates (one per story) per period. "auto", or an interval too fine for the span,
+    becomes the finest interval that keeps the chart within MAX_BUCKETS bars."""
+    days, undated = _days(dates)
     if not days:
         return Timeline("day" if interval == "auto" else interval, [], undated)
     first, last_day = min(days), max(days)
@@ -94,12 +148,18 @@ def count_by_period(dates: Iterable[str], interval: str = "auto") -> Timeline:
         interval = coarser
         if _bucket_count(first, last_day, interval) <= MAX_BUCKETS:
             break
+    return _count(days, undated, interval, first, last_day)
+
+
+def _count(days: list[date], undated: int, interval: str, first: date, last_day: date
+           ) -> Timeline:
+    """days counted in the periods of interval from first's to last_day's."""
     counts: dict[date, int] = {}
     for day in days:
         start = _period(day, interval)[0]
         counts[start] = counts.get(start, 0) + 1
-    buckets, start = [], _period(min(days), interval)[0]
-    last = _period(max(days), interval)[0]
+    buckets, start = [], _period(first, interval)[0]
+    last = _period(last_day, interval)[0]
     while start <= last:
         begin, end = _period(start, interval)
         buckets.append(Bucket(begin, end, counts.get(begin, 0)))

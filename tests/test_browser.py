@@ -182,3 +182,53 @@ def test_the_results_page_reads_well_on_desktop_and_phone(page, base_url, width,
     # The time taken changes from run to run; a fixed one keeps the committed image unchanged.
     page.evaluate("document.querySelector('.took').textContent = '12 ms'")
     page.screenshot(path=str(DOCS_SHOTS / f"results-{name}.png"))
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory, embedder):
+    """A server over a private index of a copy of the archive (a watch writes beside it)."""
+    from conftest import ARCHIVE, SEEDS
+    from indexer import build_index
+
+    root = tmp_path_factory.mktemp("watched")
+    archive, index = root / "archive", root / "index"
+    shutil.copytree(ARCHIVE, archive)
+    shutil.copytree(SEEDS, archive / "seeds")
+    build_index([archive], index, embedder=embedder)
+    port = free_port()
+    with open(root / "server.log", "w") as log:
+        proc = serve(index, port, log)
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(proc, base, root / "server.log")
+        yield base, archive, index
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_a_search_watched_from_the_page_lists_what_an_update_brings(page, watched):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    base, archive, index = watched
+    page.goto(base + "/?q=storm+damage+at+the+harbour")
+    page.fill(".watch-form input[name=name]", "harbour")
+    page.locator(".watch-form").get_by_text("Watch", exact=True).click()
+    page.wait_for_selector("h1")
+    assert page.locator("h1").inner_text() == "Watch harbour"
+    assert "Nothing new yet" in page.locator("main").inner_text()
+    (archive / "storm.txt").write_text(
+        "Storm floods the harbour\n\nA storm surge flooded the harbour on Sunday, sinking two "
+        "fishing boats and damaging the ferry terminal, the coast guard said.\n")
+    update = subprocess.run([sys.executable, "-m", "webapp.cli", "index", str(archive),
+                             "--update", "--index-dir", str(index)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert update.returncode == 0 and "Watch harbour: " in update.stdout, update.stderr
+    page.goto(base + "/")
+    page.get_by_text("Watches", exact=True).click()
+    page.get_by_role("link", name="harbour", exact=True).click()
+    findings = page.locator(".findings > li a").all_inner_texts()
+    assert "Storm floods the harbour" in findings
+    feed = page.request.get(base + page.get_by_text("Atom feed").get_attribute("href"))
+    assert feed.ok and "<title>Storm floods the harbour</title>" in feed.text()

@@ -57,3 +57,126 @@ def test_results_page_has_a_chart_whose_bars_filter_to_their_period(client):
     page = client.get("/?q=news&k=3&page=2").get_data(as_text=True)
     assert '<figure class="timeline">' in page and "<svg" in page and "<script" not in page
     assert "/?q=news&amp;k=3&amp;since=2016-12-01&amp;until=2016-12-31" in page  # page dropped
+
+
+def _dated_articles(searcher) -> list[str]:
+    ids = set(searcher.passage_articles().values())
+    return [d[:10] for d in (searcher.article(i).date for i in ids) if d[:4].isdigit()]
+
+
+def test_a_share_divides_by_every_story_of_the_period(archive_searcher):
+    t = archive_searcher.timeline("interest rates inflation", interval="year", stories=3,
+                                  share=True)
+    by_year: dict[str, int] = {}
+    for day in _dated_articles(archive_searcher):  # no copies here: a story an article
+        by_year[day[:4]] = by_year.get(day[:4], 0) + 1
+    years = {b.start.isoformat()[:4] for b in t.buckets}  # those of the stories counted
+    assert {b.start.isoformat()[:4]: b.total for b in t.buckets} == \
+        {y: by_year.get(y, 0) for y in years}
+    assert sum(b.count for b in t.buckets) + t.undated == 3
+    for b in t.buckets:
+        assert b.share == (b.count / b.total if b.total else 0.0) and 0 <= b.share <= 1
+    only = archive_searcher.timeline("news", filters=make_filters(sources=["Wire Service"]),
+                                     interval="year", share=True)
+    assert sum(b.total for b in only.buckets) == 3  # the filters' stories only
+    assert "total" not in archive_searcher.timeline("news").to_dict()["buckets"][0]
+
+
+def test_shares_of_syndicated_copies_count_a_story_once(tmp_path, embedder):
+    from conftest import DATA
+    from indexer import Searcher, build_index
+
+    build_index([DATA / "syndicated"], tmp_path / "ix", embedder=embedder)
+    searcher = Searcher(tmp_path / "ix", embedder=embedder)
+    t = searcher.timeline("storm", interval="year", share=True)
+    stories = len({h.article.id for h in searcher.search("storm", 100).hits})
+    articles = len(_dated_articles(searcher))
+    assert sum(b.total for b in t.buckets) == stories < articles
+    assert all(b.share <= 1 for b in t.buckets)
+
+
+def test_questions_compared_are_counted_on_the_same_periods(archive_searcher):
+    one, two = archive_searcher.timelines("interest rates", compare=["museum theft"],
+                                          interval="month", stories=2)
+    assert (one.query, two.query) == ("interest rates", "museum theft")
+    assert [b.start for b in one.buckets] == [b.start for b in two.buckets]
+    for t in (one, two):
+        alone = archive_searcher.timeline(t.query, interval="month", stories=2)
+        assert {b.start: b.count for b in alone.buckets if b.count} == \
+            {b.start: b.count for b in t.buckets if b.count}
+    one, two = archive_searcher.timelines("interest rates", compare=["museum theft"],
+                                          interval="year", stories=1)
+    assert [b.start.year for b in one.buckets] == [b.start.year for b in two.buckets]
+    assert sum(b.count for b in one.buckets) == sum(b.count for b in two.buckets) == 1
+    with pytest.raises(QueryError, match="at most 2 questions to compare"):
+        archive_searcher.timelines("a", compare=["b", "c", "d"])
+
+
+def test_facets_name_the_outlets_and_words_of_the_matching_stories(archive_searcher):
+    f = archive_searcher.facets("news", stories=100)
+    outlets = {}
+    for hit in archive_searcher.search("news", 100).hits:
+        if hit.article.source:
+            outlets[hit.article.source] = outlets.get(hit.article.source, 0) + 1
+    assert dict(f.outlets) == outlets and f.stories == 11
+    words = dict(f.words)
+    assert words and not {"news", "the", "said"} & {w.lower() for w in words}
+    assert all(n >= 2 for n in words.values())  # in two stories at least
+    from indexer.terms import WORD, word_stem
+
+    stems = [{word_stem(w) for w in WORD.findall(f"{a.title} {a.text}")} for a in
+             (archive_searcher.article(h.article.id) for h in
+              archive_searcher.search("news", 100).hits)]
+    for word, n in words.items():  # found in the stories (their best passages are in them)
+        assert sum(word_stem(word) in s for s in stems) >= n
+
+
+def test_api_timeline_shares_compares_and_facets(client):
+    from jsonschema import Draft202012Validator
+
+    doc = client.get("/api/openapi.json").get_json()
+
+    def valid(path: str, body: dict) -> None:
+        schema = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"][
+            "schema"]
+        Draft202012Validator({**schema, "components": doc["components"]}).validate(body)
+
+    body = client.get("/api/timeline", query_string={
+        "q": "interest rates", "share": "true", "compare": ["museum theft"]}).get_json()
+    valid("/api/timeline", body)
+    assert [c["query"] for c in body["compare"]] == ["museum theft"]
+    assert all("share" in b for b in body["buckets"] + body["compare"][0]["buckets"])
+    assert client.get("/api/timeline?q=x&share=maybe").status_code == 400
+    assert client.get("/api/timeline?q=x&compare=a&compare=b&compare=c").status_code == 400
+    facets = client.get("/api/facets?q=news&stories=50").get_json()
+    valid("/api/facets", facets)
+    assert facets["stories"] == 11 and facets["outlets"]
+    assert client.get("/api/facets?q=news&interval=day").status_code == 400
+
+
+def test_results_page_compares_questions_as_shares(client):
+    page = client.get("/", query_string={"q": "interest rates", "share": "true",
+                                         "compare": ["museum theft", ""]}).get_data(as_text=True)
+    assert 'class="bar s1"' in page and 'class="bar s2"' not in page
+    assert "as a share of all the stories" in page and "% of the stories" in page
+    assert 'name="compare" value="museum theft"' in page
+    assert 'class="facets"' in page
+
+
+def test_cli_timeline_compares_shares_and_names_outlets_and_words(archive_index):
+    from click.testing import CliRunner
+
+    from webapp.cli import main
+
+    out = CliRunner().invoke(main, ["timeline", "interest rates", "--compare", "museum theft",
+                                    "--share", "--interval", "year", "--stories", "2",
+                                    "--index-dir", str(archive_index)])
+    assert out.exit_code == 0, out.output
+    assert "A: interest rates  B: museum theft" in out.output
+    assert "%" in out.output and "Top outlets: " in out.output
+    data = CliRunner().invoke(main, ["timeline", "news", "--json", "--index-dir",
+                                     str(archive_index)]).output
+    import json
+
+    parsed = json.loads(data)
+    assert parsed["facets"]["stories"] == 11 and "compare" not in parsed

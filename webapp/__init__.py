@@ -29,10 +29,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from . import access_log, api, errors, pages, security
+    from . import access_log, api, errors, pages, security, watching
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(watching.bp)
     errors.register(app)
     security.register(app)
     access_log.register(app)

@@ -15,7 +15,7 @@ from indexer.filters import resolve_sources
 
 from . import get_searcher
 from .openapi import openapi_document
-from .params import export_args, refuse_unknown, search_args, timeline_args
+from .params import export_args, facets_args, refuse_unknown, search_args, timeline_args
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -98,15 +98,32 @@ def health():
 
 @bp.get("/timeline")
 def timeline():
-    """How many of the best matching stories fall in each day, week, month or year.
+    """How many of the best matching stories fall in each day, week, month or year; with
+    share=true, also each period's stories in all (within the filters) and the share; compare
+    (up to 2): other questions counted on the same periods.
 
-    Errors: 400 for a bad q, mode, date, interval or stories, an unknown parameter; 503 when
+    Errors: 400 for a bad q, mode, date, interval, stories or share, more than 2 to compare,
+    an unknown parameter; 503 when
     no usable index is loaded.
     """
     kwargs = timeline_args(request.args)
-    result = get_searcher().timeline(**kwargs)
+    first, *others = get_searcher().timelines(**kwargs)
+    found = {"query": kwargs["query"], "filters": kwargs["filters"].to_dict(), **first.to_dict()}
+    if others:
+        found["compare"] = [{"query": t.query, **t.to_dict()} for t in others]
+    return jsonify(found)
+
+
+@bp.get("/facets")
+def facets():
+    """The outlets and words most frequent among the best matching stories.
+
+    Errors: 400 for a bad q, mode, date or stories, an unknown parameter; 503 when no usable
+    index is loaded.
+    """
+    kwargs = facets_args(request.args)
     return jsonify({"query": kwargs["query"], "filters": kwargs["filters"].to_dict(),
-                    **result.to_dict()})
+                    **get_searcher().facets(**kwargs).to_dict()})
 
 
 @bp.get("/sources")

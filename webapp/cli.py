@@ -262,6 +262,25 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
             _copy_to_milvus(index_dir, address)
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
+    _check_watches(index_dir, model, backend)
+
+
+def _check_watches(index_dir: Path, model: str, backend: str) -> None:
+    """After a build, check the saved watches against it (their feeds follow it); a watch that
+    fails is said, and the build stands."""
+    from indexer.watches import Watches
+
+    watches = Watches(index_dir)
+    try:
+        if not watches.all():
+            return
+        report = watches.check(Searcher(index_dir, model=model, backend=backend))
+    except IndexerError as exc:
+        click.echo(f"Warning: the watches were not checked: {exc}", err=True)
+        return
+    for w, new in report:
+        click.echo(f"Watch {w.name}: {_count(len(new), 'new passage')}")
+    click.echo("`news-search watch` lists them.")
 
 
 @main.command()
@@ -335,28 +354,53 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
 @filter_options
 @click.option("--stories", default=200, show_default=True, type=click.IntRange(1, 1000),
               help="How many of the best matching stories to count.")
+@click.option("--share", is_flag=True,
+              help="Also each period's stories in all (within the filters), and the share.")
+@click.option("--compare", multiple=True, metavar="QUESTION",
+              help="Another question counted on the same periods (up to 2).")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as the JSON API does.")
 @index_dir_option
 @backend_option
 @model_option
 def timeline(query: str, interval: str, mode: str, since: str | None, until: str | None,
-             sources: tuple[str, ...], stories: int, as_json: bool, index_dir: Path,
-             backend: str, model: str) -> None:
-    """Print how many of the stories matching QUERY fall in each period."""
+             sources: tuple[str, ...], stories: int, share: bool, compare: tuple[str, ...],
+             as_json: bool, index_dir: Path, backend: str, model: str) -> None:
+    """Print how many of the stories matching QUERY fall in each period (and those of up to
+    two more questions beside them), then their top outlets and words."""
     try:
-        result = Searcher(index_dir, model=model, backend=backend).timeline(
-            query, mode, make_filters(since, until, sources), interval, stories)
+        searcher = Searcher(index_dir, model=model, backend=backend)
+        filters = make_filters(since, until, sources)
+        found = searcher.timelines(query, mode, filters, interval, stories, share, compare)
+        facets = searcher.facets(query, mode, filters, stories)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        first, *others = found
+        data = {"query": first.query, "filters": filters.to_dict(), **first.to_dict()}
+        if others:
+            data["compare"] = [{"query": t.query, **t.to_dict()} for t in others]
+        click.echo(json.dumps({**data, "facets": facets.to_dict()}, indent=2, ensure_ascii=False))
         return
-    width = 50
-    for bucket in result.buckets:
-        bar = "#" * round(width * bucket.count / result.peak) if result.peak else ""
-        click.echo(f"{bucket.start.isoformat()}  {bucket.count:5d}  {bar}")
-    if result.undated:
-        click.echo(f"undated     {result.undated:5d}")
+    width = 50 // len(found)
+    if len(found) > 1:
+        click.echo("            " + "  ".join(f"{chr(65 + i)}: {t.query}" for i, t in enumerate(found)))
+    for at, bucket in enumerate(found[0].buckets):
+        cells = []
+        for t in found:
+            b = t.buckets[at]
+            value = b.share if share else b.count
+            peak = t.peak_share if share else t.peak
+            bar = "#" * round(width * value / peak) if peak else ""
+            shown = f"{b.count:4d}/{b.total:<5d} {100 * b.share:5.1f}%" if share else f"{b.count:5d}"
+            cells.append(f"{shown}  {bar:<{width}}")
+        click.echo(f"{bucket.start.isoformat()}  " + "  ".join(cells).rstrip())
+    undated = [t.undated for t in found]
+    if any(undated):
+        click.echo(f"undated     {'  '.join(f'{u:5d}' for u in undated)}")
+    if facets.outlets:
+        click.echo("Top outlets: " + ", ".join(f"{s} ({n})" for s, n in facets.outlets))
+    if facets.words:
+        click.echo("Top words: " + ", ".join(f"{w} ({n})" for w, n in facets.words))
 
 
 @main.command()
@@ -403,6 +447,116 @@ def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str
         raise click.ClickException(str(exc)) from None
     say(f"{_count(len(questions), 'question')}: {_count(rows, 'row')}"
         + (f" written to {output}" if output else ""))
+
+
+@main.group("watch", invoke_without_command=True)
+@click.pass_context
+@index_dir_option
+@backend_option
+@model_option
+def watch(ctx: click.Context, index_dir: Path, backend: str, model: str) -> None:
+    """Saved searches and what is new in them. Alone: check every watch against the index
+    served and print the passages each now finds that it never had before, best first
+    (`index` checks them after each build, so this lists what the last one brought)."""
+    ctx.obj = {"index_dir": index_dir, "backend": backend, "model": model}
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(watch_check)
+
+
+def _watch_context(ctx: click.Context) -> tuple[Any, Any]:
+    from indexer.watches import Watches
+
+    o = ctx.obj
+    return Watches(o["index_dir"]), (lambda: Searcher(o["index_dir"], model=o["model"],
+                                                      backend=o["backend"]))
+
+
+@watch.command("add")
+@click.argument("name")
+@click.argument("query")
+@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
+@filter_options
+@click.option("--depth", default=20, show_default=True, type=click.IntRange(1, 100),
+              help="How many of its best passages the watch follows.")
+@click.pass_context
+def watch_add(ctx: click.Context, name: str, query: str, mode: str, since: str | None,
+              until: str | None, sources: tuple[str, ...], depth: int) -> None:
+    """Save QUERY as the watch NAME (replacing one of that name); what it finds now is where
+    it starts."""
+    watches, searcher = _watch_context(ctx)
+    try:
+        w = watches.save(searcher(), name, query, mode, make_filters(since, until, sources),
+                         depth)
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Saved the watch {w.name!r}: {w.query!r}, following its {w.depth} best "
+               f"passages; `news-search watch` lists what later builds bring.")
+
+
+@watch.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the watches as the API does.")
+@click.pass_context
+def watch_list(ctx: click.Context, as_json: bool) -> None:
+    """List the watches with their checks."""
+    watches, _ = _watch_context(ctx)
+    try:
+        found = watches.all()
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"watches": [w.summary() for w in found]}, indent=2,
+                              ensure_ascii=False))
+        return
+    if not found:
+        click.echo("No watches: `news-search watch add NAME QUERY` saves one.")
+    for w in found:
+        filters = " ".join(f"--{k} {v}" for k, vs in w.filters.to_dict().items()
+                           for v in (vs if isinstance(vs, list) else [vs]))
+        click.secho(f"{w.name}: {w.query}", bold=True)
+        click.echo(f"   {w.mode}, {w.depth} passages{' ' + filters if filters else ''}; saved "
+                   f"{w.created}")
+        for c in reversed(w.checks[-5:]):
+            click.echo(f"   {c['at']}  {c['index']}  "
+                       + ("saved" if c.get("saved") else _count(c["new"], "new passage")))
+
+
+@watch.command("remove")
+@click.argument("name")
+@click.pass_context
+def watch_remove(ctx: click.Context, name: str) -> None:
+    """Remove the watch NAME."""
+    watches, _ = _watch_context(ctx)
+    try:
+        watches.remove(name)
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Removed the watch {name!r}.")
+
+
+@watch.command("check")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON Lines.")
+@click.pass_context
+def watch_check(ctx: click.Context, names: tuple[str, ...] = (), as_json: bool = False) -> None:
+    """Check the watches (all, or NAMES) against the index served; print what is new."""
+    watches, searcher = _watch_context(ctx)
+    try:
+        report = watches.check(searcher(), list(names) or None)
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not report and not as_json:
+        click.echo("No watches: `news-search watch add NAME QUERY` saves one.")
+    for w, new in report:
+        if as_json:
+            for f in new:
+                click.echo(json.dumps({"watch": w.name, **f}, ensure_ascii=False))
+            continue
+        click.secho(f"{w.name}: {_count(len(new), 'new passage')} ({w.query})", bold=True)
+        for f in new:
+            meta = " · ".join(x for x in (f["source"], f["date"][:10]) if x)
+            click.echo(f"  {f['rank']}. {f['title'] or '(untitled)'}" + (f" · {meta}" if meta else ""))
+            click.echo(textwrap.fill(f["passage"], width=96, initial_indent="     ",
+                                     subsequent_indent="     "))
 
 
 @main.command("eval")

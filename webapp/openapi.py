@@ -16,6 +16,36 @@ _ERROR = {
         "properties": {"status": {"type": "integer"}, "message": {"type": "string"}},
     }},
 }
+_WATCH = {
+    "type": "object",
+    "required": ["name", "query", "mode", "checks"],
+    "properties": {
+        "name": {"type": "string"}, "query": {"type": "string"}, "mode": {"type": "string"},
+        "filters": {"type": "object"}, "depth": {"type": "integer"},
+        "created": {"type": "string"},
+        "found": {"type": "integer", "description": "passages found and kept (the newest 200)"},
+        "checks": {"type": "array", "description": "newest first: each build of the index it "
+                   "was checked against, when, and how many new passages it brought",
+                   "items": {"type": "object", "properties": {
+                       "index": {"type": "string"}, "at": {"type": "string"},
+                       "new": {"type": "integer"}, "saved": {"type": "boolean"}}}},
+    },
+}
+_TIMELINE = {
+    "type": "object",
+    "required": ["interval", "buckets", "undated"],
+    "properties": {
+        "query": {"type": "string"}, "interval": {"type": "string"},
+        "undated": {"type": "integer"},
+        "buckets": {"type": "array", "items": {
+            "type": "object", "required": ["start", "end", "count"], "properties": {
+                "start": {"type": "string"}, "end": {"type": "string"},
+                "count": {"type": "integer"},
+                "total": {"type": "integer", "description": "with share: the period's stories "
+                          "in all, within the filters"},
+                "share": {"type": "number", "minimum": 0, "maximum": 1}}}},
+    },
+}
 _SPAN = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}
 _ARTICLE = {
     "type": "object",
@@ -40,9 +70,11 @@ _RESULT = {
         "keyword_score": {"type": ["number", "null"],
                           "description": "BM25 score, when the passage holds the query's words"},
         "passage_id": {"type": "integer"},
-        "text": {"type": "string", "description": "the passage"},
+        "text": {"type": "string", "description": "what the result shows: one result a "
+                 "story shows its passage's best sentence with the whole sentences around it, "
+                 "up to 150 words of the article; group=passage shows the passage ranked"},
         "position": {"type": "integer", "description": "the passage's place in its article, from 0"},
-        "offsets": {**_SPAN, "description": "start and end of the passage in the article's text"},
+        "offsets": {**_SPAN, "description": "start and end of text in the article's text"},
         "article": {"$ref": "#/components/schemas/Article"},
         "highlights": {
             "type": "object",
@@ -215,16 +247,51 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                      "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
                      "description": "how many of the best matching stories to count "
                                     "(syndicated copies count once)"},
+                    {"name": "share", "in": "query", "required": False,
+                     "schema": {"type": "boolean", "default": False},
+                     "description": "also give each period's stories in all (within the "
+                                    "filters) as total, and count / total as share"},
+                    {"name": "compare", "in": "query", "required": False,
+                     "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+                     "style": "form", "explode": True,
+                     "description": "up to 2 more questions, counted on the same periods"},
                 ],
                 "responses": {
                     "200": {"description": "stories per period", "content": {"application/json": {
-                        "schema": {"type": "object", "required": ["interval", "buckets", "undated"],
+                        "schema": {**_TIMELINE, "required": ["interval", "buckets", "undated"],
                                    "properties": {
-                            "query": {"type": "string"}, "filters": {"type": "object"},
-                            "interval": {"type": "string"}, "undated": {"type": "integer"},
-                            "buckets": {"type": "array", "items": {"type": "object", "properties": {
-                                "start": {"type": "string"}, "end": {"type": "string"},
-                                "count": {"type": "integer"}}}}}}}}},
+                            **_TIMELINE["properties"], "filters": {"type": "object"},
+                            "compare": {"type": "array", "items": _TIMELINE,
+                                        "description": "the questions compared, in order"}}}}}},
+                    "400": _error_response("a missing or bad parameter, or an unknown one"),
+                    "503": _error_response("no usable index is loaded"),
+                },
+            }},
+            "/api/facets": {"get": {
+                "summary": "The outlets and the words most frequent among the best matching "
+                           "stories",
+                "parameters": [
+                    *(_PARAMETER[name] for name in ("q", "mode", "since", "until", "source")),
+                    {"name": "stories", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
+                     "description": "how many of the best matching stories to look at"},
+                ],
+                "responses": {
+                    "200": {"description": "outlets by stories; words by the stories whose best "
+                            "passage holds them, weighed by their rarity, the question's left out",
+                            "content": {"application/json": {"schema": {
+                                "type": "object", "required": ["stories", "outlets", "words"],
+                                "properties": {
+                                    "query": {"type": "string"}, "filters": {"type": "object"},
+                                    "stories": {"type": "integer"},
+                                    "outlets": {"type": "array", "items": {
+                                        "type": "object", "required": ["source", "stories"],
+                                        "properties": {"source": {"type": "string"},
+                                                       "stories": {"type": "integer"}}}},
+                                    "words": {"type": "array", "items": {
+                                        "type": "object", "required": ["word", "stories"],
+                                        "properties": {"word": {"type": "string"},
+                                                       "stories": {"type": "integer"}}}}}}}}},
                     "400": _error_response("a missing or bad parameter, or an unknown one"),
                     "503": _error_response("no usable index is loaded"),
                 },
@@ -260,6 +327,64 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "503": _error_response("no usable index is loaded"),
                 },
             }},
+            "/api/watches": {
+                "get": {
+                    "summary": "The saved searches (watches), each with its checks, newest first",
+                    "responses": {"200": {"description": "the watches", "content": {
+                        "application/json": {"schema": {
+                            "type": "object", "required": ["watches"], "properties": {
+                                "watches": {"type": "array",
+                                            "items": {"$ref": "#/components/schemas/Watch"}}}}}}},
+                        "503": _error_response("no index folder, or its watches unreadable")},
+                },
+                "post": {
+                    "summary": "Save a search as a watch (replacing one of that name); what it "
+                               "finds now is where it starts",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["name", "q"], "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},
+                            "q": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+                            "mode": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
+                            "since": {"type": "string"}, "until": {"type": "string"},
+                            "source": {"type": "array", "items": {"type": "string"}},
+                            "depth": {"type": "integer", "minimum": 1, "maximum": 100,
+                                      "default": 20, "description": "how many of its best "
+                                      "passages the watch follows"}}}}}},
+                    "responses": {
+                        "201": {"description": "the watch saved", "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Watch"}}}},
+                        "400": _error_response("a bad name, question or filter, an unknown key, "
+                                               "or too many watches"),
+                        "403": _error_response("posted from another site's page"),
+                        "503": _error_response("no usable index is loaded"),
+                    },
+                },
+            },
+            "/api/watches/{name}": {"get": {
+                "summary": "One watch with the passages it found, newest first",
+                "parameters": [{"name": "name", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "the watch and its findings", "content": {
+                        "application/json": {"schema": {"allOf": [
+                            {"$ref": "#/components/schemas/Watch"},
+                            {"type": "object", "required": ["findings"], "properties": {
+                                "findings": {"type": "array", "items": {
+                                    "type": "object", "properties": {
+                                        "index": {"type": "string"}, "found": {"type": "string"},
+                                        "rank": {"type": "integer"}, "score": {"type": "number"},
+                                        "article_id": {"type": "string"},
+                                        "title": {"type": "string"},
+                                        "source": {"type": "string"}, "date": {"type": "string"},
+                                        "url": {"type": "string"},
+                                        "position": {"type": "integer"},
+                                        "passage": {"type": "string"},
+                                        "key": {"type": "string"}}}}}}]}}}},
+                    "404": _error_response("no watch of that name"),
+                },
+            }},
         },
-        "components": {"schemas": {"Article": _ARTICLE, "Result": _RESULT, "Error": _ERROR}},
+        "components": {"schemas": {"Article": _ARTICLE, "Result": _RESULT, "Error": _ERROR,
+                                   "Watch": _WATCH}},
     }

@@ -72,13 +72,32 @@ def index():
     try:
         kwargs = search_args(request.args, strict=False)
         result = searcher.search(**{**kwargs, "explain": True})  # a person reads the why
-        timeline = searcher.timeline(kwargs["query"], kwargs["mode"], kwargs["filters"])
+        compare = [c for c in request.args.getlist("compare") if c.strip()]
+        share = request.args.get("share", "") in ("true", "1", "on")
+        timelines = searcher.timelines(kwargs["query"], kwargs["mode"], kwargs["filters"],
+                                       share=share, compare=compare)
+        facets = searcher.facets(kwargs["query"], kwargs["mode"], kwargs["filters"])
     except QueryError as exc:  # a bad parameter, or an outlet the index does not have
         return render_template("index.html", **{**context, "error": str(exc)}), 400
+    kept = [(k, v) for k, v in request.args.items(multi=True)
+            if k not in ("compare", "share", "page") and v.strip()]
     return render_template("index.html", **{**context, "query": kwargs["query"], "k": kwargs["k"],
                                             "result": result, "page_url": _page_url,
-                                            "export_url": _export_url,
-                                            "timeline": timeline, "period_url": _period_url})
+                                            "export_url": _export_url, "timeline": timelines[0],
+                                            "timelines": timelines, "share": share,
+                                            "compare": compare, "kept_args": kept,
+                                            "facets": facets, "source_url": _source_url,
+                                            "chart_peak": max(t.peak_share if share else t.peak
+                                                              for t in timelines),
+                                            "period_url": _period_url})
+
+
+def _source_url(name: str) -> str:
+    """This search's URL filtered to one outlet, from page 1."""
+    args = request.args.to_dict(flat=False)
+    args.pop("page", None)
+    args["source"] = [name]
+    return url_for("pages.index", **args)
 
 
 def _period_url(start: str, end: str) -> str:

@@ -83,16 +83,34 @@ def export_args(args: MultiDict) -> tuple[dict[str, Any], str]:
                                             "recency")}, fmt
 
 
-TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "interval", "stories")
+TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "interval", "stories", "share",
+                   "compare")
+FACETS_PARAMS = ("q", "mode", "since", "until", "source", "stories")
 
 
 def timeline_args(args: MultiDict) -> dict[str, Any]:
-    """Searcher.timeline's keyword arguments from request args; 400 for a bad or unknown one."""
+    """Searcher.timelines's keyword arguments from request args; 400 for a bad or unknown one.
+    Empty values count as absent (a form sends them so)."""
     refuse_unknown(args, TIMELINE_PARAMS)
+    return {**_story_args(args), "interval": args.get("interval") or "auto",
+            "share": _flag("share", args.get("share") or "false"),
+            "compare": [q for q in args.getlist("compare") if q.strip()]}
+
+
+def facets_args(args: MultiDict) -> dict[str, Any]:
+    """Searcher.facets's keyword arguments from request args; 400 for a bad or unknown one."""
+    refuse_unknown(args, FACETS_PARAMS)
+    return _story_args(args)
+
+
+def _story_args(args: MultiDict) -> dict[str, Any]:
+    for name in ("q", "mode", "since", "until", "stories", "interval", "share"):
+        if len(args.getlist(name)) > 1:
+            abort(400, f"parameter '{name}' is given more than once")
     query, _ = check_query(args.get("q", ""), 1)
     return {"query": query, "mode": args.get("mode") or DEFAULT_MODE,
             "filters": make_filters(args.get("since"), args.get("until"), args.getlist("source")),
-            "interval": args.get("interval") or "auto", "stories": args.get("stories") or 200}
+            "stories": args.get("stories") or 200}
 
 
-__all__ = ["EXPORT_PARAMS", "export_args", "TIMELINE_PARAMS", "timeline_args", "DEFAULT_K", "DEFAULT_MODE", "MAX_K", "SEARCH_PARAMS", "search_args"]
+__all__ = ["EXPORT_PARAMS", "export_args", "FACETS_PARAMS", "facets_args", "TIMELINE_PARAMS", "timeline_args", "DEFAULT_K", "DEFAULT_MODE", "MAX_K", "SEARCH_PARAMS", "search_args"]

@@ -1,0 +1,167 @@
+"""Watches: a saved search lists exactly the passages a later build brings into its results,
+from the command line, the API, the page and an Atom feed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+
+import pytest
+from jsonschema import Draft202012Validator, ValidationError
+from click.testing import CliRunner
+
+from conftest import ARCHIVE, SEEDS
+from indexer import QueryError, Searcher, build_index, make_filters, update_index
+from indexer.watches import WATCH_FILE, Watches, WatchError, passage_key
+from webapp import create_app
+from webapp.cli import main
+
+QUESTION = "storm damage at the harbour"
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture()
+def archive(tmp_path):
+    folder = tmp_path / "archive"
+    shutil.copytree(ARCHIVE, folder)
+    shutil.copytree(SEEDS, folder / "seeds")
+    return folder
+
+
+def add_stories(archive):
+    (archive / "storm.txt").write_text(
+        "Storm floods the harbour\n\nA storm surge flooded the harbour on Sunday, sinking two "
+        "fishing boats and damaging the ferry terminal, the coast guard said.\n")
+    (archive / "gale.txt").write_text(
+        "Gale batters harbour wall\n\nA gale tore a hole in the harbour wall overnight and "
+        "storm waves damaged the fish market beside it, the port said on Monday.\n")
+
+
+def keys(searcher: Searcher, depth: int) -> list[str]:
+    return [passage_key(h) for h in searcher.search(QUESTION, depth, group="passage").hits]
+
+
+def test_a_watch_reports_exactly_the_passages_an_update_brings(archive, tmp_path, embedder):
+    index = tmp_path / "ix"
+    build_index([archive], index, embedder=embedder)
+    watches = Watches(index)
+    watches.save(Searcher(index, embedder=embedder), "harbour", QUESTION, depth=4)
+    before = keys(Searcher(index, embedder=embedder), 4)
+    assert [new for _, new in watches.check(Searcher(index, embedder=embedder))] == [[]]
+
+    add_stories(archive)
+    update_index([archive], index, embedder=embedder)
+    searcher = Searcher(index, embedder=embedder)
+    after = keys(searcher, 4)
+    (watch, new), = watches.check(searcher)
+    expected = [k for k in after if k not in before]
+    assert [f["key"] for f in new] == expected  # exactly the new ones, best first
+    assert {f["title"] for f in new} >= {"Storm floods the harbour", "Gale batters harbour wall"}
+    assert watches.check(searcher)[0][1] == new  # the same build checked again: the same
+
+    # A rebuild numbers the passages anew; nothing in it is new to the watch.
+    build_index([archive], index, embedder=embedder)
+    assert watches.check(Searcher(index, embedder=embedder))[0][1] == []
+    watch = watches.get("harbour")
+    assert [c["new"] for c in watch.checks] == [0, len(new), 0]  # saved, the update, the rebuild
+    assert [f["key"] for f in watch.findings] == expected
+
+
+def test_watches_refuse_bad_names_unknown_ones_and_a_damaged_file(archive_index, tmp_path,
+                                                                  embedder):
+    index = tmp_path / "ix"
+    shutil.copytree(archive_index, index)
+    watches, searcher = Watches(index), Searcher(index, embedder=embedder)
+    for bad in ("", "../x", "a b", "x" * 65):
+        with pytest.raises(QueryError, match="name"):
+            watches.save(searcher, bad, QUESTION)
+    with pytest.raises(QueryError, match="no outlet"):
+        watches.save(searcher, "x", QUESTION, filters=make_filters(sources=["No Such Outlet"]))
+    assert not (index / WATCH_FILE).exists()  # nothing half saved
+    watches.save(searcher, "one", QUESTION)
+    with pytest.raises(QueryError, match="at most 1 watches"):
+        watches.save(searcher, "two", QUESTION, limit=1)
+    watches.save(searcher, "one", "bridge closed", limit=1)  # replacing one is not adding one
+    assert [w.query for w in watches.all()] == ["bridge closed"]
+    with pytest.raises(WatchError, match="no watch named 'nope'"):
+        watches.check(searcher, ["nope"])
+    (index / WATCH_FILE).write_text("{not json")
+    with pytest.raises(WatchError, match="unreadable.*delete it"):
+        watches.all()
+
+
+def test_the_cli_saves_a_watch_and_lists_what_an_update_brought(archive, tmp_path):
+    runner = CliRunner()
+    ix = ["--index-dir", str(tmp_path / "ix")]
+    assert runner.invoke(main, ["index", str(archive), *ix]).exit_code == 0
+    saved = runner.invoke(main, ["watch", *ix, "add", "harbour", QUESTION, "--depth", "4"])
+    assert saved.exit_code == 0 and "Saved the watch 'harbour'" in saved.output
+    add_stories(archive)
+    updated = runner.invoke(main, ["index", str(archive), "--update", *ix])
+    assert updated.exit_code == 0, updated.output
+    assert "Watch harbour: " in updated.output and "Watch harbour: 0" not in updated.output
+    listed = runner.invoke(main, ["watch", *ix])
+    assert listed.exit_code == 0 and "Storm floods the harbour" in listed.output
+    rows = [json.loads(line) for line in
+            runner.invoke(main, ["watch", *ix, "check", "--json"]).output.splitlines()]
+    assert {r["title"] for r in rows} >= {"Storm floods the harbour"}
+    assert {r["watch"] for r in rows} == {"harbour"}
+    history = runner.invoke(main, ["watch", *ix, "list"]).output
+    assert "harbour: storm damage at the harbour" in history and "new passage" in history
+    assert runner.invoke(main, ["watch", *ix, "remove", "harbour"]).exit_code == 0
+    gone = runner.invoke(main, ["watch", *ix, "check", "harbour"])
+    assert gone.exit_code != 0 and "no watch named 'harbour'" in gone.output
+
+
+def test_the_page_and_the_api_save_watches_and_the_feed_lists_findings(archive, tmp_path,
+                                                                       embedder):
+    index = tmp_path / "ix"
+    build_index([archive], index, embedder=embedder)
+    app = create_app({"INDEX_DIR": str(index), "EMBEDDER": embedder, "TESTING": True})
+    client = app.test_client()
+    page = client.get("/", query_string={"q": QUESTION}).get_data(as_text=True)
+    assert 'action="/watches"' in page and f'value="{QUESTION}"' in page
+    saved = client.post("/watches", data={"name": "harbour", "q": QUESTION, "depth": "4"})
+    assert saved.status_code == 303 and saved.headers["Location"].endswith("/watch/harbour")
+    assert client.post("/watches", data={"name": "x", "q": QUESTION},
+                       headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert client.post("/watches", data={"name": "x", "q": QUESTION},
+                       headers={"Origin": "https://evil.example"}).status_code == 403
+    assert client.post("/watches", data={"name": "../x", "q": QUESTION}).status_code == 400
+    made = client.post("/api/watches", json={"name": "bridge", "q": "bridge closed",
+                                             "source": ["AFP"]})
+    assert made.status_code == 201 and made.get_json()["filters"] == {"source": ["AFP"]}
+    assert client.post("/api/watches", json={"name": "y", "q": "x", "colour": 1}).status_code == 400
+    assert client.post("/api/watches", json=["x"]).status_code == 400
+    listing = client.get("/api/watches").get_json()["watches"]
+    assert [w["name"] for w in listing] == ["harbour", "bridge"]
+
+    add_stories(archive)
+    update_index([archive], index, embedder=embedder)
+    (_, new), = Watches(index).check(Searcher(index, embedder=embedder), ["harbour"])
+    assert new
+    found = client.get("/api/watches/harbour").get_json()
+    assert [f["key"] for f in found["findings"]] == [f["key"] for f in new]
+    assert "Storm floods the harbour" in client.get("/watch/harbour").get_data(as_text=True)
+    assert "harbour" in client.get("/watches").get_data(as_text=True)
+    feed = client.get("/watch/harbour.atom")
+    assert feed.status_code == 200 and feed.mimetype == "application/atom+xml"
+    root = ET.fromstring(feed.get_data())
+    entries = root.findall(f"{ATOM}entry")
+    assert [e.find(f"{ATOM}title").text for e in entries] == [f["title"] for f in new]
+    assert all(e.find(f"{ATOM}id").text and e.find(f"{ATOM}updated").text for e in entries)
+    doc = client.get("/api/openapi.json").get_json()
+
+    def valid(path: str, method: str, status: int, body: dict) -> None:
+        schema = doc["paths"][path][method]["responses"][str(status)]["content"][
+            "application/json"]["schema"]
+        Draft202012Validator({**schema, "components": doc["components"]}).validate(body)
+
+    valid("/api/watches", "get", 200, client.get("/api/watches").get_json())
+    valid("/api/watches", "post", 201, made.get_json())
+    valid("/api/watches/{name}", "get", 200, found)
+    with pytest.raises(ValidationError):  # the schema can fail
+        valid("/api/watches/{name}", "get", 200, {**found, "findings": 3})
+    assert client.get("/watch/nope.atom").status_code == 404
+    assert client.get("/api/watches/nope").get_json()["error"]["status"] == 404

@@ -1,0 +1,155 @@
+"""Watches on the web: the page lists them with their history, saves one from a search, shows
+what each has found, and gives each as an Atom feed; the API lists and saves them too.
+
+Saving a watch is the one thing a request may write: a small file beside the index (never the
+index), at most MAX_WATCHES watches, and only from this site's own pages (a form posted from
+another site is refused: browsers say where a request comes from)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
+                   request, url_for)
+from werkzeug.datastructures import MultiDict
+
+from indexer import QueryError, make_filters
+from indexer.watches import DEFAULT_DEPTH, MAX_WATCHES, Watches, WatchError
+
+from . import get_searcher
+from .params import refuse_unknown
+
+bp = Blueprint("watching", __name__)
+FEED_ENTRIES = 50  # the newest findings a feed gives
+WATCH_KEYS = ("name", "q", "mode", "since", "until", "source", "depth")
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def _watches() -> Watches:
+    return Watches(current_app.config["INDEX_DIR"])
+
+
+def _watch(name: str):
+    try:
+        return _watches().get(name)
+    except WatchError:
+        abort(404, f"no watch named {name!r}")
+
+
+def _same_site() -> None:
+    """403 for a form or request posted from another site (a page elsewhere must not save
+    watches here in a visitor's name)."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        abort(403, "watches are saved from this site's own pages only")
+    origin = request.headers.get("Origin")
+    if origin and origin != "null" and origin.rstrip("/") != request.host_url.rstrip("/"):
+        abort(403, "watches are saved from this site's own pages only")
+
+
+def _save(values: MultiDict) -> Any:
+    """Save the watch a form or a JSON body describes; QueryError (a 400) for a bad value."""
+    depth = values.get("depth", "") or DEFAULT_DEPTH
+    try:
+        depth = int(depth)
+    except (TypeError, ValueError):
+        raise QueryError(f"depth must be a whole number, got {str(depth)[:40]!r}") from None
+    filters = make_filters(values.get("since", ""), values.get("until", ""),
+                           values.getlist("source"))
+    return _watches().save(get_searcher(), values.get("name", ""), values.get("q", ""),
+                           values.get("mode", "") or "hybrid", filters, depth,
+                           limit=MAX_WATCHES)
+
+
+@bp.get("/watches")
+def watches_page():
+    """Every watch with its search and its checks, newest first."""
+    return render_template("watches.html", watches=_watches().all())
+
+
+@bp.post("/watches")
+def save_from_page():
+    """Save the search of the form as a watch; on to its page.
+
+    Errors: 400 for a bad name or search, or too many watches; 403 from another site."""
+    _same_site()
+    watch = _save(request.form)  # a QueryError is a 400 with its reason
+    return redirect(url_for("watching.watch_page", name=watch.name), 303)
+
+
+@bp.get("/watch/<name>")
+def watch_page(name: str):
+    """A watch's findings, newest first, and its checks."""
+    return render_template("watch.html", watch=_watch(name))
+
+
+@bp.get("/watch/<name>.atom")
+def feed(name: str):
+    """The watch as an Atom feed: an entry for each passage it found, newest first."""
+    watch = _watch(name)
+    ET.register_namespace("", ATOM)
+    root = ET.Element(f"{{{ATOM}}}feed")
+    base = request.host_url.rstrip("/")
+    self_url = base + url_for("watching.feed", name=name)
+
+    def add(parent: ET.Element, tag: str, text: str = "", **attrs: str) -> ET.Element:
+        child = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        if text:
+            child.text = text
+        return child
+
+    add(root, "id", self_url)
+    add(root, "title", f"news-search watch {watch.name}: {watch.query}")
+    add(root, "link", href=self_url, rel="self")
+    add(root, "link", href=base + url_for("watching.watch_page", name=name))
+    updated = max([c["at"] for c in watch.checks] or [watch.created])
+    add(root, "updated", updated)
+    add(add(root, "author"), "name", "news-search")
+    for f in watch.findings[:FEED_ENTRIES]:
+        entry = add(root, "entry")
+        add(entry, "id", f"{self_url}#{f['key']}")
+        add(entry, "title", f["title"] or "(untitled)")
+        add(entry, "updated", f["found"])
+        link = f["url"] if f["url"].startswith(("http://", "https://")) else \
+            base + url_for("pages.article_by_query", id=f["article_id"])
+        add(entry, "link", href=link)
+        add(entry, "summary", f["passage"])
+        if f["source"]:
+            add(add(entry, "author"), "name", f["source"])
+    body = ET.tostring(root, encoding="unicode", xml_declaration=False)
+    return Response('<?xml version="1.0" encoding="utf-8"?>\n' + body,
+                    mimetype="application/atom+xml")
+
+
+@bp.get("/api/watches")
+def api_list():
+    """Every watch with its checks."""
+    return jsonify({"watches": [w.summary() for w in _watches().all()]})
+
+
+@bp.get("/api/watches/<name>")
+def api_watch(name: str):
+    """One watch with its findings, newest first."""
+    watch = _watch(name)
+    return jsonify({**watch.summary(), "findings": watch.findings})
+
+
+@bp.post("/api/watches")
+def api_save():
+    """Save a watch from a JSON body {"name", "q", "mode", "since", "until", "source": [...],
+    "depth"}; 201 with the watch.
+
+    Errors: 400 for a body that is not such an object or a bad value, too many watches;
+    403 from another site's page."""
+    _same_site()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "the body must be a JSON object with 'name' and 'q'")
+    refuse_unknown(MultiDict(body), WATCH_KEYS)
+    values = MultiDict()
+    for key, value in body.items():
+        for item in (value if key == "source" and isinstance(value, list) else [value]):
+            if not isinstance(item, (str, int)) or isinstance(item, bool):
+                abort(400, f"'{key}' must be text")
+            values.add(key, str(item))
+    return jsonify(_save(values).summary()), 201
