@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -613,29 +613,26 @@ class Searcher:
         pool = self._pool(loaded, query, mode, resolve_sources(filters, loaded.sources))
         heads = _story_heads(pool.about.stories)[:stories]
         found = loaded.passages([int(pool.ids[at]) for at in heads])
-        outlets: dict[str, int] = {}
-        held: dict[str, int] = {}  # stem -> stories
-        forms: dict[str, dict[str, int]] = {}  # stem -> its forms as written -> times
+        outlets = Counter(a.source for _, a in found.values() if a.source)
+        words = [set(_LETTERS.findall(f"{a.title}\n{p.text}")) for p, a in found.values()]
+        forms = Counter(w for held in words for w in held)  # a form -> the stories with it
         asked = set(query_stems(query))
-        for passage, article in found.values():
-            if article.source:
-                outlets[article.source] = outlets.get(article.source, 0) + 1
-            seen = set()
-            for word in set(_LETTERS.findall(f"{article.title}\n{passage.text}")):
-                if word.lower() in STOPWORDS or (stem := word_stem(word)) in asked:
-                    continue
-                forms.setdefault(stem, {})
-                forms[stem][word] = forms[stem].get(word, 0) + 1
-                if stem not in seen:
-                    seen.add(stem)
-                    held[stem] = held.get(stem, 0) + 1
-        weights = loaded.idf(sorted(held)) if held else {}
-        ranked = sorted(((held[s] * weights.get(s, 0.0), s) for s in held if held[s] > 1),
-                        reverse=True)[:top]
-        words = [(max(forms[s].items(), key=lambda f: (f[1], f[0].islower()))[0], held[s])
-                 for _, s in ranked]
+        stem_of = {w: stem for w in forms
+                   if w.lower() not in STOPWORDS and (stem := word_stem(w)) not in asked}
+        stories_with = Counter(stem for held in words for stem in {stem_of.get(w) for w in held}
+                               if stem is not None)  # a stem -> the stories with it
+        common = sorted(stem for stem, n in stories_with.items() if n > 1)
+        weights = loaded.idf(common) if common else {}
+        ranked = sorted(common, key=lambda st: (-stories_with[st] * weights.get(st, 0.0), st))
+        shown = set(ranked[:top])
+        best: dict[str, str] = {}  # a stem -> its commonest form (lower case on a tie)
+        for w, stem in stem_of.items():
+            if stem in shown and (stem not in best or (forms[w], w.islower()) >
+                                  (forms[best[stem]], best[stem].islower())):
+                best[stem] = w
+        words_ = [(best[st], stories_with[st]) for st in ranked[:top]]
         return Facets(len(found), sorted(outlets.items(), key=lambda o: (-o[1], o[0]))[:top],
-                      words)
+                      words_)
 
     def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
         """(passage id, passage) of an article, in order."""
