@@ -66,11 +66,12 @@ class Article:
     source: str = ""
     url: str = ""
     origin: str = field(default="", compare=False)  # where it was read: "file" or "file:line"
+    language: str = field(default="", compare=False)  # detected when indexed: "en", or ""
 
     def to_dict(self) -> dict[str, str]:
         """The article's public fields, for JSON (every result has one: no deep copy)."""
         return {"id": self.id, "title": self.title, "date": self.date, "source": self.source,
-                "url": self.url}
+                "url": self.url, "language": self.language}
 
     @property
     def content_hash(self) -> str:

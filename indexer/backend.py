@@ -51,6 +51,7 @@ class Build(ABC):
     name: str  # what /api/health names as the index served
     manifest: Manifest
     sources: list[tuple[str, int]]  # the outlets with their article counts, largest first
+    languages: list[tuple[str, int]]  # the articles' languages ("" unknown) with their counts
     newest: float  # the newest and oldest article's day (proleptic ordinal), NaN if none
     oldest: float
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Iterable
 
 from .errors import QueryError
 
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 MAX_SOURCES = 50
 HOST = re.compile(r"^(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,})$", re.I)  # a bare host name
 # Labels of a host that name no outlet: "cnn.com" is CNN, "europe.chinadaily.com.cn" China Daily.
@@ -27,13 +28,15 @@ class Filters:
     since: str = ""
     until: str = ""
     sources: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()  # ISO 639-1 codes, as detected when indexed
 
     def __bool__(self) -> bool:
-        return bool(self.since or self.until or self.sources)
+        return bool(self.since or self.until or self.sources or self.languages)
 
     def to_dict(self) -> dict:
         """The filters as JSON, only those set."""
-        data = {"since": self.since, "until": self.until, "source": list(self.sources)}
+        data = {"since": self.since, "until": self.until, "source": list(self.sources),
+                "language": list(self.languages)}
         return {k: v for k, v in data.items() if v}
 
 
@@ -100,11 +103,25 @@ def resolve_sources(filters: Filters, known: Iterable[tuple[str, int]]) -> Filte
             raise QueryError(f"no outlet {asked!r} in this index; its outlets: {shown}{more}"
                              if known else f"no outlet {asked!r}: this index names no outlets")
         found.update(dict.fromkeys(matched))
-    return Filters(filters.since, filters.until, tuple(found))
+    return replace(filters, sources=tuple(found))
+
+
+def check_languages(filters: Filters, known: Iterable[tuple[str, int]]) -> Filters:
+    """filters, if the index has an article in each language asked for (known: (language,
+    articles) pairs, largest first); QueryError naming the known ones otherwise."""
+    have = {code for code, _ in known if code}
+    for asked in filters.languages:
+        if asked not in have:
+            shown = ", ".join(f"{code} ({n})" for code, n in known if code)
+            raise QueryError(f"no article in language {asked!r} in this index; its languages: "
+                             f"{shown}" if have else f"no article in language {asked!r}: this "
+                             "index has no languages (built before they were detected: update "
+                             "it with `news-search index PATH --update`)")
+    return filters
 
 
 def make_filters(since: str | None = None, until: str | None = None,
-                 sources: Iterable[str] = ()) -> Filters:
+                 sources: Iterable[str] = (), languages: Iterable[str] = ()) -> Filters:
     """Filters from user input; QueryError names the parameter that is wrong."""
     since, until = (since or "").strip(), (until or "").strip()
     for name, value in (("since", since), ("until", until)):
@@ -115,4 +132,11 @@ def make_filters(since: str | None = None, until: str | None = None,
     cleaned = tuple(dict.fromkeys(s.strip() for s in sources if s and s.strip()))
     if len(cleaned) > MAX_SOURCES:
         raise QueryError(f"at most {MAX_SOURCES} sources, got {len(cleaned)}")
-    return Filters(since, until, cleaned)
+    codes = tuple(dict.fromkeys(c.strip().lower() for c in languages if c and c.strip()))
+    for code in codes:
+        if not _LANGUAGE.match(code):
+            raise QueryError(f"language must be a two-letter ISO 639-1 code such as en or de, "
+                             f"got {code[:40]!r}")
+    if len(codes) > MAX_SOURCES:
+        raise QueryError(f"at most {MAX_SOURCES} languages, got {len(codes)}")
+    return Filters(since, until, cleaned, codes)

@@ -104,6 +104,11 @@ class LocalBuild(Build):
                 "`news-search index PATH`")
 
     @functools.cached_property
+    def languages(self) -> list[tuple[str, int]]:
+        """The articles' languages with their counts, largest first (a build never changes)."""
+        return self.meta.languages()
+
+    @functools.cached_property
     def sources(self) -> list[tuple[str, int]]:
         """The outlets with their article counts, largest first (a build never changes)."""
         return self.meta.sources()

@@ -9,6 +9,7 @@ from typing import Iterable, Sequence
 
 from .articles import Article
 from .chunking import Passage
+from .language import SAMPLE_CHARS, detect
 from .errors import IndexCorruptError, IndexMismatchError
 from .filters import Filters
 
@@ -25,7 +26,8 @@ CREATE TABLE articles (
     url TEXT NOT NULL,
     origin TEXT NOT NULL,
     content_hash TEXT NOT NULL,
-    story TEXT NOT NULL  -- id of the first article of its story (syndicated copies share it)
+    story TEXT NOT NULL,  -- id of the first article of its story (syndicated copies share it)
+    language TEXT NOT NULL DEFAULT ''  -- detected when indexed (language.py); '' if unknown
 );
 CREATE INDEX articles_by_story ON articles(story);
 CREATE TABLE passages (
@@ -43,7 +45,7 @@ CREATE INDEX articles_by_source ON articles(source COLLATE NOCASE);
 # Keyword search tables of index formats 2 and 3, dropped when such an index is updated: keyword
 # search is now kept beside the database (keywords.py).
 _OLD_TABLES = ("passages_fts", "articles_fts")
-_ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin"
+_ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin, a.language"
 _HEADER_COLUMNS = _ARTICLE_COLUMNS.replace("a.text", "''")  # all but the text
 
 
@@ -67,6 +69,17 @@ class MetadataWriter:
                 self.conn.execute(f"DROP TABLE {table}")
             if old:
                 self.conn.execute("VACUUM")  # give their space back
+            self._add_languages()
+
+    def _add_languages(self) -> None:
+        """An index built before languages were detected gets them, from the stored texts."""
+        if "language" in {row[1] for row in self.conn.execute("PRAGMA table_info(articles)")}:
+            return
+        self.conn.execute("ALTER TABLE articles ADD COLUMN language TEXT NOT NULL DEFAULT ''")
+        rows = self.conn.execute("SELECT rowid, title, substr(text, 1, ?) FROM articles",
+                                 (SAMPLE_CHARS,)).fetchall()
+        self.conn.executemany("UPDATE articles SET language = ? WHERE rowid = ?",
+                              [(detect(title, text), rowid) for rowid, title, text in rows])
 
     def existing(self) -> dict[str, tuple[int, str]]:
         """Every stored article's id with its row id and content hash."""
@@ -101,10 +114,11 @@ class MetadataWriter:
         """Store an article (of story: the id of its story's first article) and its passages,
         numbered from first_id (the vector store's ids)."""
         cur = self.conn.execute(
-            "INSERT INTO articles (id, title, text, date, source, url, origin, content_hash, story)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (id, title, text, date, source, url, origin, content_hash, story,"
+            " language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (article.id, article.title, article.text, article.date, article.source, article.url,
-             article.origin, article.content_hash, story or article.id))
+             article.origin, article.content_hash, story or article.id,
+             article.language or detect(article.title, article.text)))
         self.conn.executemany(
             'INSERT INTO passages (id, article_rowid, position, start, "end", text)'
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -145,6 +159,9 @@ def _filter_sql(filters: "Filters | None") -> tuple[str, list[str]]:
     if filters.sources:
         where.append(f"a.source COLLATE NOCASE IN ({','.join('?' * len(filters.sources))})")
         params.extend(filters.sources)
+    if filters.languages:
+        where.append(f"a.language IN ({','.join('?' * len(filters.languages))})")
+        params.extend(filters.languages)
     return "".join(f" AND {w}" for w in where), params
 
 
@@ -158,6 +175,7 @@ class MetadataReader:
                                     "`news-search index PATH`")
         self._local = threading.local()
         self._stories: bool | None = None
+        self._languages: bool | None = None
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -186,7 +204,7 @@ class MetadataReader:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self._conn().execute(
-            f'SELECT p.id, p.position, p.start, p."end", p.text, {_HEADER_COLUMNS}'
+            f'SELECT p.id, p.position, p.start, p."end", p.text, {self._columns(_HEADER_COLUMNS)}'
             f" FROM passages p JOIN articles a ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
             ids).fetchall()
         found = {}
@@ -222,7 +240,7 @@ class MetadataReader:
         if not self._has_stories():
             return []
         rows = self._conn().execute(
-            f"SELECT {_HEADER_COLUMNS} FROM articles a WHERE a.story ="
+            f"SELECT {self._columns(_HEADER_COLUMNS)} FROM articles a WHERE a.story ="
             " (SELECT story FROM articles WHERE id = ?) AND a.id != ? ORDER BY a.date, a.rowid",
             (article_id, article_id)).fetchall()
         return [Article(*row) for row in rows]
@@ -234,6 +252,24 @@ class MetadataReader:
     def article_dates(self) -> dict[int, str]:
         """Each article's row id with its date as stored."""
         return dict(self._conn().execute("SELECT rowid, date FROM articles"))
+
+    def _has_languages(self) -> bool:
+        if self._languages is None:
+            columns = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
+            self._languages = "language" in columns
+        return self._languages
+
+    def _columns(self, columns: str) -> str:
+        """columns as this database has them: one built before languages has none ('')."""
+        return columns if self._has_languages() else columns.replace("a.language", "''")
+
+    def languages(self) -> list[tuple[str, int]]:
+        """The languages of the articles with their counts, largest first ("" if unknown)."""
+        if not self._has_languages():
+            return [("", self.counts()[0])]
+        return self._conn().execute(
+            "SELECT language, count(*) FROM articles GROUP BY language"
+            " ORDER BY count(*) DESC, language").fetchall()
 
     def sources(self) -> list[tuple[str, int]]:
         """The outlets in the index with their article counts, largest first."""
@@ -269,7 +305,8 @@ class MetadataReader:
     def article(self, article_id: str) -> Article | None:
         """The article with this id, or None."""
         row = self._conn().execute(
-            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.id = ?", (article_id,)).fetchone()
+            f"SELECT {self._columns(_ARTICLE_COLUMNS)} FROM articles a WHERE a.id = ?",
+            (article_id,)).fetchone()
         return Article(*row) if row else None
 
     def close(self) -> None:

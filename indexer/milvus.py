@@ -137,6 +137,8 @@ def filter_expression(filters: Filters) -> str:
         parts.append(f"date <= {json.dumps(filters.until + '~')}")  # the whole last day is in
     if filters.sources:
         parts.append(f"source_key in {_quoted(s.lower() for s in filters.sources)}")
+    if filters.languages:
+        parts.append(f"language in {_quoted(filters.languages)}")
     return " and ".join(parts)
 
 
@@ -196,6 +198,7 @@ class MilvusBuild(Build):
         self.manifest = Manifest(**held["manifest"])
         self.manifest.check_model(model, Path(str(address)))
         self.sources = [tuple(pair) for pair in held["sources"]]
+        self.languages = [tuple(pair) for pair in held.get("languages", [])]
         self.newest = float("nan") if held["newest"] is None else float(held["newest"])
         self.oldest = float("nan") if held["oldest"] is None else float(held["oldest"])
         self._lock = threading.Lock()
@@ -316,7 +319,7 @@ class MilvusBuild(Build):
 
     def _articles(self, expression: str, text: bool = False) -> dict[int, Article]:
         rows = self._query(self.articles_name, expression,
-                           ["key", "id", "title", "date", "source", "url", "origin"])
+                           ["key", "id", "title", "date", "source", "url", "origin", "language"])
         texts: dict[int, list[tuple[int, str]]] = {}
         if text and rows:
             for row in self._query(self.texts_name,
@@ -325,7 +328,8 @@ class MilvusBuild(Build):
                 texts.setdefault(int(row["article"]), []).append((row["part"], row["text"]))
         return {int(r["key"]): Article(r["id"], r["title"],
                                        "".join(t for _, t in sorted(texts.get(int(r["key"]), []))),
-                                       r["date"], r["source"], r["url"], r["origin"])
+                                       r["date"], r["source"], r["url"], r["origin"],
+                                       r["language"])
                 for r in rows}
 
     def passages(self, ids: Sequence[int] | set[int]) -> dict[int, tuple[Passage, Article]]:
@@ -440,7 +444,7 @@ def _schemas(client: Any, dimension: int) -> dict[str, tuple[Any, Any]]:
     for name in ("article", "story", "day", "position", "start", "end", "copies"):
         passages.add_field(name, DataType.INT64)
     passages.add_field("dated", DataType.BOOL)
-    for name in ("article_id", "date", "source_key", "text"):
+    for name in ("article_id", "date", "source_key", "language", "text"):
         text(passages, name)
     p_index = client.prepare_index_params()
     p_index.add_index("vector", index_type="FLAT", metric_type="IP")
@@ -452,7 +456,8 @@ def _schemas(client: Any, dimension: int) -> dict[str, tuple[Any, Any]]:
     articles.add_field("pairs", DataType.SPARSE_FLOAT_VECTOR)
     articles.add_field("story", DataType.INT64)
     articles.add_field("dated", DataType.BOOL)
-    for name in ("id", "title", "date", "source", "source_key", "url", "origin", "content_hash"):
+    for name in ("id", "title", "date", "source", "source_key", "url", "origin", "content_hash",
+                 "language"):
         text(articles, name)
     a_index = client.prepare_index_params()
     a_index.add_index("words", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
@@ -529,9 +534,10 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
             client.create_collection(names[kind], schema=schema, index_params=index)
         words, article_words, phrases = load_keyword_indexes(folder)
         conn = build.meta._conn()
+        language = "language" if build.meta._has_languages() else "''"
         articles = conn.execute(
-            "SELECT rowid, id, title, text, date, source, url, origin, content_hash, story"
-            " FROM articles").fetchall()
+            "SELECT rowid, id, title, text, date, source, url, origin, content_hash, story, "
+            f"{language} FROM articles").fetchall()
         key_of = {row[1]: row[0] for row in articles}
         story_of = {row[0]: key_of.get(row[9], row[0]) for row in articles}
         story_size: dict[int, int] = {}
@@ -540,8 +546,9 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
         article_weights = _term_weights(article_words)
         pair_weights = _phrase_weights(phrases)
         rows, texts = [], []
-        for rowid, aid, title, text, date, source, url, origin, chash, story in articles:
+        for rowid, aid, title, text, date, source, url, origin, chash, story, lang in articles:
             rows.append({"key": rowid, "id": aid, "title": _clip(title), "date": _clip(date),
+                         "language": lang,
                          "source": _clip(source), "source_key": _clip(source.lower()),
                          "url": _clip(url), "origin": _clip(origin), "content_hash": chash,
                          "story": story_of[rowid], "dated": bool(re.match(r"\d{4}", date)),
@@ -561,6 +568,7 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
                                          for k, n in held.items()])
         dates = {row[0]: row[4] for row in articles}
         sources = {row[0]: row[5] for row in articles}
+        languages = {row[0]: row[10] for row in articles}
         ids = {row[0]: row[1] for row in articles}
         passages = conn.execute('SELECT id, article_rowid, position, start, "end", text'
                                 " FROM passages ORDER BY id").fetchall()
@@ -576,11 +584,13 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
                  "start": start, "end": end, "copies": story_size[story_of[rowid]] - 1,
                  "dated": bool(re.match(r"\d{4}", dates[rowid])), "article_id": ids[rowid],
                  "date": _clip(dates[rowid]), "source_key": _clip(sources[rowid].lower()),
+                 "language": languages[rowid],
                  "text": _clip(text)}
                 for (pid, rowid, position, start, end, text), vector in zip(block, vectors)])
             bar.update(len(block))
         bar.close()
         held_manifest = {"manifest": asdict(build.manifest), "sources": build.sources,
+                         "languages": build.languages,
                          "newest": None if build.newest != build.newest else build.newest,
                          "oldest": None if build.oldest != build.oldest else build.oldest}
         client.alter_collection_properties(names["passages"],

@@ -19,7 +19,7 @@ from .articles import Article
 from .chunking import Passage, sentence_spans
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexerError, QueryError
-from .filters import Filters, resolve_sources
+from .filters import Filters, check_languages, resolve_sources
 from .answers import around, choose, window
 from .fusion import HYBRID, KEYWORD, Weights, min_max_array, reciprocal_rank_fusion
 from .highlight import Highlights, closest_sentences, highlight
@@ -258,6 +258,12 @@ class _Pool:
         return [self.entry(at) for at in range(len(self.ids))]
 
 
+def _resolved(loaded: Build, filters: Filters) -> Filters:
+    """filters with outlets as the index names them; QueryError for an outlet or a language
+    the index does not have."""
+    return check_languages(resolve_sources(filters, loaded.sources), loaded.languages)
+
+
 def _story_heads(stories: np.ndarray) -> np.ndarray:
     """Where each story first appears in a ranked list of story codes (its best entry), in
     ranked order."""
@@ -469,7 +475,7 @@ class Searcher:
         sort, recency = check_sort(sort), check_recency(recency)
         started = time.perf_counter()
         loaded = self._current()  # one build for the whole query, even if a swap happens now
-        filters = resolve_sources(filters, loaded.sources)
+        filters = _resolved(loaded, filters)
         pool = self._pool(loaded, query, mode, filters)
         if recency:
             pool = _boost_recent(loaded, pool, recency)
@@ -589,7 +595,7 @@ class Searcher:
         mode, interval = check_mode(mode), check_interval(interval)
         stories = _whole_number("stories", stories, 1, CANDIDATES)
         loaded = self._current()
-        filters = resolve_sources(filters, loaded.sources)
+        filters = _resolved(loaded, filters)
         series = []
         for q in queries:
             about = self._pool(loaded, q, mode, filters).about
@@ -610,7 +616,7 @@ class Searcher:
         mode = check_mode(mode)
         stories = _whole_number("stories", stories, 1, CANDIDATES)
         loaded = self._current()
-        pool = self._pool(loaded, query, mode, resolve_sources(filters, loaded.sources))
+        pool = self._pool(loaded, query, mode, _resolved(loaded, filters))
         heads = _story_heads(pool.about.stories)[:stories]
         found = loaded.passages([int(pool.ids[at]) for at in heads])
         outlets = Counter(a.source for _, a in found.values() if a.source)
@@ -625,10 +631,10 @@ class Searcher:
         weights = loaded.idf(common) if common else {}
         ranked = sorted(common, key=lambda st: (-stories_with[st] * weights.get(st, 0.0), st))
         shown = set(ranked[:top])
-        best: dict[str, str] = {}  # a stem -> its commonest form (lower case on a tie)
+        best: dict[str, str] = {}  # a stem -> its commonest form (lower case, shorter on a tie)
+        order = lambda w: (forms[w], w.islower(), -len(w), w)  # noqa: E731
         for w, stem in stem_of.items():
-            if stem in shown and (stem not in best or (forms[w], w.islower()) >
-                                  (forms[best[stem]], best[stem].islower())):
+            if stem in shown and (stem not in best or order(w) > order(best[stem])):
                 best[stem] = w
         words_ = [(best[st], stories_with[st]) for st in ranked[:top]]
         return Facets(len(found), sorted(outlets.items(), key=lambda o: (-o[1], o[0]))[:top],
@@ -641,6 +647,11 @@ class Searcher:
     def sources(self) -> list[tuple[str, int]]:
         """The outlets of the served index with their article counts, largest first."""
         return self._current().sources
+
+    def languages(self) -> list[tuple[str, int]]:
+        """The languages of the served index's articles with their counts, largest first (""
+        for those too short to tell)."""
+        return self._current().languages
 
     def passage_articles(self) -> dict[int, str]:
         """Every passage id of the served index with its article's id."""

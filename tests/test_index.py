@@ -63,7 +63,7 @@ def test_hits_are_ranked_and_carry_their_article(archive_searcher):
     assert hit.article.id == "wire-001"
     assert {text[s:e].lower() for s, e in hit.highlights.terms} >= {"interest", "rate", "inflation"}
     data = hit.to_dict()
-    assert set(data["article"]) == {"id", "title", "date", "source", "url"}
+    assert set(data["article"]) == {"id", "title", "date", "source", "url", "language"}
     assert json.dumps(result.to_dict())
 
 

@@ -67,7 +67,7 @@ def indexes(milvus, tmp_path_factory, embedder):
     archive = tmp_path_factory.mktemp("cluster-archive")
     shutil.copytree(ARCHIVE, archive / "archive")
     shutil.copytree(SEEDS, archive / "seeds")
-    for name in ("fusion", "syndicated"):
+    for name in ("fusion", "syndicated", "languages"):
         shutil.copytree(DATA / name, archive / name)
     # Headlines with no word to search (stop words only) or no pair of words: no BM25 weight.
     (archive / "bare.jsonl").write_text('{"id": "bare-1", "title": "The", "text": ""}\n'
@@ -90,7 +90,7 @@ def test_milvus_answers_as_the_local_index(indexes, embedder):
     local = Searcher(folder, embedder=embedder)
     remote = Searcher(folder, embedder=embedder, backend=address)
     filters = [make_filters(), make_filters(since="2022-02"), make_filters(sources=["Valley Post"]),
-               make_filters(until="2016")]
+               make_filters(until="2016"), make_filters(languages=["de", "fr"])]
     for question in QUESTIONS:
         for mode in ("hybrid", "keyword", "semantic"):
             for f in filters:
@@ -102,6 +102,9 @@ def test_milvus_answers_as_the_local_index(indexes, embedder):
             assert shown(local.search(question, 3, mode, page=2)) == \
                 shown(remote.search(question, 3, mode, page=2))
         assert local.timeline(question).to_dict() == remote.timeline(question).to_dict()
+        assert local.timeline(question, share=True).to_dict() == \
+            remote.timeline(question, share=True).to_dict()
+        assert local.facets(question) == remote.facets(question)
     hit = remote.search(ALEPPO_QUESTION, 1).hits[0]
     assert hit.article.source == "AFP" and "15,000" in hit.passage.text
     storm = remote.search("storm power cut homes", 10)
@@ -110,6 +113,8 @@ def test_milvus_answers_as_the_local_index(indexes, embedder):
     assert article == local.article(hit.article.id) and len(article.text) > 3000
     assert remote.article_passages(hit.article.id) == local.article_passages(hit.article.id)
     assert remote.sources() == local.sources()
+    assert remote.languages() == local.languages() and ("de", 1) in remote.languages()
+    assert [h.article.language for h in remote.search("Hochwasser Hamburg", 1).hits] == ["de"]
     assert remote.health()["articles"] == local.health()["articles"]
 
 

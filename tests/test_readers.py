@@ -162,5 +162,6 @@ def test_an_article_gives_every_public_field_to_json():
                             "date": "2026-11-20", "source": "Harbour Times",
                             "url": "https://example.org/a1"}, origin="x.jsonl:1")
     assert article.to_dict() == {"id": "a1", "title": "Bridge shut", "date": "2026-11-20",
-                                 "source": "Harbour Times", "url": "https://example.org/a1"}
+                                 "source": "Harbour Times", "url": "https://example.org/a1",
+                                 "language": ""}  # detected when indexed
     assert set(article.to_dict()) == {f.name for f in fields(article)} - {"text", "origin"}

@@ -87,7 +87,8 @@ def test_api_search_returns_the_documented_shape(client):
     assert top["rank"] == 1 and "15,000" in top["text"]
     assert top["article"] == {"id": "000_7d05609f62b32f10",
                               "title": "Syria rebels reject Aleppo exit as army advances",
-                              "date": "2016-12-05", "source": "AFP", "url": ""}
+                              "date": "2016-12-05", "source": "AFP", "url": "",
+                              "language": "en"}
     s, e = top["highlights"]["sentence"]
     assert "15,000" in top["text"][s:e]
 

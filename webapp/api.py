@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from indexer import DEFAULT_MODE, check_mode, make_filters
 from indexer.batch import answer_each
 from indexer.export import COLUMNS, MEDIA_TYPES, all_results, answer_sentence, write_rows
-from indexer.filters import resolve_sources
+from indexer.filters import check_languages, resolve_sources
 
 from . import get_searcher
 from .openapi import openapi_document
@@ -31,7 +31,7 @@ def search():
 
 
 MAX_BATCH = 100  # questions a POST /api/batch may hold (a worker answers them one after another)
-BATCH_KEYS = ("questions", "k", "mode", "since", "until", "source")
+BATCH_KEYS = ("questions", "k", "mode", "since", "until", "source", "language")
 
 
 @bp.post("/batch")
@@ -61,10 +61,17 @@ def batch():
         sources = [sources]
     if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
         abort(400, "source must be an outlet or a list of outlets")
+    languages = body.get("language", [])
+    if isinstance(languages, str):
+        languages = [languages]
+    if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
+        abort(400, "language must be a language code or a list of them")
     mode = check_mode(body.get("mode", DEFAULT_MODE))
-    filters = make_filters(str(body.get("since") or ""), str(body.get("until") or ""), sources)
+    filters = make_filters(str(body.get("since") or ""), str(body.get("until") or ""), sources,
+                           languages)
     searcher = get_searcher()
-    resolve_sources(filters, searcher.sources())  # an unknown outlet is the batch's 400
+    # An unknown outlet or language is the batch's 400, not every question's error.
+    check_languages(resolve_sources(filters, searcher.sources()), searcher.languages())
     answers = [{"question": question, "error": problem,
                 "results": [{**hit.to_dict(), "answer": answer_sentence(hit)} for hit in hits]}
                for question, (hits, problem)
@@ -129,7 +136,10 @@ def facets():
 @bp.get("/sources")
 def sources():
     """The outlets in the index with their article counts; 503 when no index is loaded."""
-    return jsonify({"sources": [{"source": s, "articles": n} for s, n in get_searcher().sources()]})
+    searcher = get_searcher()
+    return jsonify({"sources": [{"source": s, "articles": n} for s, n in searcher.sources()],
+                    "languages": [{"language": code, "articles": n}
+                                  for code, n in searcher.languages()]})
 
 
 @bp.get("/openapi.json")

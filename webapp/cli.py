@@ -109,7 +109,7 @@ backend_option = click.option(
 
 
 def filter_options(command):
-    """--since, --until and --source, as search and timeline take them."""
+    """--since, --until, --source and --language, as search and timeline take them."""
     for option in reversed((
         click.option("--since", help="Only articles dated on or after this day, month or year "
                                      "(YYYY-MM-DD, YYYY-MM or YYYY)."),
@@ -118,6 +118,9 @@ def filter_options(command):
         click.option("--source", "sources", multiple=True,
                      help="Only articles of this outlet, by its name or host, any case "
                           "(repeatable)."),
+        click.option("--language", "languages", multiple=True,
+                     help="Only articles in this language, as detected when indexed: an ISO "
+                          "639-1 code such as en or de (repeatable)."),
     )):
         command = option(command)
     return command
@@ -305,12 +308,13 @@ def _check_watches(index_dir: Path, model: str, backend: str) -> None:
 @backend_option
 @model_option
 def search(query: str, k: int, mode: str, since: str | None, until: str | None,
-           sources: tuple[str, ...], group: str, page: int, sort: str, recency: int | None,
+           sources: tuple[str, ...], languages: tuple[str, ...], group: str, page: int,
+           sort: str, recency: int | None,
            as_json: bool, fmt: str | None, index_dir: Path, backend: str, model: str) -> None:
     """Print the passages that best answer QUERY."""
     try:
         searcher = Searcher(index_dir, model=model, backend=backend)
-        filters = make_filters(since, until, sources)
+        filters = make_filters(since, until, sources, languages)
         if fmt:
             from indexer.export import COLUMNS, all_results, write_rows
 
@@ -327,7 +331,8 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
         click.echo("Nothing found.")
     for hit in result.hits:
         a = hit.article
-        meta = " · ".join(x for x in (a.source, a.date[:10], f"score {hit.score:.3f}") if x)
+        meta = " · ".join(x for x in (a.source, a.date[:10], a.language, f"score {hit.score:.3f}")
+                          if x)
         click.secho(f"{hit.rank}. {a.title or '(untitled)'}", bold=True)
         click.echo(f"   {meta}")
         if a.url:
@@ -363,13 +368,14 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
 @backend_option
 @model_option
 def timeline(query: str, interval: str, mode: str, since: str | None, until: str | None,
-             sources: tuple[str, ...], stories: int, share: bool, compare: tuple[str, ...],
+             sources: tuple[str, ...], languages: tuple[str, ...], stories: int, share: bool,
+             compare: tuple[str, ...],
              as_json: bool, index_dir: Path, backend: str, model: str) -> None:
     """Print how many of the stories matching QUERY fall in each period (and those of up to
     two more questions beside them), then their top outlets and words."""
     try:
         searcher = Searcher(index_dir, model=model, backend=backend)
-        filters = make_filters(since, until, sources)
+        filters = make_filters(since, until, sources, languages)
         found = searcher.timelines(query, mode, filters, interval, stories, share, compare)
         facets = searcher.facets(query, mode, filters, stories)
     except IndexerError as exc:
@@ -418,7 +424,8 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
 @backend_option
 @model_option
 def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str | None,
-          sources: tuple[str, ...], fmt: str | None, output: Path | None, index_dir: Path,
+          sources: tuple[str, ...], languages: tuple[str, ...], fmt: str | None,
+          output: Path | None, index_dir: Path,
           backend: str, model: str) -> None:
     """Answer every question of FILE: one a line, or a CSV/TSV with a 'question' column (its
     other columns are kept). Each question's best k results become rows (rank, score,
@@ -431,7 +438,7 @@ def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str
     try:
         questions = read_questions(questions_file)
         searcher = Searcher(index_dir, model=model, backend=backend)
-        filters = make_filters(since, until, sources)
+        filters = make_filters(since, until, sources, languages)
         extra = list(dict.fromkeys(name for q in questions for name in q.extra))
         bar = progress_bar(total=len(questions), desc="Questions", unit=" questions")
         target = open(output, "w", newline="", encoding="utf-8") if output else \
@@ -480,12 +487,13 @@ def _watch_context(ctx: click.Context) -> tuple[Any, Any]:
               help="How many of its best passages the watch follows.")
 @click.pass_context
 def watch_add(ctx: click.Context, name: str, query: str, mode: str, since: str | None,
-              until: str | None, sources: tuple[str, ...], depth: int) -> None:
+              until: str | None, sources: tuple[str, ...], languages: tuple[str, ...],
+              depth: int) -> None:
     """Save QUERY as the watch NAME (replacing one of that name); what it finds now is where
     it starts."""
     watches, searcher = _watch_context(ctx)
     try:
-        w = watches.save(searcher(), name, query, mode, make_filters(since, until, sources),
+        w = watches.save(searcher(), name, query, mode, make_filters(since, until, sources, languages),
                          depth)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None

@@ -55,6 +55,8 @@ _ARTICLE = {
         "title": {"type": "string"},
         "date": {"type": "string", "description": "ISO 8601 where the input's date parsed; as given otherwise"},
         "source": {"type": "string", "description": "the outlet"},
+        "language": {"type": "string", "description": "ISO 639-1 code, detected when indexed; "
+                     "empty when the text is too short to tell"},
         "url": {"type": "string"},
     },
 }
@@ -119,6 +121,11 @@ _SEARCH_PARAMETERS = [
     {"name": "source", "in": "query", "required": False, "explode": True,
      "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
      "description": "only articles of these outlets (repeat the parameter)"},
+    {"name": "language", "in": "query", "required": False, "explode": True,
+     "schema": {"type": "array", "items": {"type": "string", "pattern": "^[a-zA-Z]{2,3}$"},
+                "maxItems": 50},
+     "description": "only articles in these languages, as detected when indexed: ISO 639-1 "
+                    "codes such as en or de (repeat the parameter; GET /api/sources lists them)"},
     {"name": "group", "in": "query", "required": False,
      "schema": {"type": "string", "enum": list(GROUPS), "default": "article"},
      "description": "article: each article once, by its best passage, with its "
@@ -196,7 +203,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         "k": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
                         "mode": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
                         "since": _DATE, "until": _DATE,
-                        "source": {"type": "array", "items": {"type": "string"}}}}}}},
+                        "source": {"type": "array", "items": {"type": "string"}},
+                        "language": {"type": "array", "items": {"type": "string"}}}}}}},
                 "responses": {
                     "200": {"description": "each question's results, in order; a question that "
                                            "fails has its error and no result",
@@ -223,7 +231,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     _PARAMETER["q"],
                     {"name": "format", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"}},
-                    *(_PARAMETER[name] for name in ("mode", "since", "until", "source", "group",
+                    *(_PARAMETER[name] for name in ("mode", "since", "until", "source", "language", "group",
                                                     "sort", "recency")),
                 ],
                 "responses": {
@@ -238,7 +246,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/api/timeline": {"get": {
                 "summary": "How many of the best matching stories fall in each period",
                 "parameters": [
-                    *(_PARAMETER[name] for name in ("q", "mode", "since", "until", "source")),
+                    *(_PARAMETER[name] for name in ("q", "mode", "since", "until", "source",
+                                                    "language")),
                     {"name": "interval", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": list(INTERVALS), "default": "auto"},
                      "description": "auto: days, weeks or months by the span; a too fine "
@@ -271,7 +280,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "summary": "The outlets and the words most frequent among the best matching "
                            "stories",
                 "parameters": [
-                    *(_PARAMETER[name] for name in ("q", "mode", "since", "until", "source")),
+                    *(_PARAMETER[name] for name in ("q", "mode", "since", "until", "source",
+                                                    "language")),
                     {"name": "stories", "in": "query", "required": False,
                      "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
                      "description": "how many of the best matching stories to look at"},
@@ -297,12 +307,16 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 },
             }},
             "/api/sources": {"get": {
-                "summary": "The outlets in the index, with their article counts",
+                "summary": "The outlets and the languages in the index, with their article counts",
                 "responses": {
-                    "200": {"description": "outlets, largest first", "content": {"application/json": {
-                        "schema": {"type": "object", "required": ["sources"], "properties": {
-                            "sources": {"type": "array", "items": {"type": "object", "properties": {
-                                "source": {"type": "string"}, "articles": {"type": "integer"}}}}}}}}},
+                    "200": {"description": "outlets and languages, largest first", "content": {
+                        "application/json": {"schema": {
+                            "type": "object", "required": ["sources", "languages"], "properties": {
+                                "sources": {"type": "array", "items": {"type": "object", "properties": {
+                                    "source": {"type": "string"}, "articles": {"type": "integer"}}}},
+                                "languages": {"type": "array", "items": {"type": "object", "properties": {
+                                    "language": {"type": "string"},
+                                    "articles": {"type": "integer"}}}}}}}}},
                     "503": _error_response("no usable index is loaded"),
                 },
             }},
@@ -348,6 +362,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "mode": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
                             "since": {"type": "string"}, "until": {"type": "string"},
                             "source": {"type": "array", "items": {"type": "string"}},
+                            "language": {"type": "array", "items": {"type": "string"}},
                             "depth": {"type": "integer", "minimum": 1, "maximum": 100,
                                       "default": 20, "description": "how many of its best "
                                       "passages the watch follows"}}}}}},

@@ -58,12 +58,14 @@ def index():
     """
     form = {name: request.args.get(name, "") for name in ("q", "since", "until", "mode", "group", "sort")}
     form["source"] = request.args.get("source", "")
+    form["language"] = request.args.get("language", "")
     context = {"form": form, "query": form["q"], "k": request.args.get("k", DEFAULT_K),
-               "result": None, "error": None, "sources": [], "holdings": None,
+               "result": None, "error": None, "sources": [], "languages": [], "holdings": None,
                "hit_segments": hit_segments, "article_url": article_url}
     try:
         searcher = get_searcher()
         context["sources"], context["holdings"] = searcher.sources(), searcher.health()
+        context["languages"] = searcher.languages()
     except IndexerError:
         if "q" in request.args:
             raise

@@ -19,9 +19,9 @@ from indexer import (
     make_filters,
 )
 
-SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "group", "page", "sort", "recency",
+SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "language", "group", "page", "sort", "recency",
                  "explain")
-REPEATABLE = ("source",)
+REPEATABLE = ("source", "language")
 DEFAULT_K = 10
 
 
@@ -50,7 +50,8 @@ def search_args(args: MultiDict, strict: bool) -> dict[str, Any]:
     return {
         "query": query, "k": k,
         "mode": check_mode(get("mode", DEFAULT_MODE)),
-        "filters": make_filters(get("since", ""), get("until", ""), args.getlist("source")),
+        "filters": make_filters(get("since", ""), get("until", ""), args.getlist("source"),
+                                args.getlist("language")),
         "group": check_group(get("group", "article")),
         "page": check_page(get("page", 1)),
         "sort": check_sort(get("sort", "relevance")),
@@ -67,7 +68,7 @@ def _flag(name: str, value: str) -> bool:
     abort(400, f"{name} must be true or false, got {value!r}")
 
 
-EXPORT_PARAMS = ("q", "mode", "since", "until", "source", "group", "sort", "recency", "format")
+EXPORT_PARAMS = ("q", "mode", "since", "until", "source", "language", "group", "sort", "recency", "format")
 
 
 def export_args(args: MultiDict) -> tuple[dict[str, Any], str]:
@@ -83,9 +84,9 @@ def export_args(args: MultiDict) -> tuple[dict[str, Any], str]:
                                             "recency")}, fmt
 
 
-TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "interval", "stories", "share",
+TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "language", "interval", "stories", "share",
                    "compare")
-FACETS_PARAMS = ("q", "mode", "since", "until", "source", "stories")
+FACETS_PARAMS = ("q", "mode", "since", "until", "source", "language", "stories")
 
 
 def timeline_args(args: MultiDict) -> dict[str, Any]:
@@ -109,7 +110,8 @@ def _story_args(args: MultiDict) -> dict[str, Any]:
             abort(400, f"parameter '{name}' is given more than once")
     query, _ = check_query(args.get("q", ""), 1)
     return {"query": query, "mode": args.get("mode") or DEFAULT_MODE,
-            "filters": make_filters(args.get("since"), args.get("until"), args.getlist("source")),
+            "filters": make_filters(args.get("since"), args.get("until"), args.getlist("source"),
+                                    args.getlist("language")),
             "stories": args.get("stories") or 200}
 
 
