@@ -104,6 +104,15 @@ class Build(ABC):
         share divides by."""
 
     @abstractmethod
+    def check_entities(self, filters: Filters) -> None:
+        """QueryError when an entity asked for cannot be filtered on: none found with that
+        name, or no entities in this index."""
+
+    @abstractmethod
+    def entity_counts(self, keys: np.ndarray, top: int) -> list[tuple[str, str, int]]:
+        """(kind, name, articles) most named among these articles, up to top of each kind."""
+
+    @abstractmethod
     def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
         """For each (article id, start, end), the article's text[start:end] ("" for an unknown
         article)."""

@@ -96,15 +96,20 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
                 embedder: Embedder | None = None, progress: bool = False,
                 batch_size: int = 32, store_kind: str = "auto", nprobe: int | None = None,
                 precision: str = DEFAULT_PRECISION,
-                read_options: ReadOptions = ReadOptions()) -> BuildResult:
+                read_options: ReadOptions = ReadOptions(), entities: bool = False) -> BuildResult:
     """Build a new index of the archive at paths and make it the one index_dir serves.
 
     store_kind: auto (exact below AUTO_IVF_FROM passages, approximate above), flat or ivf-sq8;
     nprobe: the cells an ivf-sq8 store searches (default: by how many it has); precision: of the
-    passage vectors, int8 or float32; read_options: links and size limits of the archive. The
+    passage vectors, int8 or float32; read_options: links and size limits of the archive;
+    entities: find the people, organisations and places each article names (entities.py). The
     index being served stays untouched until the new one is complete: a failure or an interrupt
     at any point leaves it as it was.
     """
+    if entities:
+        from .entities import _pipeline
+
+        _pipeline()  # a missing pipeline is refused before anything is read
     choose_kind(store_kind, 0)  # a wrong kind is refused before anything is read
     check_precision(precision)
     started = time.perf_counter()
@@ -133,6 +138,8 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
             meta = MetadataWriter(staged)
             try:
                 _embed_into(meta, store, chunked, 0, embedder, progress, batch_size)
+                if entities:
+                    meta.add_entities(progress)
                 write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
             finally:
                 meta.close()
@@ -146,7 +153,7 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
                 build_seconds=round(time.perf_counter() - started, 3),
                 sources=[printable(Path(p).resolve()) for p in paths], skipped=report.skip_count,
                 store=store.description, store_choice=store_kind,
-                precision=embedder.passage_precision)
+                precision=embedder.passage_precision, entities=entities)
             manifest.write(staged)
             folder = publish(index_dir, staged)
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)
@@ -156,11 +163,13 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                  embedder: Embedder | None = None, progress: bool = False,
                  batch_size: int = 32, store_kind: str | None = None, nprobe: int | None = None,
                  precision: str | None = None,
-                 read_options: ReadOptions = ReadOptions()) -> BuildResult:
+                 read_options: ReadOptions = ReadOptions(),
+                 entities: bool | None = None) -> BuildResult:
     """Bring the served index in line with the archive at paths: embed new and changed articles
     (by content hash), drop those no longer there, keep the rest as they are. The store kind,
     nprobe and the passages' precision stay as built unless given; "auto" turns a store
-    approximate once it grows past AUTO_IVF_FROM passages.
+    approximate once it grows past AUTO_IVF_FROM passages. entities: as built unless True
+    (then every article gets them).
 
     The work is done on a copy of the served build, swapped in whole when complete, so a failure
     or an interrupt leaves the served index untouched.
@@ -175,6 +184,11 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
         choose_kind(store_kind, 0)
         precision = check_precision(precision) if precision is not None else \
             ("int8" if old.precision == "int8" else "float32")
+        entities = bool(entities) or old.entities
+        if entities:
+            from .entities import _pipeline
+
+            _pipeline()
         articles, report = _read_or_refuse(paths, index_dir, progress, read_options)
         read_seconds = time.perf_counter() - started
         stories = dict(zip((a.id for a in articles), story_ids(articles, progress)))
@@ -210,6 +224,8 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                     now = new if not kept or new == old.precision else "mixed"
                 embed_seconds = time.perf_counter() - embed_started
                 meta.set_stories(stories)
+                if entities:
+                    meta.add_entities(progress)
                 passages = meta.passage_count()
                 write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
             finally:
@@ -225,7 +241,8 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                 build_seconds=round(time.perf_counter() - started, 3),
                 sources=[printable(Path(p).resolve()) for p in paths], skipped=report.skip_count,
                 updated={"added": len(added), "changed": len(changed), "removed": len(gone)},
-                store=store.description, store_choice=store_kind, precision=now)
+                store=store.description, store_choice=store_kind, precision=now,
+                entities=entities)
             manifest.write(staged)
             folder = publish(index_dir, staged)
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)

@@ -14,6 +14,8 @@ from .errors import QueryError
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 MAX_SOURCES = 50
+MAX_ENTITIES = 10
+MAX_ENTITY_CHARS = 80
 HOST = re.compile(r"^(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,})$", re.I)  # a bare host name
 # Labels of a host that name no outlet: "cnn.com" is CNN, "europe.chinadaily.com.cn" China Daily.
 _GENERIC_LABELS = frozenset("www com net org co gov edu ac int info news go uk us au ca cn de fr "
@@ -29,14 +31,15 @@ class Filters:
     until: str = ""
     sources: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()  # ISO 639-1 codes, as detected when indexed
+    entities: tuple[str, ...] = ()  # names an article must all mention (index --entities)
 
     def __bool__(self) -> bool:
-        return bool(self.since or self.until or self.sources or self.languages)
+        return bool(self.since or self.until or self.sources or self.languages or self.entities)
 
     def to_dict(self) -> dict:
         """The filters as JSON, only those set."""
         data = {"since": self.since, "until": self.until, "source": list(self.sources),
-                "language": list(self.languages)}
+                "language": list(self.languages), "entity": list(self.entities)}
         return {k: v for k, v in data.items() if v}
 
 
@@ -121,7 +124,8 @@ def check_languages(filters: Filters, known: Iterable[tuple[str, int]]) -> Filte
 
 
 def make_filters(since: str | None = None, until: str | None = None,
-                 sources: Iterable[str] = (), languages: Iterable[str] = ()) -> Filters:
+                 sources: Iterable[str] = (), languages: Iterable[str] = (),
+                 entities: Iterable[str] = ()) -> Filters:
     """Filters from user input; QueryError names the parameter that is wrong."""
     since, until = (since or "").strip(), (until or "").strip()
     for name, value in (("since", since), ("until", until)):
@@ -139,4 +143,8 @@ def make_filters(since: str | None = None, until: str | None = None,
                              f"got {code[:40]!r}")
     if len(codes) > MAX_SOURCES:
         raise QueryError(f"at most {MAX_SOURCES} languages, got {len(codes)}")
-    return Filters(since, until, cleaned, codes)
+    names = tuple(dict.fromkeys(" ".join(e.split()) for e in entities if e and e.strip()))
+    if len(names) > MAX_ENTITIES or any(len(n) > MAX_ENTITY_CHARS for n in names):
+        raise QueryError(f"at most {MAX_ENTITIES} entities of at most {MAX_ENTITY_CHARS} "
+                         "characters each")
+    return Filters(since, until, cleaned, codes, names)

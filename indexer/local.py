@@ -15,7 +15,7 @@ import numpy as np
 from .articles import Article
 from .backend import Build, Described, Ranked
 from .chunking import Passage
-from .errors import IndexCorruptError, IndexMismatchError
+from .errors import IndexCorruptError, IndexMismatchError, QueryError
 from .filters import Filters
 from .indexdir import builds, current_build, current_name
 from .keywords import load_keyword_indexes
@@ -183,6 +183,20 @@ class LocalBuild(Build):
         rows = np.flatnonzero(self._article_stories >= 0) if allowed is None else allowed[1]
         rows = rows[~np.isnan(self.days[rows])]
         return self._article_stories[rows], self.days[rows]
+
+    def check_entities(self, filters: Filters) -> None:
+        if not filters.entities:
+            return
+        if not self.meta.has_entities():
+            raise QueryError("this index was built without entities: rebuild or update it "
+                             "with `news-search index PATH --entities`")
+        for name in filters.entities:
+            if not self.meta.entity_known(name):
+                raise QueryError(f"no article names {name!r} (as a person, organisation or "
+                                 "place): GET /api/facets lists those the results name")
+
+    def entity_counts(self, keys: np.ndarray, top: int) -> list[tuple[str, str, int]]:
+        return self.meta.entity_counts([int(k) for k in keys], top)
 
     def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
         return self.meta.excerpts(spans)

@@ -34,6 +34,7 @@ class Manifest:
     sources: list[str] = field(default_factory=list)
     skipped: int = 0
     updated: dict | None = None  # for an update: how many articles were added, changed, removed
+    entities: bool = False  # people, organisations and places found (index --entities)
 
     def write(self, folder: Path) -> None:
         """Write manifest.json into folder."""

@@ -42,6 +42,15 @@ CREATE INDEX passages_by_article ON passages(article_rowid, position);
 CREATE INDEX articles_by_date ON articles(date);
 CREATE INDEX articles_by_source ON articles(source COLLATE NOCASE);
 """
+_ENTITY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entities (  -- with --entities: who and what each article names
+    article_rowid INTEGER NOT NULL,
+    kind TEXT NOT NULL,  -- person, organisation or place
+    name TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entities_by_name ON entities(name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS entities_by_article ON entities(article_rowid);
+"""
 # Keyword search tables of index formats 2 and 3, dropped when such an index is updated: keyword
 # search is now kept beside the database (keywords.py).
 _OLD_TABLES = ("passages_fts", "articles_fts")
@@ -94,7 +103,38 @@ class MetadataWriter:
                 "SELECT id FROM passages WHERE article_rowid = ?", (rowid,)))
             self.conn.execute("DELETE FROM passages WHERE article_rowid = ?", (rowid,))
             self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
+            if self._has_entities():
+                self.conn.execute("DELETE FROM entities WHERE article_rowid = ?", (rowid,))
+                self.conn.execute("DELETE FROM entities_done WHERE article_rowid = ?", (rowid,))
         return removed
+
+    def _has_entities(self) -> bool:
+        return bool(self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'entities'")
+                    .fetchone())
+
+    def add_entities(self, progress: bool = False) -> int:
+        """Find the entities of every article that has none yet (all, the first time; those
+        added or changed, on an update): how many articles were read."""
+        from .entities import SAMPLE_CHARS as CHARS, find
+        from .progress import progress_bar
+
+        self.conn.executescript(_ENTITY_SCHEMA)
+        self.conn.execute("CREATE TABLE IF NOT EXISTS entities_done (article_rowid INTEGER "
+                          "PRIMARY KEY)")
+        todo = self.conn.execute(
+            "SELECT rowid, title, substr(text, 1, ?) FROM articles WHERE rowid NOT IN"
+            " (SELECT article_rowid FROM entities_done) ORDER BY rowid", (CHARS,)).fetchall()
+        bar = progress_bar(total=len(todo), desc="Entities", unit=" articles",
+                           disable=not progress)
+        try:
+            for (rowid, _, _), found in zip(todo, find([(t, x) for _, t, x in todo])):
+                self.conn.executemany("INSERT INTO entities (article_rowid, kind, name)"
+                                      " VALUES (?, ?, ?)", [(rowid, k, n) for k, n in found])
+                self.conn.execute("INSERT INTO entities_done VALUES (?)", (rowid,))
+                bar.update(1)
+        finally:
+            bar.close()
+        return len(todo)
 
     def next_passage_id(self) -> int:
         """The first free passage id."""
@@ -162,6 +202,10 @@ def _filter_sql(filters: "Filters | None") -> tuple[str, list[str]]:
     if filters.languages:
         where.append(f"a.language IN ({','.join('?' * len(filters.languages))})")
         params.extend(filters.languages)
+    for name in filters.entities:  # an article names them all
+        where.append("a.rowid IN (SELECT article_rowid FROM entities WHERE name = ?"
+                     " COLLATE NOCASE)")
+        params.append(name)
     return "".join(f" AND {w}" for w in where), params
 
 
@@ -262,6 +306,32 @@ class MetadataReader:
     def _columns(self, columns: str) -> str:
         """columns as this database has them: one built before languages has none ('')."""
         return columns if self._has_languages() else columns.replace("a.language", "''")
+
+    def has_entities(self) -> bool:
+        """Whether entities were found for this index (index --entities)."""
+        return bool(self._conn().execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'entities'").fetchone())
+
+    def entity_known(self, name: str) -> bool:
+        return bool(self._conn().execute(
+            "SELECT 1 FROM entities WHERE name = ? COLLATE NOCASE LIMIT 1", (name,)).fetchone())
+
+    def entity_counts(self, rowids: Sequence[int], top: int) -> list[tuple[str, str, int]]:
+        """(kind, name, articles) of the entities most named among these articles, most first,
+        up to top of each kind."""
+        if not rowids or not self.has_entities():
+            return []
+        rows = self._conn().execute(
+            f"SELECT kind, name, count(DISTINCT article_rowid) AS n FROM entities"
+            f" WHERE article_rowid IN ({','.join('?' * len(rowids))})"
+            " GROUP BY kind, name COLLATE NOCASE ORDER BY n DESC, name", list(rowids)).fetchall()
+        taken: dict[str, int] = {}
+        found = []
+        for kind, name, n in rows:
+            if taken.get(kind, 0) < top:
+                taken[kind] = taken.get(kind, 0) + 1
+                found.append((kind, name, n))
+        return found
 
     def languages(self) -> list[tuple[str, int]]:
         """The languages of the articles with their counts, largest first ("" if unknown)."""

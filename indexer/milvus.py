@@ -27,7 +27,7 @@ import numpy as np
 from .articles import Article
 from .backend import Build, Described, Ranked
 from .chunking import Passage
-from .errors import IndexerError, IndexNotFoundError
+from .errors import IndexerError, IndexNotFoundError, QueryError
 from .filters import Filters
 from .manifest import Manifest
 
@@ -373,6 +373,14 @@ class MilvusBuild(Build):
         days_ = np.array(days, dtype=np.float64)
         kept = ~np.isnan(days_)
         return np.array(stories, dtype=np.int64)[kept], days_[kept]
+
+    def check_entities(self, filters: Filters) -> None:
+        if filters.entities:
+            raise QueryError("entity filters need the local index: Milvus collections do not "
+                             "hold entities yet")
+
+    def entity_counts(self, keys: np.ndarray, top: int) -> list[tuple[str, str, int]]:
+        return []
 
     def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
         ids = sorted({article_id for article_id, _, _ in spans})

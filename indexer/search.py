@@ -44,6 +44,7 @@ POOL_CACHE = 64  # ranked pools kept, most recent queries first
 TIMELINE_STORIES = 200  # a timeline counts this many of the best matching stories
 MAX_COMPARED = 2  # questions a timeline compares its own with
 FACETS_SHOWN = 10  # outlets and words listed for the best matching stories
+ENTITIES_SHOWN = 5  # people, organisations and places listed, of each
 MAX_PAGE = 100
 MORE_SHOWN = 3  # other matching passages of an article listed under its best one
 ANSWER_CHOICES = 6  # passages of an article a result may show (answers.py): the best and 5 more
@@ -107,11 +108,13 @@ class Facets:
     stories: int
     outlets: list[tuple[str, int]]
     words: list[tuple[str, int]]
+    entities: list[tuple[str, str, int]] = ()  # (kind, name, stories), with index --entities
 
     def to_dict(self) -> dict[str, Any]:
         return {"stories": self.stories,
                 "outlets": [{"source": s, "stories": n} for s, n in self.outlets],
-                "words": [{"word": w, "stories": n} for w, n in self.words]}
+                "words": [{"word": w, "stories": n} for w, n in self.words],
+                "entities": [{"kind": k, "name": e, "stories": n} for k, e, n in self.entities]}
 
 
 @dataclass(frozen=True)
@@ -261,7 +264,9 @@ class _Pool:
 def _resolved(loaded: Build, filters: Filters) -> Filters:
     """filters with outlets as the index names them; QueryError for an outlet or a language
     the index does not have."""
-    return check_languages(resolve_sources(filters, loaded.sources), loaded.languages)
+    filters = check_languages(resolve_sources(filters, loaded.sources), loaded.languages)
+    loaded.check_entities(filters)
+    return filters
 
 
 def _story_heads(stories: np.ndarray) -> np.ndarray:
@@ -638,7 +643,7 @@ class Searcher:
                 best[stem] = w
         words_ = [(best[st], stories_with[st]) for st in ranked[:top]]
         return Facets(len(found), sorted(outlets.items(), key=lambda o: (-o[1], o[0]))[:top],
-                      words_)
+                      words_, loaded.entity_counts(pool.about.owners[heads], ENTITIES_SHOWN))
 
     def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
         """(passage id, passage) of an article, in order."""
@@ -647,6 +652,11 @@ class Searcher:
     def sources(self) -> list[tuple[str, int]]:
         """The outlets of the served index with their article counts, largest first."""
         return self._current().sources
+
+    def check_filters(self, filters: Filters) -> Filters:
+        """filters as the served index resolves them; QueryError for an outlet, a language or
+        an entity it does not have."""
+        return _resolved(self._current(), filters)
 
     def languages(self) -> list[tuple[str, int]]:
         """The languages of the served index's articles with their counts, largest first (""

@@ -61,10 +61,12 @@ class Watch:
     checks: list[dict[str, Any]] = field(default_factory=list)  # {index, at, new}
     findings: list[dict[str, Any]] = field(default_factory=list)  # newest first
     languages: list[str] = field(default_factory=list)
+    entities: list[str] = field(default_factory=list)
 
     @property
     def filters(self) -> Filters:
-        return Filters(self.since, self.until, tuple(self.sources), tuple(self.languages))
+        return Filters(self.since, self.until, tuple(self.sources), tuple(self.languages),
+                       tuple(self.entities))
 
     def summary(self) -> dict[str, Any]:
         """The watch as the API lists it: its search, and its checks, newest first."""
@@ -171,9 +173,11 @@ class Watches:
         query, _ = check_query(query, 1)
         if not 1 <= depth <= MAX_DEPTH:
             raise QueryError(f"depth must be 1 to {MAX_DEPTH}, got {depth}")
-        filters = make_filters(filters.since, filters.until, filters.sources, filters.languages)
+        filters = make_filters(filters.since, filters.until, filters.sources, filters.languages,
+                               filters.entities)
         watch = Watch(name, query, mode, filters.since, filters.until, list(filters.sources),
-                      depth, _now(), languages=list(filters.languages))
+                      depth, _now(), languages=list(filters.languages),
+                      entities=list(filters.entities))
         hits, build = self._results(searcher, watch)  # a bad filter fails before any write
         watch.seen = [passage_key(h) for h in hits]
         watch.checks = [{"index": build, "at": watch.created, "new": 0, "saved": True}]

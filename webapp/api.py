@@ -11,7 +11,6 @@ from flask import Blueprint, Response, abort, jsonify, request
 from indexer import DEFAULT_MODE, check_mode, make_filters
 from indexer.batch import answer_each
 from indexer.export import COLUMNS, MEDIA_TYPES, all_results, answer_sentence, write_rows
-from indexer.filters import check_languages, resolve_sources
 
 from . import get_searcher
 from .openapi import openapi_document
@@ -31,7 +30,16 @@ def search():
 
 
 MAX_BATCH = 100  # questions a POST /api/batch may hold (a worker answers them one after another)
-BATCH_KEYS = ("questions", "k", "mode", "since", "until", "source", "language")
+BATCH_KEYS = ("questions", "k", "mode", "since", "until", "source", "language", "entity")
+
+
+def _texts(body: dict, key: str) -> list[str]:
+    """A JSON body's key as a list of texts (one text alone is a list of one); 400 otherwise."""
+    value = body.get(key, [])
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        abort(400, f"{key} must be a text or a list of texts")
+    return value
 
 
 @bp.post("/batch")
@@ -61,17 +69,12 @@ def batch():
         sources = [sources]
     if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
         abort(400, "source must be an outlet or a list of outlets")
-    languages = body.get("language", [])
-    if isinstance(languages, str):
-        languages = [languages]
-    if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
-        abort(400, "language must be a language code or a list of them")
+    languages, entities = (_texts(body, key) for key in ("language", "entity"))
     mode = check_mode(body.get("mode", DEFAULT_MODE))
     filters = make_filters(str(body.get("since") or ""), str(body.get("until") or ""), sources,
-                           languages)
+                           languages, entities)
     searcher = get_searcher()
-    # An unknown outlet or language is the batch's 400, not every question's error.
-    check_languages(resolve_sources(filters, searcher.sources()), searcher.languages())
+    searcher.check_filters(filters)  # a bad filter is the batch's 400, not every question's
     answers = [{"question": question, "error": problem,
                 "results": [{**hit.to_dict(), "answer": answer_sentence(hit)} for hit in hits]}
                for question, (hits, problem)

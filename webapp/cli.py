@@ -121,6 +121,9 @@ def filter_options(command):
         click.option("--language", "languages", multiple=True,
                      help="Only articles in this language, as detected when indexed: an ISO "
                           "639-1 code such as en or de (repeatable)."),
+        click.option("--entity", "entities", multiple=True,
+                     help="Only articles that name this person, organisation or place (an "
+                          "index built with --entities; repeatable: all of them)."),
     )):
         command = option(command)
     return command
@@ -231,6 +234,10 @@ def _copy_to_milvus(index_dir: Path, address: MilvusAddress) -> None:
               metavar="[ADDRESS]",
               help="Embed on a Ray cluster (the cluster extra): ADDRESS of its head, or none to "
                    "start one on this machine.")
+@click.option("--entities", "find_entities", is_flag=True, envvar="NEWS_SEARCH_ENTITIES",
+              help="Find the people, organisations and places each article names (the "
+                   "entities extra; about 3x the indexing time), to list and filter by; an "
+                   "update keeps doing so [env NEWS_SEARCH_ENTITIES].")
 @click.option("--actors", type=click.IntRange(1, 4096),
               help="With --ray: embedders side by side.  [default: one a GPU, else one for "
                    "every two CPUs of the cluster]")
@@ -239,8 +246,8 @@ def _copy_to_milvus(index_dir: Path, address: MilvusAddress) -> None:
 @model_option
 def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe: int | None,
           precision: str | None, follow_links: bool, max_file_size: int, max_article_size: int,
-          ray_address: str | None, actors: int | None, index_dir: Path, backend: str,
-          model: str) -> None:
+          ray_address: str | None, find_entities: bool, actors: int | None, index_dir: Path,
+          backend: str, model: str) -> None:
     """(Re)build the index from files and folders of articles.
 
     Reads plain text, Markdown, HTML, JSON, JSON Lines and CSV/TSV (each may be .gz).
@@ -258,6 +265,7 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
                        f"{'s' * (embedder.actors > 1)} on Ray", err=True)
         _run_build(list(paths), index_dir, model, update, store_kind=store_kind,
                    nprobe=nprobe, precision=precision, embedder=embedder,
+                   entities=find_entities or None,
                    read_options=ReadOptions(follow_links, max_file_size, max_article_size))
         if ray_address:
             stop_ray()
@@ -308,13 +316,14 @@ def _check_watches(index_dir: Path, model: str, backend: str) -> None:
 @backend_option
 @model_option
 def search(query: str, k: int, mode: str, since: str | None, until: str | None,
-           sources: tuple[str, ...], languages: tuple[str, ...], group: str, page: int,
+           sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...], group: str,
+           page: int,
            sort: str, recency: int | None,
            as_json: bool, fmt: str | None, index_dir: Path, backend: str, model: str) -> None:
     """Print the passages that best answer QUERY."""
     try:
         searcher = Searcher(index_dir, model=model, backend=backend)
-        filters = make_filters(since, until, sources, languages)
+        filters = make_filters(since, until, sources, languages, entities)
         if fmt:
             from indexer.export import COLUMNS, all_results, write_rows
 
@@ -368,14 +377,15 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
 @backend_option
 @model_option
 def timeline(query: str, interval: str, mode: str, since: str | None, until: str | None,
-             sources: tuple[str, ...], languages: tuple[str, ...], stories: int, share: bool,
+             sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...], stories: int,
+             share: bool,
              compare: tuple[str, ...],
              as_json: bool, index_dir: Path, backend: str, model: str) -> None:
     """Print how many of the stories matching QUERY fall in each period (and those of up to
     two more questions beside them), then their top outlets and words."""
     try:
         searcher = Searcher(index_dir, model=model, backend=backend)
-        filters = make_filters(since, until, sources, languages)
+        filters = make_filters(since, until, sources, languages, entities)
         found = searcher.timelines(query, mode, filters, interval, stories, share, compare)
         facets = searcher.facets(query, mode, filters, stories)
     except IndexerError as exc:
@@ -407,6 +417,11 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
         click.echo("Top outlets: " + ", ".join(f"{s} ({n})" for s, n in facets.outlets))
     if facets.words:
         click.echo("Top words: " + ", ".join(f"{w} ({n})" for w, n in facets.words))
+    for kind, label in (("person", "people"), ("organisation", "organisations"),
+                        ("place", "places")):
+        named = [f"{name} ({n})" for k, name, n in facets.entities if k == kind]
+        if named:
+            click.echo(f"Top {label}: " + ", ".join(named))
 
 
 @main.command()
@@ -424,7 +439,8 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
 @backend_option
 @model_option
 def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str | None,
-          sources: tuple[str, ...], languages: tuple[str, ...], fmt: str | None,
+          sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...],
+          fmt: str | None,
           output: Path | None, index_dir: Path,
           backend: str, model: str) -> None:
     """Answer every question of FILE: one a line, or a CSV/TSV with a 'question' column (its
@@ -438,7 +454,7 @@ def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str
     try:
         questions = read_questions(questions_file)
         searcher = Searcher(index_dir, model=model, backend=backend)
-        filters = make_filters(since, until, sources, languages)
+        filters = make_filters(since, until, sources, languages, entities)
         extra = list(dict.fromkeys(name for q in questions for name in q.extra))
         bar = progress_bar(total=len(questions), desc="Questions", unit=" questions")
         target = open(output, "w", newline="", encoding="utf-8") if output else \
@@ -488,12 +504,12 @@ def _watch_context(ctx: click.Context) -> tuple[Any, Any]:
 @click.pass_context
 def watch_add(ctx: click.Context, name: str, query: str, mode: str, since: str | None,
               until: str | None, sources: tuple[str, ...], languages: tuple[str, ...],
-              depth: int) -> None:
+              entities: tuple[str, ...], depth: int) -> None:
     """Save QUERY as the watch NAME (replacing one of that name); what it finds now is where
     it starts."""
     watches, searcher = _watch_context(ctx)
     try:
-        w = watches.save(searcher(), name, query, mode, make_filters(since, until, sources, languages),
+        w = watches.save(searcher(), name, query, mode, make_filters(since, until, sources, languages, entities),
                          depth)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None

@@ -126,6 +126,10 @@ _SEARCH_PARAMETERS = [
                 "maxItems": 50},
      "description": "only articles in these languages, as detected when indexed: ISO 639-1 "
                     "codes such as en or de (repeat the parameter; GET /api/sources lists them)"},
+    {"name": "entity", "in": "query", "required": False, "explode": True,
+     "schema": {"type": "array", "items": {"type": "string", "maxLength": 80}, "maxItems": 10},
+     "description": "only articles that name all these people, organisations or places "
+                    "(an index built with --entities; GET /api/facets lists them)"},
     {"name": "group", "in": "query", "required": False,
      "schema": {"type": "string", "enum": list(GROUPS), "default": "article"},
      "description": "article: each article once, by its best passage, with its "
@@ -204,7 +208,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         "mode": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
                         "since": _DATE, "until": _DATE,
                         "source": {"type": "array", "items": {"type": "string"}},
-                        "language": {"type": "array", "items": {"type": "string"}}}}}}},
+                        "language": {"type": "array", "items": {"type": "string"}},
+                        "entity": {"type": "array", "items": {"type": "string"}}}}}}},
                 "responses": {
                     "200": {"description": "each question's results, in order; a question that "
                                            "fails has its error and no result",
@@ -231,7 +236,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     _PARAMETER["q"],
                     {"name": "format", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"}},
-                    *(_PARAMETER[name] for name in ("mode", "since", "until", "source", "language", "group",
+                    *(_PARAMETER[name] for name in ("mode", "since", "until", "source", "language", "entity", "group",
                                                     "sort", "recency")),
                 ],
                 "responses": {
@@ -247,7 +252,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "summary": "How many of the best matching stories fall in each period",
                 "parameters": [
                     *(_PARAMETER[name] for name in ("q", "mode", "since", "until", "source",
-                                                    "language")),
+                                                    "language", "entity")),
                     {"name": "interval", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": list(INTERVALS), "default": "auto"},
                      "description": "auto: days, weeks or months by the span; a too fine "
@@ -281,7 +286,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                            "stories",
                 "parameters": [
                     *(_PARAMETER[name] for name in ("q", "mode", "since", "until", "source",
-                                                    "language")),
+                                                    "language", "entity")),
                     {"name": "stories", "in": "query", "required": False,
                      "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
                      "description": "how many of the best matching stories to look at"},
@@ -301,7 +306,15 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                     "words": {"type": "array", "items": {
                                         "type": "object", "required": ["word", "stories"],
                                         "properties": {"word": {"type": "string"},
-                                                       "stories": {"type": "integer"}}}}}}}}},
+                                                       "stories": {"type": "integer"}}}},
+                                    "entities": {"type": "array", "items": {
+                                        "type": "object", "required": ["kind", "name", "stories"],
+                                        "properties": {
+                                            "kind": {"enum": ["person", "organisation", "place"]},
+                                            "name": {"type": "string"},
+                                            "stories": {"type": "integer"}}},
+                                        "description": "with an index built with --entities: "
+                                                       "the 5 most named of each kind"}}}}}},
                     "400": _error_response("a missing or bad parameter, or an unknown one"),
                     "503": _error_response("no usable index is loaded"),
                 },
@@ -363,6 +376,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "since": {"type": "string"}, "until": {"type": "string"},
                             "source": {"type": "array", "items": {"type": "string"}},
                             "language": {"type": "array", "items": {"type": "string"}},
+                            "entity": {"type": "array", "items": {"type": "string"}},
                             "depth": {"type": "integer", "minimum": 1, "maximum": 100,
                                       "default": 20, "description": "how many of its best "
                                       "passages the watch follows"}}}}}},

@@ -89,9 +89,18 @@ def index():
                                             "timelines": timelines, "share": share,
                                             "compare": compare, "kept_args": kept,
                                             "facets": facets, "source_url": _source_url,
+                                            "entity_url": _entity_url,
                                             "chart_peak": max(t.peak_share if share else t.peak
                                                               for t in timelines),
                                             "period_url": _period_url})
+
+
+def _entity_url(name: str) -> str:
+    """This search's URL narrowed to the articles that also name this entity, from page 1."""
+    args = request.args.to_dict(flat=False)
+    args.pop("page", None)
+    args["entity"] = [*args.get("entity", []), name]
+    return url_for("pages.index", **args)
 
 
 def _source_url(name: str) -> str:

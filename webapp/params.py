@@ -19,9 +19,9 @@ from indexer import (
     make_filters,
 )
 
-SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "language", "group", "page", "sort", "recency",
+SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "language", "entity", "group", "page", "sort", "recency",
                  "explain")
-REPEATABLE = ("source", "language")
+REPEATABLE = ("source", "language", "entity")
 DEFAULT_K = 10
 
 
@@ -51,7 +51,7 @@ def search_args(args: MultiDict, strict: bool) -> dict[str, Any]:
         "query": query, "k": k,
         "mode": check_mode(get("mode", DEFAULT_MODE)),
         "filters": make_filters(get("since", ""), get("until", ""), args.getlist("source"),
-                                args.getlist("language")),
+                                args.getlist("language"), args.getlist("entity")),
         "group": check_group(get("group", "article")),
         "page": check_page(get("page", 1)),
         "sort": check_sort(get("sort", "relevance")),
@@ -68,7 +68,7 @@ def _flag(name: str, value: str) -> bool:
     abort(400, f"{name} must be true or false, got {value!r}")
 
 
-EXPORT_PARAMS = ("q", "mode", "since", "until", "source", "language", "group", "sort", "recency", "format")
+EXPORT_PARAMS = ("q", "mode", "since", "until", "source", "language", "entity", "group", "sort", "recency", "format")
 
 
 def export_args(args: MultiDict) -> tuple[dict[str, Any], str]:
@@ -84,9 +84,9 @@ def export_args(args: MultiDict) -> tuple[dict[str, Any], str]:
                                             "recency")}, fmt
 
 
-TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "language", "interval", "stories", "share",
+TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "language", "entity", "interval", "stories", "share",
                    "compare")
-FACETS_PARAMS = ("q", "mode", "since", "until", "source", "language", "stories")
+FACETS_PARAMS = ("q", "mode", "since", "until", "source", "language", "entity", "stories")
 
 
 def timeline_args(args: MultiDict) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def _story_args(args: MultiDict) -> dict[str, Any]:
     query, _ = check_query(args.get("q", ""), 1)
     return {"query": query, "mode": args.get("mode") or DEFAULT_MODE,
             "filters": make_filters(args.get("since"), args.get("until"), args.getlist("source"),
-                                    args.getlist("language")),
+                                    args.getlist("language"), args.getlist("entity")),
             "stories": args.get("stories") or 200}
 
 

