@@ -104,6 +104,14 @@ class Build(ABC):
         share divides by."""
 
     @abstractmethod
+    def thread_stories(self, keys: np.ndarray) -> np.ndarray:
+        """For each article (by key), how many stories its thread holds (1: none other)."""
+
+    @abstractmethod
+    def thread(self, article_id: str) -> list[tuple[Article, str, str]]:
+        """(article, story, first passage's text) of the article's thread, oldest first."""
+
+    @abstractmethod
     def check_entities(self, filters: Filters) -> None:
         """QueryError when an entity asked for cannot be filtered on: none found with that
         name, or no entities in this index."""

@@ -140,6 +140,7 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
                 _embed_into(meta, store, chunked, 0, embedder, progress, batch_size)
                 if entities:
                     meta.add_entities(progress)
+                meta.set_threads(store.vectors)
                 write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
             finally:
                 meta.close()
@@ -226,6 +227,7 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                 meta.set_stories(stories)
                 if entities:
                     meta.add_entities(progress)
+                meta.set_threads(store.vectors)
                 passages = meta.passage_count()
                 write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
             finally:

@@ -184,6 +184,26 @@ class LocalBuild(Build):
         rows = rows[~np.isnan(self.days[rows])]
         return self._article_stories[rows], self.days[rows]
 
+    @functools.cached_property
+    def _thread_sizes(self) -> np.ndarray:
+        """Article row id -> the stories in its thread (1 where none is recorded)."""
+        sizes = np.ones(len(self.days), dtype=np.int64)
+        pairs = np.array(self.meta.threads(), dtype=np.int64).reshape(-1, 2)
+        if not len(pairs):
+            return sizes
+        rows, threads = pairs[:, 0], pairs[:, 1]
+        stories = self._article_stories[rows]
+        distinct = np.unique(np.stack([threads, stories]), axis=1)
+        per_thread = dict(zip(*np.unique(distinct[0], return_counts=True)))
+        sizes[rows] = [per_thread[t] for t in threads.tolist()]
+        return sizes
+
+    def thread_stories(self, keys: np.ndarray) -> np.ndarray:
+        return self._thread_sizes[np.asarray(keys, dtype=np.int64)]
+
+    def thread(self, article_id: str) -> list[tuple[Article, str, str]]:
+        return self.meta.thread(article_id)
+
     def check_entities(self, filters: Filters) -> None:
         if not filters.entities:
             return

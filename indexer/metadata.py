@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from .articles import Article
 from .chunking import Passage
@@ -111,6 +114,42 @@ class MetadataWriter:
     def _has_entities(self) -> bool:
         return bool(self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'entities'")
                     .fetchone())
+
+    def set_threads(self, vectors: "Callable[[np.ndarray], np.ndarray]") -> int:
+        """Link the stories into threads (threads.py), by their first articles' first passages
+        (vectors: the stored vectors of passage ids), and store each article's thread: the row
+        id of its thread's first article. How many threads hold more than one story."""
+        import numpy as np
+
+        from .local import day_number
+        from .threads import thread_ids
+
+        from .terms import analyse
+
+        rows = self.conn.execute(
+            "SELECT a.rowid, a.id, a.story, a.date, p.id, a.title, p.text FROM articles a"
+            " LEFT JOIN passages p ON p.article_rowid = a.rowid AND p.position = 0"
+            " ORDER BY a.rowid").fetchall()
+        first: dict[str, tuple] = {}  # story -> its first article's row
+        for row in rows:
+            aid, story = row[1], row[2]
+            if story not in first or aid == story:
+                first[story] = row
+        heads = [r for r in first.values() if r[4] is not None]
+        self.conn.execute("CREATE TABLE IF NOT EXISTS threads (article_rowid INTEGER PRIMARY KEY,"
+                          " thread INTEGER NOT NULL)")
+        self.conn.execute("DELETE FROM threads")
+        if not heads:
+            return 0
+        days = np.array([day_number(r[3]) for r in heads])
+        leads = vectors(np.array([r[4] for r in heads], dtype=np.int64)).astype(np.float32)
+        leads /= np.maximum(np.linalg.norm(leads, axis=1, keepdims=True), 1e-12)
+        threads = thread_ids(days, leads,
+                             [frozenset(analyse(f"{r[5]}\n{r[6]}")) for r in heads])
+        thread_of = {r[2]: heads[t][0] for r, t in zip(heads, threads)}  # story -> thread
+        self.conn.executemany("INSERT INTO threads VALUES (?, ?)",
+                              [(r[0], thread_of.get(r[2], r[0])) for r in rows])
+        return int(np.sum(np.bincount(threads) > 1))
 
     def add_entities(self, progress: bool = False) -> int:
         """Find the entities of every article that has none yet (all, the first time; those
@@ -306,6 +345,29 @@ class MetadataReader:
     def _columns(self, columns: str) -> str:
         """columns as this database has them: one built before languages has none ('')."""
         return columns if self._has_languages() else columns.replace("a.language", "''")
+
+    def threads(self) -> list[tuple[int, int]]:
+        """(article row id, thread) of every article; none for an index built before threads."""
+        if not self.conn_has("threads"):
+            return []
+        return self._conn().execute("SELECT article_rowid, thread FROM threads").fetchall()
+
+    def conn_has(self, table: str) -> bool:
+        return bool(self._conn().execute(
+            "SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone())
+
+    def thread(self, article_id: str) -> list[tuple[Article, str, str]]:
+        """(article, story, its first passage's text) of every article in the thread of the
+        article with this id, oldest first; [] if it has none recorded."""
+        if not self.conn_has("threads"):
+            return []
+        rows = self._conn().execute(
+            f"SELECT {self._columns(_HEADER_COLUMNS)}, a.story, (SELECT p.text FROM passages p"
+            " WHERE p.article_rowid = a.rowid ORDER BY p.position LIMIT 1)"
+            " FROM threads t JOIN articles a ON a.rowid = t.article_rowid WHERE t.thread ="
+            " (SELECT t2.thread FROM threads t2 JOIN articles a2 ON a2.rowid = t2.article_rowid"
+            " WHERE a2.id = ?) ORDER BY a.date, a.rowid", (article_id,)).fetchall()
+        return [(Article(*row[:-2]), row[-2], row[-1] or "") for row in rows]
 
     def has_entities(self) -> bool:
         """Whether entities were found for this index (index --entities)."""

@@ -374,6 +374,12 @@ class MilvusBuild(Build):
         kept = ~np.isnan(days_)
         return np.array(stories, dtype=np.int64)[kept], days_[kept]
 
+    def thread_stories(self, keys: np.ndarray) -> np.ndarray:
+        return np.ones(len(keys), dtype=np.int64)  # threads are kept by the local index only
+
+    def thread(self, article_id: str) -> list[tuple[Article, str, str]]:
+        return []
+
     def check_entities(self, filters: Filters) -> None:
         if filters.entities:
             raise QueryError("entity filters need the local index: Milvus collections do not "

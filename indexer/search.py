@@ -45,6 +45,7 @@ TIMELINE_STORIES = 200  # a timeline counts this many of the best matching stori
 MAX_COMPARED = 2  # questions a timeline compares its own with
 FACETS_SHOWN = 10  # outlets and words listed for the best matching stories
 ENTITIES_SHOWN = 5  # people, organisations and places listed, of each
+THREAD_ADDS = 6  # new words listed for each later story of a thread
 MAX_PAGE = 100
 MORE_SHOWN = 3  # other matching passages of an article listed under its best one
 ANSWER_CHOICES = 6  # passages of an article a result may show (answers.py): the best and 5 more
@@ -70,6 +71,7 @@ class Hit:
     more: tuple[tuple[int, Passage], ...] = ()  # (id, passage): the article's other matches
     more_count: int = 0  # how many there are in all (more holds the first few)
     copies: tuple[Article, ...] = ()  # the same story published elsewhere (syndicated copies)
+    thread_stories: int = 1  # stories in its thread (threads.py), itself included
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as the JSON API returns it."""
@@ -90,6 +92,7 @@ class Hit:
             },
             "also_published": [a.to_dict() for a in self.copies],
             "more_passages": self.more_count,
+            "thread_stories": self.thread_stories,
             "more": [{"passage_id": pid, "position": p.position, "offsets": [p.start, p.end],
                       "text": p.text} for pid, p in self.more],
         }
@@ -98,6 +101,21 @@ class Hit:
     def more_ids(self) -> list[int]:
         """The ids of the other matching passages shown."""
         return [pid for pid, _ in self.more]
+
+
+@dataclass(frozen=True)
+class ThreadStory:
+    """A story of a thread: its article, its copies, its lead passage, and the words it adds
+    to the stories before it."""
+
+    article: Article
+    copies: tuple[Article, ...]
+    lead: str
+    adds: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"article": self.article.to_dict(), "lead": self.lead, "adds": list(self.adds),
+                "also_published": [a.to_dict() for a in self.copies]}
 
 
 @dataclass(frozen=True)
@@ -514,7 +532,7 @@ class Searcher:
                                       for at in [*choice, *own[:MORE_SHOWN]]})
         stems = query_stems(query)
         weights = loaded.idf(stems)
-        hits, picks = [], []
+        hits, picks, keys = [], [], []
         for head, own, choice in zip(shown, owns, choices):
             choice = [at for at in choice if int(pool.ids[at]) in found]
             if not choice:
@@ -539,7 +557,10 @@ class Searcher:
                             len(own), copies))
             # One result per story shows more of it; a passage result shows the passage ranked.
             picks.append(around(passage, lights) if group == "article" else None)
+            keys.append(int(owners[head]))
         hits = _widened(loaded, hits, picks, stems)
+        hits = [replace(h, thread_stories=int(n))
+                for h, n in zip(hits, loaded.thread_stories(np.array(keys, dtype=np.int64)))]
         # A passage found by its words alone: its similarity, for display.
         unmeasured = [h.passage_id for h in hits if h.similarity is None] \
             if mode != "keyword" else []
@@ -610,6 +631,28 @@ class Searcher:
         if share:
             story, day = loaded.story_days(filters)
             found = [t.with_totals(story, day) for t in found]
+        return found
+
+    def thread(self, article_id: str) -> list[ThreadStory]:
+        """The stories of the article's thread, first report first, each with its copies, its
+        lead passage and the words it adds: those of its headline and lead that no earlier
+        story of the thread has, the rarest first. [] if the article has no thread recorded."""
+        loaded = self._current()
+        stories: dict[str, list[tuple[Article, str]]] = {}
+        for article, story, lead in loaded.thread(article_id):
+            stories.setdefault(story, []).append((article, lead))
+        seen: set[str] = set()
+        found = []
+        for members in stories.values():
+            (article, lead), copies = members[0], tuple(a for a, _ in members[1:])
+            words = {word_stem(w): w for w in reversed(_LETTERS.findall(f"{article.title}\n{lead}"))
+                     if w.lower() not in STOPWORDS}
+            new = [s for s in words if s not in seen]
+            weights = loaded.idf(new) if new and seen else {}
+            adds = tuple(words[s] for s in sorted(new, key=lambda s: (-weights.get(s, 0), s))
+                         [:THREAD_ADDS]) if seen else ()
+            seen.update(words)
+            found.append(ThreadStory(article, copies, lead, adds))
         return found
 
     def facets(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),

@@ -136,6 +136,24 @@ def facets():
                     **get_searcher().facets(**kwargs).to_dict()})
 
 
+@bp.get("/thread")
+def thread():
+    """The stories of the thread of the article ?id=, first report first, each with its copies,
+    its lead and the words it adds to those before it.
+
+    Errors: 400 without an id or with another parameter; 404 for an unknown article or an
+    index that records no threads; 503 when no usable index is loaded.
+    """
+    refuse_unknown(request.args, ("id",))
+    article_id = request.args.get("id", "")
+    if not article_id:
+        abort(400, "id must name an article")
+    stories = get_searcher().thread(article_id)
+    if not stories:
+        abort(404, f"no thread for the article '{article_id[:200]}' in this index")
+    return jsonify({"id": article_id, "stories": [s.to_dict() for s in stories]})
+
+
 @bp.get("/sources")
 def sources():
     """The outlets in the index with their article counts; 503 when no index is loaded."""

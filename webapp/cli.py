@@ -583,6 +583,37 @@ def watch_check(ctx: click.Context, names: tuple[str, ...] = (), as_json: bool =
                                      subsequent_indent="     "))
 
 
+@main.command("thread")
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the thread as the API does.")
+@index_dir_option
+@backend_option
+@model_option
+def thread_command(article_id: str, as_json: bool, index_dir: Path, backend: str,
+                   model: str) -> None:
+    """Print the stories of ARTICLE_ID's thread (one event across outlets and days), first
+    report first, with the words each adds to those before it."""
+    try:
+        stories = Searcher(index_dir, model=model, backend=backend).thread(article_id)
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not stories:
+        raise click.ClickException(f"no thread for the article {article_id!r} in {index_dir}")
+    if as_json:
+        click.echo(json.dumps({"id": article_id, "stories": [s.to_dict() for s in stories]},
+                              indent=2, ensure_ascii=False))
+        return
+    for s in stories:
+        a = s.article
+        meta = " · ".join(x for x in (a.date[:10], a.source) if x)
+        click.secho(f"{a.title or '(untitled)'}", bold=True)
+        copies = len(s.copies)
+        click.echo(f"   {meta} · {a.id}" + (f" (and {copies} cop{'y' if copies == 1 else 'ies'})"
+                                              if copies else ""))
+        if s.adds:
+            click.echo(f"   adds: {', '.join(s.adds)}")
+
+
 @main.command("eval")
 @click.argument("collection", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--mode", "modes", type=click.Choice(EVAL_MODES), multiple=True,

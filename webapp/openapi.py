@@ -89,6 +89,9 @@ _RESULT = {
                 "sentence_by": {"enum": ["words", "meaning", None]},
             },
         },
+        "thread_stories": {"type": "integer", "minimum": 1,
+                           "description": "stories in its thread (the same event across "
+                                          "outlets and days), itself included: GET /api/thread"},
         "also_published": {"type": "array", "items": {"$ref": "#/components/schemas/Article"},
                            "description": "the same story published by other outlets (exact or "
                                           "near copies, dated within 3 days)"},
@@ -317,6 +320,31 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                                        "the 5 most named of each kind"}}}}}},
                     "400": _error_response("a missing or bad parameter, or an unknown one"),
                     "503": _error_response("no usable index is loaded"),
+                },
+            }},
+            "/api/thread": {"get": {
+                "summary": "The stories of an article's thread (one event across outlets and "
+                           "days), first report first, with the words each adds",
+                "parameters": [{"name": "id", "in": "query", "required": True,
+                                "schema": {"type": "string"}, "description": "an article's id"}],
+                "responses": {
+                    "200": {"description": "the thread's stories", "content": {
+                        "application/json": {"schema": {
+                            "type": "object", "required": ["id", "stories"], "properties": {
+                                "id": {"type": "string"},
+                                "stories": {"type": "array", "items": {
+                                    "type": "object", "required": ["article", "lead", "adds"],
+                                    "properties": {
+                                        "article": {"$ref": "#/components/schemas/Article"},
+                                        "lead": {"type": "string",
+                                                 "description": "its first passage"},
+                                        "adds": {"type": "array", "items": {"type": "string"},
+                                                 "description": "words of its headline and lead"
+                                                                " that no earlier story has"},
+                                        "also_published": {"type": "array", "items": {
+                                            "$ref": "#/components/schemas/Article"}}}}}}}}}},
+                    "400": _error_response("no id, or an unknown parameter"),
+                    "404": _error_response("no such article, or no threads in this index"),
                 },
             }},
             "/api/sources": {"get": {

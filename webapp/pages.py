@@ -190,6 +190,22 @@ def article(article_id: str):
                            marked=len(spans), anchor=anchor)
 
 
+@bp.get("/thread")
+def thread():
+    """The stories of an article's thread (?id=), first report first, with what each adds.
+
+    Errors: 400 without an id; 404 for an unknown id or an index that records no threads.
+    """
+    article_id = request.args.get("id", "")
+    if not article_id:
+        abort(400, "id must name an article")
+    stories = get_searcher().thread(article_id)
+    if not stories:
+        abort(404, f"no thread for the article '{article_id[:200]}' in this index (an index "
+                   "built before threads gets them on its next `news-search index PATH --update`)")
+    return render_template("thread.html", stories=stories, article_url=article_url)
+
+
 MAX_BATCH = 100  # questions the page answers at once (the API's limit too)
 
 
