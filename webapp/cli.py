@@ -236,7 +236,7 @@ def _copy_to_milvus(index_dir: Path, address: MilvusAddress) -> None:
                    "start one on this machine.")
 @click.option("--entities", "find_entities", is_flag=True, envvar="NEWS_SEARCH_ENTITIES",
               help="Find the people, organisations and places each article names (the "
-                   "entities extra; about 3x the indexing time), to list and filter by; an "
+                   "entities extra; about twice the indexing time), to list and filter by; an "
                    "update keeps doing so [env NEWS_SEARCH_ENTITIES].")
 @click.option("--actors", type=click.IntRange(1, 4096),
               help="With --ray: embedders side by side.  [default: one a GPU, else one for "
@@ -316,8 +316,8 @@ def _check_watches(index_dir: Path, model: str, backend: str) -> None:
 @backend_option
 @model_option
 def search(query: str, k: int, mode: str, since: str | None, until: str | None,
-           sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...], group: str,
-           page: int,
+           sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...],
+           group: str, page: int,
            sort: str, recency: int | None,
            as_json: bool, fmt: str | None, index_dir: Path, backend: str, model: str) -> None:
     """Print the passages that best answer QUERY."""
@@ -377,8 +377,8 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
 @backend_option
 @model_option
 def timeline(query: str, interval: str, mode: str, since: str | None, until: str | None,
-             sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...], stories: int,
-             share: bool,
+             sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...],
+             stories: int, share: bool,
              compare: tuple[str, ...],
              as_json: bool, index_dir: Path, backend: str, model: str) -> None:
     """Print how many of the stories matching QUERY fall in each period (and those of up to
@@ -399,7 +399,8 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
         return
     width = 50 // len(found)
     if len(found) > 1:
-        click.echo("            " + "  ".join(f"{chr(65 + i)}: {t.query}" for i, t in enumerate(found)))
+        click.echo("            " + "  ".join(f"{chr(65 + i)}: {t.query}"
+                                              for i, t in enumerate(found)))
     for at, bucket in enumerate(found[0].buckets):
         cells = []
         for t in found:
@@ -509,7 +510,8 @@ def watch_add(ctx: click.Context, name: str, query: str, mode: str, since: str |
     it starts."""
     watches, searcher = _watch_context(ctx)
     try:
-        w = watches.save(searcher(), name, query, mode, make_filters(since, until, sources, languages, entities),
+        filters = make_filters(since, until, sources, languages, entities)
+        w = watches.save(searcher(), name, query, mode, filters,
                          depth)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
@@ -578,7 +580,8 @@ def watch_check(ctx: click.Context, names: tuple[str, ...] = (), as_json: bool =
         click.secho(f"{w.name}: {_count(len(new), 'new passage')} ({w.query})", bold=True)
         for f in new:
             meta = " · ".join(x for x in (f["source"], f["date"][:10]) if x)
-            click.echo(f"  {f['rank']}. {f['title'] or '(untitled)'}" + (f" · {meta}" if meta else ""))
+            click.echo(f"  {f['rank']}. {f['title'] or '(untitled)'}"
+                       + (f" · {meta}" if meta else ""))
             click.echo(textwrap.fill(f["passage"], width=96, initial_indent="     ",
                                      subsequent_indent="     "))
 
