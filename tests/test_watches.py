@@ -164,4 +164,10 @@ def test_the_page_and_the_api_save_watches_and_the_feed_lists_findings(archive, 
     with pytest.raises(ValidationError):  # the schema can fail
         valid("/api/watches/{name}", "get", 200, {**found, "findings": 3})
     assert client.get("/watch/nope.atom").status_code == 404
+    # An archive's control characters never make the feed unreadable.
+    data = json.loads(Watches(index).path.read_text())
+    data["watches"][0]["findings"][0]["title"] = "Storm\x01 \x1b[31mfloods"
+    Watches(index).path.write_text(json.dumps(data))
+    root = ET.fromstring(client.get("/watch/harbour.atom").get_data())
+    assert root.find(f"{ATOM}entry/{ATOM}title").text == "Storm [31mfloods"
     assert client.get("/api/watches/nope").get_json()["error"]["status"] == 404

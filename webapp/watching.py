@@ -7,6 +7,7 @@ another site is refused: browsers say where a request comes from)."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -24,6 +25,8 @@ bp = Blueprint("watching", __name__)
 FEED_ENTRIES = 50  # the newest findings a feed gives
 WATCH_KEYS = ("name", "q", "mode", "since", "until", "source", "language", "entity", "depth")
 ATOM = "http://www.w3.org/2005/Atom"
+# Characters XML 1.0 cannot hold: an archive's control characters would make the feed unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _watches() -> Watches:
@@ -94,9 +97,10 @@ def feed(name: str):
     self_url = base + url_for("watching.feed", name=name)
 
     def add(parent: ET.Element, tag: str, text: str = "", **attrs: str) -> ET.Element:
-        child = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        child = ET.SubElement(parent, f"{{{ATOM}}}{tag}",
+                              {k: _NOT_XML.sub("", v) for k, v in attrs.items()})
         if text:
-            child.text = text
+            child.text = _NOT_XML.sub("", text)
         return child
 
     add(root, "id", self_url)
