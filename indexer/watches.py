@@ -65,6 +65,7 @@ class Watch:
 
     @property
     def filters(self) -> Filters:
+        """The watch's filters, as a search takes them."""
         return Filters(self.since, self.until, tuple(self.sources), tuple(self.languages),
                        tuple(self.entities))
 
@@ -94,6 +95,7 @@ def _now() -> str:
 
 
 def check_name(name: str) -> str:
+    """name, stripped, if it can name a watch (and a feed's address); QueryError otherwise."""
     name = (name or "").strip()
     if not NAME.match(name):
         raise QueryError(f"a watch's name is 1-64 letters, digits, '-' or '_', starting with a "
@@ -158,6 +160,7 @@ class Watches:
             return list(self._read().values())
 
     def get(self, name: str) -> Watch:
+        """The watch of that name; WatchError if there is none."""
         found = {w.name: w for w in self.all()}.get(name)
         if found is None:
             raise WatchError(f"no watch named {name!r}: `news-search watch list` lists them")
@@ -189,6 +192,7 @@ class Watches:
         return watch
 
     def remove(self, name: str) -> None:
+        """Forget the watch of that name; WatchError if there is none."""
         with self._locked() as watches:
             if watches.pop(name, None) is None:
                 raise WatchError(f"no watch named {name!r}: `news-search watch list` lists "
