@@ -44,6 +44,21 @@ def test_links_need_near_leads_close_in_time():
     assert thread_ids(later_first, vectors, words).tolist() == [1, 1, 2, 3]
 
 
+def test_leads_less_alike_are_linked_when_they_share_rare_words():
+    a, b, c, d = np.eye(4, dtype=np.float32)
+    side = np.sqrt(1 - 0.65 ** 2)
+    follow, other = 0.65 * a + side * b, 0.65 * a + side * c  # each a cosine of 0.65 to a
+    vectors = np.stack([a, follow, other] + [d] * 20)
+    common = frozenset({"city", "said"})  # in every story: they weigh nothing
+    rare = frozenset({"bridge", "crack", "beam"})
+    words = [common | rare, common | rare | {"reopen"}, common | {"museum"}] + \
+        [common | {f"w{i}"} for i in range(20)]
+    days = np.array([10.0, 11.0, 11.0] + [40.0] * 20)
+    threads = thread_ids(days, vectors, words)
+    assert threads[1] == threads[0] == 0  # near, and the same rare words: one thread
+    assert threads[2] == 2  # as near, but no rare word in common: apart
+
+
 def test_copies_and_a_follow_up_make_one_thread_in_date_order(searcher):
     stories = searcher.thread("crack")
     assert [s.article.id for s in stories] == ["crack", "reopen"]
