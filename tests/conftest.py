@@ -21,6 +21,9 @@ DATA = Path(__file__).resolve().parent / "data"
 SEEDS = ROOT / "seeds"
 ARCHIVE = DATA / "archive"
 ALEPPO_QUESTION = "how many rebels were in east Aleppo before the assault?"
+# A story an update adds to the archive: a storm at the harbour.
+STORM_STORY = ("Storm floods the harbour\n\nA storm surge flooded the harbour on Sunday, sinking "
+               "two fishing boats and damaging the ferry terminal, the coast guard said.\n")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -57,6 +60,19 @@ def archive_index(tmp_path_factory, embedder) -> Path:
 @pytest.fixture(scope="session")
 def archive_searcher(archive_index, embedder) -> Searcher:
     return Searcher(archive_index, embedder=embedder)
+
+
+def copy_archive(folder: Path) -> Path:
+    """A copy of tests/data/archive at folder with seeds/ inside it, for tests that change it."""
+    shutil.copytree(ARCHIVE, folder)
+    shutil.copytree(SEEDS, folder / "seeds")
+    return folder
+
+
+@pytest.fixture()
+def archive(tmp_path) -> Path:
+    """A private copy of the archive and the seeds (copy_archive)."""
+    return copy_archive(tmp_path / "archive")
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALEPPO_QUESTION, free_port, serve, wait_until_up
+from conftest import ALEPPO_QUESTION, STORM_STORY, free_port, serve, wait_until_up
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -187,13 +187,12 @@ def test_the_results_page_reads_well_on_desktop_and_phone(page, base_url, width,
 @pytest.fixture(scope="module")
 def watched(tmp_path_factory, embedder):
     """A server over a private index of a copy of the archive (a watch writes beside it)."""
-    from conftest import ARCHIVE, SEEDS
+    from conftest import copy_archive
     from indexer import build_index
 
     root = tmp_path_factory.mktemp("watched")
     archive, index = root / "archive", root / "index"
-    shutil.copytree(ARCHIVE, archive)
-    shutil.copytree(SEEDS, archive / "seeds")
+    copy_archive(archive)
     build_index([archive], index, embedder=embedder)
     port = free_port()
     with open(root / "server.log", "w") as log:
@@ -218,9 +217,7 @@ def test_a_search_watched_from_the_page_lists_what_an_update_brings(page, watche
     page.wait_for_selector("h1")
     assert page.locator("h1").inner_text() == "Watch harbour"
     assert "Nothing new yet" in page.locator("main").inner_text()
-    (archive / "storm.txt").write_text(
-        "Storm floods the harbour\n\nA storm surge flooded the harbour on Sunday, sinking two "
-        "fishing boats and damaging the ferry terminal, the coast guard said.\n")
+    (archive / "storm.txt").write_text(STORM_STORY)
     update = subprocess.run([sys.executable, "-m", "webapp.cli", "index", str(archive),
                              "--update", "--index-dir", str(index)], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
 import numpy as np
 import pytest
 
-from conftest import ARCHIVE, SEEDS
+from conftest import STORM_STORY
 from indexer.search import RELOAD_CHECK_SECONDS
 from indexer import (
     IndexMismatchError,
@@ -23,21 +22,11 @@ QUERIES = ["why was the bridge closed", "water for farms", "storm damage at the 
            "interest rates", "Aleppo rebels", "ZQ-8812", "museum"]
 
 
-@pytest.fixture()
-def archive(tmp_path):
-    folder = tmp_path / "archive"
-    shutil.copytree(ARCHIVE, folder)
-    shutil.copytree(SEEDS, folder / "seeds")
-    return folder
-
-
 def change(archive):
     bridge = archive / "harbour-bridge.txt"
     bridge.write_text(bridge.read_text().replace("three weeks", "two months"))
     (archive / "drought.html").unlink()
-    (archive / "storm.txt").write_text(
-        "Storm floods the harbour\n\nA storm surge flooded the harbour on Sunday, sinking two "
-        "fishing boats and damaging the ferry terminal, the coast guard said.\n")
+    (archive / "storm.txt").write_text(STORM_STORY)
 
 
 def results(searcher: Searcher) -> list:

@@ -11,7 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator, ValidationError
 from click.testing import CliRunner
 
-from conftest import ARCHIVE, SEEDS
+from conftest import STORM_STORY
 from indexer import QueryError, Searcher, build_index, make_filters, update_index
 from indexer.watches import WATCH_FILE, Watches, WatchError, passage_key
 from webapp import create_app
@@ -21,18 +21,8 @@ QUESTION = "storm damage at the harbour"
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
-@pytest.fixture()
-def archive(tmp_path):
-    folder = tmp_path / "archive"
-    shutil.copytree(ARCHIVE, folder)
-    shutil.copytree(SEEDS, folder / "seeds")
-    return folder
-
-
 def add_stories(archive):
-    (archive / "storm.txt").write_text(
-        "Storm floods the harbour\n\nA storm surge flooded the harbour on Sunday, sinking two "
-        "fishing boats and damaging the ferry terminal, the coast guard said.\n")
+    (archive / "storm.txt").write_text(STORM_STORY)
     (archive / "gale.txt").write_text(
         "Gale batters harbour wall\n\nA gale tore a hole in the harbour wall overnight and "
         "storm waves damaged the fish market beside it, the port said on Monday.\n")
