@@ -94,6 +94,10 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _unknown(name: str) -> WatchError:
+    return WatchError(f"no watch named {name!r}: `news-search watch list` lists them")
+
+
 def check_name(name: str) -> str:
     """name, stripped, if it can name a watch (and a feed's address); QueryError otherwise."""
     name = (name or "").strip()
@@ -163,7 +167,7 @@ class Watches:
         """The watch of that name; WatchError if there is none."""
         found = {w.name: w for w in self.all()}.get(name)
         if found is None:
-            raise WatchError(f"no watch named {name!r}: `news-search watch list` lists them")
+            raise _unknown(name)
         return found
 
     def save(self, searcher: Searcher, name: str, query: str, mode: str = DEFAULT_MODE,
@@ -181,7 +185,8 @@ class Watches:
         watch = Watch(name, query, mode, filters.since, filters.until, list(filters.sources),
                       depth, _now(), languages=list(filters.languages),
                       entities=list(filters.entities))
-        hits, build = self._results(searcher, watch)  # a bad filter fails before any write
+        build = searcher.health()["index"]
+        hits = self._passages(searcher, watch)  # a bad filter fails before any write
         watch.seen = [passage_key(h) for h in hits]
         watch.checks = [{"index": build, "at": watch.created, "new": 0, "saved": True}]
         with self._locked() as watches:
@@ -195,38 +200,32 @@ class Watches:
         """Forget the watch of that name; WatchError if there is none."""
         with self._locked() as watches:
             if watches.pop(name, None) is None:
-                raise WatchError(f"no watch named {name!r}: `news-search watch list` lists "
-                                 "them")
+                raise _unknown(name)
 
     def check(self, searcher: Searcher, names: list[str] | None = None
               ) -> list[tuple[Watch, list[dict[str, Any]]]]:
         """Check the watches (all, or those named) against the build the searcher serves:
         each with that build's findings, best first (the same findings again when that build
         was checked before)."""
+        build = searcher.health()["index"]
         with self._locked() as watches:
             for name in names or []:
                 if name not in watches:
-                    raise WatchError(f"no watch named {name!r}: `news-search watch list` "
-                                     "lists them")
-            report = []
-            for watch in watches.values():
-                if names and watch.name not in names:
-                    continue
-                report.append((watch, self._check_one(searcher, watch)))
-            return report
+                    raise _unknown(name)
+            return [(watch, self._check_one(searcher, watch, build))
+                    for watch in watches.values() if not names or watch.name in names]
 
     @staticmethod
-    def _results(searcher: Searcher, watch: Watch) -> tuple[list[Hit], str]:
-        result = searcher.search(watch.query, watch.depth, watch.mode, watch.filters,
-                                 group="passage")
-        return result.hits, searcher.health()["index"]
+    def _passages(searcher: Searcher, watch: Watch) -> list[Hit]:
+        """The passages the watch follows now: its search's first `depth`."""
+        return searcher.search(watch.query, watch.depth, watch.mode, watch.filters,
+                               group="passage").hits
 
-    def _check_one(self, searcher: Searcher, watch: Watch) -> list[dict[str, Any]]:
-        build = searcher.health()["index"]
+    def _check_one(self, searcher: Searcher, watch: Watch, build: str) -> list[dict[str, Any]]:
         last = watch.checks[-1] if watch.checks else None
         if last and last["index"] == build:
             return [f for f in watch.findings if f["index"] == build and not last.get("saved")]
-        hits, build = self._results(searcher, watch)
+        hits = self._passages(searcher, watch)
         seen = set(watch.seen)
         at = _now()
         new = [_finding(h, build, at) for h in hits if passage_key(h) not in seen]
