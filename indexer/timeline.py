@@ -81,6 +81,15 @@ class Timeline:
                                       for b, t in zip(self.buckets, totals)])
 
 
+def timelines_json(timelines: Sequence[Timeline], filters: dict) -> dict:
+    """Timelines as the API gives them: the first one's fields, the others under "compare"."""
+    first, *others = timelines
+    found = {"query": first.query, "filters": filters, **first.to_dict()}
+    if others:
+        found["compare"] = [{"query": t.query, **t.to_dict()} for t in others]
+    return found
+
+
 def check_interval(interval: str) -> str:
     """interval if it is one of INTERVALS; QueryError otherwise."""
     if interval not in INTERVALS:
@@ -129,26 +138,28 @@ def count_together(series: Sequence[Iterable[str]], interval: str = "auto") -> l
     if not every:
         return [Timeline("day" if interval == "auto" else interval, [], undated)
                 for _, undated in found]
-    span = count_by_period([min(every).isoformat(), max(every).isoformat()], interval)
-    return [_count(days, undated, span.interval, min(every), max(every))
-            for days, undated in found]
+    first, last = min(every), max(every)
+    interval = _interval(first, last, interval)
+    return [_count(days, undated, interval, first, last) for days, undated in found]
 
 
 def count_by_period(dates: Iterable[str], interval: str = "auto") -> Timeline:
     """Count ISO dates (one per story) per period. "auto", or an interval too fine for the span,
     becomes the finest interval that keeps the chart within MAX_BUCKETS bars."""
-    days, undated = _days(dates)
-    if not days:
-        return Timeline("day" if interval == "auto" else interval, [], undated)
-    first, last_day = min(days), max(days)
+    return count_together([dates], interval)[0]
+
+
+def _interval(first: date, last: date, interval: str) -> str:
+    """The interval asked for, or for "auto" the one the span asks for; coarser where it would
+    make more than MAX_BUCKETS periods."""
     if interval == "auto":
-        span = (last_day - first).days
+        span = (last - first).days
         interval = "day" if span <= 62 else "week" if span <= 7 * 104 else "month"
     for coarser in _COARSER[_COARSER.index(interval):]:
         interval = coarser
-        if _bucket_count(first, last_day, interval) <= MAX_BUCKETS:
+        if _bucket_count(first, last, interval) <= MAX_BUCKETS:
             break
-    return _count(days, undated, interval, first, last_day)
+    return interval
 
 
 def _count(days: list[date], undated: int, interval: str, first: date, last_day: date

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from indexer import DEFAULT_MODE, check_mode, make_filters
 from indexer.batch import answer_each
+from indexer.timeline import timelines_json
 from indexer.export import COLUMNS, MEDIA_TYPES, all_results, answer_sentence, write_rows
 
 from . import get_searcher
@@ -113,15 +114,11 @@ def timeline():
     (up to 2): other questions counted on the same periods.
 
     Errors: 400 for a bad q, mode, date, interval, stories or share, more than 2 to compare,
-    an unknown parameter; 503 when
-    no usable index is loaded.
+    an unknown parameter; 503 when no usable index is loaded.
     """
     kwargs = timeline_args(request.args)
-    first, *others = get_searcher().timelines(**kwargs)
-    found = {"query": kwargs["query"], "filters": kwargs["filters"].to_dict(), **first.to_dict()}
-    if others:
-        found["compare"] = [{"query": t.query, **t.to_dict()} for t in others]
-    return jsonify(found)
+    return jsonify(timelines_json(get_searcher().timelines(**kwargs),
+                                  kwargs["filters"].to_dict()))
 
 
 @bp.get("/facets")

@@ -38,6 +38,7 @@ from indexer import (
 from indexer.articles import printable
 from indexer.export import FORMATS as EXPORT_FORMATS
 from indexer.progress import progress_bar, say
+from indexer.timeline import timelines_json
 from indexer.indexdir import current_build
 from indexer.milvus import MilvusAddress, is_milvus, upload
 from indexer.ray_embedding import LOCAL as RAY_LOCAL
@@ -391,11 +392,8 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        first, *others = found
-        data = {"query": first.query, "filters": filters.to_dict(), **first.to_dict()}
-        if others:
-            data["compare"] = [{"query": t.query, **t.to_dict()} for t in others]
-        click.echo(json.dumps({**data, "facets": facets.to_dict()}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**timelines_json(found, filters.to_dict()),
+                               "facets": facets.to_dict()}, indent=2, ensure_ascii=False))
         return
     width = 50 // len(found)
     if len(found) > 1:
