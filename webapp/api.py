@@ -34,12 +34,13 @@ MAX_BATCH = 100  # questions a POST /api/batch may hold (a worker answers them o
 BATCH_KEYS = ("questions", "k", "mode", "since", "until", "source", "language", "entity")
 
 
-def _texts(body: dict, key: str) -> list[str]:
-    """A JSON body's key as a list of texts (one text alone is a list of one); 400 otherwise."""
+def _texts(body: dict, key: str, one: str = "a text", many: str = "texts") -> list[str]:
+    """A JSON body's key as a list of texts (one text alone is a list of one); 400 saying it
+    must be `one` or a list of `many` otherwise."""
     value = body.get(key, [])
     value = [value] if isinstance(value, str) else value
     if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-        abort(400, f"{key} must be a text or a list of texts")
+        abort(400, f"{key} must be {one} or a list of {many}")
     return value
 
 
@@ -65,11 +66,7 @@ def batch():
     k = body.get("k", 3)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 10:
         abort(400, f"k must be a whole number from 1 to 10, got {k!r}")
-    sources = body.get("source", [])
-    if isinstance(sources, str):
-        sources = [sources]
-    if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-        abort(400, "source must be an outlet or a list of outlets")
+    sources = _texts(body, "source", "an outlet", "outlets")
     languages, entities = (_texts(body, key) for key in ("language", "entity"))
     mode = check_mode(body.get("mode", DEFAULT_MODE))
     filters = make_filters(str(body.get("since") or ""), str(body.get("until") or ""), sources,
