@@ -32,15 +32,6 @@ def _pipeline():
     return package.load(exclude=["tagger", "parser", "lemmatizer", "attribute_ruler", "senter"])
 
 
-def available() -> bool:
-    """Whether the pipeline is installed."""
-    try:
-        _pipeline()
-    except ModelError:
-        return False
-    return True
-
-
 def clean(name: str) -> str:
     """A name as stored: one space between words, no leading "the", no possessive ending; ""
     for one that names nothing (no letter, too long)."""

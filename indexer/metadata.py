@@ -112,8 +112,7 @@ class MetadataWriter:
         return removed
 
     def _has_entities(self) -> bool:
-        return bool(self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'entities'")
-                    .fetchone())
+        return _has_table(self.conn, "entities")
 
     def set_threads(self, vectors: "Callable[[np.ndarray], np.ndarray]") -> int:
         """Link the stories into threads (threads.py), by their first articles' first passages
@@ -220,6 +219,11 @@ class MetadataWriter:
         self.conn.commit()
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.close()
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the database has this table (older indexes lack the newer ones)."""
+    return bool(conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone())
 
 
 def _filter_sql(filters: "Filters | None") -> tuple[str, list[str]]:
@@ -348,18 +352,14 @@ class MetadataReader:
 
     def threads(self) -> list[tuple[int, int]]:
         """(article row id, thread) of every article; none for an index built before threads."""
-        if not self.conn_has("threads"):
+        if not _has_table(self._conn(), "threads"):
             return []
         return self._conn().execute("SELECT article_rowid, thread FROM threads").fetchall()
-
-    def conn_has(self, table: str) -> bool:
-        return bool(self._conn().execute(
-            "SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone())
 
     def thread(self, article_id: str) -> list[tuple[Article, str, str]]:
         """(article, story, its first passage's text) of every article in the thread of the
         article with this id, oldest first; [] if it has none recorded."""
-        if not self.conn_has("threads"):
+        if not _has_table(self._conn(), "threads"):
             return []
         rows = self._conn().execute(
             f"SELECT {self._columns(_HEADER_COLUMNS)}, a.story, (SELECT p.text FROM passages p"
@@ -371,8 +371,7 @@ class MetadataReader:
 
     def has_entities(self) -> bool:
         """Whether entities were found for this index (index --entities)."""
-        return bool(self._conn().execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'entities'").fetchone())
+        return _has_table(self._conn(), "entities")
 
     def entity_known(self, name: str) -> bool:
         return bool(self._conn().execute(
