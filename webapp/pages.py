@@ -95,28 +95,26 @@ def index():
                                             "period_url": _period_url})
 
 
-def _entity_url(name: str) -> str:
-    """This search's URL narrowed to the articles that also name this entity, from page 1."""
+def _narrowed(**changes: list[str]) -> str:
+    """This search's URL from page 1, with these parameters set to these values."""
     args = request.args.to_dict(flat=False)
     args.pop("page", None)
-    args["entity"] = [*args.get("entity", []), name]
-    return url_for("pages.index", **args)
+    return url_for("pages.index", **{**args, **changes})
+
+
+def _entity_url(name: str) -> str:
+    """This search's URL narrowed to the articles that also name this entity, from page 1."""
+    return _narrowed(entity=[*request.args.getlist("entity"), name])
 
 
 def _source_url(name: str) -> str:
     """This search's URL filtered to one outlet, from page 1."""
-    args = request.args.to_dict(flat=False)
-    args.pop("page", None)
-    args["source"] = [name]
-    return url_for("pages.index", **args)
+    return _narrowed(source=[name])
 
 
 def _period_url(start: str, end: str) -> str:
     """This search's URL filtered to one period of the timeline, from page 1."""
-    args = request.args.to_dict(flat=False)
-    args.pop("page", None)
-    args["since"], args["until"] = [start], [end]
-    return url_for("pages.index", **args)
+    return _narrowed(since=[start], until=[end])
 
 
 def _export_url(fmt: str) -> str:
