@@ -1,4 +1,5 @@
-"""Embedding on a local Ray cluster with 1 and 2 actors, beside the local pipeline, in one run.
+"""Indexing on a local Ray cluster (Ray Data: files read in tasks, articles chunked and embedded
+by 1 or 2 actors) beside the local pipeline, in one run.
 
 Usage: unshare --net sh -c 'ip link set lo up && exec python bench/ray_indexing.py
            [--articles 300] [--rounds 2] [--archive ../shared/data/newsarticles.jsonl]'
@@ -6,8 +7,9 @@ Usage: unshare --net sh -c 'ip link set lo up && exec python bench/ray_indexing.
 Builds the same articles into a fresh index folder with each embedder in turn (local, Ray with 1
 actor, Ray with 2), ROUNDS times alternating, and prints each build's embedding rate
 (passages/s, from build_index's own clock) and whether its vectors equal the local build's. The
-Ray cluster is started once, before the clock (its start is printed apart); each build's actors
-start within it (loading the model, as a build on a cluster would). Run it in a network
+Ray cluster is started once, before the clock (its start is printed apart); each build's reading
+tasks and actors start within it (the actors loading the model, as a build on a cluster would).
+It prints the whole build's time too: with Ray, reading is on the cluster. Run it in a network
 namespace of its own, as above: Ray's servers listen on every address of the machine.
 """
 
@@ -26,9 +28,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.search_latency import machine  # noqa: E402
-from indexer import Embedder, build_index  # noqa: E402
+from indexer import build_index  # noqa: E402
 from indexer.indexdir import current_build  # noqa: E402
-from indexer.ray_embedding import RayEmbedder, stop_ray  # noqa: E402
+from indexer.ray_cluster import RayCluster, stop_ray  # noqa: E402
 from indexer.store import FaissStore  # noqa: E402
 
 DEFAULT_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "newsarticles.jsonl"
@@ -47,27 +49,25 @@ def main() -> None:
             lines = [line for _, line in zip(range(args.articles), source)]
         sample.write_text("".join(lines))
         started = time.perf_counter()
-        ray_one = RayEmbedder(actors=1)
+        ray_one = RayCluster(actors=1)
         print(f"Ray cluster started in {time.perf_counter() - started:.1f} s "
               f"({ray_one.cpus_each} CPUs an actor with 1)")
-        ray_two = RayEmbedder(actors=2)
-        embedders = {"local": Embedder(), "ray, 1 actor": ray_one, "ray, 2 actors": ray_two}
-        rates: dict[str, list[float]] = {name: [] for name in embedders}
+        clusters = {"local": None, "ray, 1 actor": ray_one, "ray, 2 actors": RayCluster(actors=2)}
+        rates: dict[str, list[float]] = {name: [] for name in clusters}
         reference = None
         for round_ in range(args.rounds):
-            for name, embedder in embedders.items():
+            for name, cluster in clusters.items():
                 folder = Path(tmp) / f"{round_}-{name.replace(' ', '').replace(',', '')}"
-                result = build_index([sample], folder, embedder=embedder)
-                if isinstance(embedder, RayEmbedder):
-                    embedder.close()  # its actors hold the cluster's CPUs
+                result = build_index([sample], folder, cluster=cluster)
                 rates[name].append(result.passages_per_second)
-                store = FaissStore.load(current_build(folder), embedder.dimension)
+                store = FaissStore.load(current_build(folder), result.manifest.dimension)
                 vectors = store.vectors(np.arange(len(store)))
                 reference = vectors if reference is None else reference
                 same = float(np.abs(vectors - reference).max())
                 print(f"round {round_ + 1} {name}: {result.passages_per_second:.1f} passages/s "
-                      f"({result.manifest.passages} passages), vectors differ by at most {same}",
-                      flush=True)
+                      f"({result.manifest.passages} passages; reading {result.read_seconds:.1f} "
+                      f"s, whole build {result.manifest.build_seconds:.1f} s), vectors differ "
+                      f"by at most {same}", flush=True)
         stop_ray()
     print(json.dumps({name: round(statistics.median(r), 1) for name, r in rates.items()}))
 

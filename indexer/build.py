@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 from .progress import progress_bar, say
@@ -26,6 +26,9 @@ from .onnx_query import DEFAULT_PRECISION, check_precision
 from .readers import ReadOptions, ReadReport, read_archive
 from .store import IVF_SQ8, FaissStore, choose_kind
 from .stories import story_ids
+
+if TYPE_CHECKING:
+    from .ray_cluster import RayCluster
 
 EMBED_BLOCK = 1024  # passages embedded and written at a time: bounds memory on big archives
 
@@ -47,13 +50,15 @@ class BuildResult:
 
 
 def read_unique(paths: Sequence[Path], report: ReadReport, progress: bool = False,
-                options: ReadOptions = ReadOptions()) -> list[Article]:
-    """The archive's articles, the first of each id kept; later duplicates are reported skipped."""
+                options: ReadOptions = ReadOptions(), read: Callable = read_archive
+                ) -> list[Article]:
+    """The archive's articles, the first of each id kept; later duplicates are reported skipped.
+    read: read_archive, or a RayCluster's read (the files read on the cluster)."""
     seen: dict[str, str] = {}
     articles: list[Article] = []
     with progress_bar(desc="Reading", unit=" articles", disable=not progress,
                       leave=False) as bar:
-        for article in read_archive(paths, report, options):
+        for article in read(paths, report, options):
             bar.update(1)
             if article.id in seen:
                 report.articles -= 1
@@ -78,10 +83,13 @@ def _write_errors(index_dir: Path) -> Iterator[None]:
 
 
 def _read_or_refuse(paths: Sequence[Path], index_dir: Path, progress: bool,
-                    options: ReadOptions) -> tuple[list[Article], ReadReport]:
-    """The archive's articles and the report of reading it; EmptyArchiveError if there are none."""
+                    options: ReadOptions, cluster: RayCluster | None
+                    ) -> tuple[list[Article], ReadReport]:
+    """The archive's articles and the report of reading it (here, or on the cluster);
+    EmptyArchiveError if there are none."""
     report = ReadReport()
-    articles = read_unique([Path(p) for p in paths], report, progress, options)
+    articles = read_unique([Path(p) for p in paths], report, progress, options,
+                           cluster.read if cluster else read_archive)
     if not articles:
         first = f"; the first: {report.skipped[0].where}: {report.skipped[0].reason}" \
             if report.skipped else ""
@@ -96,13 +104,15 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
                 embedder: Embedder | None = None, progress: bool = False,
                 batch_size: int = 32, store_kind: str = "auto", nprobe: int | None = None,
                 precision: str = DEFAULT_PRECISION,
-                read_options: ReadOptions = ReadOptions(), entities: bool = False) -> BuildResult:
+                read_options: ReadOptions = ReadOptions(), entities: bool = False,
+                cluster: RayCluster | None = None) -> BuildResult:
     """Build a new index of the archive at paths and make it the one index_dir serves.
 
     store_kind: auto (exact below AUTO_IVF_FROM passages, approximate above), flat or ivf-sq8;
     nprobe: the cells an ivf-sq8 store searches (default: by how many it has); precision: of the
     passage vectors, int8 or float32; read_options: links and size limits of the archive;
-    entities: find the people, organisations and places each article names (entities.py). The
+    entities: find the people, organisations and places each article names (entities.py);
+    cluster: read, chunk and embed on a Ray cluster (ray_cluster.py) instead of here. The
     index being served stays untouched until the new one is complete: a failure or an interrupt
     at any point leaves it as it was.
     """
@@ -115,13 +125,10 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
     started = time.perf_counter()
     index_dir = Path(index_dir)
     with build_lock(index_dir):
-        articles, report = _read_or_refuse(paths, index_dir, progress, read_options)
+        articles, report = _read_or_refuse(paths, index_dir, progress, read_options, cluster)
         read_seconds = time.perf_counter() - started
         stories = story_ids(articles, progress)
         embedder = embedder or Embedder(model, precision=precision)
-        chunked = [(a, chunk_article(a, max_words, overlap), story)
-                   for a, story in zip(articles, stories)]
-        total = sum(len(p) for _, p, _ in chunked)
         # Loaded (the first time: exported and quantised) before the clock and the progress bar
         # start, so that both show embedding's own rate.
         if progress:
@@ -137,7 +144,8 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
             store = FaissStore(embedder.dimension)
             meta = MetadataWriter(staged)
             try:
-                _embed_into(meta, store, chunked, 0, embedder, progress, batch_size)
+                made = _embed_into(meta, store, list(zip(articles, stories)), 0, embedder,
+                                   progress, batch_size, (max_words, overlap), cluster)
                 if entities:
                     meta.add_entities(progress)
                 meta.set_threads(store.vectors)
@@ -149,12 +157,12 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
             embed_seconds = time.perf_counter() - embed_started
             manifest = Manifest(
                 model=embedder.name, dimension=embedder.dimension, max_words=max_words,
-                overlap=overlap, articles=len(articles), passages=total,
+                overlap=overlap, articles=len(articles), passages=len(store),
                 built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 build_seconds=round(time.perf_counter() - started, 3),
                 sources=[printable(Path(p).resolve()) for p in paths], skipped=report.skip_count,
                 store=store.description, store_choice=store_kind,
-                precision=embedder.passage_precision, entities=entities)
+                precision=made, entities=entities)
             manifest.write(staged)
             folder = publish(index_dir, staged)
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)
@@ -165,12 +173,13 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                  batch_size: int = 32, store_kind: str | None = None, nprobe: int | None = None,
                  precision: str | None = None,
                  read_options: ReadOptions = ReadOptions(),
-                 entities: bool | None = None) -> BuildResult:
+                 entities: bool | None = None,
+                 cluster: RayCluster | None = None) -> BuildResult:
     """Bring the served index in line with the archive at paths: embed new and changed articles
     (by content hash), drop those no longer there, keep the rest as they are. The store kind,
     nprobe and the passages' precision stay as built unless given; "auto" turns a store
     approximate once it grows past AUTO_IVF_FROM passages. entities: as built unless True
-    (then every article gets them).
+    (then every article gets them). cluster: read and embed on a Ray cluster.
 
     The work is done on a copy of the served build, swapped in whole when complete, so a failure
     or an interrupt leaves the served index untouched.
@@ -190,7 +199,7 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
             from .entities import _pipeline
 
             _pipeline()
-        articles, report = _read_or_refuse(paths, index_dir, progress, read_options)
+        articles, report = _read_or_refuse(paths, index_dir, progress, read_options, cluster)
         read_seconds = time.perf_counter() - started
         stories = dict(zip((a.id for a in articles), story_ids(articles, progress)))
         with staging_folder(index_dir) as staged, _write_errors(index_dir):
@@ -211,17 +220,16 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                     dtype=np.int64))
                 embed_started = time.perf_counter()
                 redo = {a.id for a in changed}
-                todo = [(a, chunk_article(a, old.max_words, old.overlap), stories[a.id])
-                        for a in articles if a.id not in existing or a.id in redo]
+                todo = [(a, stories[a.id]) for a in articles
+                        if a.id not in existing or a.id in redo]
                 now = old.precision
                 if todo:
                     embedder = embedder or Embedder(model, precision=precision)
                     embedder.load_passage_model()  # as in build_index
                     embed_started = time.perf_counter()
-                    _embed_into(meta, store, todo, meta.next_passage_id(), embedder, progress,
-                                batch_size)
+                    new = _embed_into(meta, store, todo, meta.next_passage_id(), embedder,
+                                      progress, batch_size, (old.max_words, old.overlap), cluster)
                     kept = len(existing) > len(gone) + len(changed)
-                    new = embedder.passage_precision
                     now = new if not kept or new == old.precision else "mixed"
                 embed_seconds = time.perf_counter() - embed_started
                 meta.set_stories(stories)
@@ -259,33 +267,43 @@ def _finish_store(store: FaissStore, store_kind: str, nprobe: int | None, progre
     return store.converted(kind, nprobe)
 
 
-def _embed_into(meta: MetadataWriter, store: FaissStore, chunked: list, first_id: int,
-                embedder: Embedder, progress: bool, batch_size: int) -> None:
-    """Embed the passages of (article, passages, story) triples and store them, numbered from
-    first_id, a block at a time."""
-    bar = progress_bar(total=sum(len(p) for _, p, _ in chunked), desc="Embedding", unit=" passages",
-               disable=not progress, smoothing=0.1)
+def _embed_into(meta: MetadataWriter, store: FaissStore, todo: list[tuple[Article, str]],
+                first_id: int, embedder: Embedder, progress: bool, batch_size: int,
+                chunking: tuple[int, int], cluster: RayCluster | None) -> str:
+    """Chunk (max words, overlap: chunking) and embed the (article, story) pairs, here or on the
+    cluster, and store them, passages numbered from first_id, a block at a time. Returns the
+    vectors' precision."""
+    if cluster is None:
+        chunked = [(a, chunk_article(a, *chunking), story) for a, story in todo]
+        bar = progress_bar(total=sum(len(p) for _, p, _ in chunked), desc="Embedding",
+                           unit=" passages", disable=not progress, smoothing=0.1)
+        blocks = _blocks(chunked, embedder, batch_size, bar.update)
+    else:
+        bar = progress_bar(total=len(todo), desc="Embedding on Ray", unit=" articles",
+                           disable=not progress, smoothing=0.1)
+        blocks = cluster.blocks(todo, *chunking, embedder.name, embedder.precision, bar.update)
     next_id = first_id
-    block: list[tuple[Article, list, str]] = []
-    block_size = 0
-
-    def flush() -> None:
-        nonlocal next_id, block, block_size
-        texts = [embedding_text(a.title, p.text) for a, ps, _ in block for p in ps]
-        vectors = embedder.encode(texts, batch_size=batch_size, progress=bar.update)
-        store.add(vectors, np.arange(next_id, next_id + len(texts), dtype=np.int64))
-        for article, passages, story in block:
-            meta.add(article, passages, next_id, story)
-            next_id += len(passages)
-        block, block_size = [], 0
-
     try:
-        for article, passages, story in chunked:
-            block.append((article, passages, story))
-            block_size += len(passages)
-            if block_size >= EMBED_BLOCK:
-                flush()
-        if block:
-            flush()
+        for block, vectors in blocks:
+            store.add(vectors, np.arange(next_id, next_id + len(vectors), dtype=np.int64))
+            for article, passages, story in block:
+                meta.add(article, passages, next_id, story)
+                next_id += len(passages)
     finally:
         bar.close()
+    return cluster.precision if cluster else embedder.passage_precision
+
+
+def _blocks(chunked: list, embedder: Embedder, batch_size: int, progress: Callable[[int], None]
+            ) -> Iterator[tuple[list, np.ndarray]]:
+    """(article, passages, story) triples embedded here, EMBED_BLOCK passages or so at a time
+    (bounding memory on big archives), with their vectors."""
+    block: list[tuple[Article, list, str]] = []
+    size = 0
+    for i, (article, passages, story) in enumerate(chunked):
+        block.append((article, passages, story))
+        size += len(passages)
+        if size >= EMBED_BLOCK or i == len(chunked) - 1:
+            texts = [embedding_text(a.title, p.text) for a, ps, _ in block for p in ps]
+            yield block, embedder.encode(texts, batch_size=batch_size, progress=progress)
+            block, size = [], 0

@@ -79,6 +79,14 @@ class ReadReport:
         if len(self.skipped) < MAX_SKIPS_LISTED:  # (a file name in either may not be UTF-8)
             self.skipped.append(Skipped(printable(where), printable(reason)))
 
+    def merge(self, other: ReadReport) -> None:
+        """Add what another reading found (a part of the archive read elsewhere) to this."""
+        self.files += other.files
+        self.articles += other.articles
+        self.skip_count += other.skip_count - len(other.skipped)
+        for skipped in other.skipped:
+            self.skip(skipped.where, skipped.reason)
+
 
 @dataclass(frozen=True)
 class ReadOptions:
@@ -194,32 +202,39 @@ def read_archive(paths: Iterable[Path], report: ReadReport,
     that file, with its reason.
     """
     for file, root in archive_files(paths, report, options):
-        fmt = file_format(file)
-        where = printable(file)
-        if fmt is None:
-            report.skip(where, f"unsupported file type; supported: {', '.join(sorted(FORMATS))}")
-            continue
-        source = _Source(file, root, options)
-        produced, skips = 0, report.skip_count
-        try:
-            for item in READERS[fmt](source, _path_id(file, root), options):
-                if isinstance(item, Skipped):
-                    report.skip(item.where, item.reason)
-                else:
-                    produced += 1
-                    report.articles += 1
-                    yield item
-        except _Unreadable as exc:
-            report.skip(where, str(exc) if not produced else
-                        f"{exc}; the {produced} articles before it were read")
-        except Exception as exc:  # noqa: BLE001 - one file's trouble never stops the build
-            what = printable(f"{type(exc).__name__}: {exc}"[:300])
-            report.skip(where, f"could not be read ({what})" if not produced else
-                        f"reading stopped after {produced} articles ({what})")
-        if source.counted:
-            report.files += 1
-            if not produced and report.skip_count == skips:
-                report.skip(where, "holds no articles")
+        yield from read_file(file, root, report, options)
+
+
+def read_file(file: Path, root: Path, report: ReadReport,
+              options: ReadOptions = ReadOptions()) -> Iterator[Article]:
+    """Yield the articles of one file of the archive under root (archive_files' pairs); what
+    cannot be read goes to report, and never raises."""
+    fmt = file_format(file)
+    where = printable(file)
+    if fmt is None:
+        report.skip(where, f"unsupported file type; supported: {', '.join(sorted(FORMATS))}")
+        return
+    source = _Source(file, root, options)
+    produced, skips = 0, report.skip_count
+    try:
+        for item in READERS[fmt](source, _path_id(file, root), options):
+            if isinstance(item, Skipped):
+                report.skip(item.where, item.reason)
+            else:
+                produced += 1
+                report.articles += 1
+                yield item
+    except _Unreadable as exc:
+        report.skip(where, str(exc) if not produced else
+                    f"{exc}; the {produced} articles before it were read")
+    except Exception as exc:  # noqa: BLE001 - one file's trouble never stops the build
+        what = printable(f"{type(exc).__name__}: {exc}"[:300])
+        report.skip(where, f"could not be read ({what})" if not produced else
+                    f"reading stopped after {produced} articles ({what})")
+    if source.counted:
+        report.files += 1
+        if not produced and report.skip_count == skips:
+            report.skip(where, "holds no articles")
 
 
 class _Unreadable(Exception):

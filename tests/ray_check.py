@@ -36,15 +36,41 @@ def main(archive: str, work: str) -> None:
         ray = cli("index", archive, "--index-dir", str(work_dir / "ray"), "--ray", "--actors",
                   "2", "--backend", address)
         plain = cli("index", archive, "--index-dir", str(work_dir / "plain"))
+        built = (len(FaissStore.load(current_build(work_dir / "ray"), 384)),
+                 len(FaissStore.load(current_build(work_dir / "plain"), 384)))
+        # An article added to the archive: --update --ray embeds it alone, as a local update.
+        (Path(archive) / "late.jsonl").write_text(json.dumps({
+            "id": "late-1", "title": "Harbour reopens after the storm", "date": "2024-03-09",
+            "text": "The harbour reopened on Saturday, three days after the storm closed it. "
+                    "Ferries resumed their crossings and the fishing fleet went out at dawn."}) + "\n")
+        ray_update = cli("index", archive, "--update", "--index-dir", str(work_dir / "ray"),
+                         "--ray", "--actors", "2", "--backend", address)
+        plain_update = cli("index", archive, "--update", "--index-dir", str(work_dir / "plain"))
         a = FaissStore.load(current_build(work_dir / "ray"), 384)
         b = FaissStore.load(current_build(work_dir / "plain"), 384)
         ids = np.arange(len(b))
         hit = Searcher(work_dir / "elsewhere", backend=address).search(ALEPPO_QUESTION, 1).hits[0]
+        late = Searcher(work_dir / "elsewhere", backend=address).search(
+            "When did the ferries resume?", 1).hits[0]
+
+        def read_lines(out: str) -> list[str]:  # what reading found, without its time
+            return [line.split(" (")[0] if line.startswith("Read ") else line
+                    for line in out.splitlines() if line.startswith(("Read ", "  skipped"))]
+
         print(json.dumps({
             "ray_exit": ray.returncode, "ray_out": ray.stdout, "ray_err": ray.stderr[-2000:],
             "plain_exit": plain.returncode, "passages": len(b), "ray_passages": len(a),
+            "built": built, "ray_read": read_lines(ray.stdout),
+            "plain_read": read_lines(plain.stdout),
+            "updates": [ray_update.returncode, plain_update.returncode],
+            "update_err": ray_update.stderr[-2000:],
+            "ray_updated": [line for line in ray_update.stdout.splitlines()
+                            if line.startswith("Updated:")],
+            "plain_updated": [line for line in plain_update.stdout.splitlines()
+                              if line.startswith("Updated:")],
             "max_difference": float(np.abs(a.vectors(ids) - b.vectors(ids)).max()),
-            "source": hit.article.source, "passage": hit.passage.text}))
+            "source": hit.article.source, "passage": hit.passage.text,
+            "late": late.article.id}))
     finally:
         stop(milvus)
 

@@ -41,8 +41,16 @@ def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["ray_exit"] == 0 and found["plain_exit"] == 0, found["ray_err"]
-    assert "Embedding with 2 actors on Ray" in found["ray_err"]
+    assert "chunking and embedding with 2 actors on Ray" in found["ray_err"]
+    # Files read in Ray tasks report what they skipped, and why, as a local build does.
+    assert found["ray_read"] == found["plain_read"] and len(found["plain_read"]) == 3
     assert "now the index served as milvus://127.0.0.1:" in found["ray_out"]
-    assert found["ray_passages"] == found["passages"] > 10
+    assert found["built"][0] == found["built"][1] > 10
+    assert found["updates"] == [0, 0], found["update_err"]
+    assert found["ray_updated"] == found["plain_updated"] == [
+        "Updated: 1 article added, 0 changed (re-embedded), 0 removed; "
+        f"{found['passages']} passages in all"]
+    assert found["ray_passages"] == found["passages"] == found["built"][1] + 1
     assert found["max_difference"] == 0.0  # each passage embedded alone, as a local build does
     assert found["source"] == "AFP" and "15,000" in found["passage"]
+    assert found["late"] == "late-1"  # the update reached Milvus

@@ -41,8 +41,8 @@ from indexer.progress import progress_bar, say
 from indexer.timeline import timelines_json
 from indexer.indexdir import current_build
 from indexer.milvus import MilvusAddress, is_milvus, upload
-from indexer.ray_embedding import LOCAL as RAY_LOCAL
-from indexer.ray_embedding import RayEmbedder, stop_ray
+from indexer.ray_cluster import LOCAL as RAY_LOCAL
+from indexer.ray_cluster import RayCluster, stop_ray
 from indexer.search import open_source
 from indexer.onnx_query import DEFAULT_PRECISION, PRECISIONS
 from indexer.readers import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
@@ -233,8 +233,8 @@ def _copy_to_milvus(index_dir: Path, address: MilvusAddress) -> None:
                    "Lines or CSV line [env NEWS_SEARCH_MAX_ARTICLE_SIZE].")
 @click.option("--ray", "ray_address", is_flag=False, flag_value=RAY_LOCAL, default=None,
               metavar="[ADDRESS]",
-              help="Embed on a Ray cluster (the cluster extra): ADDRESS of its head, or none to "
-                   "start one on this machine.")
+              help="Read, chunk and embed on a Ray cluster with Ray Data (the cluster extra): "
+                   "ADDRESS of its head, or none to start one on this machine.")
 @click.option("--entities", "find_entities", is_flag=True, envvar="NEWS_SEARCH_ENTITIES",
               help="Find the people, organisations and places each article names (the "
                    "entities extra; about twice the indexing time), to list and filter by; an "
@@ -258,14 +258,14 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
         address = MilvusAddress.parse(backend) if is_milvus(backend) else None
         if address is None:
             open_source(index_dir, model, backend)  # an unknown backend before any work
-        embedder = None
+        cluster = None
         if ray_address:
             click.echo(f"Joining the Ray cluster {ray_address}", err=True)
-            embedder = RayEmbedder(model, precision or DEFAULT_PRECISION, ray_address, actors)
-            click.echo(f"Embedding with {embedder.actors} actor"
-                       f"{'s' * (embedder.actors > 1)} on Ray", err=True)
+            cluster = RayCluster(ray_address, actors)
+            click.echo(f"Reading in Ray Data tasks; chunking and embedding with {cluster.actors} "
+                       f"actor{'s' * (cluster.actors > 1)} on Ray", err=True)
         _run_build(list(paths), index_dir, model, update, store_kind=store_kind,
-                   nprobe=nprobe, precision=precision, embedder=embedder,
+                   nprobe=nprobe, precision=precision, cluster=cluster,
                    entities=find_entities or None,
                    read_options=ReadOptions(follow_links, max_file_size, max_article_size))
         if ray_address:

@@ -1,0 +1,160 @@
+"""Indexing across a Ray cluster with Ray Data: files are read in tasks, articles chunked and
+embedded in a pool of actors, and the results stream back, in order, to the machine that runs
+`news-search index`, which writes the index (FAISS, SQLite and keyword indexes, or Milvus).
+
+Each actor loads the same model and embeds as a local build does (on a CPU: the int8 ONNX graph,
+each passage alone), so the vectors equal a local build's; an actor takes a GPU where the cluster
+has one. Every node reads the archive at the path given: on a cluster of several machines it
+lies on storage they share.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .articles import Article
+from .chunking import chunk_article, embedding_text
+from .embedding import DEFAULT_MODEL, Embedder
+from .errors import IndexerError
+from .language import detect
+from .readers import ReadOptions, ReadReport, archive_files, read_file
+
+LOCAL = "local"  # --ray without an address: a Ray cluster of this machine alone
+ARTICLES_A_BATCH = 32  # articles an actor chunks and embeds at a time (about 130 passages)
+
+# What the build writes: (article, its passages, its story) and their passages' vectors.
+Block = tuple[list[tuple[Article, list, str]], np.ndarray]
+
+
+def _read(row: dict, options: ReadOptions) -> Iterator[dict]:
+    """A Ray Data task's work: one file's articles (their language found here too), then the
+    report of reading it, each pickled (a file name or a text need not be valid UTF-8)."""
+    report = ReadReport()
+    file, root = Path(os.fsdecode(row["file"])), Path(os.fsdecode(row["root"]))
+    for article in read_file(file, root, report, options):
+        language = detect(article.title, article.text)
+        yield {"item": pickle.dumps(replace(article, language=language))}
+    yield {"item": pickle.dumps(report)}
+
+
+class _ChunkAndEmbed:
+    """One actor of the pool: the model loaded once, then batches of articles chunked and
+    embedded, one block (articles, passages, vectors) a batch."""
+
+    def __init__(self, model: str, precision: str, threads: int, gpu: bool, max_words: int,
+                 overlap: int):
+        self.embedder = Embedder(model, device=None if gpu else "cpu", precision=precision,
+                                 threads=threads)
+        self.embedder.load_passage_model()
+        self.max_words, self.overlap = max_words, overlap
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        chunked = []
+        for item in batch["item"]:
+            article, story = pickle.loads(item)
+            chunked.append((article, chunk_article(article, self.max_words, self.overlap), story))
+        vectors = self.embedder.encode([embedding_text(a.title, p.text)
+                                        for a, passages, _ in chunked for p in passages])
+        block = (chunked, vectors, self.embedder.passage_precision)
+        return {"block": np.array([pickle.dumps(block)], dtype=object)}
+
+
+class RayCluster:
+    """A Ray cluster joined (or, for LOCAL, started on this machine on 127.0.0.1), with the
+    size of its embedding pool: `actors` actors (by default one a GPU, else one for every two
+    CPUs of the cluster)."""
+
+    def __init__(self, address: str = LOCAL, actors: int | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise IndexerError("--ray needs the cluster extra: pip install -e \".[cluster]\"") \
+                from None
+        _start(ray, address)
+        from ray.data import DataContext
+
+        context = DataContext.get_current()
+        context.execution_options.preserve_order = True  # passages numbered as a local build's
+        context.enable_progress_bars = False  # ours say it, a line a step
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # its notes among our lines
+        resources = ray.cluster_resources()
+        self.gpus = int(resources.get("GPU", 0))
+        cpus = int(resources.get("CPU", 1))
+        self.actors = actors or self.gpus or max(1, cpus // 2)
+        self.cpus_each = 1 if self.gpus else max(1, cpus // self.actors)
+        self.precision = ""  # what the actors made: int8 on CPUs, float32 on GPUs
+
+    def read(self, paths: Iterable[Path], report: ReadReport,
+             options: ReadOptions = ReadOptions()) -> Iterator[Article]:
+        """read_archive's articles, in its order, each file read by a task on the cluster: the
+        folders are listed here (their skips reported here), the files read there."""
+        import ray
+
+        files = [{"file": os.fsencode(file), "root": os.fsencode(root)}
+                 for file, root in archive_files(paths, report, options)]
+        if not files:
+            return
+        found = ray.data.from_items(files, override_num_blocks=len(files)).flat_map(
+            _read, fn_kwargs={"options": options})
+        for row in found.iter_rows():
+            item = pickle.loads(row["item"])
+            if isinstance(item, ReadReport):
+                report.merge(item)
+            else:
+                yield item
+
+    def blocks(self, todo: Sequence[tuple[Article, str]], max_words: int, overlap: int,
+               model: str = DEFAULT_MODEL, precision: str = "int8",
+               progress: Callable[[int], None] | None = None) -> Iterator[Block]:
+        """(article, story) pairs chunked and embedded by the pool, as blocks in todo's order;
+        progress(n) is told of the articles of each block."""
+        import ray
+        from ray.data import ActorPoolStrategy
+
+        if not todo:
+            return
+        items = ray.data.from_items([{"item": pickle.dumps(pair)} for pair in todo])
+        done = items.map_batches(
+            _ChunkAndEmbed, batch_size=ARTICLES_A_BATCH, batch_format="numpy",
+            fn_constructor_kwargs={"model": model, "precision": precision,
+                                   "threads": self.cpus_each, "gpu": bool(self.gpus),
+                                   "max_words": max_words, "overlap": overlap},
+            compute=ActorPoolStrategy(size=self.actors), num_cpus=self.cpus_each, num_gpus=1 if self.gpus else 0)
+        for row in done.iter_rows():
+            chunked, vectors, self.precision = pickle.loads(row["block"])
+            if progress:
+                progress(len(chunked))
+            yield chunked, vectors
+
+
+def _start(ray, address: str) -> None:  # noqa: ANN001 - the ray module
+    """Join the Ray cluster at address, or start one of this machine on 127.0.0.1 (LOCAL)."""
+    if ray.is_initialized():
+        return
+    # Ray's C++ core logs to this process's stderr, among our progress lines, a warning as an
+    # "E" line about actor restarts that Ray Data's own actors draw; its logs on disk keep all.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    try:
+        if address == LOCAL:  # no dashboard; Ray's servers listen on every address regardless
+            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)
+        else:
+            ray.init(address=address, log_to_driver=False, configure_logging=False)
+    except Exception as exc:  # noqa: BLE001 - connection errors of several kinds
+        raise IndexerError(f"cannot join the Ray cluster at {address} ({exc}): start it with "
+                           "`ray start --head`, or give its address") from None
+
+
+def stop_ray() -> None:
+    """Leave the Ray cluster (a local one stops)."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
