@@ -103,7 +103,7 @@ class RayCluster:
             return
         found = ray.data.from_items(files, override_num_blocks=len(files)).flat_map(
             _read, fn_kwargs={"options": options})
-        for row in found.iter_rows():
+        for row in _rows(found, "reading the archive"):
             item = pickle.loads(row["item"])
             if isinstance(item, ReadReport):
                 report.merge(item)
@@ -127,11 +127,25 @@ class RayCluster:
                                    "threads": self.cpus_each, "gpu": bool(self.gpus),
                                    "max_words": max_words, "overlap": overlap},
             compute=ActorPoolStrategy(size=self.actors), num_cpus=self.cpus_each, num_gpus=1 if self.gpus else 0)
-        for row in done.iter_rows():
+        for row in _rows(done, "embedding"):
             chunked, vectors, self.precision = pickle.loads(row["block"])
             if progress:
                 progress(len(chunked))
             yield chunked, vectors
+
+
+def _rows(dataset, doing: str) -> Iterator[dict]:  # noqa: ANN001 - a ray.data.Dataset
+    """The dataset's rows, in order; a failure on the cluster (a lost node, an actor out of
+    memory) becomes one clear error."""
+    from ray.exceptions import RayError
+
+    try:
+        yield from dataset.iter_rows()
+    except RayError as exc:
+        reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+        raise IndexerError(f"the Ray cluster failed while {doing} ({reason}): nothing was "
+                           "changed; check the cluster (`ray status`) and run the build again"
+                           ) from None
 
 
 def _start(ray, address: str) -> None:  # noqa: ANN001 - the ray module
