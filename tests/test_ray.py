@@ -54,3 +54,20 @@ def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
     assert found["max_difference"] == 0.0  # each passage embedded alone, as a local build does
     assert found["source"] == "AFP" and "15,000" in found["passage"]
     assert found["late"] == "late-1"  # the update reached Milvus
+
+
+def test_a_failure_on_the_cluster_is_one_clear_error():
+    exceptions = pytest.importorskip("ray.exceptions")
+    from indexer.errors import IndexerError
+    from indexer.ray_cluster import _rows
+
+    class Dataset:  # what Ray Data's iter_rows does when a node is lost midway
+        def iter_rows(self):
+            yield {"block": b"first"}
+            raise exceptions.RaySystemError("the node running an actor died")
+
+    rows = _rows(Dataset(), "embedding")
+    assert next(rows) == {"block": b"first"}
+    with pytest.raises(IndexerError, match=r"failed while embedding \(.*node running an actor "
+                                           r"died\): nothing was changed.*ray status"):
+        next(rows)
