@@ -33,10 +33,13 @@ ARTICLES_A_BATCH = 32  # articles an actor chunks and embeds at a time (about 13
 Block = tuple[list[tuple[Article, list, str]], np.ndarray]
 
 
-def _read(row: dict, options: ReadOptions) -> Iterator[dict]:
+def _read(row: dict, options: ReadOptions, cwd: bytes) -> Iterator[dict]:
     """A Ray Data task's work: one file's articles (their language found here too), then the
-    report of reading it, each pickled (a file name or a text need not be valid UTF-8)."""
+    report of reading it, each pickled (a file name or a text need not be valid UTF-8). A path
+    given relative is read from the folder `index` ran in, as there."""
     report = ReadReport()
+    if os.getcwd() != os.fsdecode(cwd) and os.path.isdir(cwd):
+        os.chdir(cwd)
     file, root = Path(os.fsdecode(row["file"])), Path(os.fsdecode(row["root"]))
     for article in read_file(file, root, report, options):
         language = detect(article.title, article.text)
@@ -102,7 +105,7 @@ class RayCluster:
         if not files:
             return
         found = ray.data.from_items(files, override_num_blocks=len(files)).flat_map(
-            _read, fn_kwargs={"options": options})
+            _read, fn_kwargs={"options": options, "cwd": os.fsencode(os.getcwd())})
         for row in _rows(found, "reading the archive"):
             item = pickle.loads(row["item"])
             if isinstance(item, ReadReport):
