@@ -19,14 +19,15 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .articles import Article
+from .articles import Article, printable
 from .chunking import chunk_article, embedding_text
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexerError
 from .language import detect
-from .readers import ReadOptions, ReadReport, archive_files, read_file
+from .readers import ReadOptions, ReadReport, archive_files, parts, read_file
 
 LOCAL = "local"  # --ray without an address: a Ray cluster of this machine alone
+PART_BYTES = 64 * 1024 * 1024  # a JSON Lines file larger than this is read in parts this size
 ARTICLES_A_BATCH = 32  # articles an actor chunks and embeds at a time (about 130 passages)
 
 # What the build writes: (article, its passages, its story) and their passages' vectors.
@@ -34,17 +35,18 @@ Block = tuple[list[tuple[Article, list, str]], np.ndarray]
 
 
 def _read(row: dict, options: ReadOptions, cwd: bytes) -> Iterator[dict]:
-    """A Ray Data task's work: one file's articles (their language found here too), then the
-    report of reading it, each pickled (a file name or a text need not be valid UTF-8). A path
-    given relative is read from the folder `index` ran in, as there."""
+    """A Ray Data task's work: the articles of one file, or of a part of one (their language
+    found here too), then the report of reading it, each pickled (a file name or a text need
+    not be valid UTF-8). A path given relative is read from the folder `index` ran in."""
     report = ReadReport()
     if os.getcwd() != os.fsdecode(cwd) and os.path.isdir(cwd):
         os.chdir(cwd)
     file, root = Path(os.fsdecode(row["file"])), Path(os.fsdecode(row["root"]))
-    for article in read_file(file, root, report, options):
+    part = pickle.loads(row["part"])
+    for article in read_file(file, root, report, options, part[0] if part else None):
         language = detect(article.title, article.text)
         yield {"item": pickle.dumps(replace(article, language=language))}
-    yield {"item": pickle.dumps(report)}
+    yield {"item": pickle.dumps((report, part, printable(file)))}
 
 
 class _ChunkAndEmbed:
@@ -74,7 +76,8 @@ class RayCluster:
     size of its embedding pool: `actors` actors (by default one a GPU, else one for every two
     CPUs of the cluster)."""
 
-    def __init__(self, address: str = LOCAL, actors: int | None = None):
+    def __init__(self, address: str = LOCAL, actors: int | None = None,
+                 part_bytes: int = PART_BYTES):
         try:
             import ray
         except ImportError:
@@ -93,25 +96,41 @@ class RayCluster:
         self.actors = actors or self.gpus or max(1, cpus // 2)
         self.cpus_each = 1 if self.gpus else max(1, cpus // self.actors)
         self.precision = ""  # what the actors made: int8 on CPUs, float32 on GPUs
+        self.part_bytes = part_bytes
 
     def read(self, paths: Iterable[Path], report: ReadReport,
              options: ReadOptions = ReadOptions()) -> Iterator[Article]:
-        """read_archive's articles, in its order, each file read by a task on the cluster: the
-        folders are listed here (their skips reported here), the files read there."""
+        """read_archive's articles, in its order, each file (or part of a large JSON Lines
+        file: readers.parts) read by a task on the cluster; the folders are listed here, and
+        their skips reported here."""
         import ray
 
-        files = [{"file": os.fsencode(file), "root": os.fsencode(root)}
-                 for file, root in archive_files(paths, report, options)]
+        files = []
+        for file, root in archive_files(paths, report, options):
+            cut = parts(file, self.part_bytes) or [None]
+            files += [{"file": os.fsencode(file), "root": os.fsencode(root),
+                       "part": pickle.dumps((part, i, len(cut)) if part else None)}
+                      for i, part in enumerate(cut)]
         if not files:
             return
         found = ray.data.from_items(files, override_num_blocks=len(files)).flat_map(
             _read, fn_kwargs={"options": options, "cwd": os.fsencode(os.getcwd())})
+        produced = skips = 0  # of the file read in parts so far
         for row in _rows(found, "reading the archive"):
             item = pickle.loads(row["item"])
-            if isinstance(item, ReadReport):
-                report.merge(item)
-            else:
+            if not isinstance(item, tuple):
                 yield item
+                continue
+            part_report, part, where = item
+            report.merge(part_report)
+            if part:  # a file read in parts is counted once, and judged on all its parts
+                _, at, count = part
+                produced, skips = produced + part_report.articles, skips + part_report.skip_count
+                if at == count - 1:
+                    report.files += 1
+                    if not produced and not skips:
+                        report.skip(where, "holds no articles")
+                    produced = skips = 0
 
     def blocks(self, todo: Sequence[tuple[Article, str]], max_words: int, overlap: int,
                model: str = DEFAULT_MODEL, precision: str = "int8",

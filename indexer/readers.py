@@ -206,15 +206,17 @@ def read_archive(paths: Iterable[Path], report: ReadReport,
 
 
 def read_file(file: Path, root: Path, report: ReadReport,
-              options: ReadOptions = ReadOptions()) -> Iterator[Article]:
-    """Yield the articles of one file of the archive under root (archive_files' pairs); what
-    cannot be read goes to report, and never raises."""
+              options: ReadOptions = ReadOptions(), part: Part | None = None
+              ) -> Iterator[Article]:
+    """Yield the articles of one file of the archive under root (archive_files' pairs), or of
+    one part of it (see parts: the file is then counted, and said to hold no articles, by
+    whoever reads all its parts); what cannot be read goes to report, and never raises."""
     fmt = file_format(file)
     where = printable(file)
     if fmt is None:
         report.skip(where, f"unsupported file type; supported: {', '.join(sorted(FORMATS))}")
         return
-    source = _Source(file, root, options)
+    source = _Source(file, root, options, part)
     produced, skips = 0, report.skip_count
     try:
         for item in READERS[fmt](source, _path_id(file, root), options):
@@ -231,10 +233,66 @@ def read_file(file: Path, root: Path, report: ReadReport,
         what = printable(f"{type(exc).__name__}: {exc}"[:300])
         report.skip(where, f"could not be read ({what})" if not produced else
                     f"reading stopped after {produced} articles ({what})")
-    if source.counted:
+    if source.counted and part is None:
         report.files += 1
         if not produced and report.skip_count == skips:
             report.skip(where, "holds no articles")
+
+
+@dataclass(frozen=True)
+class Part:
+    """Lines of a large JSON Lines file, read apart from the rest: bytes [start, end), whose
+    first line is the file's line first_line, in the file's encoding."""
+
+    start: int
+    end: int
+    first_line: int
+    encoding: str
+
+
+def parts(file: Path, size: int) -> list[Part] | None:
+    """A plain JSON Lines file larger than size, cut after line ends into parts of about size
+    bytes, to be read side by side (on a cluster); None for a file read whole: smaller, another
+    format, gzip'd, not UTF-8 at its start, or unreadable (reading it whole says why). The file
+    is read once here, to number the lines as reading it whole would: "\r\n" and a lone "\r"
+    end a line, as "\n" does."""
+    if file_format(file) != "jsonl" or file.suffix.lower() == ".gz":
+        return None
+    try:
+        if file.stat().st_size <= size:
+            return None
+        with _open(file, False) as stream:
+            head = stream.read(_SNIFF_BYTES)
+            _check_start(head)
+            encoding = _Source._encoding(head)
+            if encoding not in ("utf-8", "utf-8-sig"):
+                return None
+            stream.seek(0)
+            cuts, ends, at, carriage = [(0, 1)], 0, 0, False  # (byte, its line's number)
+            while chunk := stream.read(MB):
+                search = max(0, cuts[-1][0] + size - at)  # where the next part may start
+                while search < len(chunk) and (newline := chunk.find(b"\n", search)) >= 0:
+                    cuts.append((at + newline + 1,
+                                 1 + ends + _line_ends(chunk[:newline + 1], carriage)))
+                    search = newline + 1 + size
+                ends += _line_ends(chunk, carriage)
+                carriage = chunk.endswith(b"\r")
+                at += len(chunk)
+    except (OSError, _Unreadable):
+        return None
+    cuts = [cut for cut in cuts if cut[0] < at]  # no part starts at the file's end
+    if len(cuts) == 1:
+        return None
+    bounds = [byte for byte, _ in cuts] + [at]
+    return [Part(bounds[i], bounds[i + 1], line, encoding if i == 0 else "utf-8")
+            for i, (_, line) in enumerate(cuts)]
+
+
+def _line_ends(data: bytes, after_carriage: bool) -> int:
+    """The line ends in data as universal newlines count them; after_carriage: the bytes
+    before data ended with "\r" (already counted, so a "\n" first is its pair)."""
+    ends = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    return ends - (after_carriage and data.startswith(b"\n"))
 
 
 class _Unreadable(Exception):
@@ -296,8 +354,8 @@ class _GzipChecked(io.BufferedIOBase):
 class _Source:
     """One archive file, opened on demand: read whole up to a limit, or as a stream of text."""
 
-    def __init__(self, path: Path, root: Path, options: ReadOptions):
-        self.path, self.root, self.options = path, root, options
+    def __init__(self, path: Path, root: Path, options: ReadOptions, part: Part | None = None):
+        self.path, self.root, self.options, self.part = path, root, options, part
         self.where = printable(path)
         self.gz = path.suffix.lower() == ".gz"
         self.counted = False  # as a file read: its start was text
@@ -351,12 +409,20 @@ class _Source:
         from the file's start; bytes it cannot decode become U+FFFD."""
         limit = self.options.max_article_bytes
         with _open(self.path, self.gz) as stream:
-            head = stream.read(_SNIFF_BYTES)
-            _check_start(head)
-            text = io.TextIOWrapper(self._rewound(stream, head), encoding=self._encoding(head),
-                                    errors="replace", newline=newline)
+            if self.part is not None:  # its lines alone, in the encoding of the file's start
+                stream.seek(self.part.start)
+                part = io.BufferedReader(_Range(stream, self.part.end - self.part.start), 1 << 16)
+                text = io.TextIOWrapper(part, encoding=self.part.encoding, errors="replace",
+                                        newline=newline)
+                lineno = self.part.first_line - 1
+            else:
+                head = stream.read(_SNIFF_BYTES)
+                _check_start(head)
+                text = io.TextIOWrapper(self._rewound(stream, head),
+                                        encoding=self._encoding(head), errors="replace",
+                                        newline=newline)
+                lineno = 0
             self.counted = True
-            lineno = 0
             while True:
                 line = text.readline(limit + 1)
                 if not line:
@@ -370,6 +436,22 @@ class _Source:
                     yield lineno, None
                 else:
                     yield lineno, line
+
+
+class _Range(io.RawIOBase):
+    """The next `length` bytes of a stream, then its end."""
+
+    def __init__(self, stream: IO[bytes], length: int):
+        self._stream, self._left = stream, length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(min(len(buffer), self._left))
+        self._left -= len(data)
+        buffer[:len(data)] = data
+        return len(data)
 
 
 class _Prefixed(io.RawIOBase):

@@ -53,6 +53,20 @@ def main(archive: str, work: str) -> None:
         late = Searcher(work_dir / "elsewhere", backend=address).search(
             "When did the ferries resume?", 1).hits[0]
 
+        # A JSON Lines file larger than a part is read by several tasks, as it reads whole.
+        from indexer.ray_cluster import RayCluster
+        from indexer.readers import ReadReport, parts, read_archive
+
+        big = work_dir / "big" / "wire.jsonl"
+        big.parent.mkdir()
+        big.write_text("".join(
+            (json.dumps({"id": f"w{i}", "title": f"Wire story {i}", "text": f"Fact {i}. " * 30})
+             if i % 3 else "{broken line") + ("\r\n" if i % 2 else "\n") for i in range(60)))
+        local_report, ray_report = ReadReport(), ReadReport()
+        local_read = [(a, a.origin) for a in read_archive([big.parent], local_report)]
+        ray_read = [(a, a.origin) for a in RayCluster(actors=1, part_bytes=1500).read(
+            [big.parent], ray_report)]
+
         def read_lines(out: str) -> list[str]:  # what reading found, without its time
             return [line.split(" (")[0] if line.startswith("Read ") else line
                     for line in out.splitlines() if line.startswith(("Read ", "  skipped"))]
@@ -70,7 +84,9 @@ def main(archive: str, work: str) -> None:
                               if line.startswith("Updated:")],
             "max_difference": float(np.abs(a.vectors(ids) - b.vectors(ids)).max()),
             "source": hit.article.source, "passage": hit.passage.text,
-            "late": late.article.id}))
+            "late": late.article.id, "parts": len(parts(big, 1500) or []),
+            "parts_equal": ray_read == local_read and len(local_read) == 40,
+            "parts_reports": [vars(local_report), vars(ray_report)]}, default=str))
     finally:
         stop(milvus)
 

@@ -54,6 +54,8 @@ def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
     assert found["max_difference"] == 0.0  # each passage embedded alone, as a local build does
     assert found["source"] == "AFP" and "15,000" in found["passage"]
     assert found["late"] == "late-1"  # the update reached Milvus
+    assert found["parts"] > 3 and found["parts_equal"]  # a large file read in parts, by tasks
+    assert found["parts_reports"][0] == found["parts_reports"][1]
 
 
 def test_a_failure_on_the_cluster_is_one_clear_error():

@@ -165,3 +165,41 @@ def test_an_article_gives_every_public_field_to_json():
                                  "source": "Harbour Times", "url": "https://example.org/a1",
                                  "language": ""}  # detected when indexed
     assert set(article.to_dict()) == {f.name for f in fields(article)} - {"text", "origin"}
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 20])  # bytes parts() reads at a time: 7 splits "\r\n"
+def test_a_large_json_lines_file_read_in_parts_reads_as_it_does_whole(tmp_path, monkeypatch,
+                                                                       chunk):
+    from indexer import readers
+    from indexer.readers import ReadOptions, parts, read_file
+
+    monkeypatch.setattr(readers, "MB", chunk)
+
+    lines = ["\ufeff" + json.dumps({"id": "a0", "title": "Première ligne", "text": "Café crème."})]
+    for i in range(1, 40):
+        record = json.dumps({"id": f"a{i}", "title": f"Story {i} — über", "text": f"Text {i}. " * 9})
+        lines.append(["{not json", "", record, '{"title": ""}', "x" * 900, record][i % 6])
+    ends = ["\n", "\r\n", "\r", "\n"]  # a lone CR ends a line too
+    data = "".join(line + ends[i % 4] for i, line in enumerate(lines)).encode()
+    file = tmp_path / "wire.jsonl"
+    file.write_bytes(data)
+    options = ReadOptions(max_article_bytes=800)  # the 900-character lines are over it
+    whole = ReadReport()
+    expected = [(a, a.origin) for a in read_file(file, tmp_path, whole, options)]
+    assert len(expected) > 10 and whole.skip_count > 10 and whole.articles == len(expected)
+    assert expected[0][0].title == "Première ligne"  # the byte-order mark is not in the title
+    for size in (40, 300, 1500):
+        cut = parts(file, size)
+        assert cut and cut[0].start == 0 and cut[-1].end == len(data) and len(cut) > 1
+        assert all(a.end == b.start for a, b in zip(cut, cut[1:]))
+        report = ReadReport()
+        got = [(a, a.origin) for p in cut for a in read_file(file, tmp_path, report, options, p)]
+        assert got == expected  # the same articles, origins' line numbers included
+        assert (report.articles, report.skipped) == (whole.articles, whole.skipped)
+    assert parts(file, len(data)) is None  # not larger than a part: read whole
+    gz = tmp_path / "wire.jsonl.gz"
+    gz.write_bytes(gzip.compress(data))
+    assert parts(gz, 40) is None  # a compressed file cannot be cut
+    utf16 = tmp_path / "utf16.jsonl"
+    utf16.write_bytes("\n".join(lines[1:]).encode("utf-16"))
+    assert parts(utf16, 40) is None  # its line ends are two bytes: read whole
