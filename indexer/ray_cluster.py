@@ -24,7 +24,8 @@ from .chunking import chunk_article, embedding_text
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexerError
 from .language import detect
-from .readers import ReadOptions, ReadReport, archive_files, parts, read_file
+from .readers import (MAX_SKIPS_LISTED, ReadOptions, ReadReport, Skipped, archive_files, parts,
+                      read_file)
 
 LOCAL = "local"  # --ray without an address: a Ray cluster of this machine alone
 PART_BYTES = 64 * 1024 * 1024  # a JSON Lines file larger than this is read in parts this size
@@ -34,19 +35,49 @@ ARTICLES_A_BATCH = 32  # articles an actor chunks and embeds at a time (about 13
 Block = tuple[list[tuple[Article, list, str]], np.ndarray]
 
 
+class _InOrder(ReadReport):
+    """A report whose skips are kept until drained, as rows in reading order: the first
+    MAX_SKIPS_LISTED of them (no report lists more), then how many more."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[Skipped] = []
+        self.more = 0
+
+    def skip(self, where: str, reason: str) -> None:
+        self.skip_count += 1
+        if len(self.pending) < MAX_SKIPS_LISTED:
+            self.pending.append(Skipped(printable(where), printable(reason)))
+        else:
+            self.more += 1
+
+    def drain(self) -> Iterator[dict]:
+        yield from ({"item": pickle.dumps(skipped)} for skipped in self.pending)
+        if self.more:
+            yield {"item": pickle.dumps(self.more)}
+        self.pending, self.more = [], 0
+
+
 def _read(row: dict, options: ReadOptions, cwd: bytes) -> Iterator[dict]:
-    """A Ray Data task's work: the articles of one file, or of a part of one (their language
-    found here too), then the report of reading it, each pickled (a file name or a text need
-    not be valid UTF-8). A path given relative is read from the folder `index` ran in."""
-    report = ReadReport()
+    """A Ray Data task's work: what the archive's listing skipped before this file, then the
+    articles of the file, or of a part of it (their language found here too), and what it
+    skips, in reading order, then its counts; each row pickled (a file name or a text need not
+    be valid UTF-8). A path given relative is read from the folder `index` ran in."""
     if os.getcwd() != os.fsdecode(cwd) and os.path.isdir(cwd):
         os.chdir(cwd)
+    before = _InOrder()
+    before.pending, before.more = pickle.loads(row["before"])
+    yield from before.drain()
     file, root = Path(os.fsdecode(row["file"])), Path(os.fsdecode(row["root"]))
     part = pickle.loads(row["part"])
+    report = _InOrder()
     for article in read_file(file, root, report, options, part[0] if part else None):
+        yield from report.drain()
         language = detect(article.title, article.text)
         yield {"item": pickle.dumps(replace(article, language=language))}
-    yield {"item": pickle.dumps((report, part, printable(file)))}
+    yield from report.drain()
+    yield {"item": pickle.dumps((report.files, report.articles, report.skip_count, part,
+                                 printable(file)))}
 
 
 class _ChunkAndEmbed:
@@ -105,32 +136,44 @@ class RayCluster:
         their skips reported here."""
         import ray
 
-        files = []
-        for file, root in archive_files(paths, report, options):
+        files, listing = [], _InOrder()  # what listing skips goes with the file after it
+        for file, root in archive_files(paths, listing, options):
             cut = parts(file, self.part_bytes) or [None]
             files += [{"file": os.fsencode(file), "root": os.fsencode(root),
+                       "before": pickle.dumps((listing.pending, listing.more) if i == 0
+                                              else ([], 0)),
                        "part": pickle.dumps((part, i, len(cut)) if part else None)}
                       for i, part in enumerate(cut)]
-        if not files:
-            return
-        found = ray.data.from_items(files, override_num_blocks=len(files)).flat_map(
-            _read, fn_kwargs={"options": options, "cwd": os.fsencode(os.getcwd())})
-        produced = skips = 0  # of the file read in parts so far
-        for row in _rows(found, "reading the archive"):
-            item = pickle.loads(row["item"])
-            if not isinstance(item, tuple):
-                yield item
-                continue
-            part_report, part, where = item
-            report.merge(part_report)
-            if part:  # a file read in parts is counted once, and judged on all its parts
-                _, at, count = part
-                produced, skips = produced + part_report.articles, skips + part_report.skip_count
-                if at == count - 1:
-                    report.files += 1
-                    if not produced and not skips:
-                        report.skip(where, "holds no articles")
-                    produced = skips = 0
+            listing.pending, listing.more = [], 0
+        if files:
+            found = ray.data.from_items(files, override_num_blocks=len(files)).flat_map(
+                _read, fn_kwargs={"options": options, "cwd": os.fsencode(os.getcwd())})
+            produced = skips = 0  # of the file read in parts so far
+            for row in _rows(found, "reading the archive"):
+                item = pickle.loads(row["item"])
+                if isinstance(item, Article):
+                    yield item
+                    continue
+                if isinstance(item, Skipped):
+                    report.skip(item.where, item.reason)
+                    continue
+                if isinstance(item, int):  # skips past those any report lists
+                    report.skip_count += item
+                    continue
+                files_read, articles, skipped, part, where = item
+                report.files += files_read
+                report.articles += articles
+                if part:  # a file read in parts is counted once, and judged on all its parts
+                    _, at, count = part
+                    produced, skips = produced + articles, skips + skipped
+                    if at == count - 1:
+                        report.files += 1
+                        if not produced and not skips:
+                            report.skip(where, "holds no articles")
+                        produced = skips = 0
+        for skipped in listing.pending:  # after the last file
+            report.skip(skipped.where, skipped.reason)
+        report.skip_count += listing.more
 
     def blocks(self, todo: Sequence[tuple[Article, str]], max_words: int, overlap: int,
                model: str = DEFAULT_MODEL, precision: str = "int8",

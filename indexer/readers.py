@@ -79,14 +79,6 @@ class ReadReport:
         if len(self.skipped) < MAX_SKIPS_LISTED:  # (a file name in either may not be UTF-8)
             self.skipped.append(Skipped(printable(where), printable(reason)))
 
-    def merge(self, other: ReadReport) -> None:
-        """Add what another reading found (a part of the archive read elsewhere) to this."""
-        self.files += other.files
-        self.articles += other.articles
-        self.skip_count += other.skip_count - len(other.skipped)
-        for skipped in other.skipped:
-            self.skip(skipped.where, skipped.reason)
-
 
 @dataclass(frozen=True)
 class ReadOptions:
