@@ -148,29 +148,7 @@ class RayCluster:
         if files:
             found = ray.data.from_items(files, override_num_blocks=len(files)).flat_map(
                 _read, fn_kwargs={"options": options, "cwd": os.fsencode(os.getcwd())})
-            produced = skips = 0  # of the file read in parts so far
-            for row in _rows(found, "reading the archive"):
-                item = pickle.loads(row["item"])
-                if isinstance(item, Article):
-                    yield item
-                    continue
-                if isinstance(item, Skipped):
-                    report.skip(item.where, item.reason)
-                    continue
-                if isinstance(item, int):  # skips past those any report lists
-                    report.skip_count += item
-                    continue
-                files_read, articles, skipped, part, where = item
-                report.files += files_read
-                report.articles += articles
-                if part:  # a file read in parts is counted once, and judged on all its parts
-                    _, at, count = part
-                    produced, skips = produced + articles, skips + skipped
-                    if at == count - 1:
-                        report.files += 1
-                        if not produced and not skips:
-                            report.skip(where, "holds no articles")
-                        produced = skips = 0
+            yield from _reported(_rows(found, "reading the archive"), report)
         for skipped in listing.pending:  # after the last file
             report.skip(skipped.where, skipped.reason)
         report.skip_count += listing.more
@@ -191,12 +169,38 @@ class RayCluster:
             fn_constructor_kwargs={"model": model, "precision": precision,
                                    "threads": self.cpus_each, "gpu": bool(self.gpus),
                                    "max_words": max_words, "overlap": overlap},
-            compute=ActorPoolStrategy(size=self.actors), num_cpus=self.cpus_each, num_gpus=1 if self.gpus else 0)
+            compute=ActorPoolStrategy(size=self.actors), num_cpus=self.cpus_each,
+            num_gpus=1 if self.gpus else 0)
         for row in _rows(done, "embedding"):
             chunked, vectors, self.precision = pickle.loads(row["block"])
             if progress:
                 progress(len(chunked))
             yield chunked, vectors
+
+
+def _reported(rows: Iterator[dict], report: ReadReport) -> Iterator[Article]:
+    """The articles of _read's rows; what they say was skipped and read goes to report."""
+    produced = skips = 0  # of the file read in parts so far
+    for row in rows:
+        item = pickle.loads(row["item"])
+        if isinstance(item, Article):
+            yield item
+        elif isinstance(item, Skipped):
+            report.skip(item.where, item.reason)
+        elif isinstance(item, int):  # skips past those any report lists
+            report.skip_count += item
+        else:
+            files, articles, skipped, part, where = item
+            report.files += files
+            report.articles += articles
+            if part:  # a file read in parts is counted once, and judged on all its parts
+                _, at, count = part
+                produced, skips = produced + articles, skips + skipped
+                if at == count - 1:
+                    report.files += 1
+                    if not produced and not skips:
+                        report.skip(where, "holds no articles")
+                    produced = skips = 0
 
 
 def _rows(dataset, doing: str) -> Iterator[dict]:  # noqa: ANN001 - a ray.data.Dataset
