@@ -224,15 +224,21 @@ def _start(ray, address: str) -> None:  # noqa: ANN001 - the ray module
     # Ray's C++ core logs to this process's stderr, among our progress lines, a warning as an
     # "E" line about actor restarts that Ray Data's own actors draw; its logs on disk keep all.
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-    try:
-        if address == LOCAL:  # no dashboard; Ray's servers listen on every address regardless
-            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False,
-                     log_to_driver=False, configure_logging=False)
-        else:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
-    except Exception as exc:  # noqa: BLE001 - connection errors of several kinds
-        raise IndexerError(f"cannot join the Ray cluster at {address} ({exc}): start it with "
-                           "`ray start --head`, or give its address") from None
+    # A local start can time out on a busy machine (Ray gives its agents seconds to start:
+    # ray-project/ray#65983): it is tried once more.
+    for _ in range(2 if address == LOCAL else 1):
+        try:
+            if address == LOCAL:  # no dashboard; Ray's servers listen on every address regardless
+                ray.init(_node_ip_address="127.0.0.1", include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
+            else:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+            return
+        except Exception as exc:  # noqa: BLE001 - connection errors of several kinds
+            failure = exc
+            ray.shutdown()  # what the failed start left running
+    raise IndexerError(f"cannot join the Ray cluster at {address} ({failure}): start it with "
+                       "`ray start --head`, or give its address")
 
 
 def stop_ray() -> None:

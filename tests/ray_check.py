@@ -26,6 +26,8 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def main(archive: str, work: str) -> None:
     from indexer import Searcher
     from indexer.indexdir import current_build
+    from indexer.ray_cluster import RayCluster, stop_ray
+    from indexer.readers import ReadReport, parts, read_archive
     from indexer.store import FaissStore
 
     work_dir = Path(work)
@@ -33,6 +35,22 @@ def main(archive: str, work: str) -> None:
     milvus = start_milvus(work_dir / "milvus", port)
     address = f"milvus://127.0.0.1:{port}/viaray"
     try:
+        # A JSON Lines file larger than a part is read by several tasks, as it reads whole.
+        big = work_dir / "big" / "wire.jsonl"
+        big.parent.mkdir()
+        big.write_text("".join(
+            (json.dumps({"id": f"w{i}", "title": f"Wire story {i}", "text": f"Fact {i}. " * 30})
+             if i % 3 else "{broken line") + ("\r\n" if i % 2 else "\n") for i in range(60)))
+        # What listing skips (a link out, a file of no known type) and what reading skips are
+        # reported in the order a local build reports them.
+        (big.parent / "a.jsonl").write_text('{"id": "a1", "title": "First", "text": "One."}\n{x\n')
+        (big.parent / "m.jsonl").symlink_to("/dev/zero")
+        (big.parent / "zz.bin").write_bytes(b"\x00")
+        local_report, ray_report = ReadReport(), ReadReport()
+        local_read = [(a, a.origin) for a in read_archive([big.parent], local_report)]
+        ray_read = [(a, a.origin) for a in RayCluster(actors=1, part_bytes=1500).read(
+            [big.parent], ray_report)]
+        stop_ray()  # the builds below start clusters of their own
         ray = cli("index", archive, "--index-dir", str(work_dir / "ray"), "--ray", "--actors",
                   "2", "--backend", address)
         plain = cli("index", archive, "--index-dir", str(work_dir / "plain"))
@@ -52,25 +70,6 @@ def main(archive: str, work: str) -> None:
         hit = Searcher(work_dir / "elsewhere", backend=address).search(ALEPPO_QUESTION, 1).hits[0]
         late = Searcher(work_dir / "elsewhere", backend=address).search(
             "When did the ferries resume?", 1).hits[0]
-
-        # A JSON Lines file larger than a part is read by several tasks, as it reads whole.
-        from indexer.ray_cluster import RayCluster
-        from indexer.readers import ReadReport, parts, read_archive
-
-        big = work_dir / "big" / "wire.jsonl"
-        big.parent.mkdir()
-        big.write_text("".join(
-            (json.dumps({"id": f"w{i}", "title": f"Wire story {i}", "text": f"Fact {i}. " * 30})
-             if i % 3 else "{broken line") + ("\r\n" if i % 2 else "\n") for i in range(60)))
-        # What listing skips (a link out, a file of no known type) and what reading skips are
-        # reported in the order a local build reports them.
-        (big.parent / "a.jsonl").write_text('{"id": "a1", "title": "First", "text": "One."}\n{x\n')
-        (big.parent / "m.jsonl").symlink_to("/dev/zero")
-        (big.parent / "zz.bin").write_bytes(b"\x00")
-        local_report, ray_report = ReadReport(), ReadReport()
-        local_read = [(a, a.origin) for a in read_archive([big.parent], local_report)]
-        ray_read = [(a, a.origin) for a in RayCluster(actors=1, part_bytes=1500).read(
-            [big.parent], ray_report)]
 
         def read_lines(out: str) -> list[str]:  # what reading found, without its time
             return [line.split(" (")[0] if line.startswith("Read ") else line

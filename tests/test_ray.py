@@ -73,3 +73,33 @@ def test_a_failure_on_the_cluster_is_one_clear_error():
     with pytest.raises(IndexerError, match=r"failed while embedding \(.*node running an actor "
                                            r"died\): nothing was changed.*ray status"):
         next(rows)
+
+
+def test_a_local_start_that_times_out_is_tried_once_more():
+    from indexer.errors import IndexerError
+    from indexer.ray_cluster import LOCAL, _start
+
+    class Ray:  # ray.init as a busy machine can answer: a timeout, then a start
+        def __init__(self, failures: int):
+            self.failures, self.calls, self.shutdowns = failures, 0, 0
+
+        def is_initialized(self) -> bool:
+            return False
+
+        def init(self, **options) -> None:
+            self.calls += 1
+            if self.calls <= self.failures:
+                raise Exception("The current node timed out during startup.")
+
+        def shutdown(self) -> None:
+            self.shutdowns += 1
+
+    once = Ray(failures=1)
+    _start(once, LOCAL)
+    assert (once.calls, once.shutdowns) == (2, 1)
+    with pytest.raises(IndexerError, match="timed out during startup.*ray start --head"):
+        _start(Ray(failures=2), LOCAL)
+    remote = Ray(failures=1)  # a cluster given by address is not started here: not retried
+    with pytest.raises(IndexerError, match="cannot join the Ray cluster at head:6379"):
+        _start(remote, "head:6379")
+    assert remote.calls == 1
