@@ -41,20 +41,24 @@ def embedder() -> Embedder:
     return Embedder()
 
 
+def built(tmp_path_factory, embedder: Embedder, name: str, *paths: Path, **options) -> Path:
+    """A new folder (named from name) holding an index of paths, built with the shared model;
+    options go to build_index."""
+    folder = tmp_path_factory.mktemp(name)
+    build_index(list(paths), folder, embedder=embedder, **options)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def seeds_index(tmp_path_factory, embedder) -> Path:
     """An index of seeds/, built once; tests must not write to it."""
-    folder = tmp_path_factory.mktemp("seeds-index")
-    build_index([SEEDS], folder, embedder=embedder)
-    return folder
+    return built(tmp_path_factory, embedder, "seeds-index", SEEDS)
 
 
 @pytest.fixture(scope="session")
 def archive_index(tmp_path_factory, embedder) -> Path:
     """An index of seeds/ and tests/data/archive, built once; tests must not write to it."""
-    folder = tmp_path_factory.mktemp("archive-index")
-    build_index([SEEDS, ARCHIVE], folder, embedder=embedder)
-    return folder
+    return built(tmp_path_factory, embedder, "archive-index", SEEDS, ARCHIVE)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from conftest import DATA
-from indexer import Searcher, build_index
+from conftest import DATA, built
+from indexer import Searcher
 from indexer.answers import SHOWN_WORDS, holds_kind, question_kind, window
 from indexer.chunking import Passage, sentence_spans
 from indexer.highlight import highlight
@@ -20,9 +20,8 @@ ROOF = "Who designed the glass roof of the reading room?"
 
 @pytest.fixture(scope="module")
 def qa_searcher(tmp_path_factory, embedder) -> Searcher:
-    folder = tmp_path_factory.mktemp("qa")
-    build_index([QA / "corpus.jsonl"], folder, embedder=embedder)
-    return Searcher(folder, embedder=embedder)
+    return Searcher(built(tmp_path_factory, embedder, "qa", QA / "corpus.jsonl"),
+                    embedder=embedder)
 
 
 def test_a_result_shows_its_passage_that_answers_not_its_best_ranked(qa_searcher):

