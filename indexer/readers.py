@@ -403,17 +403,13 @@ class _Source:
         with _open(self.path, self.gz) as stream:
             if self.part is not None:  # its lines alone, in the encoding of the file's start
                 stream.seek(self.part.start)
-                part = io.BufferedReader(_Range(stream, self.part.end - self.part.start), 1 << 16)
-                text = io.TextIOWrapper(part, encoding=self.part.encoding, errors="replace",
-                                        newline=newline)
-                lineno = self.part.first_line - 1
+                raw = io.BufferedReader(_Range(stream, self.part.end - self.part.start), 1 << 16)
+                encoding, lineno = self.part.encoding, self.part.first_line - 1
             else:
                 head = stream.read(_SNIFF_BYTES)
                 _check_start(head)
-                text = io.TextIOWrapper(self._rewound(stream, head),
-                                        encoding=self._encoding(head), errors="replace",
-                                        newline=newline)
-                lineno = 0
+                raw, encoding, lineno = self._rewound(stream, head), self._encoding(head), 0
+            text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline=newline)
             self.counted = True
             while True:
                 line = text.readline(limit + 1)
