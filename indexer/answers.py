@@ -7,7 +7,9 @@ weighted by how rare it is (highlight's coverage), with a small bonus where that
 what the question asks for (a number for "how many", a date for "when", a name for "who"), and
 the earliest such passage on a tie (news puts its facts first). What is shown is that sentence
 with the ones around it, SHOWN_WORDS words: the answer is often a sentence away from the words
-of the question. Measured on NewsQA's questions (BENCHMARKS.md, "Answers on top").
+of the question. When that sentence is not in the article's opening, the opening sentences (up
+to LEAD_WORDS words) are shown before it, within the same SHOWN_WORDS: news says its main facts
+first. Measured on NewsQA's questions (BENCHMARKS.md, "Answers on top").
 """
 
 from __future__ import annotations
@@ -34,8 +36,13 @@ _KINDS = (
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+")
 _OPENERS = " \"'“‘(["
 CUE_WEIGHT = 0.1  # beside coverage (0..1): a tie-breaker more than a score
+# A passage's place in its article, weighed beside coverage as this over (1 + its position):
+# news says its facts first, so of two near-equal sentences the earlier more often answers.
+POSITION_WEIGHT = 0.05
 SHOWN_WORDS = 150  # a result shows its best sentence and the ones around it, this many words
 REACH = 1000  # characters of the article read either side of that sentence (150 words take ~900)
+LEAD_WORDS = 60  # the article's opening sentences shown before that sentence, at most this many
+LEAD_READ = 600  # characters read from the article's start to find them (40 words take ~250)
 _WORD = re.compile(r"\S+")
 
 
@@ -65,8 +72,9 @@ def choose(passages: Sequence[tuple[str, int]], stems: frozenset[str],
            weights: Mapping[str, float], query: str) -> tuple[int, Highlights] | None:
     """Which of passages ((text, position) pairs) to show, with its highlights: the one whose
     best sentence holds the most of the question's words by weight, plus CUE_WEIGHT where that
-    sentence holds what the question asks for, the earliest on a tie; None if none holds any of
-    its words. A passage that holds too little to win is not split into sentences."""
+    sentence holds what the question asks for, plus POSITION_WEIGHT / (1 + its position), the
+    earliest on a tie; None if none holds any of its words. A passage that holds too little to
+    win is not split into sentences."""
     kind = question_kind(query)
     weigh, total = weigher(stems, weights)
     bonus = CUE_WEIGHT if kind else 0.0
@@ -76,12 +84,13 @@ def choose(passages: Sequence[tuple[str, int]], stems: frozenset[str],
         matched = matched_words(text, stems)
         if not matched:
             continue
+        early = POSITION_WEIGHT / (1 + passages[at][1])
         # No sentence holds more than its passage: a later one must do better to win.
-        if best is not None and weigh({m[2] for m in matched}) / total + bonus <= best[0]:
+        if best is not None and weigh({m[2] for m in matched}) / total + bonus + early <= best[0]:
             continue
         lights = marks(text, matched, stems, weights)
         sentence = text[slice(*lights.sentence)] if lights.sentence else ""
-        score = lights.coverage + bonus * holds_kind(sentence, kind, query)
+        score = lights.coverage + bonus * holds_kind(sentence, kind, query) + early
         if lights.sentence and (best is None or score > best[0]):
             best = (score, at, lights)
     return None if best is None else (best[1], best[2])
@@ -97,17 +106,35 @@ def around(passage: Passage, lights: Highlights) -> tuple[int, int] | None:
         passage.start + lights.sentence[1] + REACH
 
 
+def opening(text: str, complete: bool, words: int = LEAD_WORDS) -> tuple[int, int]:
+    """(end, words) of the article's opening sentences that fit in `words` words, (0, 0) when
+    its first sentence is longer: the lead a result shows. text is the article's text from its
+    start, complete when it is the whole article (else its last sentence may be cut, and is not
+    used)."""
+    spans = sentence_spans(text)
+    end = total = 0
+    for start, stop in spans[:len(spans) - (0 if complete else 1)]:
+        n = len(_WORD.findall(text, start, stop))
+        if total + n > words:
+            break
+        end, total = stop, total + n
+    return end, total
+
+
 def window(passage: Passage, lights: Highlights, excerpt: str, offset: int, complete: bool,
-          stems: frozenset[str], words: int = SHOWN_WORDS) -> tuple[Passage, Highlights]:
+           stems: frozenset[str], words: int = SHOWN_WORDS, floor: int = 0
+           ) -> tuple[Passage, Highlights]:
     """What a result shows instead of its passage: the passage's best sentence and the whole
     sentences around it, at most `words` words (the one before, then the one after, in turn),
     with its highlights. excerpt is the article's text from offset (around's span), complete
     when it runs to the article's end; its first and last sentences may be cut, so they are
-    used only where they are the article's own first or last."""
+    used only where they are the article's own first or last. No sentence that starts before
+    the article's character `floor` (the lead shown above it) is added."""
     assert lights.sentence is not None
     first, last = passage.start + lights.sentence[0], passage.start + lights.sentence[1]
     spans = [(s + offset, e + offset) for s, e in sentence_spans(excerpt)]
     usable = range(1 if offset > 0 else 0, len(spans) - (0 if complete else 1))
+    usable = [i for i in usable if spans[i][0] >= floor or spans[i][0] <= first < spans[i][1]]
     at = next((i for i in usable if spans[i][0] <= first < spans[i][1]), None)
     if at is None:
         return passage, lights
@@ -116,6 +143,7 @@ def window(passage: Passage, lights: Highlights, excerpt: str, offset: int, comp
 
     lo = hi = at
     total = count(at)
+    usable = set(usable)
     grew = True
     while grew:
         grew = False

@@ -91,6 +91,10 @@ class Build(ABC):
         """The stored vectors of these passages (float32, as searched)."""
 
     @abstractmethod
+    def lead_vectors(self, keys: np.ndarray) -> np.ndarray:
+        """The stored vectors of these articles' (by key) opening passages, in that order."""
+
+    @abstractmethod
     def passages(self, ids: Sequence[int] | set[int]) -> dict[int, tuple[Passage, Article]]:
         """The passages with these ids and their articles (without their text), by id."""
 

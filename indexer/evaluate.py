@@ -23,7 +23,7 @@ from .manifest import Manifest
 from .onnx_query import DEFAULT_PRECISION
 from .progress import progress_bar
 from .milvus import MilvusAddress, is_milvus, upload
-from .search import EVAL_MODES, MAX_K, SearchResult, Searcher
+from .search import EVAL_MODES, MAX_K, Hit, SearchResult, Searcher
 
 ANSWER_KS = (1, 3, 10)
 PAGE = 10  # results on a first page: the API's and the page's default
@@ -120,6 +120,13 @@ def holds_answer(passage: str, answers: Sequence[str]) -> bool:
     return any((a := normalise_answer(answer)) and a in text for answer in answers)
 
 
+def shows_answer(hit: Hit, answers: Sequence[str]) -> bool:
+    """Whether what a result shows (its article's opening, where shown, and its passage) holds
+    one of the answers."""
+    return any(holds_answer(part.text, answers) for part in (hit.lead, hit.passage)
+               if part is not None)
+
+
 def ndcg_at(ranked: Sequence[str], judged: dict[str, int], n: int = 10) -> float:
     """Normalised discounted cumulative gain of the first n ids."""
     dcg = sum(judged.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(ranked[:n]))
@@ -204,7 +211,7 @@ def _score_mode(searcher: Searcher, queries: dict[str, str],
         recall.append(recall_at(ranked, judged))
         mrr.append(mrr_at(ranked, judged))
         if qid in answers:
-            held = [holds_answer(hit.passage.text, answers[qid]) for hit in page.hits]
+            held = [shows_answer(hit, answers[qid]) for hit in page.hits]
             for k in ANSWER_KS:
                 found[k].append(any(held[:k]))
     with_answers = {f"answer_at_{k}": statistics.fmean(v) if v else None

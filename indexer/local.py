@@ -164,6 +164,17 @@ class LocalBuild(Build):
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         return self.store.vectors(ids)
 
+    @functools.cached_property
+    def _openings(self) -> np.ndarray:
+        """Article row id -> its opening passage's id (ids follow the passages' order)."""
+        found = np.full(len(self.days), np.iinfo(np.int64).max, dtype=np.int64)
+        kept = np.flatnonzero(self.owners >= 0)
+        np.minimum.at(found, self.owners[kept], kept)
+        return found
+
+    def lead_vectors(self, keys: np.ndarray) -> np.ndarray:
+        return self.store.vectors(self._openings[keys])
+
     def passages(self, ids: Sequence[int] | set[int]) -> dict[int, tuple[Passage, Article]]:
         return self.meta.passages(ids)
 

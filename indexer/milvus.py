@@ -317,6 +317,13 @@ class MilvusBuild(Build):
             self.passages_name, f"pid in {[int(i) for i in ids]}", ["pid", "vector"])}
         return np.array([rows[int(i)] for i in ids], dtype=np.float32)
 
+    def lead_vectors(self, keys: np.ndarray) -> np.ndarray:
+        rows = {int(r["article"]): r["vector"] for r in self._query(
+            self.passages_name, f"article in {[int(k) for k in keys]} and position == 0",
+            ["article", "vector"])}
+        return np.array([rows[int(k)] for k in keys], dtype=np.float32).reshape(
+            len(keys), self.manifest.dimension)
+
     def _articles(self, expression: str, text: bool = False) -> dict[int, Article]:
         rows = self._query(self.articles_name, expression,
                            ["key", "id", "title", "date", "source", "url", "origin", "language"])

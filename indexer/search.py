@@ -20,9 +20,10 @@ from .chunking import Passage, sentence_spans
 from .embedding import DEFAULT_MODEL, Embedder
 from .errors import IndexerError, QueryError
 from .filters import Filters, check_languages, resolve_sources
-from .answers import around, choose, window
-from .fusion import HYBRID, KEYWORD, Weights, min_max_array, reciprocal_rank_fusion
-from .highlight import Highlights, closest_sentences, highlight
+from .answers import LEAD_READ, SHOWN_WORDS, around, choose, opening, window
+from .fusion import HYBRID, KEYWORD, LEAD_ARTICLES, Weights, min_max_array, \
+    reciprocal_rank_fusion
+from .highlight import Highlights, closest_sentences, highlight, matched_words
 from .backend import Build, Described
 from .local import LocalSource, distinct
 from .manifest import Manifest
@@ -72,6 +73,10 @@ class Hit:
     more_count: int = 0  # how many there are in all (more holds the first few)
     copies: tuple[Article, ...] = ()  # the same story published elsewhere (syndicated copies)
     thread_stories: int = 1  # stories in its thread (threads.py), itself included
+    # The article's opening sentences, shown before the passage when it does not hold them
+    # (answers.py), with the query's words in it (offsets into its text).
+    lead: Passage | None = None
+    lead_terms: tuple[tuple[int, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as the JSON API returns it."""
@@ -93,6 +98,9 @@ class Hit:
             "also_published": [a.to_dict() for a in self.copies],
             "more_passages": self.more_count,
             "thread_stories": self.thread_stories,
+            "lead": None if self.lead is None else {
+                "text": self.lead.text, "offsets": [self.lead.start, self.lead.end],
+                "terms": [list(t) for t in self.lead_terms]},
             "more": [{"passage_id": pid, "position": p.position, "offsets": [p.start, p.end],
                       "text": p.text} for pid, p in self.more],
         }
@@ -309,6 +317,18 @@ def _boost_recent(loaded: Build, pool: _Pool, half_life: int) -> _Pool:
     return pool.reordered(np.argsort(-scores, kind="stable"), scores)
 
 
+def _lead_scores(loaded: Build, vector: np.ndarray, owners: np.ndarray, fused: np.ndarray
+                 ) -> np.ndarray:
+    """For each candidate (its article's key in owners), the similarity of its article's
+    opening passage to the query, min-max scaled over the LEAD_ARTICLES best articles by fused
+    score; 0 for the others."""
+    ranked = owners[np.argsort(-fused, kind="stable")]
+    _, first = np.unique(ranked, return_index=True)
+    best = np.sort(ranked[np.sort(first)[:LEAD_ARTICLES]])
+    scaled = min_max_array(loaded.lead_vectors(best) @ vector[0])
+    return _lookup(best, scaled, owners)
+
+
 def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """values[i] where keys[i] is each wanted key, 0 where no key is: keys ascending."""
     if not len(keys) or not len(wanted):
@@ -429,6 +449,7 @@ class Searcher:
         # Filters apply inside the retrievers, so a narrow filter still fills the pool.
         if filters and not loaded.admits(filters):
             return _Pool.ranked(loaded, [], [])
+        vector = None
         if mode != "keyword":
             vector = self._query_vector(query, loaded.manifest.precision)
             sem_ids, sem_scores = loaded.semantic(vector, depth, filters)
@@ -446,12 +467,13 @@ class Searcher:
                                 [keyword.get(pid, np.nan) for pid, _ in fused], in_order=True)
         return self._convex(loaded, stems, phrases(query), depth, filters,
                             (sem_ids, sem_scores), (kw_ids, kw_scores),
-                            KEYWORD if mode == "keyword" else HYBRID)
+                            KEYWORD if mode == "keyword" else HYBRID, vector)
 
     @staticmethod
     def _convex(loaded: Build, stems: list[str], pairs: list[str], depth: int,
                 filters: Filters, semantic: tuple[np.ndarray, np.ndarray],
-                keyword: tuple[np.ndarray, np.ndarray], weights: Weights) -> _Pool:
+                keyword: tuple[np.ndarray, np.ndarray], weights: Weights,
+                vector: np.ndarray | None = None) -> _Pool:
         """Candidates of both lists (ids, scores) by the weighted sum of their min-max normalised
         similarity, own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination
         better than RRF; it is here too, on every eval set), and of their article's phrase BM25
@@ -475,6 +497,8 @@ class Searcher:
             fused[where] += weight * min_max_array(scores)
             raw.append(np.full(len(candidates), np.nan))
             raw[-1][where] = scores
+        if weights.lead and vector is not None and len(candidates):
+            fused += weights.lead * _lead_scores(loaded, vector, owners, fused)
         fused /= weights.total
         return _Pool.ranked(loaded, candidates, fused, raw[0], raw[1], about=about)
 
@@ -730,14 +754,43 @@ class Searcher:
 def _widened(loaded: Build, hits: list[Hit], spans: list[tuple[int, int] | None],
              stems: frozenset[str]) -> list[Hit]:
     """The hits showing, instead of their passages, their best sentences with the sentences
-    around them (answers.window); spans: the characters of each hit's article to read for it."""
+    around them (answers.window), after their article's opening sentences where the best one is
+    not among them (answers.lead); spans: the characters of each hit's article to read for it."""
     wanted = [(i, hit.article.id, span) for i, (hit, span) in enumerate(zip(hits, spans)) if span]
     if not wanted:
         return hits
-    excerpts = loaded.excerpts([(aid, start, end) for _, aid, (start, end) in wanted])
+    excerpts = loaded.excerpts([part for _, aid, (start, end) in wanted
+                                for part in ((aid, start, end), (aid, 0, LEAD_READ))])
     hits = list(hits)
-    for (i, _, (start, end)), text in zip(wanted, excerpts):
-        passage, lights = window(hits[i].passage, hits[i].highlights, text, start,
-                                len(text) < end - start, stems)
-        hits[i] = replace(hits[i], passage=passage, highlights=lights)
+    for n, (i, aid, (start, end)) in enumerate(wanted):
+        text, start_text = excerpts[2 * n], excerpts[2 * n + 1]
+        hit = hits[i]
+        lead_end, lead_words = opening(start_text, len(start_text) < LEAD_READ)
+        if not lead_end or hit.passage.start + hit.highlights.sentence[0] < lead_end:
+            lead_end = lead_words = 0  # the best sentence opens the article: one window
+        passage, lights = window(hit.passage, hit.highlights, text, start,
+                                 len(text) < end - start, stems, SHOWN_WORDS - lead_words,
+                                 lead_end)
+        opened, terms = None, ()
+        if lead_end:
+            opened = Passage(hit.passage.article_id, 0, 0, lead_end, start_text[:lead_end])
+            terms = tuple((s, e) for s, e, _ in matched_words(opened.text, stems)) \
+                if stems else ()
+            between = text[lead_end - start:passage.start - start] if start <= lead_end else "x"
+            if not between.strip():  # the window follows on from the lead: one text
+                passage, lights = _joined(opened, terms, between, passage, lights)
+                opened, terms = None, ()
+        hits[i] = replace(hit, passage=passage, highlights=lights, lead=opened, lead_terms=terms)
     return hits
+
+
+def _joined(lead: Passage, terms: tuple[tuple[int, int], ...], between: str, passage: Passage,
+            lights: Highlights) -> tuple[Passage, Highlights]:
+    """The lead and the passage that follows it (after `between`, whitespace) as one passage."""
+    shift = len(lead.text) + len(between)
+    moved = tuple((s + shift, e + shift) for s, e in lights.terms)
+    sentence = None if lights.sentence is None else \
+        (lights.sentence[0] + shift, lights.sentence[1] + shift)
+    return (Passage(passage.article_id, passage.position, lead.start, passage.end,
+                    lead.text + between + passage.text),
+            replace(lights, terms=terms + moved, sentence=sentence))

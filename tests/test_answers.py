@@ -9,8 +9,9 @@ import pytest
 
 from conftest import DATA, built
 from indexer import Searcher
-from indexer.answers import SHOWN_WORDS, holds_kind, question_kind, window
+from indexer.answers import LEAD_WORDS, SHOWN_WORDS, holds_kind, opening, question_kind, window
 from indexer.chunking import Passage, sentence_spans
+from indexer.evaluate import shows_answer
 from indexer.highlight import highlight
 from indexer.terms import query_stems
 
@@ -103,17 +104,69 @@ def test_a_result_shows_the_sentences_around_its_best_one():
     assert shown.text == ASKED and shown.start == at
 
 
+def shown_words(hit) -> int:
+    return len(hit.passage.text.split()) + (len(hit.lead.text.split()) if hit.lead else 0)
+
+
 def test_a_result_shows_its_best_sentence_in_whole_sentences_of_its_article(qa_searcher):
     for hit in qa_searcher.search("How much did the ferry repairs cost?", 3).hits:
         article = qa_searcher.article(hit.article.id)
         assert hit.passage.text == article.text[hit.passage.start:hit.passage.end]
-        assert len(hit.passage.text.split()) <= SHOWN_WORDS
+        assert shown_words(hit) <= SHOWN_WORDS
         assert hit.passage.start in {s for s, _ in sentence_spans(article.text)}
         if hit.highlights.sentence:
             best = hit.passage.text[slice(*hit.highlights.sentence)]
             assert best in article.text and best[0].isupper()
     ferry = qa_searcher.search("How much did the ferry repairs cost?", 1).hits[0]
-    assert len(ferry.passage.text.split()) > 100  # more than the 100-word passage it ranked by
+    assert shown_words(ferry) > 100  # more than the 100-word passage it ranked by
     passages = qa_searcher.search("How much did the ferry repairs cost?", 3, group="passage")
     for hit in passages.hits:  # passage results show the passages ranked, as indexed
         assert hit.passage == dict(qa_searcher.article_passages(hit.article.id))[hit.passage_id]
+
+
+def test_the_lead_is_the_opening_sentences_that_fit():
+    text = "One two three. Four five six seven. Eight nine."
+    assert opening(text, True, words=7) == (text.index(" Eight"), 7)
+    assert opening(text, True, words=9) == (len(text), 9)
+    assert opening(text, True, words=2) == (0, 0)  # its first sentence is longer: no lead
+    assert opening("One two. Three four", False, words=10) == (8, 2)  # a cut one is not used
+
+
+def test_a_window_below_the_lead_adds_no_sentence_of_it():
+    text = f"{FILLER} {ASKED} {ANSWER} {FILLER}"
+    at = text.index(ASKED)
+    passage = Passage("a", 0, 0, at + len(ASKED), text[:at + len(ASKED)])
+    stems = query_stems("ferry engines cost")
+    shown, _ = window(passage, highlight(passage.text, stems), text, 0, True, stems, 100, at)
+    assert shown.start == at and ANSWER in shown.text  # it grows after the floor only
+    assert len(shown.text.split()) <= 100
+
+
+def test_a_result_deep_in_its_article_shows_the_opening_first(qa_searcher):
+    from webapp.pages import hit_segments
+
+    hit = qa_searcher.search("How long has the ferry captain sailed the route?", 1).hits[0]
+    text = qa_searcher.article(hit.article.id).text
+    assert hit.lead is not None and hit.lead.start == 0
+    assert hit.lead.text == text[:hit.lead.end] and hit.lead.text.startswith("The harbour ferry")
+    assert len(hit.lead.text.split()) <= LEAD_WORDS
+    assert text[hit.lead.end:hit.passage.start].strip()  # a gap: the window is further on
+    assert "nineteen years" in hit.passage.text and shown_words(hit) <= SHOWN_WORDS
+    as_json = hit.to_dict()["lead"]
+    assert as_json["text"] == hit.lead.text and as_json["offsets"] == [0, hit.lead.end]
+    assert {hit.lead.text[s:e] for s, e in as_json["terms"]} == {"ferry", "sailings"}
+    shown = "".join(s.text for s in hit_segments(hit))
+    assert shown == f"{hit.lead.text} … {hit.passage.text}"
+    assert shows_answer(hit, ["three weeks in dry dock"])  # the eval reads the lead too
+    assert not shows_answer(hit, ["in service since 1987"]) and "in service since 1987" in text
+    # A window that follows on from the opening is shown with it as one passage.
+    joined = qa_searcher.search("Who won the men's marathon?", 1).hits[0]
+    text = qa_searcher.article(joined.article.id).text
+    assert joined.lead is None and joined.passage.start == 0
+    assert joined.passage.text == text[:joined.passage.end] and "Daniel Kiprop" in joined.passage.text
+    best = joined.passage.text[slice(*joined.highlights.sentence)]
+    assert best.startswith("The men's race was won") and len(joined.passage.text.split()) <= SHOWN_WORDS
+    assert {joined.passage.text[s:e] for s, e in joined.highlights.terms} >= {"men's", "marathon"}
+    # One that opens the article shows no lead either.
+    opening = qa_searcher.search("How many runners started the city marathon?", 1).hits[0]
+    assert opening.lead is None and opening.passage.start == 0

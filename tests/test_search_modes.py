@@ -46,7 +46,7 @@ def test_min_max_puts_each_list_on_zero_to_one():
 
 def test_hybrid_scores_weigh_meaning_words_the_article_and_its_phrases(searcher):
     """The hybrid score of each hit is the documented weighted sum, recomputed here."""
-    from indexer.fusion import HYBRID
+    from indexer.fusion import HYBRID, LEAD_ARTICLES
 
     query = "engine warning grounds the regional plane"
     loaded = searcher._current()
@@ -58,13 +58,26 @@ def test_hybrid_scores_weigh_meaning_words_the_article_and_its_phrases(searcher)
     found = dict(zip(*[a.tolist() for a in loaded.phrase_keywords.matches(phrases(query))]))
     said = {owner: found.get(owner, 0.0) for owner in owners}
     best = max(said.values())
+    # The opening passage's similarity, scaled over the best articles: here every candidate's.
+    assert len(owners) <= LEAD_ARTICLES
+    vector = searcher._query_vector(query, loaded.manifest.precision)[0]
+    openings = {}
+    for pid in set(sims) | set(words):
+        owner = int(loaded.owners[pid])
+        if owner not in openings:
+            article = loaded.passages([pid])[pid][1].id
+            first = loaded.article_passages(article)[0][0]
+            openings[owner] = float(loaded.vectors([first])[0] @ vector)
+    lead = min_max(openings)
     for pid, score, _, _ in searcher.ranked(query, "hybrid")[:10]:
         owner = int(loaded.owners[pid])
         expected = (HYBRID.semantic * sem.get(pid, 0) + HYBRID.passage_keyword * kw.get(pid, 0)
                     + HYBRID.article_keyword * art.get(owner, 0)
-                    + HYBRID.phrase * said[owner] / best) / HYBRID.total
+                    + HYBRID.phrase * said[owner] / best + HYBRID.lead * lead[owner]
+                    ) / HYBRID.total
         assert score == pytest.approx(expected)
-    assert articles and words and best > 0  # the words matched: all four scores took part
+    assert articles and words and best > 0 and HYBRID.lead > 0  # all five scores took part
+    assert len(set(lead.values())) > 2  # the openings differ in meaning
     # Keyword mode: the same without meaning, by its own weights, over its own candidates.
     from indexer.fusion import KEYWORD
 

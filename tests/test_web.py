@@ -272,7 +272,7 @@ def test_the_landing_page_says_what_is_indexed(client, archive_searcher):
     assert f"Searching {articles} articles from {outlets} outlets, 2016-12-05 to 2023-05-17." in page
 
 
-def test_a_result_links_to_its_passage_in_the_article(client):
+def test_a_result_links_to_its_passage_in_the_article(client, archive_searcher):
     page = client.get("/", query_string={"q": ALEPPO_QUESTION}).get_data(as_text=True)
     first = page.split('<li class="result">')[1]
     link = first.split('<a href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
@@ -283,7 +283,10 @@ def test_a_result_links_to_its_passage_in_the_article(client):
     passage = client.get("/api/search", query_string={"q": ALEPPO_QUESTION, "k": 1}
                          ).get_json()["results"][0]
     assert passage["passage_id"] == shown
-    assert passage["text"].split()[0] in target  # the shown passage begins in that paragraph
+    chosen = dict(archive_searcher.article_passages(passage["article"]["id"]))[shown]
+    assert chosen.text.split()[0] in target  # the passage linked to begins in that paragraph
+    start, end = passage["offsets"]  # and what the result shows is around it
+    assert start < chosen.end and chosen.start < end
 
 
 def test_the_timeline_is_labelled_and_its_bars_still_filter(client):

@@ -74,7 +74,15 @@ _RESULT = {
         "passage_id": {"type": "integer"},
         "text": {"type": "string", "description": "what the result shows: one result a "
                  "story shows its passage's best sentence with the whole sentences around it, "
-                 "up to 150 words of the article; group=passage shows the passage ranked"},
+                 "up to 150 words of the article with lead; group=passage shows the passage "
+                 "ranked"},
+        "lead": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+                     "text": {"type": "string"}, "offsets": _SPAN,
+                     "terms": {"type": "array", "items": _SPAN}}}],
+                 "description": "the article's opening sentences (up to 60 words), shown before "
+                                "text, with a gap between them, when text neither holds them "
+                                "nor follows on from them; terms: the query's words in it, as "
+                                "offsets into its text"},
         "position": {"type": "integer", "description": "the passage's place in its article, from 0"},
         "offsets": {**_SPAN, "description": "start and end of text in the article's text"},
         "article": {"$ref": "#/components/schemas/Article"},

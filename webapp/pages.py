@@ -44,9 +44,13 @@ def segments(text: str, terms: Sequence[tuple[int, int]],
 
 
 def hit_segments(hit: Hit) -> list[Segment]:
-    """The hit's passage cut for display."""
+    """The hit's passage cut for display, after its article's opening sentences where shown
+    (an ellipsis between them: the passage does not follow on from them)."""
     sentence = hit.highlights.sentence
-    return segments(hit.passage.text, hit.highlights.terms, [sentence] if sentence else [])
+    shown = segments(hit.passage.text, hit.highlights.terms, [sentence] if sentence else [])
+    if hit.lead is None:
+        return shown
+    return [*segments(hit.lead.text, hit.lead_terms), Segment(" … ", False, False), *shown]
 
 
 @bp.get("/")
