@@ -755,7 +755,7 @@ def _widened(loaded: Build, hits: list[Hit], spans: list[tuple[int, int] | None]
              stems: frozenset[str]) -> list[Hit]:
     """The hits showing, instead of their passages, their best sentences with the sentences
     around them (answers.window), after their article's opening sentences where the best one is
-    not among them (answers.lead); spans: the characters of each hit's article to read for it."""
+    not among them (answers.opening); spans: the characters of each hit's article to read for it."""
     wanted = [(i, hit.article.id, span) for i, (hit, span) in enumerate(zip(hits, spans)) if span]
     if not wanted:
         return hits
@@ -776,8 +776,8 @@ def _widened(loaded: Build, hits: list[Hit], spans: list[tuple[int, int] | None]
             opened = Passage(hit.passage.article_id, 0, 0, lead_end, start_text[:lead_end])
             terms = tuple((s, e) for s, e, _ in matched_words(opened.text, stems)) \
                 if stems else ()
-            between = text[lead_end - start:passage.start - start] if start <= lead_end else "x"
-            if not between.strip():  # the window follows on from the lead: one text
+            between = text[lead_end - start:passage.start - start]
+            if start <= lead_end and not between.strip():  # the window follows on: one text
                 passage, lights = _joined(opened, terms, between, passage, lights)
                 opened, terms = None, ()
         hits[i] = replace(hit, passage=passage, highlights=lights, lead=opened, lead_terms=terms)
