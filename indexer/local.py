@@ -167,9 +167,10 @@ class LocalBuild(Build):
     @functools.cached_property
     def _openings(self) -> np.ndarray:
         """Article row id -> its opening passage's id (ids follow the passages' order)."""
-        found = np.full(len(self.days), np.iinfo(np.int64).max, dtype=np.int64)
+        found = np.full(len(self.days), -1, dtype=np.int64)
         kept = np.flatnonzero(self.owners >= 0)
-        np.minimum.at(found, self.owners[kept], kept)
+        keys, first = np.unique(self.owners[kept], return_index=True)  # each key's lowest id
+        found[keys] = kept[first]
         return found
 
     def lead_vectors(self, keys: np.ndarray) -> np.ndarray:
