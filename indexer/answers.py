@@ -42,7 +42,7 @@ POSITION_WEIGHT = 0.05
 SHOWN_WORDS = 150  # a result shows its best sentence and the ones around it, this many words
 REACH = 1000  # characters of the article read either side of that sentence (150 words take ~900)
 LEAD_WORDS = 60  # the article's opening sentences shown before that sentence, at most this many
-LEAD_READ = 600  # characters read from the article's start to find them (40 words take ~250)
+LEAD_READ = 600  # characters read from the article's start to find them (60 words take ~400)
 _WORD = re.compile(r"\S+")
 
 
