@@ -170,3 +170,14 @@ def test_a_result_deep_in_its_article_shows_the_opening_first(qa_searcher):
     # One that opens the article shows no lead either.
     opening = qa_searcher.search("How many runners started the city marathon?", 1).hits[0]
     assert opening.lead is None and opening.passage.start == 0
+
+
+def test_an_earlier_passage_wins_a_near_tie_not_a_clear_loss():
+    from indexer.answers import choose
+
+    early, late = ("The ferry sailed at dawn.", 0), ("The ferry sailed on Monday.", 3)
+    stems = query_stems("ferry sailing Monday")
+    near = {"ferri": 1.0, "sail": 1.0, "monday": 0.05}  # the later holds a little more
+    assert choose([late, early], stems, near, "ferry sailing Monday")[0] == 1
+    clear = {"ferri": 1.0, "sail": 1.0, "monday": 0.5}  # the later holds much more
+    assert choose([late, early], stems, clear, "ferry sailing Monday")[0] == 0
