@@ -51,6 +51,18 @@ def distinct(*arrays: np.ndarray) -> np.ndarray:
     return values[np.concatenate(([True], values[1:] != values[:-1]))]
 
 
+def first_places(values: np.ndarray) -> np.ndarray:
+    """Where each value first appears in values (integer codes: a ranked list's stories or
+    articles, each one's best entry), in order."""
+    if not len(values):
+        return np.zeros(0, dtype=np.intp)
+    codes = values - values.min()
+    where = np.arange(len(codes))
+    first = np.full(int(codes.max()) + 1, len(codes))  # code -> its first place
+    np.minimum.at(first, codes, where)  # (3x faster than np.unique(return_index) here)
+    return np.flatnonzero(first[codes] == where)
+
+
 class LocalBuild(Build):
     """One build folder, opened: its arrays in memory, its files mapped. Articles are known by
     their SQLite row ids."""
@@ -169,8 +181,8 @@ class LocalBuild(Build):
         """Article row id -> its opening passage's id (ids follow the passages' order)."""
         found = np.full(len(self.days), -1, dtype=np.int64)
         kept = np.flatnonzero(self.owners >= 0)
-        keys, first = np.unique(self.owners[kept], return_index=True)  # each key's lowest id
-        found[keys] = kept[first]
+        first = kept[first_places(self.owners[kept])]  # each article's lowest passage id
+        found[self.owners[first]] = first
         return found
 
     def lead_vectors(self, keys: np.ndarray) -> np.ndarray:

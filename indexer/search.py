@@ -25,7 +25,7 @@ from .fusion import HYBRID, KEYWORD, LEAD_ARTICLES, Weights, min_max_array, \
     reciprocal_rank_fusion
 from .highlight import Highlights, closest_sentences, highlight, matched_words
 from .backend import Build, Described
-from .local import LocalSource, distinct
+from .local import LocalSource, distinct, first_places
 from .manifest import Manifest
 from .terms import STOPWORDS, analyse, phrases, query_stems, word_stem
 from .timeline import Timeline, check_interval, count_together
@@ -295,18 +295,6 @@ def _resolved(loaded: Build, filters: Filters) -> Filters:
     return filters
 
 
-def _story_heads(stories: np.ndarray) -> np.ndarray:
-    """Where each story first appears in a ranked list of story codes (its best entry), in
-    ranked order."""
-    if not len(stories):
-        return np.zeros(0, dtype=np.intp)
-    codes = stories - stories.min()
-    where = np.arange(len(codes))
-    first = np.full(int(codes.max()) + 1, len(codes))  # story code -> its first place
-    np.minimum.at(first, codes, where)  # (3x faster than np.unique(return_index) here)
-    return np.flatnonzero(first[codes] == where)
-
-
 def _boost_recent(loaded: Build, pool: _Pool, half_life: int) -> _Pool:
     """The pool re-scored by 2^(-age / half_life), age in days before the index's newest article;
     an undated article counts as old as the oldest. Equal scores keep their order."""
@@ -323,8 +311,7 @@ def _lead_scores(loaded: Build, vector: np.ndarray, owners: np.ndarray, fused: n
     opening passage to the query, min-max scaled over the LEAD_ARTICLES best articles by fused
     score; 0 for the others."""
     ranked = owners[np.argsort(-fused, kind="stable")]
-    _, first = np.unique(ranked, return_index=True)
-    best = np.sort(ranked[np.sort(first)[:LEAD_ARTICLES]])
+    best = np.sort(ranked[first_places(ranked)[:LEAD_ARTICLES]])
     scaled = min_max_array(loaded.lead_vectors(best) @ vector[0])
     return _lookup(best, scaled, owners)
 
@@ -529,7 +516,7 @@ class Searcher:
         # heads: where in the pool each result's best passage is, in result order.
         stories, owners = pool.about.stories, pool.about.owners
         if group == "article":  # one result per story: an article and its syndicated copies
-            heads = _story_heads(stories)
+            heads = first_places(stories)
         else:
             heads = np.arange(len(pool.ids))
         total = len(heads)
@@ -649,7 +636,7 @@ class Searcher:
         series = []
         for q in queries:
             about = self._pool(loaded, q, mode, filters).about
-            days = about.days[_story_heads(about.stories)[:stories]]  # NaN: undated
+            days = about.days[first_places(about.stories)[:stories]]  # NaN: undated
             series.append([date.fromordinal(int(d)).isoformat() if d == d else "" for d in days])
         found = [replace(t, query=q) for t, q in zip(count_together(series, interval), queries)]
         if share:
@@ -689,7 +676,7 @@ class Searcher:
         stories = _whole_number("stories", stories, 1, CANDIDATES)
         loaded = self._current()
         pool = self._pool(loaded, query, mode, _resolved(loaded, filters))
-        heads = _story_heads(pool.about.stories)[:stories]
+        heads = first_places(pool.about.stories)[:stories]
         found = loaded.passages([int(pool.ids[at]) for at in heads])
         outlets = Counter(a.source for _, a in found.values() if a.source)
         words = [set(_LETTERS.findall(f"{a.title}\n{p.text}")) for p, a in found.values()]
