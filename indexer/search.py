@@ -746,11 +746,13 @@ def _widened(loaded: Build, hits: list[Hit], spans: list[tuple[int, int] | None]
     wanted = [(i, hit.article.id, span) for i, (hit, span) in enumerate(zip(hits, spans)) if span]
     if not wanted:
         return hits
-    excerpts = loaded.excerpts([part for _, aid, (start, end) in wanted
-                                for part in ((aid, start, end), (aid, 0, LEAD_READ))])
+    # An excerpt that starts the article holds its opening; the others' openings are read too.
+    excerpts = loaded.excerpts([(aid, start, end) for _, aid, (start, end) in wanted]
+                               + [(aid, 0, LEAD_READ) for _, aid, (start, _) in wanted if start])
+    openings = iter(excerpts[len(wanted):])
     hits = list(hits)
-    for n, (i, aid, (start, end)) in enumerate(wanted):
-        text, start_text = excerpts[2 * n], excerpts[2 * n + 1]
+    for (i, aid, (start, end)), text in zip(wanted, excerpts):
+        start_text = next(openings) if start else text[:LEAD_READ]
         hit = hits[i]
         lead_end, lead_words = opening(start_text, len(start_text) < LEAD_READ)
         if not lead_end or hit.passage.start + hit.highlights.sentence[0] < lead_end:
