@@ -133,8 +133,8 @@ def window(passage: Passage, lights: Highlights, excerpt: str, offset: int, comp
     assert lights.sentence is not None
     first, last = passage.start + lights.sentence[0], passage.start + lights.sentence[1]
     spans = [(s + offset, e + offset) for s, e in sentence_spans(excerpt)]
-    usable = range(1 if offset > 0 else 0, len(spans) - (0 if complete else 1))
-    usable = [i for i in usable if spans[i][0] >= floor or spans[i][0] <= first < spans[i][1]]
+    usable = {i for i in range(1 if offset > 0 else 0, len(spans) - (0 if complete else 1))
+              if spans[i][0] >= floor or spans[i][0] <= first < spans[i][1]}
     at = next((i for i in usable if spans[i][0] <= first < spans[i][1]), None)
     if at is None:
         return passage, lights
@@ -143,7 +143,6 @@ def window(passage: Passage, lights: Highlights, excerpt: str, offset: int, comp
 
     lo = hi = at
     total = count(at)
-    usable = set(usable)
     grew = True
     while grew:
         grew = False
