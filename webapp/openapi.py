@@ -74,8 +74,8 @@ _RESULT = {
         "passage_id": {"type": "integer"},
         "text": {"type": "string", "description": "what the result shows: one result a "
                  "story shows its passage's best sentence with the whole sentences around it, "
-                 "up to 150 words of the article with lead; group=passage shows the passage "
-                 "ranked"},
+                 "up to 150 words of the article with its lead; group=passage shows the "
+                 "passage ranked"},
         "lead": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
                      "text": {"type": "string"}, "offsets": _SPAN,
                      "terms": {"type": "array", "items": _SPAN}}}],
