@@ -28,7 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexer.indexdir import current_build  # noqa: E402
-from indexer.local import LocalBuild, day_number  # noqa: E402
+from indexer.dates import day_number  # noqa: E402
+from indexer.local import LocalBuild  # noqa: E402
 from indexer.manifest import Manifest  # noqa: E402
 from indexer.terms import analyse  # noqa: E402
 from indexer.threads import thread_ids  # noqa: E402

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -28,6 +27,7 @@ class Question:
     text: str
     line: int
     extra: dict[str, str] = field(default_factory=dict)
+    problem: str = ""  # why its line could not be read: answered by a row saying so
 
 
 def read_questions(path: Path) -> list[Question]:
@@ -55,10 +55,12 @@ def read_questions(path: Path) -> list[Question]:
 
 
 def _csv_questions(path: Path, text: str, delimiter: str) -> list[Question]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
+    """A row a line: a line the CSV reader cannot read (an unterminated quote, a field over
+    the reader's limit, a NUL) is a question of its own whose answer says why, and cannot
+    swallow the lines after it."""
+    lines = text.splitlines()
+    header = next(iter(_rows(lines[:1], delimiter)), None) if lines else None
+    if not header or isinstance(header, str):
         return []
     names = [h.strip() for h in header]
     column = next((i for i, h in enumerate(names) if h.lower() in QUESTION_COLUMNS), 0)
@@ -66,16 +68,31 @@ def _csv_questions(path: Path, text: str, delimiter: str) -> list[Question]:
     names = [f"input {n}" if n.lower() in COLUMNS and i != column else n
              for i, n in enumerate(names)]
     questions = []
-    try:
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            cells = row + [""] * (len(names) - len(row))
-            extra = {name: cells[i] for i, name in enumerate(names) if i != column and name}
-            questions.append(Question(cells[column].strip(), reader.line_num, extra))
-    except csv.Error as exc:
-        raise BatchError(f"{path}:{reader.line_num}: {exc}: fix the line's quoting") from None
+    for number, line in enumerate(lines[1:], 2):
+        row = next(iter(_rows([line], delimiter)), [])
+        if isinstance(row, str):
+            questions.append(Question("", number, problem=row))  # not searched: "" fails
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = row + [""] * (len(names) - len(row))
+        extra = {name: cells[i] for i, name in enumerate(names) if i != column and name}
+        questions.append(Question(cells[column].strip(), number, extra))
     return questions
+
+
+def _rows(lines: list[str], delimiter: str) -> Iterator[list[str] | str]:
+    """Each line's cells, or why the line cannot be read."""
+    for line in lines:
+        if "\x00" in line:
+            yield "the line holds a NUL character: save the file as text"
+            continue
+        try:
+            row = next(csv.reader([line], delimiter=delimiter, strict=True), [])
+        except csv.Error as exc:
+            yield f"{exc}: a question and its cells go on one line, quotes closed"
+            continue
+        yield row
 
 
 def answer_each(searcher: Searcher, questions: Iterable[str], k: int = 3,
@@ -100,6 +117,7 @@ def answer_all(searcher: Searcher, questions: Iterable[Question], k: int = 3,
     answers = answer_each(searcher, (q.text for q in questions), k, mode, filters)
     for question, (hits, problem) in zip(questions, answers):
         base = {**question.extra, "question": question.text}
+        problem = question.problem or problem
         if problem:
             yield {**base, **dict.fromkeys(COLUMNS[1:], ""), "error": f"line {question.line}: {problem}"}
         elif not hits:

@@ -33,12 +33,12 @@ def hit_row(hit: Hit) -> dict[str, Any]:
 
 def all_results(searcher: Searcher, query: str, mode: str = DEFAULT_MODE,
                 filters: Filters = Filters(), group: str = "article", sort: str = "relevance",
-                recency: int | None = None) -> Iterator[dict[str, Any]]:
+                recency: int | None = None, page_size: int = MAX_K) -> Iterator[dict[str, Any]]:
     """Every result of the ranked list a search pages through, as rows, best first (pages of
-    MAX_K cut from the one ranked pool: none repeats or goes missing)."""
+    page_size cut from the one ranked pool: none repeats or goes missing)."""
     page = 1
     while True:
-        result = searcher.search(query, MAX_K, mode, filters, group, page, sort, recency)
+        result = searcher.search(query, page_size, mode, filters, group, page, sort, recency)
         for hit in result.hits:
             yield {"question": query, **hit_row(hit)}
         if not result.has_more:
@@ -56,7 +56,7 @@ def write_rows(rows: Iterable[dict[str, Any]], out: io.TextIOBase, fmt: str,
             count += 1
         return count
     writer = csv.DictWriter(out, fieldnames=[*extra, *columns], extrasaction="ignore")
-    writer.writeheader()
+    writer.writerow({name: _inert(name) for name in writer.fieldnames})  # a header cell too
     for row in rows:
         writer.writerow({key: _inert(value) for key, value in row.items()})
         count += 1

@@ -11,11 +11,12 @@ from typing import Iterable
 
 from .errors import QueryError
 
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_DATE = re.compile(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")  # ASCII digits: "٢٠١٦" is no year
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 MAX_SOURCES = 50
 MAX_ENTITIES = 10
 MAX_ENTITY_CHARS = 80
+MAX_SOURCE_CHARS = 200  # an outlet's name or host, normalised
 HOST = re.compile(r"^(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,})$", re.I)  # a bare host name
 # Labels of a host that name no outlet: "cnn.com" is CNN, "europe.chinadaily.com.cn" China Daily.
 _GENERIC_LABELS = frozenset("www com net org co gov edu ac int info news go uk us au ca cn de fr "
@@ -123,19 +124,34 @@ def check_languages(filters: Filters, known: Iterable[tuple[str, int]]) -> Filte
     return filters
 
 
+def _outlet(asked: str | None) -> str:
+    """An outlet as asked for, normalised as it is matched (_key ignores what this drops):
+    runs of spaces one space, runs of dots one dot, none at either end."""
+    return re.sub(r"\.{2,}", ".", " ".join((asked or "").split())).strip(" .")
+
+
 def make_filters(since: str | None = None, until: str | None = None,
                  sources: Iterable[str] = (), languages: Iterable[str] = (),
                  entities: Iterable[str] = ()) -> Filters:
     """Filters from user input; QueryError names the parameter that is wrong."""
     since, until = (since or "").strip(), (until or "").strip()
+    sources, languages, entities = list(sources), list(languages), list(entities)
+    for value in (since, until, *sources, *languages, *entities):
+        if isinstance(value, str) and re.search("[\ud800-\udfff]", value):
+            raise QueryError(f"a filter is not valid text (a broken character in "
+                             f"{value.encode('utf-8', 'replace')[:40]!r}): send it as UTF-8")
     for name, value in (("since", since), ("until", until)):
         if value and not _is_date(value):
             raise QueryError(f"{name} must be a date as YYYY-MM-DD (or YYYY-MM, YYYY), got {value!r}")
     if since and until and _first_day(since) > _last_day(until):
         raise QueryError(f"since ({since}) is after until ({until})")
-    cleaned = tuple(dict.fromkeys(s.strip() for s in sources if s and s.strip()))
+    cleaned = tuple(dict.fromkeys(n for n in map(_outlet, sources) if n))
     if len(cleaned) > MAX_SOURCES:
         raise QueryError(f"at most {MAX_SOURCES} sources, got {len(cleaned)}")
+    for outlet in cleaned:
+        if len(outlet) > MAX_SOURCE_CHARS:
+            raise QueryError(f"source must be an outlet's name or host of at most "
+                             f"{MAX_SOURCE_CHARS} characters, got {len(outlet)}")
     codes = tuple(dict.fromkeys(c.strip().lower() for c in languages if c and c.strip()))
     for code in codes:
         if not _LANGUAGE.match(code):

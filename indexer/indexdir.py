@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -19,33 +20,63 @@ _BUILDING = ".building-"
 _BUILD = "build-"
 
 
+_BUILD_NAME = re.compile(r"build-[A-Za-z0-9_-]{1,100}")
+
+
+def read_current(index_dir: Path) -> tuple[str | None, str | None]:
+    """(the build CURRENT names, None), or (None, why not): CURRENT missing, unreadable, or
+    naming anything but a build folder inside index_dir (never a path elsewhere)."""
+    try:
+        raw = (index_dir / CURRENT).read_bytes()[:200]
+    except FileNotFoundError:
+        return None, "no CURRENT file names the build to serve"
+    except OSError as exc:
+        return None, f"CURRENT cannot be read ({exc.strerror or exc})"
+    try:
+        name = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return None, "CURRENT is damaged (not UTF-8 text)"
+    if not _BUILD_NAME.fullmatch(name):
+        return None, f"CURRENT names {name[:100]!r}, which is not a build's name"
+    if not (index_dir / name).is_dir() or (index_dir / name).is_symlink():
+        return None, f"CURRENT names {name}, which is not a build in the index folder"
+    return name, None
+
+
 def current_build(index_dir: Path) -> Path:
     """The folder of the complete build that CURRENT names; IndexNotFoundError if none."""
-    pointer = index_dir / CURRENT
+    name, problem = read_current(index_dir)
+    if name is None:
+        if not (index_dir / CURRENT).exists() and not builds(index_dir):
+            raise IndexNotFoundError(f"no index in {index_dir}: build one with "
+                                     "`news-search index PATH`")
+        raise IndexNotFoundError(f"{problem} in {index_dir}: rebuild the index with "
+                                 "`news-search index PATH`")
+    return index_dir / name
+
+
+def served_build(index_dir: Path) -> Path:
+    """The build a server serves: the one CURRENT names, else (CURRENT damaged) the newest
+    build in the folder; IndexNotFoundError when there is none."""
     try:
-        name = pointer.read_text("utf-8").strip()
-    except FileNotFoundError:
-        raise IndexNotFoundError(f"no index in {index_dir}: build one with "
-                                 "`news-search index PATH`") from None
-    folder = index_dir / name
-    if not name.startswith(_BUILD) or "/" in name or not folder.is_dir():
-        raise IndexNotFoundError(f"{pointer} names '{name}', which is not a build in {index_dir}:"
-                                 " rebuild the index with `news-search index PATH`")
-    return folder
+        return current_build(index_dir)
+    except IndexNotFoundError:
+        found = builds(index_dir)
+        if not found:
+            raise
+        return found[-1]
 
 
 def builds(index_dir: Path) -> list[Path]:
     """The complete builds in the index folder (the served one and the one before it, mostly),
     oldest first: their names sort by when they were made."""
-    return sorted(p for p in index_dir.glob(f"{_BUILD}*") if p.is_dir())
+    return sorted(p for p in index_dir.glob(f"{_BUILD}*")
+                  if _BUILD_NAME.fullmatch(p.name) and p.is_dir() and not p.is_symlink())
 
 
 def current_name(index_dir: Path) -> str | None:
-    """What CURRENT says now, cheaply, for noticing a swap; None if there is no index."""
-    try:
-        return (index_dir / CURRENT).read_text("utf-8").strip()
-    except OSError:
-        return None
+    """What CURRENT names now, cheaply, for noticing a swap; None if it names no build."""
+    return read_current(index_dir)[0]
 
 
 @contextmanager

@@ -6,7 +6,6 @@ import functools
 import logging
 import threading
 from collections import OrderedDict
-from datetime import date, datetime
 from pathlib import Path
 from typing import Sequence
 
@@ -15,9 +14,10 @@ import numpy as np
 from .articles import Article
 from .backend import Build, Described, Ranked
 from .chunking import Passage
-from .errors import IndexCorruptError, IndexMismatchError, QueryError
+from .dates import day_number
+from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError
 from .filters import Filters
-from .indexdir import builds, current_build, current_name
+from .indexdir import builds, current_build, current_name, read_current
 from .keywords import load_keyword_indexes
 from .manifest import Manifest
 from .metadata import MetadataReader
@@ -26,20 +26,6 @@ from .store import FaissStore
 FILTERS_CACHED = 16  # filters whose passage ids are kept (a page, its timeline, next pages)
 
 log = logging.getLogger(__name__)
-
-
-def day_number(text: str) -> float:
-    """Days since year 1 of an ISO date's day, or NaN when the date is not ISO."""
-    day = text[:10]
-    if len(day) == 10 and day[4] == day[7] == "-" and day.replace("-", "").isdigit():
-        try:  # 20x faster than strptime
-            return float(date.fromisoformat(day).toordinal())
-        except ValueError:
-            pass
-    try:
-        return float(datetime.strptime(day, "%Y-%m-%d").toordinal())
-    except ValueError:
-        return float("nan")
 
 
 def distinct(*arrays: np.ndarray) -> np.ndarray:
@@ -256,27 +242,35 @@ class LocalBuild(Build):
 
 
 def open_served(index_dir: Path, model: str) -> tuple[LocalBuild, str | None]:
-    """The build that CURRENT names, opened; if its files are damaged, the newest other build
-    that opens (a server process started after a bad build serves what the others still
-    serve), with the problem said. The first error when none opens."""
-    current = current_build(index_dir)
+    """The build that CURRENT names, opened; if CURRENT is damaged or its build's files are,
+    the newest other build that opens (a server process started after a bad build serves what
+    the others still serve), with the problem said. The first error when none opens."""
     try:
-        return LocalBuild(current, model), None
-    except IndexMismatchError:
-        raise  # built with other settings: not damaged, and an older build is no answer
-    except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways
-        for folder in sorted(builds(index_dir), reverse=True):
-            if folder == current:
-                continue
-            try:
-                loaded = LocalBuild(folder, model)
-            except Exception:  # noqa: BLE001, S112
-                continue
-            problem = (f"the build {current.name} that CURRENT names did not load ({exc}); "
-                       f"serving {folder.name}, the newest build that does")
-            log.error("%s", problem)
-            return loaded, problem
-        raise
+        current, error = current_build(index_dir), None
+    except IndexNotFoundError as exc:
+        if not builds(index_dir):
+            raise
+        current, error = None, exc
+    if current is not None:
+        try:
+            return LocalBuild(current, model), None
+        except IndexMismatchError:
+            raise  # built with other settings: not damaged, and an older build is no answer
+        except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways
+            error = exc
+    for folder in sorted(builds(index_dir), reverse=True):
+        if folder == current:
+            continue
+        try:
+            loaded = LocalBuild(folder, model)
+        except Exception:  # noqa: BLE001, S112
+            continue
+        why = f"the build {current.name} that CURRENT names did not load ({error})" \
+            if current is not None else read_current(index_dir)[1]
+        problem = f"{why}; serving {folder.name}, the newest build that does"
+        log.error("%s", problem)
+        return loaded, problem
+    raise error
 
 
 class LocalSource:
@@ -288,6 +282,10 @@ class LocalSource:
 
     def current_name(self) -> str | None:
         return current_name(self.index_dir)
+
+    def pointer_problem(self) -> str | None:
+        """Why CURRENT names no build, when it does not."""
+        return read_current(self.index_dir)[1]
 
     def open_served(self) -> tuple[LocalBuild, str | None]:
         """The build served (or the newest that loads, with the problem said)."""

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 from .articles import Article
 from .chunking import Passage
 from .language import SAMPLE_CHARS, detect
+from .dates import FIRST_YEAR, LAST_YEAR
 from .errors import IndexCorruptError, IndexMismatchError
 from .filters import Filters
 
@@ -120,7 +121,7 @@ class MetadataWriter:
         id of its thread's first article. How many threads hold more than one story."""
         import numpy as np
 
-        from .local import day_number
+        from .dates import day_number
         from .threads import thread_ids
 
         from .terms import analyse
@@ -232,7 +233,9 @@ def _filter_sql(filters: "Filters | None") -> tuple[str, list[str]]:
         return "", []
     where, params = [], []
     if filters.since or filters.until:
-        where.append("a.date GLOB '[0-9][0-9][0-9][0-9]*'")  # dates kept as raw text never pass
+        # Dates kept as raw text, or outside the years kept (dates.py), never pass.
+        where.append(f"a.date GLOB '[0-9][0-9][0-9][0-9]*' AND a.date >= '{FIRST_YEAR}'"
+                     f" AND a.date < '{LAST_YEAR + 1}'")
     if filters.since:
         where.append("a.date >= ?")
         params.append(filters.since)

@@ -27,6 +27,7 @@ import numpy as np
 from .articles import Article
 from .backend import Build, Described, Ranked
 from .chunking import Passage
+from .dates import day_number, passes_date_filters
 from .errors import IndexerError, IndexNotFoundError, QueryError
 from .filters import Filters
 from .manifest import Manifest
@@ -113,7 +114,6 @@ def pair_key(pair: str) -> int:
 
 
 def _day(date: str) -> int:
-    from .local import day_number
     day = day_number(date)
     return -1 if day != day else int(day)
 
@@ -365,8 +365,6 @@ class MilvusBuild(Build):
 
     @_guarded("query")
     def story_days(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
-        from .local import day_number
-
         expression = " and ".join(x for x in ("dated == true", filter_expression(filters)) if x)
         stories, days = [], []
         found = self.client.query_iterator(self.articles_name, filter=expression,
@@ -432,6 +430,10 @@ class MilvusSource:
 
     def current_name(self) -> str | None:
         return served_collection(self.client, self.address)
+
+    @staticmethod
+    def pointer_problem() -> str | None:
+        return None  # an alias names a collection or nothing; open() says which
 
     def open_served(self) -> tuple[MilvusBuild, str | None]:
         return self.open(), None
@@ -572,7 +574,7 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
                          "language": lang,
                          "source": _clip(source), "source_key": _clip(source.lower()),
                          "url": _clip(url), "origin": _clip(origin), "content_hash": chash,
-                         "story": story_of[rowid], "dated": bool(re.match(r"\d{4}", date)),
+                         "story": story_of[rowid], "dated": passes_date_filters(date),
                          "words": article_weights.get(rowid) or EMPTY,
                          "pairs": pair_weights.get(rowid) or EMPTY})
             texts.extend({"article": rowid, "part": part, "text": text[at:at + MAX_STRING],
@@ -603,7 +605,7 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
                  "words": passage_weights.get(pid) or EMPTY, "article": rowid,
                  "story": story_of[rowid], "day": _day(dates[rowid]), "position": position,
                  "start": start, "end": end, "copies": story_size[story_of[rowid]] - 1,
-                 "dated": bool(re.match(r"\d{4}", dates[rowid])), "article_id": ids[rowid],
+                 "dated": passes_date_filters(dates[rowid]), "article_id": ids[rowid],
                  "date": _clip(dates[rowid]), "source_key": _clip(sources[rowid].lower()),
                  "language": languages[rowid],
                  "text": _clip(text)}

@@ -55,6 +55,7 @@ RELOAD_CHECK_SECONDS = 1.0
 log = logging.getLogger(__name__)
 _LETTERS = re.compile(r"\b[^\W\d_]{3,}\b")  # a word of letters only, 3 or more: what facets list
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone half of a UTF-16 pair: never text
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,10 @@ def check_query(query: Any, k: Any = 10) -> tuple[str, int]:
         raise QueryError("the query is empty: type a question or some words to search for")
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
+    broken = _SURROGATE.search(query)
+    if broken:  # from a JSON "\ud800" or bytes that are not UTF-8: no text to embed
+        raise QueryError(f"the query is not valid text (a broken character at position "
+                         f"{broken.start() + 1}): send it as UTF-8")
     return query, _whole_number("k", k, 1, MAX_K)
 
 
@@ -374,10 +379,19 @@ class Searcher:
         if now - self._checked >= RELOAD_CHECK_SECONDS:
             self._checked = now
             name = self._source.current_name()
+            if name is None and self._name is not None:
+                problem = self._source.pointer_problem()
+                if problem:  # CURRENT damaged: keep serving what is loaded
+                    self._name = None
+                    self.problem = f"{problem}; still serving {self._source.name_of(self._loaded)}"
+                    log.error("%s", self.problem)
             if name and name != self._name:
                 with self._lock:
                     if name != self._name:
                         self._name = name  # tried once, whether it loads or not
+                        if name == self._source.name_of(self._loaded):  # CURRENT mended
+                            self.problem = None
+                            return self._loaded
                         try:
                             self._loaded = self._source.open(name)
                             self.problem = None

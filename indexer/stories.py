@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
 from typing import Sequence
 
 from .progress import progress_bar
 
 from .articles import Article
+from .dates import day_of
 
 SHINGLE_WORDS = 5
 THRESHOLD = 0.5  # Jaccard of word 5-grams from which two bodies are one story: an edited
@@ -32,10 +32,8 @@ def _shingles(words: list[str]) -> set[bytes]:
 
 
 def _day(article: Article) -> int | None:
-    try:
-        return date.fromisoformat(article.date[:10]).toordinal()
-    except ValueError:
-        return None
+    day = day_of(article.date)
+    return None if day is None else day.toordinal()
 
 
 def story_ids(articles: Sequence[Article], progress: bool = False) -> list[str]:

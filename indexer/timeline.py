@@ -8,6 +8,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .dates import day_of
 from .errors import QueryError
 
 INTERVALS = ("auto", "day", "week", "month", "year")
@@ -123,10 +124,11 @@ def _bucket_count(first: date, last: date, interval: str) -> int:
 def _days(dates: Iterable[str]) -> tuple[list[date], int]:
     days, undated = [], 0
     for text in dates:
-        try:
-            days.append(date.fromisoformat(text[:10]))
-        except ValueError:
+        day = day_of(text)
+        if day is None:
             undated += 1
+        else:
+            days.append(day)
     return days, undated
 
 

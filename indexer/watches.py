@@ -8,30 +8,28 @@ recorded once per build: checking again against the same build gives the same fi
 `index --update` can check every watch (keeping the feeds current) and `news-search watch`
 still lists what that update brought.
 
-Watches live in the index folder (`watches.json`), beside the builds, so they survive rebuilds;
-every change is made under a lock and written whole, then renamed over the old file.
+Watches live in the index folder (watch_store.py), beside the builds, so they survive rebuilds.
+A check searches with no lock held and writes each watch's rows in a short transaction.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import re
-import tempfile
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from .errors import IndexerError, QueryError
+from .errors import QueryError
 from .filters import Filters, make_filters
 from .search import DEFAULT_MODE, Hit, Searcher, check_mode, check_query
+from .watch_store import STORE_FILE, WatchError, WatchesDamaged, WatchStore, add_rows, \
+    put_watch, rows
 
-WATCH_FILE = "watches.json"
-LOCK_FILE = ".watches.lock"
+WATCH_FILE = STORE_FILE
+__all__ = ["Watch", "Watches", "WatchError", "WatchesDamaged", "passage_key", "check_name"]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 DEFAULT_DEPTH = 20  # the passages a watch follows
 MAX_DEPTH = 100
@@ -39,10 +37,6 @@ MAX_WATCHES = 200  # a server that lets its page save watches keeps this many at
 KEPT_FINDINGS = 200  # the newest findings a watch keeps (its feed shows them)
 KEPT_CHECKS = 100  # the newest checks a watch keeps in its history
 KEPT_SEEN = 20_000  # passages a watch remembers having had
-
-
-class WatchError(IndexerError):
-    """A watch that cannot be saved, found or read; the message says what to do."""
 
 
 @dataclass
@@ -107,68 +101,64 @@ def check_name(name: str) -> str:
     return name
 
 
+_SEARCH_FIELDS = ("query", "mode", "since", "until", "sources", "depth", "created", "languages",
+                  "entities")
+
+
 class Watches:
     """The watches of an index folder."""
 
     def __init__(self, index_dir: Path | str):
         self.folder = Path(index_dir)
-        self.path = self.folder / WATCH_FILE
+        self.store = WatchStore(self.folder)
+        self.path = self.store.path
 
-    @contextmanager
-    def _locked(self) -> Iterator[dict[str, Watch]]:
-        """The watches, to change: written back whole on leaving, under an exclusive lock
-        (servers' workers and the command line may change them at once)."""
-        if not self.folder.is_dir():
-            raise WatchError(f"no index folder at {self.folder}: build one with "
-                             "`news-search index PATH`")
-        with open(self.folder / LOCK_FILE, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            watches = self._read()
-            yield watches
-            self._write(watches)
+    @staticmethod
+    def _watch(name: str, data: dict[str, Any]) -> Watch:
+        return Watch(name, **{k: data[k] for k in _SEARCH_FIELDS if k in data})
 
-    def _read(self) -> dict[str, Watch]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise WatchError(f"{self.path} is unreadable ({exc}): restore it from a backup or "
-                             "delete it to start without watches") from None
-        try:
-            return {w["name"]: Watch(**w) for w in data.get("watches", [])}
-        except (TypeError, KeyError, AttributeError) as exc:
-            raise WatchError(f"{self.path} is not a file of watches ({exc}): restore it from "
-                             "a backup or delete it") from None
+    def count(self) -> int:
+        """How many watches there are."""
+        with self.store.reading() as conn:
+            return 0 if conn is None else conn.execute("SELECT COUNT(*) FROM watches").fetchone()[0]
 
-    def _write(self, watches: dict[str, Watch]) -> None:
-        text = json.dumps({"watches": [asdict(w) for w in watches.values()]},
-                          ensure_ascii=False, indent=1)
-        fd, temp = tempfile.mkstemp(prefix=".watches-", dir=self.folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+    def all(self, findings: bool = False, offset: int = 0, limit: int = -1) -> list[Watch]:
+        """Every watch (or `limit` from `offset`) with its checks, in the order they were
+        saved (findings: with them; else only counted, as placeholders)."""
+        with self.store.reading() as conn:
+            if conn is None:
+                return []
+            found = []
+            for name, data in conn.execute("SELECT name, data FROM watches ORDER BY position "
+                                           "LIMIT ? OFFSET ?", (limit, offset)).fetchall():
+                watch = self._watch(name, _loads(data))
+                watch.checks = rows(conn, "checks", name)
+                watch.findings = rows(conn, "findings", name, newest_first=True) if findings \
+                    else [{}] * conn.execute("SELECT COUNT(*) FROM findings WHERE watch = ?",
+                                             (name,)).fetchone()[0]
+                found.append(watch)
+            return found
 
-    def all(self) -> list[Watch]:
-        """Every watch, in the order they were saved."""
-        if not self.path.exists():
-            return []
-        with open(self.folder / LOCK_FILE, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_SH)
-            return list(self._read().values())
+    def names(self) -> list[str]:
+        """The watches' names, in the order they were saved."""
+        with self.store.reading() as conn:
+            return [] if conn is None else [
+                r[0] for r in conn.execute("SELECT name FROM watches ORDER BY position")]
 
-    def get(self, name: str) -> Watch:
-        """The watch of that name; WatchError if there is none."""
-        found = {w.name: w for w in self.all()}.get(name)
-        if found is None:
-            raise _unknown(name)
-        return found
+    def get(self, name: str, seen: bool = False) -> Watch:
+        """The watch of that name with its checks and findings (seen: and the passages it
+        has had); WatchError if there is none."""
+        with self.store.reading() as conn:
+            row = None if conn is None else conn.execute(
+                "SELECT data FROM watches WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise _unknown(name)
+            watch = self._watch(name, _loads(row[0]))
+            watch.checks = rows(conn, "checks", name)
+            watch.findings = rows(conn, "findings", name, newest_first=True)
+            if seen:
+                watch.seen = rows(conn, "seen", name)
+            return watch
 
     def save(self, searcher: Searcher, name: str, query: str, mode: str = DEFAULT_MODE,
              filters: Filters = Filters(), depth: int = DEFAULT_DEPTH,
@@ -189,31 +179,43 @@ class Watches:
         hits = self._passages(searcher, watch)  # a bad filter fails before any write
         watch.seen = [passage_key(h) for h in hits]
         watch.checks = [{"index": build, "at": watch.created, "new": 0, "saved": True}]
-        with self._locked() as watches:
-            if name not in watches and limit is not None and len(watches) >= limit:
+        with self.store.writing() as conn:
+            known = conn.execute("SELECT 1 FROM watches WHERE name = ?", (name,)).fetchone()
+            count = conn.execute("SELECT COUNT(*) FROM watches").fetchone()[0]
+            if not known and limit is not None and count >= limit:
                 raise QueryError(f"at most {limit} watches; remove one with "
                                  "`news-search watch remove NAME`")
-            watches[name] = watch
+            put_watch(conn, name, {k: getattr(watch, k) for k in _SEARCH_FIELDS})
+            add_rows(conn, "seen", name, [[k] for k in watch.seen])
+            add_rows(conn, "checks", name, watch.checks)
         return watch
 
     def remove(self, name: str) -> None:
         """Forget the watch of that name; WatchError if there is none."""
-        with self._locked() as watches:
-            if watches.pop(name, None) is None:
+        with self.store.writing() as conn:
+            if not conn.execute("DELETE FROM watches WHERE name = ?", (name,)).rowcount:
                 raise _unknown(name)
+            for table in ("seen", "findings", "checks"):
+                conn.execute(f"DELETE FROM {table} WHERE watch = ?", (name,))
 
     def check(self, searcher: Searcher, names: list[str] | None = None
               ) -> list[tuple[Watch, list[dict[str, Any]]]]:
         """Check the watches (all, or those named) against the build the searcher serves:
         each with that build's findings, best first (the same findings again when that build
-        was checked before)."""
+        was checked before). Each watch is searched with no lock held, then its rows written."""
         build = searcher.health()["index"]
-        with self._locked() as watches:
-            for name in names or []:
-                if name not in watches:
-                    raise _unknown(name)
-            return [(watch, self._check_one(searcher, watch, build))
-                    for watch in watches.values() if not names or watch.name in names]
+        known = self.names()
+        for name in names or []:
+            if name not in known:
+                raise _unknown(name)
+        report = []
+        for name in [n for n in known if not names or n in names]:
+            try:
+                watch = self.get(name, seen=True)
+            except WatchError:
+                continue  # removed meanwhile
+            report.append((watch, self._check_one(searcher, watch, build)))
+        return report
 
     @staticmethod
     def _passages(searcher: Searcher, watch: Watch) -> list[Hit]:
@@ -229,7 +231,26 @@ class Watches:
         seen = set(watch.seen)
         at = _now()
         new = [_finding(h, build, at) for h in hits if passage_key(h) not in seen]
-        watch.seen = [*watch.seen, *(f["key"] for f in new)][-KEPT_SEEN:]
+        check = {"index": build, "at": at, "new": len(new)}
+        with self.store.writing() as conn:
+            mine = conn.execute("SELECT data FROM watches WHERE name = ?",
+                                (watch.name,)).fetchone()
+            latest = rows(conn, "checks", watch.name, newest_first=True, limit=1)
+            if mine is None or _loads(mine[0]).get("created") != watch.created:
+                return []  # removed or replaced meanwhile
+            if latest and latest[0]["index"] == build:  # another process checked it meanwhile
+                return [f for f in rows(conn, "findings", watch.name, newest_first=True)
+                        if f["index"] == build]
+            add_rows(conn, "seen", watch.name, [[f["key"]] for f in new], KEPT_SEEN)
+            add_rows(conn, "findings", watch.name, list(reversed(new)), KEPT_FINDINGS)
+            add_rows(conn, "checks", watch.name, [check], KEPT_CHECKS)
         watch.findings = [*new, *watch.findings][:KEPT_FINDINGS]
-        watch.checks = [*watch.checks, {"index": build, "at": at, "new": len(new)}][-KEPT_CHECKS:]
+        watch.checks = [*watch.checks, check][-KEPT_CHECKS:]
         return new
+
+
+def _loads(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("a watch's row is not an object")
+    return data

@@ -105,14 +105,17 @@ def test_any_bytes_in_any_file_type_are_read_or_skipped_with_a_reason(tmp_path_f
                       st.dates().map(str), st.text(alphabet="0123456789-:T /٣", max_size=14)))
 def test_day_numbers_of_dates_are_strptimes(text):
     """The fast ISO path reads every stored date as strptime("%Y-%m-%d") does, NaN where it
-    fails."""
+    fails or falls outside the years kept."""
     import math
     from datetime import datetime
 
-    from indexer.local import day_number as _day_number
+    from indexer.dates import FIRST_YEAR, LAST_YEAR
+    from indexer.dates import day_number as _day_number
 
     try:
-        expected = float(datetime.strptime(text[:10], "%Y-%m-%d").toordinal())
+        parsed = datetime.strptime(text[:10], "%Y-%m-%d")
+        expected = float(parsed.toordinal()) if FIRST_YEAR <= parsed.year <= LAST_YEAR \
+            else float("nan")
     except ValueError:
         expected = float("nan")
     got = _day_number(text)

@@ -77,7 +77,7 @@ def test_watches_refuse_bad_names_unknown_ones_and_a_damaged_file(archive_index,
     with pytest.raises(WatchError, match="no watch named 'nope'"):
         watches.check(searcher, ["nope"])
     (index / WATCH_FILE).write_text("{not json")
-    with pytest.raises(WatchError, match="unreadable.*delete it"):
+    with pytest.raises(WatchError, match="damaged.*remove it"):
         watches.all()
 
 
@@ -155,9 +155,10 @@ def test_the_page_and_the_api_save_watches_and_the_feed_lists_findings(archive, 
         valid("/api/watches/{name}", "get", 200, {**found, "findings": 3})
     assert client.get("/watch/nope.atom").status_code == 404
     # An archive's control characters never make the feed unreadable.
-    data = json.loads(Watches(index).path.read_text())
-    data["watches"][0]["findings"][0]["title"] = "Storm\x01 \x1b[31mfloods"
-    Watches(index).path.write_text(json.dumps(data))
+    with Watches(index).store.writing() as conn:
+        conn.execute("UPDATE findings SET data = json_set(data, '$.title', ?) WHERE n = ("
+                     "SELECT MAX(n) FROM findings WHERE watch = 'harbour')",
+                     ("Storm\x01 \x1b[31mfloods",))
     root = ET.fromstring(client.get("/watch/harbour.atom").get_data())
     assert root.find(f"{ATOM}entry/{ATOM}title").text == "Storm [31mfloods"
     assert client.get("/api/watches/nope").get_json()["error"]["status"] == 404

@@ -14,6 +14,7 @@ from indexer.timeline import timelines_json
 from indexer.export import COLUMNS, MEDIA_TYPES, all_results, answer_sentence, write_rows
 
 from . import get_searcher
+from .fairness import heavy, slices
 from .openapi import openapi_document
 from .params import export_args, facets_args, refuse_unknown, search_args, timeline_args
 
@@ -30,6 +31,7 @@ def search():
     return jsonify(get_searcher().search(**search_args(request.args, strict=True)).to_dict())
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a JSON "\ud800" is echoed as U+FFFD, not a 500
 MAX_BATCH = 100  # questions a POST /api/batch may hold (a worker answers them one after another)
 BATCH_KEYS = ("questions", "k", "mode", "since", "until", "source", "language", "entity")
 
@@ -51,8 +53,8 @@ def batch():
     entry, and the others are answered.
 
     Errors: 400 for a body that is not such an object, more than MAX_BATCH questions, a k
-    outside 1..10, a bad mode, date or outlet; 413 for a body over 64 kB; 503 when no usable
-    index is loaded.
+    outside 1..10, a bad mode, date or outlet; 413 for a body over 64 kB; 429 for a client with
+    2 batches or exports under way; 503 when no usable index is loaded.
     """
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("questions"), list) \
@@ -73,11 +75,16 @@ def batch():
                            languages, entities)
     searcher = get_searcher()
     searcher.check_filters(filters)  # a bad filter is the batch's 400, not every question's
-    answers = [{"question": question, "error": problem,
-                "results": [{**hit.to_dict(), "answer": answer_sentence(hit)} for hit in hits]}
-               for question, (hits, problem)
-               in zip(questions, answer_each(searcher, questions, k, mode, filters))]
+    with heavy():
+        answers = [{"question": _SURROGATE.sub("\ufffd", question), "error": problem,
+                    "results": [{**hit.to_dict(), "answer": answer_sentence(hit)}
+                                for hit in hits]}
+                   for question, (hits, problem)
+                   in zip(questions, slices(answer_each(searcher, questions, k, mode, filters)))]
     return jsonify({"k": k, "mode": mode, "filters": filters.to_dict(), "answers": answers})
+
+
+EXPORT_SLICE = 20  # results an export makes between yields (fairness.py): a few ms of work
 
 
 @bp.get("/export")
@@ -86,11 +93,14 @@ def export():
     search's options, and format=csv (the default) or jsonl.
 
     Errors: 400 for a bad q, mode, date, outlet, group, sort or format, an unknown parameter;
-    503 when no usable index is loaded.
+    429 for a client with 2 batches or exports under way; 503 when no usable index is loaded.
     """
     kwargs, fmt = export_args(request.args)
     out = io.StringIO()  # written whole first: an error is still a 400, not half a file
-    write_rows(all_results(get_searcher(), **kwargs), out, fmt, columns=COLUMNS[:-1])
+    searcher = get_searcher()
+    with heavy():
+        write_rows(slices(all_results(searcher, **kwargs, page_size=EXPORT_SLICE)), out, fmt,
+                   columns=COLUMNS[:-1])
     name = re.sub(r"[^A-Za-z0-9]+", "-", kwargs["query"]).strip("-")[:60] or "results"
     return Response(out.getvalue(), mimetype=MEDIA_TYPES[fmt].split(";")[0],
                     headers={"Content-Disposition":

@@ -39,7 +39,7 @@ from indexer.articles import printable
 from indexer.export import FORMATS as EXPORT_FORMATS
 from indexer.progress import progress_bar, say
 from indexer.timeline import timelines_json
-from indexer.indexdir import current_build
+from indexer.indexdir import current_build, served_build
 from indexer.milvus import MilvusAddress, is_milvus, upload
 from indexer.ray_cluster import LOCAL as RAY_LOCAL
 from indexer.ray_cluster import RayCluster, stop_ray
@@ -49,6 +49,7 @@ from indexer.readers import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
 from indexer.store import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
 from indexer.store import KINDS as STORE_KINDS
 
+from .security import LOOPBACK_NAMES
 from .serving import (
     MAX_DEFAULT_WORKERS,
     can_fork_workers,
@@ -661,6 +662,18 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
                    f"{row.mrr_at_10:.4f} |{cells} {row.median_ms:.1f} | {row.queries} |")
 
 
+def answer_as(host: str, names: tuple[str, ...]) -> str:
+    """The host names a server answers as (security.py), comma-separated: the loopback
+    names, the address it listens on, and those given (--name, else the environment's)."""
+    given = list(names) or os.environ.get("NEWS_SEARCH_SERVER_NAMES", "").split(",")
+    every = [*LOOPBACK_NAMES, *([] if host in ("0.0.0.0", "::", "") else [host]), *given]
+    if host in ("0.0.0.0", "::") and not any(n.strip() for n in given):
+        click.echo("Listening on every address, answering only as "
+                   f"{', '.join(LOOPBACK_NAMES)}: give --name HOST for each name others use "
+                   "to reach this server", err=True)
+    return ",".join(dict.fromkeys(n.strip() for n in every if n.strip()))
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="NEWS_SEARCH_HOST",
               help="Address to listen on; 0.0.0.0 to let other machines in [env NEWS_SEARCH_HOST].")
@@ -674,6 +687,11 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
               type=click.IntRange(1, 64),
               help="Where gunicorn cannot run (Windows): requests answered at a time by threads "
                    "of one process (waitress).")
+@click.option("--name", "names", multiple=True, metavar="HOST",
+              help="A host name the server answers as (repeat for more), besides localhost and "
+                   "127.0.0.1: requests naming another are refused. Needed with --host 0.0.0.0 "
+                   "for the names others use to reach it [env NEWS_SEARCH_SERVER_NAMES, "
+                   "comma-separated].")
 @click.option("--seeds", "build_seeds", is_flag=True,
               help="If the index folder holds no index, build one from the seed archive first "
                    "(the default folder does so by itself).")
@@ -682,7 +700,8 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
 @model_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads: int,
-          build_seeds: bool, index_dir: Path, backend: str, model: str) -> None:
+          names: tuple[str, ...], build_seeds: bool, index_dir: Path, backend: str,
+          model: str) -> None:
     """Serve the search page and the JSON API.
 
     One worker process a core answers (gunicorn); where gunicorn cannot run, one process with
@@ -698,6 +717,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
                    "threads in one process", err=True)
     listener = listen(host, port)
     url = f"http://{host}:{port}/"
+    os.environ["NEWS_SEARCH_SERVER_NAMES"] = answer_as(host, names)  # the workers read it
     if is_milvus(backend):  # the workers' apps read it from the environment
         os.environ["NEWS_SEARCH_BACKEND"] = backend
     try:
@@ -706,7 +726,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
             precision = open_source(index_dir, model, backend).open().manifest.precision
         else:
             try:
-                current_build(index_dir)
+                served_build(index_dir)  # a damaged CURRENT serves the newest build, said
             except IndexNotFoundError:
                 if not build_seeds and ctx.get_parameter_source("index_dir") not in (
                         ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):

@@ -10,6 +10,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 
 from indexer import IndexerError, QueryError
 
+from .access_log import asked
+
 log = logging.getLogger(__name__)
 
 
@@ -45,5 +47,5 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.full_path)
+        log.exception("unhandled error on %s %s", request.method, asked())
         return _respond(InternalServerError.code, "internal error; it has been logged")

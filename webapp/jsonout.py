@@ -27,6 +27,14 @@ class OrjsonProvider(DefaultJSONProvider):
             return super().dumps(obj, **kwargs)
         return orjson.dumps(obj, default=self.default, option=_OPTIONS).decode()
 
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """json.loads, with JSON nested past the interpreter's depth a ValueError (a 400),
+        not a RecursionError (a 500)."""
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
+
     def response(self, *args: Any, **kwargs: Any) -> Response:
         if self._app.debug or self.compact is False:
             return super().response(*args, **kwargs)

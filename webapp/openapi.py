@@ -238,6 +238,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "400": _error_response("a body that is not such an object, too many "
                                            "questions, a bad k, mode, date or outlet"),
                     "413": _error_response("a body over 64 kB"),
+                    "429": _error_response("2 batches or exports of this client under way; "
+                                           "Retry-After says when to try again"),
                     "503": _error_response("no usable index is loaded"),
                 },
             }},
@@ -256,6 +258,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "content": {"text/csv": {"schema": {"type": "string"}},
                                         "application/x-ndjson": {"schema": {"type": "string"}}}},
                     "400": _error_response("a missing or bad parameter, or an unknown one"),
+                    "429": _error_response("2 batches or exports of this client under way; "
+                                           "Retry-After says when to try again"),
                     "503": _error_response("no usable index is loaded"),
                 },
             }},
@@ -422,7 +426,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         "400": _error_response("a bad name, question or filter, an unknown key, "
                                                "or too many watches"),
                         "403": _error_response("posted from another site's page"),
-                        "503": _error_response("no usable index is loaded"),
+                        "503": _error_response("no usable index is loaded, or the watches file "
+                                               "is damaged"),
                     },
                 },
             },

@@ -16,6 +16,7 @@ from indexer.batch import Question, answer_all, answer_each
 from indexer.export import answer_sentence, write_rows
 
 from . import get_searcher
+from .fairness import heavy, slices
 from .params import DEFAULT_K, EXPORT_PARAMS, search_args
 
 bp = Blueprint("pages", __name__)
@@ -239,8 +240,9 @@ def batch():
         return render_template("batch.html", **context)
     questions, k = _batch_form()
     searcher = get_searcher()
-    answers = [(question, hits, problem) for question, (hits, problem)
-               in zip(questions, answer_each(searcher, questions, k))]
+    with heavy():
+        answers = [(question, hits, problem) for question, (hits, problem)
+                   in zip(questions, slices(answer_each(searcher, questions, k)))]
     return render_template("batch.html", **{**context, "k": k, "answers": answers,
                                             "text": "\n".join(questions)})
 
@@ -250,7 +252,9 @@ def batch_csv():
     """The pasted questions' answers as a CSV download (rows as `news-search batch` writes)."""
     questions, k = _batch_form()
     out = io.StringIO()
-    write_rows(answer_all(get_searcher(), [Question(q, n) for n, q in enumerate(questions, 1)],
-                          k), out, "csv")
+    searcher = get_searcher()
+    with heavy():
+        write_rows(slices(answer_all(searcher, [Question(q, n) for n, q in
+                                                enumerate(questions, 1)], k)), out, "csv")
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="news-search-batch.csv"'})

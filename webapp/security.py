@@ -1,5 +1,7 @@
 """Safe requests and answers: security and caching headers on every response, links only to
-http(s) addresses, and requests whose percent-encoding is not UTF-8 refused."""
+http(s) addresses, requests whose percent-encoding is not UTF-8 refused, and requests that
+name this server by a name it does not answer as refused (DNS rebinding: a page elsewhere whose
+name is made to lead here would otherwise read and save as if it were this site)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,25 @@ HEADERS = {
 # Pages and answers are never stored by a browser or a proxy: they say what someone asked, and
 # they change when the index does. The stylesheet is revalidated (Flask sends it with an ETag).
 NO_STORE = "no-store"
+# The names a server answers as unless told others (`serve --name`, NEWS_SEARCH_SERVER_NAMES,
+# comma-separated; "*" for any: behind a proxy that checks them itself).
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def server_names(configured: object) -> frozenset[str]:
+    """The host names a server answers as, from its SERVER_NAMES setting (a list, or text
+    with commas); LOOPBACK_NAMES when it has none."""
+    names = configured.split(",") if isinstance(configured, str) else configured
+    names = [str(n).strip().lower().strip("[]").rstrip(".") for n in names or ()]
+    return frozenset(n for n in names if n) or frozenset(LOOPBACK_NAMES)
+
+
+def host_name(host: str) -> str:
+    """A Host header's name, without its port or an IPv6 address's brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return (host.rsplit(":", 1)[0] if host.count(":") == 1 else host).rstrip(".")
 
 
 def safe_url(url: str) -> str:
@@ -57,9 +78,18 @@ def check_encoding(environ: dict) -> None:
 
 
 def register(app: Flask) -> None:
-    """Check every request's encoding, add the headers to every response, and the safe_url
+    """Check every request's host name and encoding, add the headers to every response, and the safe_url
     filter to the templates."""
     app.add_template_filter(safe_url)
+    names = server_names(app.config.get("SERVER_NAMES"))
+
+    @app.before_request
+    def refuse_other_names() -> None:
+        name = host_name(request.host)
+        if "*" not in names and name not in names:
+            abort(400, f"this server answers as {', '.join(sorted(names))}, not as "
+                       f"{name[:100]!r}: start it with `news-search serve --name {name[:100]}` "
+                       "to answer as that name")
 
     @app.before_request
     def refuse_broken_encoding() -> None:

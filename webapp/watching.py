@@ -8,6 +8,7 @@ another site is refused: browsers say where a request comes from)."""
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -16,13 +17,15 @@ from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, r
 from werkzeug.datastructures import MultiDict
 
 from indexer import QueryError, make_filters
-from indexer.watches import DEFAULT_DEPTH, MAX_WATCHES, Watches, WatchError
+from indexer.dates import day_of
+from indexer.watches import DEFAULT_DEPTH, MAX_WATCHES, Watches, WatchesDamaged, WatchError
 
 from . import get_searcher
 from .params import refuse_unknown
 
 bp = Blueprint("watching", __name__)
 FEED_ENTRIES = 50  # the newest findings a feed gives
+PAGE_WATCHES = 25  # watches a page of /watches lists
 WATCH_KEYS = ("name", "q", "mode", "since", "until", "source", "language", "entity", "depth")
 ATOM = "http://www.w3.org/2005/Atom"
 # Characters XML 1.0 cannot hold: an archive's control characters would make the feed unreadable.
@@ -36,17 +39,23 @@ def _watches() -> Watches:
 def _watch(name: str):
     try:
         return _watches().get(name)
+    except WatchesDamaged:
+        raise  # a 503 that says so (errors.py)
     except WatchError:
-        abort(404, f"no watch named {name!r}")
+        abort(404, f"no watch named {name[:80]!r}")
 
 
 def _same_site() -> None:
     """403 for a form or request posted from another site (a page elsewhere must not save
-    watches here in a visitor's name)."""
-    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
-        abort(403, "watches are saved from this site's own pages only")
+    watches here in a visitor's name). The Host is one this server answers as (security.py);
+    a browser says where a request comes from: Origin (null where the page sends no
+    referrer, as ours do: then Sec-Fetch-Site must say same-origin). A client that is not a
+    browser (curl) says neither, and is no visitor's."""
+    site = request.headers.get("Sec-Fetch-Site")
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and origin.rstrip("/") != request.host_url.rstrip("/"):
+    if site not in (None, "same-origin", "none") or (origin == "null" and site != "same-origin") \
+            or (origin and origin != "null"
+                and origin.rstrip("/") != request.host_url.rstrip("/")):
         abort(403, "watches are saved from this site's own pages only")
 
 
@@ -67,8 +76,18 @@ def _save(values: MultiDict) -> Any:
 
 @bp.get("/watches")
 def watches_page():
-    """Every watch with its search and its checks, newest first."""
-    return render_template("watches.html", watches=_watches().all())
+    """The watches, PAGE_WATCHES a page (?page=N), each with its search and its checks,
+    newest first.
+
+    Errors: 400 for a page that is not a whole number from 1."""
+    page = request.args.get("page", "1")
+    if not page.isascii() or not page.isdigit() or not 1 <= int(page) <= 10_000:
+        abort(400, f"page must be a whole number from 1, got {page[:40]!r}")
+    page, watches = int(page), _watches()
+    total = watches.count()
+    shown = watches.all(offset=(page - 1) * PAGE_WATCHES, limit=PAGE_WATCHES)
+    return render_template("watches.html", watches=shown, page=page, total=total,
+                           pages=max(1, -(-total // PAGE_WATCHES)))
 
 
 @bp.post("/watches")
@@ -112,9 +131,9 @@ def feed(name: str):
     add(add(root, "author"), "name", "news-search")
     for f in watch.findings[:FEED_ENTRIES]:
         entry = add(root, "entry")
-        add(entry, "id", f"{self_url}#{f['key']}")
+        add(entry, "id", _entry_id(watch, f["key"]))
         add(entry, "title", f["title"] or "(untitled)")
-        add(entry, "updated", f["found"])
+        add(entry, "updated", _updated(f))
         link = f["url"] if f["url"].startswith(("http://", "https://")) else \
             base + url_for("pages.article_by_query", id=f["article_id"])
         add(entry, "link", href=link)
@@ -124,6 +143,19 @@ def feed(name: str):
     body = ET.tostring(root, encoding="unicode", xml_declaration=False)
     return Response('<?xml version="1.0" encoding="utf-8"?>\n' + body,
                     mimetype="application/atom+xml")
+
+
+def _entry_id(watch, key: str) -> str:  # noqa: ANN001 - a Watch
+    """An entry's id: a tag URI (RFC 4151), the same wherever the feed is read from; the
+    passage's key (article id and digest) percent-encoded, so any article id makes a valid IRI."""
+    year = watch.created[:4] if watch.created[:4].isdigit() else "2026"
+    return f"tag:news-search,{year}:watch/{quote(watch.name, safe='')}/{quote(key, safe='')}"
+
+
+def _updated(finding: dict) -> str:
+    """When an entry's story was published (its article's date, RFC 3339), else when found."""
+    day = day_of(finding.get("date") or "")
+    return f"{day.isoformat()}T00:00:00Z" if day else finding["found"]
 
 
 @bp.get("/api/watches")
