@@ -14,7 +14,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from .errors import IndexerError
 
@@ -22,6 +22,7 @@ STORE_FILE = "watches.sqlite"
 LEGACY_FILE = "watches.json"  # watches before the store: imported once, then renamed
 SCHEMA_VERSION = 1
 BUSY_SECONDS = 10.0  # how long a write waits for another writer (a check writes in ms)
+T = TypeVar("T")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS watches (name TEXT PRIMARY KEY, position INTEGER NOT NULL,
                                     data TEXT NOT NULL);
@@ -59,14 +60,18 @@ class WatchStore:
         return self.path.exists()
 
     def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=0, isolation_level=None,
+                               check_same_thread=False)
         try:
-            conn = sqlite3.connect(self.path, timeout=0, isolation_level=None,
-                                   check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 0")
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self._locked_retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.OperationalError:
+            conn.close()
+            raise  # busy: the caller tries again
         except sqlite3.DatabaseError as exc:
+            conn.close()
             raise WatchesDamaged(f"the watches file ({STORE_FILE}) is damaged ({exc}): remove it "
                                  "to start without watches") from None
         if version > SCHEMA_VERSION:
@@ -86,26 +91,29 @@ class WatchStore:
                     raise
                 time.sleep(0.01)  # cooperative under gevent: the worker serves others
 
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection | None]:
-        """A connection to read from (None when no watch was ever saved)."""
+    def read(self, work: Callable[[sqlite3.Connection | None], T]) -> T:
+        """work(a connection) (None when no watch was ever saved), done again after a short
+        sleep when SQLite is busy for a moment (a writer checkpointing its log)."""
         if not self._check_file():
             if not (self.folder / LEGACY_FILE).is_file():
-                yield None
-                return
+                return work(None)
             with self.writing():  # watches saved before this store: imported first
                 pass
-        conn = self._connect()
+
+        def attempt() -> T:
+            conn = self._connect()
+            try:
+                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    return work(None)  # made, but nothing saved yet
+                return work(conn)
+            finally:
+                conn.close()
+
         try:
-            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                yield None  # made, but nothing saved yet
-            else:
-                yield conn
+            return self._locked_retry(attempt)
         except (sqlite3.DatabaseError, ValueError, RecursionError) as exc:
             raise WatchesDamaged(f"the watches file ({STORE_FILE}) is damaged ({exc}): remove it "
                                  "to start without watches") from None
-        finally:
-            conn.close()
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
@@ -115,7 +123,11 @@ class WatchStore:
             raise WatchError(f"no index folder at {self.folder}: build one with "
                              "`news-search index PATH`")
         self._check_file()
-        conn = self._connect()
+        try:
+            conn = self._locked_retry(self._connect)
+        except sqlite3.Error as exc:
+            raise WatchError(f"the watches file ({STORE_FILE}) cannot be written ({exc})") \
+                from None
         try:
             self._locked_retry(lambda: conn.execute("BEGIN IMMEDIATE"))
             if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:

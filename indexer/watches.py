@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -119,13 +120,13 @@ class Watches:
 
     def count(self) -> int:
         """How many watches there are."""
-        with self.store.reading() as conn:
-            return 0 if conn is None else conn.execute("SELECT COUNT(*) FROM watches").fetchone()[0]
+        return self.store.read(lambda conn: 0 if conn is None else conn.execute(
+            "SELECT COUNT(*) FROM watches").fetchone()[0])
 
     def all(self, findings: bool = False, offset: int = 0, limit: int = -1) -> list[Watch]:
         """Every watch (or `limit` from `offset`) with its checks, in the order they were
         saved (findings: with them; else only counted, as placeholders)."""
-        with self.store.reading() as conn:
+        def work(conn: sqlite3.Connection | None) -> list[Watch]:
             if conn is None:
                 return []
             found = []
@@ -139,26 +140,32 @@ class Watches:
                 found.append(watch)
             return found
 
+        return self.store.read(work)
+
     def names(self) -> list[str]:
         """The watches' names, in the order they were saved."""
-        with self.store.reading() as conn:
-            return [] if conn is None else [
-                r[0] for r in conn.execute("SELECT name FROM watches ORDER BY position")]
+        return self.store.read(lambda conn: [] if conn is None else [
+            r[0] for r in conn.execute("SELECT name FROM watches ORDER BY position")])
 
     def get(self, name: str, seen: bool = False) -> Watch:
         """The watch of that name with its checks and findings (seen: and the passages it
         has had); WatchError if there is none."""
-        with self.store.reading() as conn:
+        def work(conn: sqlite3.Connection | None) -> Watch | None:
             row = None if conn is None else conn.execute(
                 "SELECT data FROM watches WHERE name = ?", (name,)).fetchone()
             if row is None:
-                raise _unknown(name)
+                return None
             watch = self._watch(name, _loads(row[0]))
             watch.checks = rows(conn, "checks", name)
             watch.findings = rows(conn, "findings", name, newest_first=True)
             if seen:
                 watch.seen = rows(conn, "seen", name)
             return watch
+
+        found = self.store.read(work)
+        if found is None:
+            raise _unknown(name)
+        return found
 
     def save(self, searcher: Searcher, name: str, query: str, mode: str = DEFAULT_MODE,
              filters: Filters = Filters(), depth: int = DEFAULT_DEPTH,

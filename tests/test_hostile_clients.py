@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARCHIVE, SEEDS, free_port, get, serve, wait_until_up
+from conftest import ARCHIVE, SEEDS, get
+from servers import start, stop
 from indexer import build_index
 from indexer.indexdir import current_build
 
@@ -40,23 +41,6 @@ def odd_index(tmp_path_factory, embedder) -> Path:
         for n, aid in enumerate(ODD_IDS)))
     build_index([SEEDS, ARCHIVE, folder / "odd.jsonl"], folder / "index", embedder=embedder)
     return folder / "index"
-
-
-def start(index: Path, folder: Path, *options: str, env: dict | None = None):
-    port = free_port()
-    log_path = folder / f"server-{port}.log"
-    log = open(log_path, "w")
-    proc = serve(index, port, log, *options, env=env)
-    base = f"http://127.0.0.1:{port}"
-    wait_until_up(proc, base, log_path)
-    return proc, base, port, log, log_path
-
-
-def stop(proc, log) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(timeout=30)
-    log.close()
 
 
 @pytest.fixture(scope="module")
