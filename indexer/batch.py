@@ -13,6 +13,7 @@ from .export import COLUMNS, hit_row
 from .search import DEFAULT_MODE, Hit, Searcher
 
 MAX_QUESTIONS = 100_000  # in one file: a list of names or questions, not an archive
+MAX_LINE_CHARS = 128 * 1024  # a question and its cells (csv's own field limit is global state)
 QUESTION_COLUMNS = ("question", "query", "q", "questions", "queries")  # a CSV's, any case
 
 
@@ -86,6 +87,10 @@ def _rows(lines: list[str], delimiter: str) -> Iterator[list[str] | str]:
     for line in lines:
         if "\x00" in line:
             yield "the line holds a NUL character: save the file as text"
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            yield (f"the line is {len(line):,} characters long, over the limit of "
+                   f"{MAX_LINE_CHARS:,}: shorten its cells")
             continue
         try:
             row = next(csv.reader([line], delimiter=delimiter, strict=True), [])

@@ -113,6 +113,7 @@ class Watches:
         self.folder = Path(index_dir)
         self.store = WatchStore(self.folder)
         self.path = self.store.path
+        self.damaged: list[str] = []  # watches a check could not read
 
     @staticmethod
     def _watch(name: str, data: dict[str, Any]) -> Watch:
@@ -219,6 +220,9 @@ class Watches:
         for name in [n for n in known if not names or n in names]:
             try:
                 watch = self.get(name, seen=True)
+            except WatchesDamaged:
+                self.damaged.append(name)  # the others are checked all the same
+                continue
             except WatchError:
                 continue  # removed meanwhile
             report.append((watch, self._check_one(searcher, watch, build)))

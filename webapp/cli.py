@@ -287,7 +287,7 @@ def _check_watches(index_dir: Path, model: str, backend: str) -> None:
 
     watches = Watches(index_dir)
     try:
-        if not watches.all():
+        if not watches.names():
             return
         report = watches.check(Searcher(index_dir, model=model, backend=backend))
     except IndexerError as exc:
@@ -295,6 +295,9 @@ def _check_watches(index_dir: Path, model: str, backend: str) -> None:
         return
     for w, new in report:
         click.echo(f"Watch {w.name}: {_count(len(new), 'new passage')}")
+    for name in watches.damaged:
+        click.echo(f"Warning: the watch {name!r} is damaged and was not checked: remove it "
+                   f"with `news-search watch remove {name}`", err=True)
     click.echo("`news-search watch` lists them.")
 
 
