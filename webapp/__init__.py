@@ -29,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from . import access_log, api, errors, pages, security, watching
+    from . import access_log, api, errors, fairness, pages, security, watching
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     security.register(app)
     access_log.register(app)
+    fairness.register(app)
     return app
 
 

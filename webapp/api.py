@@ -99,8 +99,8 @@ def export():
     out = io.StringIO()  # written whole first: an error is still a 400, not half a file
     searcher = get_searcher()
     with heavy():
-        write_rows(slices(all_results(searcher, **kwargs, page_size=EXPORT_SLICE)), out, fmt,
-                   columns=COLUMNS[:-1])
+        write_rows(slices(all_results(searcher, **kwargs, page_size=EXPORT_SLICE), EXPORT_SLICE),
+                   out, fmt, columns=COLUMNS[:-1])
     name = re.sub(r"[^A-Za-z0-9]+", "-", kwargs["query"]).strip("-")[:60] or "results"
     return Response(out.getvalue(), mimetype=MEDIA_TYPES[fmt].split(";")[0],
                     headers={"Content-Disposition":

@@ -16,16 +16,22 @@ from collections import Counter
 from contextlib import contextmanager
 from typing import Iterable, Iterator, TypeVar
 
-from flask import request
+from flask import Flask, g, request
 from werkzeug.exceptions import TooManyRequests
 
 HEAVY_PER_CLIENT = 2
 RETRY_AFTER_SECONDS = 2
+# A timer, not sleep(0): gevent runs zero-second sleeps as callbacks, one after another,
+# without looking at its sockets, so a new connection waited for many slices.
+POLL_SECONDS = 0.001
+MAX_PAUSE_SECONDS = 2.0  # a heavy request waits for light ones this long at most a slice
 T = TypeVar("T")
 
 _counts: Counter[str] = Counter()
 _counts_lock = threading.Lock()
 _gate = None
+_light = 0  # requests of this worker under way that are not heavy
+HEAVY_ENDPOINTS = frozenset({"api.batch", "api.export", "pages.batch", "pages.batch_csv"})
 
 
 def _heavy_gate():  # noqa: ANN202 - a semaphore of gevent's or of threading's
@@ -65,9 +71,34 @@ def heavy() -> Iterator[None]:
                 del _counts[client]
 
 
-def slices(items: Iterable[T]) -> Iterator[T]:
-    """items, letting the worker answer others between them (time.sleep is gevent's where
-    gevent serves, and gives up the interpreter lock where threads do)."""
-    for item in items:
+def slices(items: Iterable[T], every: int = 1) -> Iterator[T]:
+    """items, letting the worker answer others after every `every` of them: the heavy request
+    waits while a light one is under way (time.sleep is gevent's where gevent serves). A
+    yield alone is not enough: a search that reads its request, answers and sends takes
+    several turns of the event loop, each of which would otherwise run one more slice."""
+    for n, item in enumerate(items, 1):
         yield item
-        time.sleep(0)
+        if n % every:
+            continue  # items made by one slice of work (rows of one page): no pause
+        time.sleep(POLL_SECONDS)
+        waited = 0.0
+        while _light and waited < MAX_PAUSE_SECONDS:
+            time.sleep(0.001)
+            waited += 0.001
+
+
+def register(app: Flask) -> None:
+    """Count the light requests under way (all but those marked heavy by their views)."""
+
+    @app.before_request
+    def light_starts() -> None:
+        global _light
+        if request.endpoint not in HEAVY_ENDPOINTS:
+            g.light = True
+            _light += 1
+
+    @app.teardown_request
+    def light_ends(exc: BaseException | None = None) -> None:  # noqa: ARG001
+        global _light
+        if g.pop("light", False):
+            _light -= 1
