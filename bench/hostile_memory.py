@@ -9,6 +9,7 @@ said it skipped. --root runs another checkout's code on the same inputs, to comp
 archive is a folder of the input and one ordinary article, so every build has one to index.
 
 The inputs:
+  baseline         none: the build of the ordinary article alone
   zeros.jsonl.gz   3 GB of NUL bytes, gzip-compressed (about 3 MB on disk)
   repeated.jsonl   1.5 GB of one JSON line repeated (5 million duplicates of one article)
   longline.jsonl   one JSON line of 500 MB (an article's text)
@@ -80,7 +81,12 @@ def make_big_field(path: Path, size: int) -> None:
         f.write(b"\n")
 
 
+def make_nothing(path: Path, size: int) -> None:  # noqa: ARG001
+    """No input: the build of the ordinary article alone, the baseline."""
+
+
 INPUTS = {  # name: (maker, full size in bytes)
+    "baseline": (make_nothing, 0),  # what any build takes: the model and its runtimes
     "zeros.jsonl.gz": (make_zeros, 3 * 1024 * MB),
     "repeated.jsonl": (make_repeated, 1536 * MB),
     "longline.jsonl": (make_long_line, 500 * MB),
