@@ -96,7 +96,7 @@ def test_slow_and_idle_connections_never_block_other_clients(server):
     trickle = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
     idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
     for sock in trickle:
-        sock.sendall(b"GET /api/search?q=bridge HTTP/1.1\r\nHost: x\r\n")
+        sock.sendall(b"GET /api/search?q=bridge HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     dropped: set[int] = set()
     done = threading.Event()
 
@@ -140,26 +140,26 @@ def test_a_thousand_character_query_in_any_script_can_be_sent(server):
 def test_errors_the_server_finds_have_the_api_shape_and_headers(server):
     _, port = server
     many = b"".join(b"X-H%d: v\r\n" % i for i in range(200))
-    error = assert_api_error(raw(port, b"GET /api/health HTTP/1.1\r\nHost: x\r\n" + many
+    error = assert_api_error(raw(port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + many
                                  + b"\r\n"), 431)
     assert "Header" in error["message"]
-    assert_api_error(raw(port, b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: "
+    assert_api_error(raw(port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
                          + b"v" * 65536 + b"\r\n\r\n"), 431)
     assert_api_error(raw(port, b"GET /api/search?q=" + b"a" * 70_000
-                         + b" HTTP/1.1\r\nHost: x\r\n\r\n"), 414)
+                         + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 414)
     assert_api_error(raw(port, b"NOT A REQUEST\r\n\r\n"), 400)
 
 
 def test_a_post_names_the_allowed_methods_and_broken_utf8_is_refused(server):
     _, port = server
-    answer = raw(port, b"POST /api/search?q=x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+    answer = raw(port, b"POST /api/search?q=x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
                        b"Connection: close\r\n\r\n")
     assert_api_error(answer, 405)
     assert set(parse(answer)[1]["allow"].replace(" ", "").split(",")) >= {"GET", "HEAD"}
-    error = assert_api_error(raw(port, b"GET /api/search?q=%ff%fe%c3 HTTP/1.1\r\nHost: x\r\n"
+    error = assert_api_error(raw(port, b"GET /api/search?q=%ff%fe%c3 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                        b"Connection: close\r\n\r\n"), 400)
     assert "not UTF-8" in error["message"]
-    code, headers, _ = parse(raw(port, b"GET /article/%ff HTTP/1.1\r\nHost: x\r\n"
+    code, headers, _ = parse(raw(port, b"GET /article/%ff HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                        b"Connection: close\r\n\r\n"))
     assert code == 400 and headers["content-type"].startswith("text/html")
 
@@ -167,10 +167,10 @@ def test_a_post_names_the_allowed_methods_and_broken_utf8_is_refused(server):
 def test_caching_is_deliberate(server):
     _, port = server
     for path in (b"/", b"/?q=bridge", b"/api/search?q=bridge", b"/api/health", b"/api/nope"):
-        headers = parse(raw(port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n"
+        headers = parse(raw(port, b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                   b"Connection: close\r\n\r\n"))[1]
         assert headers["cache-control"] == "no-store", path
-    headers = parse(raw(port, b"GET /static/style.css HTTP/1.1\r\nHost: x\r\n"
+    headers = parse(raw(port, b"GET /static/style.css HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                               b"Connection: close\r\n\r\n"))[1]
     assert "no-cache" in headers["cache-control"] and headers.get("etag")  # revalidated
 

@@ -131,7 +131,7 @@ def test_a_connection_is_closed_once_answered_and_holds_no_worker(archive_index,
             kept = []
             for _ in range(2):
                 sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-                sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 answer = read_answer(sock)
                 assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close" in answer
                 kept.append(sock)  # read whole, not closed

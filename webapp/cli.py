@@ -49,8 +49,8 @@ from indexer.readers import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
 from indexer.store import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
 from indexer.store import KINDS as STORE_KINDS
 
-from .security import LOOPBACK_NAMES
 from .serving import (
+    answer_as,
     MAX_DEFAULT_WORKERS,
     can_fork_workers,
     client_timeout,
@@ -663,18 +663,6 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
             row.answer_at_1, row.answer_at_3, row.answer_at_10)) if answers else ""
         click.echo(f"| {row.mode} | {row.ndcg_at_10:.4f} | {row.recall_at_100:.4f} | "
                    f"{row.mrr_at_10:.4f} |{cells} {row.median_ms:.1f} | {row.queries} |")
-
-
-def answer_as(host: str, names: tuple[str, ...]) -> str:
-    """The host names a server answers as (security.py), comma-separated: the loopback
-    names, the address it listens on, and those given (--name, else the environment's)."""
-    given = list(names) or os.environ.get("NEWS_SEARCH_SERVER_NAMES", "").split(",")
-    every = [*LOOPBACK_NAMES, *([] if host in ("0.0.0.0", "::", "") else [host]), *given]
-    if host in ("0.0.0.0", "::") and not any(n.strip() for n in given):
-        click.echo("Listening on every address, answering only as "
-                   f"{', '.join(LOOPBACK_NAMES)}: give --name HOST for each name others use "
-                   "to reach this server", err=True)
-    return ",".join(dict.fromkeys(n.strip() for n in every if n.strip()))
 
 
 @main.command()

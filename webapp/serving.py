@@ -21,6 +21,8 @@ from pathlib import Path
 import click
 import orjson
 
+from .security import LOOPBACK_NAMES
+
 # A client has this long to send a whole request (its line and headers: a total, not a time per
 # byte); each send of an answer has as long.
 CLIENT_TIMEOUT_ENV, DEFAULT_CLIENT_TIMEOUT = "NEWS_SEARCH_CLIENT_TIMEOUT", 10.0
@@ -57,6 +59,18 @@ def client_timeout() -> float:
         raise click.ClickException(f"{CLIENT_TIMEOUT_ENV} must be a number of seconds above 0, "
                                    f"got {text!r}")
     return seconds
+
+
+def answer_as(host: str, names: tuple[str, ...]) -> str:
+    """The host names a server answers as (security.py), comma-separated: the loopback
+    names, the address it listens on, and those given (--name, else the environment's)."""
+    given = list(names) or os.environ.get("NEWS_SEARCH_SERVER_NAMES", "").split(",")
+    every = [*LOOPBACK_NAMES, *([] if host in ("0.0.0.0", "::", "") else [host]), *given]
+    if host in ("0.0.0.0", "::") and not any(n.strip() for n in given):
+        click.echo("Listening on every address, answering only as "
+                   f"{', '.join(LOOPBACK_NAMES)}: give --name HOST for each name others use "
+                   "to reach this server", err=True)
+    return ",".join(dict.fromkeys(n.strip() for n in every if n.strip()))
 
 
 def can_fork_workers() -> bool:
