@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.search_latency import machine  # noqa: E402
 from indexer import Embedder  # noqa: E402
-from indexer.manifest import Manifest  # noqa: E402
-from indexer.indexdir import current_build  # noqa: E402
-from indexer.store import IVF_SQ8, FaissStore, cells_for  # noqa: E402
+from indexer.storage.manifest import Manifest  # noqa: E402
+from indexer.storage.indexdir import current_build  # noqa: E402
+from indexer.storage.vectors import IVF_SQ8, FaissStore, cells_for  # noqa: E402
 
 DEFAULT_QUERIES = (Path(__file__).resolve().parents[2] / "shared" / "eval"
                    / "newsarticles_title2body" / "queries.jsonl")

@@ -4,7 +4,7 @@ Usage: python bench/batch.py --index-dir IX [--questions 1000]
            [--queries ../shared/data/newsarticles.jsonl] [--k 3]
 
 Takes the first QUESTIONS headlines of the queries file (JSON Lines with a "title") and times
-news-search's batch (indexer.batch.answer_all, rows written as CSV to memory) against a plain
+news-search's batch (indexer.features.batch.answer_all, rows written as CSV to memory) against a plain
 loop of Searcher.search over the same questions, alternating, twice each; prints questions a
 second and the CSV's size.
 """
@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.search_latency import machine  # noqa: E402
 from indexer import Searcher  # noqa: E402
-from indexer.batch import Question, answer_all  # noqa: E402
-from indexer.export import write_rows  # noqa: E402
+from indexer.features.batch import Question, answer_all  # noqa: E402
+from indexer.features.export import write_rows  # noqa: E402
 
 DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "shared" / "data" / "newsarticles.jsonl"
 

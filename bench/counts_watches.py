@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexer import Searcher  # noqa: E402
-from indexer.watches import Watches  # noqa: E402
+from indexer.features.watches import Watches  # noqa: E402
 
 
 def timed(call, items) -> float:

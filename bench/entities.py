@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexer import Embedder, build_index  # noqa: E402
-from indexer.entities import _pipeline  # noqa: E402
-from indexer.indexdir import current_build  # noqa: E402
+from indexer.analysis.entities import _pipeline  # noqa: E402
+from indexer.storage.indexdir import current_build  # noqa: E402
 from search_latency import machine  # noqa: E402
 
 

@@ -162,7 +162,7 @@ def main() -> None:
 
 def save_watches(index: Path, titles: list[str], count: int) -> None:
     from indexer import Searcher
-    from indexer.watches import Watches
+    from indexer.features.watches import Watches
 
     watches, searcher = Watches(index), Searcher(index)
     started = time.perf_counter()

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.search_latency import DEFAULT_QUERIES, machine  # noqa: E402
 from indexer import Searcher  # noqa: E402
 from indexer.chunking import _CANDIDATE  # noqa: E402
-from indexer.highlight import matched_words, every_word_matched, highlight  # noqa: E402
+from indexer.search.highlight import matched_words, every_word_matched, highlight  # noqa: E402
 from indexer.terms import query_stems  # noqa: E402
 
 PLAIN_CANDIDATE = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])|\n\s*\n""")

@@ -33,8 +33,8 @@ import numpy as np  # noqa: E402
 from bench.search_latency import machine  # noqa: E402
 from indexer import Embedder, chunk_article, make_article  # noqa: E402
 from indexer.chunking import embedding_text  # noqa: E402
-from indexer.evaluate import load_collection, ndcg_at  # noqa: E402
-from indexer.onnx_query import OnnxQueryEncoder, _quantise  # noqa: E402
+from indexer.features.evaluate import load_collection, ndcg_at  # noqa: E402
+from indexer.embedding.onnx_query import OnnxQueryEncoder, _quantise  # noqa: E402
 
 
 def variant_graph(source: Path, name: str, folder: Path) -> Path:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from indexer import evaluate  # noqa: E402
-from indexer.evaluate import load_collection  # noqa: E402
+from indexer.features.evaluate import load_collection  # noqa: E402
 from search_latency import machine  # noqa: E402
 
 

@@ -33,7 +33,7 @@ from sentence_transformers.backend import export_dynamic_quantized_onnx_model  #
 from bench.search_latency import machine  # noqa: E402
 from indexer import chunk_article, make_article  # noqa: E402
 from indexer.chunking import embedding_text  # noqa: E402
-from indexer.embedding import resolve_model  # noqa: E402
+from indexer.embedding.embedder import resolve_model  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "newsarticles.jsonl"
 INT8 = "onnx/model_quint8_avx2.onnx"

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexer import build_index, evaluate  # noqa: E402
-from indexer.evaluate import load_collection  # noqa: E402
+from indexer.features.evaluate import load_collection  # noqa: E402
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "eval"
 

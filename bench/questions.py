@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.search_latency import machine  # noqa: E402
 from indexer import DEFAULT_MODEL  # noqa: E402
-from indexer.evaluate import evaluate  # noqa: E402
-from indexer.search import get_embedder  # noqa: E402
+from indexer.features.evaluate import evaluate  # noqa: E402
+from indexer.embedding.embedder import get_embedder  # noqa: E402
 
 UNION = Path(__file__).resolve().parents[2] / "shared" / "data" / "news_union.jsonl"
 

@@ -33,12 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.search_latency import machine  # noqa: E402
 from indexer import build_index  # noqa: E402
-from indexer.indexdir import current_build  # noqa: E402
-from indexer.ray_cluster import RayCluster, stop_ray  # noqa: E402
-from indexer.readers import ReadReport, parts, read_archive  # noqa: E402
+from indexer.storage.indexdir import current_build  # noqa: E402
+from indexer.building.ray_cluster import RayCluster, stop_ray  # noqa: E402
+from indexer.reading.readers import ReadReport, parts, read_archive  # noqa: E402
 from indexer.articles import Article  # noqa: E402
-from indexer.language import detect  # noqa: E402
-from indexer.store import FaissStore  # noqa: E402
+from indexer.analysis.language import detect  # noqa: E402
+from indexer.storage.vectors import FaissStore  # noqa: E402
 
 DEFAULT_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "newsarticles.jsonl"
 

@@ -3,7 +3,7 @@ event pairs, and a sample of threads to read.
 
 Usage: python bench/threads.py --index-dir DIR [--sample 12] [--seed 5]
 
-Threads are computed as an index build computes them (indexer/threads.py) from DIR's stories.
+Threads are computed as an index build computes them (indexer/analysis/threads.py) from DIR's stories.
 Judged three ways, none of them perfect, so all are printed:
 - silver recall: pairs of stories from different outlets, at most 3 days apart, whose headlines
   share at least two content words and half of all their content words (two reports of one
@@ -27,12 +27,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.indexdir import current_build  # noqa: E402
+from indexer.storage.indexdir import current_build  # noqa: E402
 from indexer.dates import day_number  # noqa: E402
-from indexer.local import LocalBuild  # noqa: E402
-from indexer.manifest import Manifest  # noqa: E402
+from indexer.retrieval.local import LocalBuild  # noqa: E402
+from indexer.storage.manifest import Manifest  # noqa: E402
 from indexer.terms import analyse  # noqa: E402
-from indexer.threads import thread_ids  # noqa: E402
+from indexer.analysis.threads import thread_ids  # noqa: E402
 
 
 def main() -> None:

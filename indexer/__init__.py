@@ -1,11 +1,11 @@
 """news-search's indexer: articles in, a searchable index folder out, and search over it."""
 
-from .articles import Article, RecordError, make_article
-from .build import BuildResult, build_index, update_index
-from .chunking import Passage, chunk_article
-from .embedding import DEFAULT_MODEL, Embedder
-from .evaluate import EvalReport, EvalRow, evaluate
-from .errors import (
+from indexer.articles import Article, RecordError, make_article
+from indexer.building.pipeline import BuildResult, build_index, update_index
+from indexer.chunking import Passage, chunk_article
+from indexer.embedding.embedder import DEFAULT_MODEL, Embedder
+from indexer.features.evaluate import EvalReport, EvalRow, evaluate
+from indexer.errors import (
     EmptyArchiveError,
     IndexBusyError,
     IndexCorruptError,
@@ -15,30 +15,14 @@ from .errors import (
     ModelError,
     QueryError,
 )
-from .filters import Filters, make_filters
-from .timeline import INTERVALS, Bucket, Timeline
-from .highlight import Highlights, highlight, query_stems
-from .readers import ArchiveError, ReadOptions, ReadReport, Skipped, read_archive
-from .sizes import human_size, parse_size
-from .search import (
-    DEFAULT_MODE,
-    EVAL_MODES,
-    GROUPS,
-    MAX_K,
-    MAX_PAGE,
-    MAX_QUERY_CHARS,
-    MODES,
-    SORTS,
-    Hit,
-    Searcher,
-    SearchResult,
-    check_group,
-    check_mode,
-    check_page,
-    check_query,
-    check_recency,
-    check_sort,
-)
+from indexer.filters import Filters, make_filters
+from indexer.search.timeline import INTERVALS, Bucket, Timeline
+from indexer.search.highlight import Highlights, highlight, query_stems
+from indexer.reading.readers import ArchiveError, ReadOptions, ReadReport, Skipped, read_archive
+from indexer.sizes import human_size, parse_size
+from indexer.search.checks import DEFAULT_MODE, EVAL_MODES, GROUPS, MAX_K, MAX_PAGE, MAX_QUERY_CHARS, MODES, SORTS, check_group, check_mode, check_page, check_query, check_recency, check_sort
+from indexer.search.results import Hit, SearchResult
+from indexer.search.searcher import Searcher
 
 __all__ = [
     "Article", "ArchiveError", "ReadOptions", "human_size", "parse_size", "update_index", "Bucket", "INTERVALS", "Timeline", "SORTS", "check_recency", "check_sort", "Filters", "GROUPS", "MAX_PAGE", "check_group", "check_page",

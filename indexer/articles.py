@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from dateutil import parser as dateparser
 
-from .filters import HOST
-from .sizes import human_size, utf8_over
+from indexer.filters import HOST
+from indexer.sizes import human_size, utf8_over
 
 # Input names each field is known by, most specific first. Keys are compared after
 # lower-casing and dropping spaces, dashes and underscores ("Publish Date" == "publish_date").

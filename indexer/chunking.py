@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from .articles import Article
+from indexer.articles import Article
 
 DEFAULT_MAX_WORDS = 100  # ~130-180 word pieces with the headline: inside MiniLM's 256-token window
 DEFAULT_OVERLAP = 1  # sentences repeated at the start of the next passage

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Iterable
 
-from .errors import QueryError
+from indexer.errors import QueryError
 
 _DATE = re.compile(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")  # ASCII digits: "٢٠١٦" is no year
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")

@@ -25,10 +25,10 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 def main(archive: str, work: str) -> None:
     from indexer import Searcher
-    from indexer.indexdir import current_build
-    from indexer.ray_cluster import RayCluster, stop_ray
-    from indexer.readers import ReadReport, parts, read_archive
-    from indexer.store import FaissStore
+    from indexer.storage.indexdir import current_build
+    from indexer.building.ray_cluster import RayCluster, stop_ray
+    from indexer.reading.readers import ReadReport, parts, read_archive
+    from indexer.storage.vectors import FaissStore
 
     work_dir = Path(work)
     port = free_port()

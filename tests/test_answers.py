@@ -9,10 +9,10 @@ import pytest
 
 from conftest import DATA, built
 from indexer import Searcher
-from indexer.answers import LEAD_WORDS, SHOWN_WORDS, holds_kind, opening, question_kind, window
+from indexer.search.answers import LEAD_WORDS, SHOWN_WORDS, holds_kind, opening, question_kind, window
 from indexer.chunking import Passage, sentence_spans
-from indexer.evaluate import shows_answer
-from indexer.highlight import highlight
+from indexer.features.evaluate import shows_answer
+from indexer.search.highlight import highlight
 from indexer.terms import query_stems
 
 QA = DATA / "qa-mini"
@@ -173,7 +173,7 @@ def test_a_result_deep_in_its_article_shows_the_opening_first(qa_searcher):
 
 
 def test_an_earlier_passage_wins_a_near_tie_not_a_clear_loss():
-    from indexer.answers import choose
+    from indexer.search.answers import choose
 
     early, late = ("The ferry sailed at dawn.", 0), ("The ferry sailed on Monday.", 3)
     stems = query_stems("ferry sailing Monday")

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import SEEDS
 from indexer import IndexerError, Searcher, build_index
-from indexer.indexdir import current_build
+from indexer.storage.indexdir import current_build
 
 
 class RandomEmbedder:

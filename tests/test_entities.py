@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from conftest import DATA, built
 from indexer import QueryError, Searcher, build_index, make_filters, update_index
-from indexer.entities import clean
+from indexer.analysis.entities import clean
 from webapp import create_app
 from webapp.cli import main
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import DATA
-from indexer.evaluate import evaluate, holds_answer, mrr_at, ndcg_at, normalise_answer, recall_at
+from indexer.features.evaluate import evaluate, holds_answer, mrr_at, ndcg_at, normalise_answer, recall_at
 from webapp.cli import main
 
 MINI = DATA / "beir-mini"
@@ -34,9 +34,9 @@ def test_answers_are_matched_lower_cased_without_punctuation():
 
 
 def test_eval_scores_answers_on_the_passages_shown(tmp_path, embedder, monkeypatch):
-    import indexer.search
+    import indexer.search.searcher
 
-    monkeypatch.setattr(indexer.search, "get_embedder", lambda model: embedder)
+    monkeypatch.setattr(indexer.search.searcher, "get_embedder", lambda model: embedder)
     report = evaluate(QA, modes=["hybrid", "keyword"], index_dir=tmp_path / "ix")
     assert report.passages > report.articles == 4  # several passages an article
     for row in report.rows:
@@ -55,9 +55,9 @@ def test_eval_scores_answers_on_the_passages_shown(tmp_path, embedder, monkeypat
 
 
 def test_eval_scores_every_mode_on_a_real_index(tmp_path, embedder, monkeypatch):
-    import indexer.search
+    import indexer.search.searcher
 
-    monkeypatch.setattr(indexer.search, "get_embedder", lambda model: embedder)
+    monkeypatch.setattr(indexer.search.searcher, "get_embedder", lambda model: embedder)
     report = evaluate(MINI, index_dir=tmp_path / "ix")
     assert [row.mode for row in report.rows] == ["hybrid", "semantic", "keyword", "hybrid-rrf"]
     assert report.articles == 6 and all(row.queries == 5 for row in report.rows)
@@ -71,9 +71,9 @@ def test_eval_scores_every_mode_on_a_real_index(tmp_path, embedder, monkeypatch)
 
 
 def test_eval_cli_prints_a_table_and_json(tmp_path, embedder, monkeypatch):
-    import indexer.search
+    import indexer.search.searcher
 
-    monkeypatch.setattr(indexer.search, "get_embedder", lambda model: embedder)
+    monkeypatch.setattr(indexer.search.searcher, "get_embedder", lambda model: embedder)
     result = CliRunner().invoke(main, ["eval", str(MINI), "--index-dir", str(tmp_path / "ix")])
     assert result.exit_code == 0, result.output
     assert "| mode | nDCG@10 | Recall@100 | MRR@10 | median ms | queries |" in result.output

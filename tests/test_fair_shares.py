@@ -18,7 +18,7 @@ import pytest
 
 from conftest import ARCHIVE, ROOT
 from indexer import Searcher, build_index
-from indexer.watches import Watches
+from indexer.features.watches import Watches
 from servers import ask, start, stop
 
 TOPICS = ["harbour storm", "bridge closed", "drought farmers", "Aleppo rebels", "city council",

@@ -22,7 +22,7 @@ import pytest
 from conftest import ARCHIVE, SEEDS, get
 from servers import start, stop
 from indexer import build_index
-from indexer.indexdir import current_build
+from indexer.storage.indexdir import current_build
 
 ODD_IDS = ["a\tb", "/leading", "trailing/", "a//b", "x/../y", ".", "..", "q?x#y%z", "ö ü",
            "x" * 1000, "中" * 1000, "back\\slash", "semi;colon&amp"]

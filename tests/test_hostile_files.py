@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from conftest import ARCHIVE
 from indexer import Searcher
-from indexer.watch_store import STORE_FILE, add_rows, rows
-from indexer.watches import KEPT_CHECKS, KEPT_FINDINGS, KEPT_SEEN, Watches, WatchError
+from indexer.storage.watch_store import STORE_FILE, add_rows, rows
+from indexer.features.watches import KEPT_CHECKS, KEPT_FINDINGS, KEPT_SEEN, Watches, WatchError
 from webapp import create_app
 from webapp.access_log import MAX_LINE_CHARS
 from webapp.cli import main

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import ROOT, SEEDS, get
 from indexer import build_index
-from indexer.indexdir import current_build
+from indexer.storage.indexdir import current_build
 from servers import ask, start, stop, worker_pids
 
 # "No date" as real exports write it, on stories a question about Aleppo finds.
@@ -171,7 +171,7 @@ def test_feed_entries_have_tag_ids_and_their_stories_dates(server, hostile_index
     its updated time is the story's date."""
     base, index = server
     from indexer import Searcher
-    from indexer.watches import Watches
+    from indexer.features.watches import Watches
 
     watches = Watches(index)
     searcher = Searcher(index)

@@ -25,7 +25,7 @@ from indexer import (
     Searcher,
     build_index,
 )
-from indexer.indexdir import build_lock, current_build
+from indexer.storage.indexdir import build_lock, current_build
 
 
 def test_aleppo_question_finds_the_rebel_estimates_in_the_top_3(seeds_index, embedder):
@@ -152,9 +152,9 @@ class _FailingEmbedder:
 
 def test_an_interrupted_rebuild_leaves_the_old_index_whole(writable_index, embedder, tmp_path,
                                                            monkeypatch):
-    import indexer.build
+    import indexer.building.pipeline
 
-    monkeypatch.setattr(indexer.build, "EMBED_BLOCK", 8)  # several blocks: fail after the first
+    monkeypatch.setattr(indexer.building.pipeline, "EMBED_BLOCK", 8)  # several blocks: fail after the first
     before = current_build(writable_index)
     big = tmp_path / "big.jsonl"
     big.write_text("".join(json.dumps({"id": str(i), "title": f"Story {i}", "text": "Words. " * 150})
@@ -198,9 +198,9 @@ def test_a_second_build_at_the_same_time_is_told_to_wait(writable_index, embedde
 
 
 def test_a_rebuild_is_picked_up_by_a_running_searcher(writable_index, embedder, monkeypatch):
-    import indexer.search
+    import indexer.search.searcher
 
-    monkeypatch.setattr(indexer.search, "RELOAD_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(indexer.search.searcher, "RELOAD_CHECK_SECONDS", 0.0)
     searcher = Searcher(writable_index, embedder=embedder)
     assert searcher.manifest.articles == 11
     build_index([SEEDS], writable_index, embedder=embedder)
@@ -217,9 +217,9 @@ def test_old_builds_are_removed_but_the_previous_one_is_kept(writable_index, emb
 
 def test_a_damaged_new_build_is_refused_and_the_last_good_one_keeps_serving(
         writable_index, embedder, monkeypatch, caplog):
-    import indexer.search
+    import indexer.search.searcher
 
-    monkeypatch.setattr(indexer.search, "RELOAD_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(indexer.search.searcher, "RELOAD_CHECK_SECONDS", 0.0)
     searcher = Searcher(writable_index, embedder=embedder)
     good = searcher.health()["index"]
     new = build_index([SEEDS], writable_index, embedder=embedder).folder

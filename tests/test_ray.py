@@ -61,7 +61,7 @@ def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
 def test_a_failure_on_the_cluster_is_one_clear_error():
     exceptions = pytest.importorskip("ray.exceptions")
     from indexer.errors import IndexerError
-    from indexer.ray_cluster import _rows
+    from indexer.building.ray_cluster import _rows
 
     class Dataset:  # what Ray Data's iter_rows does when a node is lost midway
         def iter_rows(self):
@@ -77,7 +77,7 @@ def test_a_failure_on_the_cluster_is_one_clear_error():
 
 def test_a_local_start_that_times_out_is_tried_once_more():
     from indexer.errors import IndexerError
-    from indexer.ray_cluster import LOCAL, _start
+    from indexer.building.ray_cluster import LOCAL, _start
 
     class Ray:  # ray.init as a busy machine can answer: a timeout, then a start
         def __init__(self, failures: int):

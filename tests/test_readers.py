@@ -171,7 +171,7 @@ def test_an_article_gives_every_public_field_to_json():
 def test_a_large_json_lines_file_read_in_parts_reads_as_it_does_whole(tmp_path, monkeypatch,
                                                                        chunk):
     from indexer import readers
-    from indexer.readers import ReadOptions, parts, read_file
+    from indexer.reading.readers import ReadOptions, parts, read_file
 
     monkeypatch.setattr(readers, "MB", chunk)
 

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import DATA
 from indexer import QueryError, Searcher, build_index
-from indexer.fusion import min_max_array, reciprocal_rank_fusion
+from indexer.search.fusion import min_max_array, reciprocal_rank_fusion
 from indexer.terms import analyse, phrases, query_stems
 
 
@@ -46,7 +46,7 @@ def test_min_max_puts_each_list_on_zero_to_one():
 
 def test_hybrid_scores_weigh_meaning_words_the_article_and_its_phrases(searcher):
     """The hybrid score of each hit is the documented weighted sum, recomputed here."""
-    from indexer.fusion import HYBRID, LEAD_ARTICLES
+    from indexer.search.fusion import HYBRID, LEAD_ARTICLES
 
     query = "engine warning grounds the regional plane"
     loaded = searcher._current()
@@ -79,7 +79,7 @@ def test_hybrid_scores_weigh_meaning_words_the_article_and_its_phrases(searcher)
     assert articles and words and best > 0 and HYBRID.lead > 0  # all five scores took part
     assert len(set(lead.values())) > 2  # the openings differ in meaning
     # Keyword mode: the same without meaning, by its own weights, over its own candidates.
-    from indexer.fusion import KEYWORD
+    from indexer.search.fusion import KEYWORD
 
     keyword = searcher.ranked(query, "keyword")
     assert {pid for pid, *_ in keyword} == set(words)
@@ -98,7 +98,7 @@ def test_phrases_are_the_pairs_of_successive_meaningful_words():
 
 
 def test_the_phrase_index_scores_only_the_articles_that_say_the_words_in_order():
-    from indexer.keywords import PhraseIndex
+    from indexer.storage.keywords import PhraseIndex
 
     texts = ["The fire chief praised the police after the blaze.",
              "The police chief praised the fire crews after the blaze.",
@@ -116,7 +116,7 @@ def test_the_phrase_index_scores_as_bm25s_does_from_a_mapped_file(tmp_path):
     import bm25s
 
     from indexer.errors import IndexCorruptError
-    from indexer.keywords import PhraseIndex
+    from indexer.storage.keywords import PhraseIndex
 
     import json
 
@@ -178,11 +178,11 @@ def test_hits_say_why_they_matched(searcher):
 def test_a_hit_found_by_its_words_alone_shows_its_similarity(searcher, monkeypatch):
     """With a candidate list of one passage, the code's article reaches hybrid results through
     keyword search only; its cosine is measured for display, and equals semantic search's."""
-    import indexer.search
+    import indexer.search.searcher
 
     cosine = {h.passage_id: h.similarity for h in searcher.search("ZQ-8812", 100, "semantic",
                                                                    group="passage").hits}
-    monkeypatch.setattr(indexer.search, "CANDIDATES", 1)
+    monkeypatch.setattr(indexer.search.searcher, "CANDIDATES", 1)
     searcher._pools.clear()
     try:
         hits = searcher.search("ZQ-8812", 5, "hybrid", group="passage").hits
@@ -235,7 +235,7 @@ def test_a_passage_matched_by_meaning_alone_gets_its_closest_sentence_marked(sea
 ])
 def test_highlight_marks_every_query_word_and_the_sentence_with_most_of_them(text, words,
                                                                              sentence):
-    from indexer.highlight import highlight
+    from indexer.search.highlight import highlight
 
     found = highlight(text, query_stems("rebels leave Aleppo by buses"))
     assert [text[start:end] for start, end in found.terms] == words
@@ -246,7 +246,7 @@ def test_highlight_marks_every_query_word_and_the_sentence_with_most_of_them(tex
 def test_keyword_top_is_the_n_best_with_ties_in_document_order():
     """top(n) equals sorting every document's BM25 score (bm25s's own sum), best first, ties by
     document order, and cutting at n: also when the cut falls inside a run of equal scores."""
-    from indexer.keywords import KeywordIndex
+    from indexer.storage.keywords import KeywordIndex
 
     texts = ["river flood", "flood warning issued", "river", "flood", "flood", "flood", "dry",
              "flood river flood", "flood", "warning"]

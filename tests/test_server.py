@@ -168,7 +168,7 @@ def test_worker_processes_ask_for_huge_pages_and_keep_other_tunables():
 def test_serving_a_damaged_index_is_a_clear_error(writable_index, tmp_path, workers):
     """The file at fault is named, whether worker processes or the one process load it, and
     the server stops instead of answering 503s."""
-    from indexer.indexdir import current_build
+    from indexer.storage.indexdir import current_build
 
     (current_build(writable_index) / "manifest.json").write_text("{")
     with open(tmp_path / "server.log", "w") as log:

@@ -9,8 +9,8 @@ import pytest
 
 from conftest import ARCHIVE
 from indexer import Searcher, build_index, update_index
-from indexer.indexdir import current_build
-from indexer.store import (FLAT, IVF_SQ8, NPROBE, FaissStore, cells_for, choose_kind,
+from indexer.storage.indexdir import current_build
+from indexer.storage.vectors import (FLAT, IVF_SQ8, NPROBE, FaissStore, cells_for, choose_kind,
                            nprobe_for)
 
 DIM = 32

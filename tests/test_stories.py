@@ -6,15 +6,15 @@ import pytest
 
 from conftest import DATA
 from indexer import Article, Searcher, build_index, make_filters
-from indexer.stories import story_ids
+from indexer.analysis.stories import story_ids
 from webapp import create_app
 
 STORM = DATA / "syndicated" / "storm.jsonl"
 
 
 def test_exact_and_near_copies_within_days_are_one_story():
-    from indexer.build import read_unique
-    from indexer.readers import ReadReport
+    from indexer.building.pipeline import read_unique
+    from indexer.reading.readers import ReadReport
 
     articles = read_unique([STORM], ReadReport())
     stories = dict(zip((a.id for a in articles), story_ids(articles)))

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from conftest import DATA, built
 from indexer import Searcher, update_index
-from indexer.threads import thread_ids
+from indexer.analysis.threads import thread_ids
 from webapp import create_app
 from webapp.cli import main
 

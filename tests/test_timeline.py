@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexer import QueryError, make_filters
-from indexer.timeline import count_by_period
+from indexer.search.timeline import count_by_period
 from webapp import create_app
 
 

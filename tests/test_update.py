@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import STORM_STORY
-from indexer.search import RELOAD_CHECK_SECONDS
+from indexer.search.checks import RELOAD_CHECK_SECONDS
 from indexer import (
     IndexMismatchError,
     IndexNotFoundError,
@@ -110,7 +110,7 @@ def test_cli_update_reports_what_changed(archive, tmp_path):
                                   str(tmp_path / "ix")])
     assert result.exit_code == 0, result.output
     assert "Updated: 1 article added, 1 changed (re-embedded), 1 removed" in result.output
-    from indexer.indexdir import current_build
+    from indexer.storage.indexdir import current_build
 
     manifest = json.loads((current_build(tmp_path / "ix") / "manifest.json").read_text())
     assert manifest["updated"] == {"added": 1, "changed": 1, "removed": 1}
@@ -122,7 +122,7 @@ def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp
     import shutil
     import sqlite3
 
-    from indexer.indexdir import current_build
+    from indexer.storage.indexdir import current_build
 
     old, fresh = tmp_path / "old", tmp_path / "fresh"
     build_index([archive], old, embedder=embedder)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from conftest import STORM_STORY
 from indexer import QueryError, Searcher, build_index, make_filters, update_index
-from indexer.watches import WATCH_FILE, Watches, WatchError, passage_key
+from indexer.features.watches import WATCH_FILE, Watches, WatchError, passage_key
 from webapp import create_app
 from webapp.cli import main
 

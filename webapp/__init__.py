@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from indexer import DEFAULT_MODEL, IndexerError, Searcher
-from indexer.indexdir import current_name
+from indexer.storage.indexdir import current_name
 
 from .jsonout import OrjsonProvider
 

@@ -9,9 +9,9 @@ import re
 from flask import Blueprint, Response, abort, jsonify, request
 
 from indexer import DEFAULT_MODE, check_mode, make_filters
-from indexer.batch import answer_each
-from indexer.timeline import timelines_json
-from indexer.export import COLUMNS, MEDIA_TYPES, all_results, answer_sentence, write_rows
+from indexer.features.batch import answer_each
+from indexer.search.timeline import timelines_json
+from indexer.features.export import COLUMNS, MEDIA_TYPES, all_results, answer_sentence, write_rows
 
 from . import get_searcher
 from .fairness import heavy, slices

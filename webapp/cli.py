@@ -36,18 +36,18 @@ from indexer import (
     update_index,
 )
 from indexer.articles import printable
-from indexer.export import FORMATS as EXPORT_FORMATS
+from indexer.features.export import FORMATS as EXPORT_FORMATS
 from indexer.progress import progress_bar, say
-from indexer.timeline import timelines_json
-from indexer.indexdir import current_build, served_build
-from indexer.milvus import MilvusAddress, is_milvus, upload
-from indexer.ray_cluster import LOCAL as RAY_LOCAL
-from indexer.ray_cluster import RayCluster, stop_ray
-from indexer.search import open_source
-from indexer.onnx_query import DEFAULT_PRECISION, PRECISIONS
-from indexer.readers import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
-from indexer.store import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
-from indexer.store import KINDS as STORE_KINDS
+from indexer.search.timeline import timelines_json
+from indexer.storage.indexdir import current_build, served_build
+from indexer.retrieval.milvus import MilvusAddress, is_milvus, upload
+from indexer.building.ray_cluster import LOCAL as RAY_LOCAL
+from indexer.building.ray_cluster import RayCluster, stop_ray
+from indexer.retrieval.factory import open_source
+from indexer.embedding.onnx_query import DEFAULT_PRECISION, PRECISIONS
+from indexer.reading.readers import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
+from indexer.storage.vectors import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
+from indexer.storage.vectors import KINDS as STORE_KINDS
 
 from .serving import (
     answer_as,
@@ -283,7 +283,7 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
 def _check_watches(index_dir: Path, model: str, backend: str) -> None:
     """After a build, check the saved watches against it (their feeds follow it); a watch that
     fails is said, and the build stands."""
-    from indexer.watches import Watches
+    from indexer.features.watches import Watches
 
     watches = Watches(index_dir)
     try:
@@ -332,7 +332,7 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
         searcher = Searcher(index_dir, model=model, backend=backend)
         filters = make_filters(since, until, sources, languages, entities)
         if fmt:
-            from indexer.export import COLUMNS, all_results, write_rows
+            from indexer.features.export import COLUMNS, all_results, write_rows
 
             write_rows(all_results(searcher, query, mode, filters, group, sort, recency),
                        sys.stdout, fmt, columns=COLUMNS[:-1])
@@ -452,8 +452,8 @@ def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str
     other columns are kept). Each question's best k results become rows (rank, score,
     headline, outlet, date, link, passage, answer sentence); a question that fails says why
     in its row, and the others go on."""
-    from indexer.batch import answer_all, read_questions
-    from indexer.export import write_rows
+    from indexer.features.batch import answer_all, read_questions
+    from indexer.features.export import write_rows
 
     fmt = fmt or ("jsonl" if output and output.suffix.lower() in (".jsonl", ".ndjson") else "csv")
     try:
@@ -492,7 +492,7 @@ def watch(ctx: click.Context, index_dir: Path, backend: str, model: str) -> None
 
 
 def _watch_context(ctx: click.Context) -> tuple[Any, Any]:
-    from indexer.watches import Watches
+    from indexer.features.watches import Watches
 
     o = ctx.obj
     return Watches(o["index_dir"]), (lambda: Searcher(o["index_dir"], model=o["model"],

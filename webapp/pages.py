@@ -12,8 +12,8 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from indexer import Hit, IndexerError, QueryError, highlight, query_stems
 
-from indexer.batch import Question, answer_all, answer_each
-from indexer.export import answer_sentence, write_rows
+from indexer.features.batch import Question, answer_all, answer_each
+from indexer.features.export import answer_sentence, write_rows
 
 from . import get_searcher
 from .fairness import heavy, slices

@@ -128,8 +128,8 @@ def prepare_questions(index_dir: Path, model: str, precision: str | None = None)
     """Make the model's int8 graph for questions if the served index is int8 and the graph is
     not cached yet: done here, before the worker processes start, or each would make its own."""
     from indexer import Embedder
-    from indexer.indexdir import served_build
-    from indexer.manifest import Manifest
+    from indexer.storage.indexdir import served_build
+    from indexer.storage.manifest import Manifest
 
     if (precision or Manifest.read(served_build(index_dir)).precision) != "int8":
         return

@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from indexer import QueryError, make_filters
 from indexer.dates import day_of
-from indexer.watches import DEFAULT_DEPTH, MAX_WATCHES, Watches, WatchesDamaged, WatchError
+from indexer.features.watches import DEFAULT_DEPTH, MAX_WATCHES, Watches, WatchesDamaged, WatchError
 
 from . import get_searcher
 from .params import refuse_unknown

@@ -1,0 +1,1 @@
+"""What the build finds across articles: copies, threads, entities, languages."""

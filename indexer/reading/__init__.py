@@ -1,0 +1,1 @@
+"""Reading an archive: the walk over its files, each file's bytes, and the formats."""

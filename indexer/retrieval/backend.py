@@ -1,0 +1,142 @@
+"""The seam between searching and where an index lives: one opened build's retrieval and look-ups.
+
+A build finds candidate passages (by meaning, by words, with filters given as values), says what
+the search needs to know of each (its article, story and day), and reads passages and articles
+by id. Fusion, highlighting, grouping, paging, timelines and caches are the Searcher's, above
+this seam, the same for every backend.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from indexer.articles import Article
+from indexer.chunking import Passage
+from indexer.filters import Filters
+from indexer.storage.manifest import Manifest
+
+Ranked = tuple[np.ndarray, np.ndarray]  # ids (int64) and scores (float64), aligned
+
+
+@dataclass(frozen=True)
+class Described:
+    """What a search needs to know of candidate passages, aligned with their ids."""
+
+    owners: np.ndarray  # int64: the article's key in this build
+    stories: np.ndarray  # int64: equal for the articles of one story (syndicated copies)
+    days: np.ndarray  # float64: the article's day (proleptic ordinal), NaN when undated
+    ties: np.ndarray  # int64: equal scores rank by this (the article id's order), then passage id
+    shared: np.ndarray  # bool: the story has other articles
+
+    def take(self, order: np.ndarray) -> Described:
+        """These rows in that order."""
+        return Described(self.owners[order], self.stories[order], self.days[order],
+                         self.ties[order], self.shared[order])
+
+    @classmethod
+    def empty(cls) -> Described:
+        """No rows."""
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none, np.zeros(0), none, np.zeros(0, dtype=bool))
+
+
+class Build(ABC):
+    """One complete, opened build of an index. A build never changes once published, so what
+    it says may be cached."""
+
+    name: str  # what /api/health names as the index served
+    manifest: Manifest
+    sources: list[tuple[str, int]]  # the outlets with their article counts, largest first
+    languages: list[tuple[str, int]]  # the articles' languages ("" unknown) with their counts
+    newest: float  # the newest and oldest article's day (proleptic ordinal), NaN if none
+    oldest: float
+
+    @abstractmethod
+    def admits(self, filters: Filters) -> bool:
+        """Whether any passage passes the filters (cheap: searching need not start if not)."""
+
+    @abstractmethod
+    def semantic(self, vector: np.ndarray, depth: int, filters: Filters) -> Ranked:
+        """The `depth` passages nearest the query vector (inner product), best first."""
+
+    @abstractmethod
+    def keyword(self, stems: Sequence[str], depth: int, filters: Filters,
+                ordered: bool = True) -> Ranked:
+        """The `depth` passages with the best BM25 for the stems (only those holding one);
+        ordered=False: the same ones in any order."""
+
+    @abstractmethod
+    def article_keyword(self, stems: Sequence[str], depth: int, filters: Filters) -> Ranked:
+        """The `depth` articles (by key) with the best BM25 of their whole text, in any order."""
+
+    @abstractmethod
+    def phrases(self, pairs: Sequence[str], articles: np.ndarray) -> Ranked:
+        """Of these articles (keys, ascending), those that hold any of the word pairs, with their
+        phrase BM25: keys ascending."""
+
+    @abstractmethod
+    def describe(self, ids: np.ndarray) -> Described:
+        """Article, story and day of each passage id."""
+
+    @abstractmethod
+    def idf(self, stems: Sequence[str]) -> dict[str, float]:
+        """Each stem's BM25 inverse document frequency over the passages."""
+
+    @abstractmethod
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these passages (float32, as searched)."""
+
+    @abstractmethod
+    def lead_vectors(self, keys: np.ndarray) -> np.ndarray:
+        """The stored vectors of these articles' (by key) opening passages, in that order."""
+
+    @abstractmethod
+    def passages(self, ids: Sequence[int] | set[int]) -> dict[int, tuple[Passage, Article]]:
+        """The passages with these ids and their articles (without their text), by id."""
+
+    @abstractmethod
+    def story_copies(self, article_id: str) -> list[Article]:
+        """The other articles of this article's story, oldest first."""
+
+    @abstractmethod
+    def story_days(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        """(story, day) of every dated article that passes the filters: what a timeline's
+        share divides by."""
+
+    @abstractmethod
+    def thread_stories(self, keys: np.ndarray) -> np.ndarray:
+        """For each article (by key), how many stories its thread holds (1: none other)."""
+
+    @abstractmethod
+    def thread(self, article_id: str) -> list[tuple[Article, str, str]]:
+        """(article, story, first passage's text) of the article's thread, oldest first."""
+
+    @abstractmethod
+    def check_entities(self, filters: Filters) -> None:
+        """QueryError when an entity asked for cannot be filtered on: none found with that
+        name, or no entities in this index."""
+
+    @abstractmethod
+    def entity_counts(self, keys: np.ndarray, top: int) -> list[tuple[str, str, int]]:
+        """(kind, name, articles) most named among these articles, up to top of each kind."""
+
+    @abstractmethod
+    def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
+        """For each (article id, start, end), the article's text[start:end] ("" for an unknown
+        article)."""
+
+    @abstractmethod
+    def article(self, article_id: str) -> Article | None:
+        """The whole article with this id, or None."""
+
+    @abstractmethod
+    def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
+        """(passage id, passage) of an article, in order."""
+
+    @abstractmethod
+    def passage_articles(self) -> dict[int, str]:
+        """Every passage id with its article's id (for evaluation)."""

@@ -1,0 +1,23 @@
+"""The backend a searcher reads: the index folder, or Milvus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+from indexer.errors import IndexerError
+from indexer.retrieval.local import LocalSource
+
+
+
+def open_source(index_dir: Path, model: str, backend: str | None) -> Any:
+    """Where the served builds come from: the index folder, or Milvus (backend milvus://...)."""
+    from indexer.retrieval.milvus import MilvusAddress, MilvusSource, is_milvus
+
+    if is_milvus(backend):
+        return MilvusSource(MilvusAddress.parse(backend), model)
+    if backend and backend.strip() not in ("local", ""):
+        raise IndexerError(f"backend {backend!r} is not known: use local (the index folder) "
+                           "or milvus://HOST:PORT/NAME")
+    return LocalSource(index_dir, model)

@@ -1,0 +1,1 @@
+"""A question answered: ranking, the page of results, answers, timelines, facets."""

@@ -1,0 +1,130 @@
+"""Ranking candidates: the pool a page is cut from, fusion of the retrievers' scores, recency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from indexer.filters import Filters, check_languages, resolve_sources
+from indexer.search.fusion import LEAD_ARTICLES, Weights, min_max_array
+from indexer.retrieval.backend import Build, Described
+from indexer.retrieval.local import distinct, first_places
+
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A ranked candidate pool, best first, as arrays: passage ids, scores, each one's
+    similarity and keyword score (NaN where that list did not retrieve it), and what the build
+    says of each (its article, story and day)."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    similarity: np.ndarray
+    keyword: np.ndarray
+    about: Described
+
+    @classmethod
+    def ranked(cls, build: Build, ids: Any, scores: Any, similarity: Any = None,
+               keyword: Any = None, in_order: bool = False, about: Described | None = None
+               ) -> Pool:
+        """The pool of these candidates, best first: equal scores by article id, then passage
+        order (not by the order of reading, so an update ranks as a rebuild does). in_order:
+        they are in their order already; about: what the build says of them, if asked
+        already."""
+        ids, scores = np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64)
+        missing = np.full(len(ids), np.nan)
+        similarity = missing if similarity is None else np.asarray(similarity, np.float64)
+        keyword = missing if keyword is None else np.asarray(keyword, np.float64)
+        if about is None:
+            about = build.describe(ids) if len(ids) else Described.empty()
+        order = np.arange(len(ids)) if in_order else np.lexsort((ids, about.ties, -scores))
+        return cls(ids[order], scores[order], similarity[order], keyword[order],
+                   about.take(order))
+
+    def reordered(self, order: np.ndarray, scores: np.ndarray) -> Pool:
+        """The pool in that order, with new scores (given in the old order)."""
+        return Pool(self.ids[order], scores[order], self.similarity[order],
+                     self.keyword[order], self.about.take(order))
+
+    def entry(self, at: int) -> tuple[int, float, float | None, float | None]:
+        """(passage id, score, similarity or None, keyword score or None) of the one at `at`."""
+        sim, kw = float(self.similarity[at]), float(self.keyword[at])
+        return (int(self.ids[at]), float(self.scores[at]), None if sim != sim else sim,
+                None if kw != kw else kw)
+
+    def entries(self) -> list[tuple[int, float, float | None, float | None]]:
+        return [self.entry(at) for at in range(len(self.ids))]
+
+
+def resolved(loaded: Build, filters: Filters) -> Filters:
+    """filters with outlets as the index names them; QueryError for an outlet or a language
+    the index does not have."""
+    filters = check_languages(resolve_sources(filters, loaded.sources), loaded.languages)
+    loaded.check_entities(filters)
+    return filters
+
+
+def boost_recent(loaded: Build, pool: Pool, half_life: int) -> Pool:
+    """The pool re-scored by 2^(-age / half_life), age in days before the index's newest article;
+    an undated article counts as old as the oldest. Equal scores keep their order."""
+    day = pool.about.days
+    age = loaded.newest - np.where(np.isnan(day), loaded.oldest, day)
+    factor = np.where(np.isnan(age), 1.0, 0.5 ** (np.nan_to_num(age) / half_life))
+    scores = pool.scores * factor
+    return pool.reordered(np.argsort(-scores, kind="stable"), scores)
+
+
+def lead_scores(loaded: Build, vector: np.ndarray, owners: np.ndarray, fused: np.ndarray
+                 ) -> np.ndarray:
+    """For each candidate (its article's key in owners), the similarity of its article's
+    opening passage to the query, min-max scaled over the LEAD_ARTICLES best articles by fused
+    score; 0 for the others."""
+    ranked = owners[np.argsort(-fused, kind="stable")]
+    best = np.sort(ranked[first_places(ranked)[:LEAD_ARTICLES]])
+    scaled = min_max_array(loaded.lead_vectors(best) @ vector[0])
+    return lookup(best, scaled, owners)
+
+
+def lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """values[i] where keys[i] is each wanted key, 0 where no key is: keys ascending."""
+    if not len(keys) or not len(wanted):
+        return np.zeros(len(wanted))
+    at = np.searchsorted(keys, wanted).clip(max=len(keys) - 1)
+    return np.where(keys[at] == wanted, values[at], 0.0)
+
+
+
+def convex(loaded: Build, stems: list[str], pairs: list[str], depth: int,
+            filters: Filters, semantic: tuple[np.ndarray, np.ndarray],
+            keyword: tuple[np.ndarray, np.ndarray], weights: Weights,
+            vector: np.ndarray | None = None) -> Pool:
+    """Candidates of both lists (ids, scores) by the weighted sum of their min-max normalised
+    similarity, own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination
+    better than RRF; it is here too, on every eval set), and of their article's phrase BM25
+    (for the query's word pairs) over the best candidate's. A candidate's similarity or
+    BM25 is NaN where that list did not retrieve it."""
+    art_ids, art_scores = loaded.article_keyword(stems, depth, filters)
+    order = np.argsort(art_ids, kind="stable")
+    art_ids, art_scores = art_ids[order], min_max_array(art_scores)[order]
+    candidates = distinct(semantic[0], keyword[0])
+    about = loaded.describe(candidates) if len(candidates) else Described.empty()
+    owners = about.owners
+    fused = weights.article_keyword * lookup(art_ids, art_scores, owners)
+    phrase_ids, phrase_scores = loaded.phrases(pairs, distinct(owners))
+    said = lookup(phrase_ids, phrase_scores, owners)  # each candidate's article's, or 0
+    if len(said) and said.max() > 0:
+        fused += weights.phrase * (said / said.max())
+    raw = []
+    for (ids, scores), weight in ((semantic, weights.semantic),
+                                  (keyword, weights.passage_keyword)):
+        where = np.searchsorted(candidates, ids)
+        fused[where] += weight * min_max_array(scores)
+        raw.append(np.full(len(candidates), np.nan))
+        raw[-1][where] = scores
+    if weights.lead and vector is not None and len(candidates):
+        fused += weights.lead * lead_scores(loaded, vector, owners, fused)
+    fused /= weights.total
+    return Pool.ranked(loaded, candidates, fused, raw[0], raw[1], about=about)

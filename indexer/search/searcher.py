@@ -1,0 +1,353 @@
+"""Answering a question from an index folder: the Searcher, following the build it serves."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+import threading
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any, Sequence
+
+import faiss
+import numpy as np
+
+from indexer.articles import Article
+from indexer.chunking import Passage
+from indexer.embedding.embedder import DEFAULT_MODEL, Embedder
+from indexer.errors import QueryError
+from indexer.filters import Filters
+from indexer.search.answers import around, choose
+from indexer.search.fusion import HYBRID, KEYWORD, reciprocal_rank_fusion
+from indexer.search.highlight import highlight
+from indexer.retrieval.backend import Build
+from indexer.retrieval.local import distinct, first_places
+from indexer.storage.manifest import Manifest
+from indexer.terms import analyse, phrases, query_stems
+from indexer.search.timeline import Timeline, check_interval, count_together
+
+from indexer.search.checks import ANSWER_CHOICES, CANDIDATES, DATE_SORTED, DEFAULT_MODE, EVAL_MODES, FACETS_SHOWN, MAX_COMPARED, MORE_SHOWN, POOL_CACHE, RELOAD_CHECK_SECONDS, TIMELINE_STORIES, check_group, check_mode, check_page, check_query, check_recency, check_sort, log, whole_number
+from indexer.search.results import Facets, Hit, SearchResult, ThreadStory
+from indexer.search.ranking import Pool, boost_recent, convex, resolved
+from indexer.search.page import explain_by_meaning, widened
+from indexer.search.thread import thread_stories
+from indexer.search.facets import count_facets
+from indexer.retrieval.factory import open_source
+from indexer.embedding.embedder import get_embedder
+
+
+class Searcher:
+    """Searches the index that an index folder (or a Milvus alias) serves, following it when a
+    rebuild swaps it."""
+
+    def __init__(self, index_dir: Path, model: str = DEFAULT_MODEL,
+                 embedder: Embedder | None = None, backend: str | None = None):
+        self.index_dir = Path(index_dir)
+        self.model = model
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._pools: OrderedDict = OrderedDict()
+        self._vectors: OrderedDict = OrderedDict()
+        # One query is too little work for OpenMP's start-up to pay (2.4 ms on one thread, 5.4
+        # on two). Process-wide, so set where queries are served, not where indexes are built.
+        faiss.omp_set_num_threads(1)
+        self._source = open_source(self.index_dir, model, backend)
+        self._loaded, self.problem = self._source.open_served()
+        self._name = self._source.current_name() or self._source.name_of(self._loaded)
+        self._checked = time.monotonic()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The query model, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = get_embedder(self.model)
+        return self._embedder
+
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest of the build being served."""
+        return self._current().manifest
+
+    def _current(self) -> Build:
+        """The served build; a newer complete one is picked up, a broken one is logged and ignored."""
+        now = time.monotonic()
+        if now - self._checked >= RELOAD_CHECK_SECONDS:
+            self._checked = now
+            name = self._source.current_name()
+            if name is None and self._name is not None:
+                problem = self._source.pointer_problem()
+                if problem:  # CURRENT damaged: keep serving what is loaded
+                    self._name = None
+                    self.problem = f"{problem}; still serving {self._source.name_of(self._loaded)}"
+                    log.error("%s", self.problem)
+            if name and name != self._name:
+                with self._lock:
+                    if name != self._name:
+                        self._name = name  # tried once, whether it loads or not
+                        if name == self._source.name_of(self._loaded):  # CURRENT mended
+                            self.problem = None
+                            return self._loaded
+                        try:
+                            self._loaded = self._source.open(name)
+                            self.problem = None
+                            log.info("now serving %s", self._loaded.name)
+                        except Exception as exc:  # keep serving the last good build
+                            self.problem = (f"the build {name} did not load ({exc}); still "
+                                            f"serving {self._source.name_of(self._loaded)}")
+                            log.error("new index not loaded: %s", self.problem)
+        return self._loaded
+
+    def _query_vector(self, query: str, precision: str) -> np.ndarray:
+        """The query's embedding in that precision (int8 passages get an int8 question, the rest
+        float32: encode_query), cached with the pools (a page and its highlights reuse it)."""
+        key = (precision, query)
+        with self._lock:
+            if key in self._vectors:
+                self._vectors.move_to_end(key)
+                return self._vectors[key]
+        vector = self.embedder.encode_query(query, precision)
+        with self._lock:
+            self._vectors[key] = vector
+            while len(self._vectors) > POOL_CACHE:
+                self._vectors.popitem(last=False)
+        return vector
+
+    def _pool(self, loaded: Build, query: str, mode: str, filters: Filters) -> Pool:
+        """The ranked candidate pool of a query, cached: a results page, its timeline and its
+        next pages rank once."""
+        key = (loaded.name, query, mode, filters)
+        with self._lock:
+            if key in self._pools:
+                self._pools.move_to_end(key)
+                return self._pools[key]
+        pool = self._ranked(loaded, query, mode, CANDIDATES, filters)
+        with self._lock:
+            self._pools[key] = pool
+            while len(self._pools) > POOL_CACHE:
+                self._pools.popitem(last=False)
+        return pool
+
+    def ranked(self, query: str, mode: str = DEFAULT_MODE, depth: int = CANDIDATES,
+               filters: Filters = Filters()) -> list[tuple[int, float, float | None, float | None]]:
+        """(passage id, score, similarity, keyword score) best first, for a checked query.
+
+        semantic: cosine similarity over the vectors; keyword: BM25 over the stemmed words, of
+        the passage and of its article (fusion.KEYWORD); hybrid: both lists, each `depth` long,
+        fused by normalised scores with the articles' BM25 (see _convex, fusion.HYBRID);
+        hybrid-rrf: the two lists by reciprocal rank fusion.
+        """
+        return self._ranked(self._current(), query, mode, depth, filters).entries()
+
+    def _ranked(self, loaded: Build, query: str, mode: str, depth: int, filters: Filters
+                ) -> Pool:
+        no_ids, no_scores = np.zeros(0, dtype=np.int64), np.zeros(0)
+        sem_ids, sem_scores, kw_ids, kw_scores = no_ids, no_scores, no_ids, no_scores
+        # Filters apply inside the retrievers, so a narrow filter still fills the pool.
+        if filters and not loaded.admits(filters):
+            return Pool.ranked(loaded, [], [])
+        vector = None
+        if mode != "keyword":
+            vector = self._query_vector(query, loaded.manifest.precision)
+            sem_ids, sem_scores = loaded.semantic(vector, depth, filters)
+        stems = analyse(query)
+        if mode != "semantic":  # the hybrid fusion looks scores up: it needs no order
+            kw_ids, kw_scores = loaded.keyword(stems, depth, filters, mode == "hybrid-rrf")
+        if mode == "semantic":
+            return Pool.ranked(loaded, sem_ids, sem_scores, sem_scores)
+        if mode == "hybrid-rrf":  # the textbook fusion, kept for comparison in `eval`
+            similarity = dict(zip(sem_ids.tolist(), sem_scores.tolist()))
+            keyword = dict(zip(kw_ids.tolist(), kw_scores.tolist()))
+            fused = reciprocal_rank_fusion([list(similarity), list(keyword)])
+            return Pool.ranked(loaded, [pid for pid, _ in fused], [score for _, score in fused],
+                                [similarity.get(pid, np.nan) for pid, _ in fused],
+                                [keyword.get(pid, np.nan) for pid, _ in fused], in_order=True)
+        return convex(loaded, stems, phrases(query), depth, filters,
+                            (sem_ids, sem_scores), (kw_ids, kw_scores),
+                            KEYWORD if mode == "keyword" else HYBRID, vector)
+
+    def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
+               filters: Filters = Filters(), group: str = "article", page: int = 1,
+               sort: str = "relevance", recency: int | None = None,
+               explain: bool = False) -> SearchResult:
+        """Page `page` of the results that best answer the query, k a page, best first.
+
+        group="article" gives each article once, by its best passage, with its other matching
+        passages attached; group="passage" gives every passage. Pages are cut from one ranked
+        pool of candidates, so no result repeats or goes missing between pages.
+        sort="date" orders the DATE_SORTED most relevant results newest first. recency=D
+        halves a result's score for every D days it is older than the newest article.
+        explain=True marks, in hits that share no word with the query, the sentence closest to
+        it in meaning (sentences are embedded: it costs tens of milliseconds on a CPU).
+        """
+        query, k = check_query(query, k)
+        mode = mode if mode in EVAL_MODES else check_mode(mode)  # hybrid-rrf: for `eval`
+        group, page = check_group(group), check_page(page)
+        sort, recency = check_sort(sort), check_recency(recency)
+        started = time.perf_counter()
+        loaded = self._current()  # one build for the whole query, even if a swap happens now
+        filters = resolved(loaded, filters)
+        pool = self._pool(loaded, query, mode, filters)
+        if recency:
+            pool = boost_recent(loaded, pool, recency)
+        # heads: where in the pool each result's best passage is, in result order.
+        stories, owners = pool.about.stories, pool.about.owners
+        if group == "article":  # one result per story: an article and its syndicated copies
+            heads = first_places(stories)
+        else:
+            heads = np.arange(len(pool.ids))
+        total = len(heads)
+        matching = None
+        if mode != "semantic":  # the results with at least one passage holding its words
+            worded = ~np.isnan(pool.keyword)
+            matching = len(distinct(stories[worded])) if group == "article" \
+                else int(worded.sum())
+        if sort == "date":  # newest first; undated last; equal days keep their relevance order
+            heads = heads[:DATE_SORTED]
+            day = pool.about.days[heads]
+            heads = heads[np.argsort(np.where(np.isnan(day), np.inf, -day), kind="stable")]
+        shown = heads[(page - 1) * k: page * k].tolist()
+        # Each result's other passages of the same article, best first (a story also holds its
+        # copies', which are listed as copies instead).
+        owns = [np.flatnonzero((stories == stories[at]) & (owners == owners[at]))[1:].tolist()
+                if group == "article" else [] for at in shown]
+        # What a result may show instead of its best passage: its article's next ones in the
+        # pool that hold the question's words (answers.py; semantic mode has no word counts).
+        worded = ~np.isnan(pool.keyword) if mode != "semantic" else np.ones(len(pool.ids), bool)
+        choices = [[head, *[at for at in own if worded[at]][:ANSWER_CHOICES - 1]]
+                   for head, own in zip(shown, owns)]
+        found = loaded.passages({int(pool.ids[at]) for choice, own in zip(choices, owns)
+                                      for at in [*choice, *own[:MORE_SHOWN]]})
+        stems = query_stems(query)
+        weights = loaded.idf(stems)
+        hits, picks, keys = [], [], []
+        for head, own, choice in zip(shown, owns, choices):
+            choice = [at for at in choice if int(pool.ids[at]) in found]
+            if not choice:
+                continue
+            picked = choose([(found[int(pool.ids[at])][0].text,
+                              found[int(pool.ids[at])][0].position) for at in choice],
+                            stems, weights, query)
+            if picked is None:  # none holds the question's words: the best one
+                chosen = choice[0]
+                lights = highlight(found[int(pool.ids[chosen])][0].text, stems, weights)
+            else:
+                chosen, lights = choice[picked[0]], picked[1]
+            passage, article = found[int(pool.ids[chosen])]
+            pid, _, similarity, keyword = pool.entry(chosen)
+            others = [at for at in [head, *own] if at != chosen]
+            more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
+                         for at in others[:MORE_SHOWN] if int(pool.ids[at]) in found)
+            copies = tuple(loaded.story_copies(article.id)) \
+                if group == "article" and pool.about.shared[head] else ()
+            hits.append(Hit((page - 1) * k + len(hits) + 1, float(pool.scores[head]), pid,
+                            passage, article, lights, similarity, keyword, more,
+                            len(own), copies))
+            # One result per story shows more of it; a passage result shows the passage ranked.
+            picks.append(around(passage, lights) if group == "article" else None)
+            keys.append(int(owners[head]))
+        hits = widened(loaded, hits, picks, stems)
+        hits = [replace(h, thread_stories=int(n))
+                for h, n in zip(hits, loaded.thread_stories(np.array(keys, dtype=np.int64)))]
+        # A passage found by its words alone: its similarity, for display.
+        unmeasured = [h.passage_id for h in hits if h.similarity is None] \
+            if mode != "keyword" else []
+        if unmeasured:
+            vector = self._query_vector(query, loaded.manifest.precision)[0]
+            measured = dict(zip(unmeasured,
+                                (loaded.vectors(np.array(unmeasured)) @ vector).tolist()))
+            hits = [replace(h, similarity=measured[h.passage_id]) if h.similarity is None else h
+                    for h in hits]
+        if explain and mode != "keyword":
+            hits = explain_by_meaning(hits, self._query_vector(query, loaded.manifest.precision),
+                lambda texts: self.embedder.encode_few(texts, loaded.manifest.precision))
+        return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
+                            page, total, matching, group, filters, sort, recency)
+
+    def timeline(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),
+                 interval: str = "auto", stories: int = TIMELINE_STORIES, share: bool = False
+                 ) -> Timeline:
+        """The `stories` stories that best match the query, counted per period of their date
+        (see timelines)."""
+        return self.timelines(query, mode, filters, interval, stories, share)[0]
+
+    def timelines(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),
+                  interval: str = "auto", stories: int = TIMELINE_STORIES, share: bool = False,
+                  compare: Sequence[str] = ()) -> list[Timeline]:
+        """The `stories` stories that best match the query, counted per period of their date;
+        with share, each period also holds how many stories the archive has there (within the
+        filters). compare: up to MAX_COMPARED more questions, counted on the same periods, one
+        timeline each after the query's."""
+        queries = [check_query(q, 1)[0] for q in (query, *compare)]
+        if len(queries) > MAX_COMPARED + 1:
+            raise QueryError(f"at most {MAX_COMPARED} questions to compare with, got "
+                             f"{len(queries) - 1}")
+        mode, interval = check_mode(mode), check_interval(interval)
+        stories = whole_number("stories", stories, 1, CANDIDATES)
+        loaded = self._current()
+        filters = resolved(loaded, filters)
+        series = []
+        for q in queries:
+            about = self._pool(loaded, q, mode, filters).about
+            days = about.days[first_places(about.stories)[:stories]]  # NaN: undated
+            series.append([date.fromordinal(int(d)).isoformat() if d == d else "" for d in days])
+        found = [replace(t, query=q) for t, q in zip(count_together(series, interval), queries)]
+        if share:
+            story, day = loaded.story_days(filters)
+            found = [t.with_totals(story, day) for t in found]
+        return found
+
+    def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
+        """(passage id, passage) of an article, in order."""
+        return self._current().article_passages(article_id)
+
+    def sources(self) -> list[tuple[str, int]]:
+        """The outlets of the served index with their article counts, largest first."""
+        return self._current().sources
+
+    def check_filters(self, filters: Filters) -> Filters:
+        """filters as the served index resolves them; QueryError for an outlet, a language or
+        an entity it does not have."""
+        return resolved(self._current(), filters)
+
+    def languages(self) -> list[tuple[str, int]]:
+        """The languages of the served index's articles with their counts, largest first (""
+        for those too short to tell)."""
+        return self._current().languages
+
+    def passage_articles(self) -> dict[int, str]:
+        """Every passage id of the served index with its article's id."""
+        return self._current().passage_articles()
+
+    def article(self, article_id: str) -> Article | None:
+        """The whole article with this id, or None."""
+        return self._current().article(article_id)
+
+    def health(self) -> dict[str, Any]:
+        """What the served index holds and how it was built; `problem` says why it is not the
+        build that CURRENT names, when it is not."""
+        loaded = self._current()
+        m = loaded.manifest
+        day = lambda d: None if d != d else date.fromordinal(int(d)).isoformat()  # noqa: E731
+        return {"status": "degraded" if self.problem else "ok", "problem": self.problem,
+                "index": loaded.name, "model": m.model, "dimension": m.dimension,
+                "articles": m.articles, "passages": m.passages, "outlets": len(loaded.sources),
+                "oldest": day(loaded.oldest), "newest": day(loaded.newest),
+                "built_at": m.built_at, "store": m.store}
+
+
+
+    def thread(self, article_id: str) -> list[ThreadStory]:
+        """The stories of the article's thread, first report first (thread.thread_stories)."""
+        return thread_stories(self._current(), article_id)
+
+    def facets(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),
+               stories: int = TIMELINE_STORIES, top: int = FACETS_SHOWN) -> Facets:
+        """The outlets and the words most frequent among the `stories` stories that best match
+        the query (facets.count_facets)."""
+        query, _ = check_query(query, 1)
+        mode = check_mode(mode)
+        stories = whole_number("stories", stories, 1, CANDIDATES)
+        loaded = self._current()
+        pool = self._pool(loaded, query, mode, resolved(loaded, filters))
+        return count_facets(loaded, pool, query, stories, top)

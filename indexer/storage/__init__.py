@@ -1,0 +1,1 @@
+"""A build's files: the folder, its manifest, vectors, keyword indexes, SQLite."""

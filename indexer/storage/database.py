@@ -1,0 +1,451 @@
+"""The SQLite database of an index: articles and their passages, looked up by passage id."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
+
+from indexer.articles import Article
+from indexer.chunking import Passage
+from indexer.analysis.language import SAMPLE_CHARS, detect
+from indexer.dates import FIRST_YEAR, LAST_YEAR
+from indexer.errors import IndexCorruptError, IndexMismatchError
+from indexer.filters import Filters
+
+DB_NAME = "meta.sqlite"
+
+_SCHEMA = """
+CREATE TABLE articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    date TEXT NOT NULL,
+    source TEXT NOT NULL,
+    url TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    story TEXT NOT NULL,  -- id of the first article of its story (syndicated copies share it)
+    language TEXT NOT NULL DEFAULT ''  -- detected when indexed (language.py); '' if unknown
+);
+CREATE INDEX articles_by_story ON articles(story);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY,
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid),
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX passages_by_article ON passages(article_rowid, position);
+CREATE INDEX articles_by_date ON articles(date);
+CREATE INDEX articles_by_source ON articles(source COLLATE NOCASE);
+"""
+_ENTITY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entities (  -- with --entities: who and what each article names
+    article_rowid INTEGER NOT NULL,
+    kind TEXT NOT NULL,  -- person, organisation or place
+    name TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entities_by_name ON entities(name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS entities_by_article ON entities(article_rowid);
+"""
+# Keyword search tables of index formats 2 and 3, dropped when such an index is updated: keyword
+# search is now kept beside the database (keywords.py).
+_OLD_TABLES = ("passages_fts", "articles_fts")
+_ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin, a.language"
+_HEADER_COLUMNS = _ARTICLE_COLUMNS.replace("a.text", "''")  # all but the text
+
+
+class MetadataWriter:
+    """Writes a database in a staging folder (a new one, or a copy of the served one to update);
+    nothing is visible to readers until the folder is swapped in."""
+
+    def __init__(self, folder: Path, create: bool = True):
+        self.conn = sqlite3.connect(folder / DB_NAME)
+        self.conn.execute("PRAGMA journal_mode=OFF")  # a failed build throws the file away
+        self.conn.execute("PRAGMA synchronous=OFF")
+        if create:
+            self.conn.executescript(_SCHEMA)
+        elif "story" not in {row[1] for row in self.conn.execute("PRAGMA table_info(articles)")}:
+            raise IndexMismatchError(f"{folder} was built by an older version that cannot be "
+                                     "updated: rebuild it with `news-search index PATH`")
+        else:
+            old = [name for (name,) in self.conn.execute("SELECT name FROM sqlite_master")
+                   if name in _OLD_TABLES]
+            for table in old:
+                self.conn.execute(f"DROP TABLE {table}")
+            if old:
+                self.conn.execute("VACUUM")  # give their space back
+            self._add_languages()
+
+    def _add_languages(self) -> None:
+        """An index built before languages were detected gets them, from the stored texts."""
+        if "language" in {row[1] for row in self.conn.execute("PRAGMA table_info(articles)")}:
+            return
+        self.conn.execute("ALTER TABLE articles ADD COLUMN language TEXT NOT NULL DEFAULT ''")
+        rows = self.conn.execute("SELECT rowid, title, substr(text, 1, ?) FROM articles",
+                                 (SAMPLE_CHARS,)).fetchall()
+        self.conn.executemany("UPDATE articles SET language = ? WHERE rowid = ?",
+                              [(detect(title, text), rowid) for rowid, title, text in rows])
+
+    def existing(self) -> dict[str, tuple[int, str]]:
+        """Every stored article's id with its row id and content hash."""
+        return {aid: (rowid, digest) for rowid, aid, digest in
+                self.conn.execute("SELECT rowid, id, content_hash FROM articles")}
+
+    def remove(self, rowids: Sequence[int]) -> list[int]:
+        """Delete these articles and their passages; the passage ids."""
+        removed: list[int] = []
+        for rowid in rowids:
+            removed.extend(pid for (pid,) in self.conn.execute(
+                "SELECT id FROM passages WHERE article_rowid = ?", (rowid,)))
+            self.conn.execute("DELETE FROM passages WHERE article_rowid = ?", (rowid,))
+            self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
+            if self._has_entities():
+                self.conn.execute("DELETE FROM entities WHERE article_rowid = ?", (rowid,))
+                self.conn.execute("DELETE FROM entities_done WHERE article_rowid = ?", (rowid,))
+        return removed
+
+    def _has_entities(self) -> bool:
+        return _has_table(self.conn, "entities")
+
+    def set_threads(self, vectors: "Callable[[np.ndarray], np.ndarray]") -> int:
+        """Link the stories into threads (threads.py), by their first articles' first passages
+        (vectors: the stored vectors of passage ids), and store each article's thread: the row
+        id of its thread's first article. How many threads hold more than one story."""
+        import numpy as np
+
+        from indexer.dates import day_number
+        from indexer.analysis.threads import thread_ids
+
+        from indexer.terms import analyse
+
+        rows = self.conn.execute(
+            "SELECT a.rowid, a.id, a.story, a.date, p.id, a.title, p.text FROM articles a"
+            " LEFT JOIN passages p ON p.article_rowid = a.rowid AND p.position = 0"
+            " ORDER BY a.rowid").fetchall()
+        first: dict[str, tuple] = {}  # story -> its first article's row
+        for row in rows:
+            aid, story = row[1], row[2]
+            if story not in first or aid == story:
+                first[story] = row
+        heads = [r for r in first.values() if r[4] is not None]
+        self.conn.execute("CREATE TABLE IF NOT EXISTS threads (article_rowid INTEGER PRIMARY KEY,"
+                          " thread INTEGER NOT NULL)")
+        self.conn.execute("DELETE FROM threads")
+        if not heads:
+            return 0
+        days = np.array([day_number(r[3]) for r in heads])
+        leads = vectors(np.array([r[4] for r in heads], dtype=np.int64)).astype(np.float32)
+        leads /= np.maximum(np.linalg.norm(leads, axis=1, keepdims=True), 1e-12)
+        threads = thread_ids(days, leads,
+                             [frozenset(analyse(f"{r[5]}\n{r[6]}")) for r in heads])
+        thread_of = {r[2]: heads[t][0] for r, t in zip(heads, threads)}  # story -> thread
+        self.conn.executemany("INSERT INTO threads VALUES (?, ?)",
+                              [(r[0], thread_of.get(r[2], r[0])) for r in rows])
+        return int(np.sum(np.bincount(threads) > 1))
+
+    def add_entities(self, progress: bool = False) -> int:
+        """Find the entities of every article that has none yet (all, the first time; those
+        added or changed, on an update): how many articles were read."""
+        from indexer.analysis.entities import SAMPLE_CHARS as CHARS, find
+        from indexer.progress import progress_bar
+
+        self.conn.executescript(_ENTITY_SCHEMA)
+        self.conn.execute("CREATE TABLE IF NOT EXISTS entities_done (article_rowid INTEGER "
+                          "PRIMARY KEY)")
+        todo = self.conn.execute(
+            "SELECT rowid, title, substr(text, 1, ?) FROM articles WHERE rowid NOT IN"
+            " (SELECT article_rowid FROM entities_done) ORDER BY rowid", (CHARS,)).fetchall()
+        bar = progress_bar(total=len(todo), desc="Entities", unit=" articles",
+                           disable=not progress)
+        try:
+            for (rowid, _, _), found in zip(todo, find([(t, x) for _, t, x in todo])):
+                self.conn.executemany("INSERT INTO entities (article_rowid, kind, name)"
+                                      " VALUES (?, ?, ?)", [(rowid, k, n) for k, n in found])
+                self.conn.execute("INSERT INTO entities_done VALUES (?)", (rowid,))
+                bar.update(1)
+        finally:
+            bar.close()
+        return len(todo)
+
+    def next_passage_id(self) -> int:
+        """The first free passage id."""
+        return self.conn.execute("SELECT coalesce(max(id), -1) + 1 FROM passages").fetchone()[0]
+
+    def set_stories(self, stories: dict[str, str]) -> None:
+        """Give each article (by id) its story."""
+        self.conn.executemany("UPDATE articles SET story = ? WHERE id = ? AND story != ?",
+                              [(story, aid, story) for aid, story in stories.items()])
+
+    def passage_count(self) -> int:
+        """How many passages the database holds."""
+        return self.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+
+    def add(self, article: Article, passages: Sequence[Passage], first_id: int,
+            story: str = "") -> None:
+        """Store an article (of story: the id of its story's first article) and its passages,
+        numbered from first_id (the vector store's ids)."""
+        cur = self.conn.execute(
+            "INSERT INTO articles (id, title, text, date, source, url, origin, content_hash, story,"
+            " language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (article.id, article.title, article.text, article.date, article.source, article.url,
+             article.origin, article.content_hash, story or article.id,
+             article.language or detect(article.title, article.text)))
+        self.conn.executemany(
+            'INSERT INTO passages (id, article_rowid, position, start, "end", text)'
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(first_id + i, cur.lastrowid, p.position, p.start, p.end, p.text)
+             for i, p in enumerate(passages)])
+
+    def keyword_documents(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        """What keyword search indexes: (passage id, headline and passage text) and (article row
+        id, headline and article text), ids ascending. A headline-only article's one passage
+        is its headline: its words count once."""
+        passages = [(pid, title if text == title else f"{title}\n{text}") for pid, title, text in
+                    self.conn.execute("SELECT p.id, a.title, p.text FROM passages p JOIN articles"
+                                      " a ON a.rowid = p.article_rowid ORDER BY p.id")]
+        articles = [(rowid, f"{title}\n{text}") for rowid, title, text in self.conn.execute(
+            "SELECT rowid, title, text FROM articles ORDER BY rowid")]
+        return passages, articles
+
+    def close(self) -> None:
+        """Commit, make the file durable and close it."""
+        self.conn.commit()
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.close()
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the database has this table (older indexes lack the newer ones)."""
+    return bool(conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone())
+
+
+def _filter_sql(filters: "Filters | None") -> tuple[str, list[str]]:
+    """SQL conditions on `a` (articles) for filters, to follow a WHERE clause, and their values."""
+    if not filters:
+        return "", []
+    where, params = [], []
+    if filters.since or filters.until:
+        # Dates kept as raw text, or outside the years kept (dates.py), never pass.
+        where.append(f"a.date GLOB '[0-9][0-9][0-9][0-9]*' AND a.date >= '{FIRST_YEAR}'"
+                     f" AND a.date < '{LAST_YEAR + 1}'")
+    if filters.since:
+        where.append("a.date >= ?")
+        params.append(filters.since)
+    if filters.until:
+        where.append("a.date <= ?")
+        params.append(filters.until + "~")  # "~" sorts after "T...": the whole day is in
+    if filters.sources:
+        where.append(f"a.source COLLATE NOCASE IN ({','.join('?' * len(filters.sources))})")
+        params.extend(filters.sources)
+    if filters.languages:
+        where.append(f"a.language IN ({','.join('?' * len(filters.languages))})")
+        params.extend(filters.languages)
+    for name in filters.entities:  # an article names them all
+        where.append("a.rowid IN (SELECT article_rowid FROM entities WHERE name = ?"
+                     " COLLATE NOCASE)")
+        params.append(name)
+    return "".join(f" AND {w}" for w in where), params
+
+
+class MetadataReader:
+    """Read-only access to an index's database, one connection per thread."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / DB_NAME
+        if not self.path.is_file():
+            raise IndexCorruptError(f"{self.path} is missing: rebuild the index with "
+                                    "`news-search index PATH`")
+        self._local = threading.local()
+        self._stories: bool | None = None
+        self._languages: bool | None = None
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._local.conn = conn
+        return conn
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, passages), read from the database; raises IndexCorruptError if unreadable."""
+        try:
+            conn = self._conn()
+            articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+            passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(f"{self.path} is unreadable ({exc}): rebuild the index with "
+                                    "`news-search index PATH`") from None
+        return articles, passages
+
+    def passages(self, ids: Iterable[int]) -> dict[int, tuple[Passage, Article]]:
+        """The passages with the given ids and their articles, keyed by passage id. The articles
+        come without their text (""): a hit shows its passage, and a page of hits would
+        otherwise read every article whole."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._conn().execute(
+            f'SELECT p.id, p.position, p.start, p."end", p.text, {self._columns(_HEADER_COLUMNS)}'
+            f" FROM passages p JOIN articles a ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
+            ids).fetchall()
+        found = {}
+        for pid, position, start, end, text, *art in rows:
+            article = Article(*art)
+            found[pid] = (Passage(article.id, position, start, end, text), article)
+        return found
+
+    def filtered_passages(self, filters: "Filters") -> list[int]:
+        """Ids of the passages whose articles pass filters."""
+        where, params = _filter_sql(filters)
+        return [pid for (pid,) in self._conn().execute(
+            "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
+            f" WHERE 1{where}", params)]
+
+    def passage_owners(self) -> list[tuple[int, int, str]]:
+        """(passage id, its article's row id, its story) for every passage."""
+        story = "a.story" if self._has_stories() else "a.id"
+        return self._conn().execute(
+            f"SELECT p.id, p.article_rowid, {story} FROM passages p"
+            " JOIN articles a ON a.rowid = p.article_rowid").fetchall()
+
+    def _has_stories(self) -> bool:
+        # Indexes built before stories were found have no story column: each article is its own.
+        # A build never changes once published, so the answer is kept.
+        if self._stories is None:
+            columns = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
+            self._stories = "story" in columns
+        return self._stories
+
+    def story_copies(self, article_id: str) -> list[Article]:
+        """The other articles of this article's story (its syndicated copies), oldest first."""
+        if not self._has_stories():
+            return []
+        rows = self._conn().execute(
+            f"SELECT {self._columns(_HEADER_COLUMNS)} FROM articles a WHERE a.story ="
+            " (SELECT story FROM articles WHERE id = ?) AND a.id != ? ORDER BY a.date, a.rowid",
+            (article_id, article_id)).fetchall()
+        return [Article(*row) for row in rows]
+
+    def rows_by_id(self) -> list[int]:
+        """Article row ids in the order of the articles' ids."""
+        return [row for (row,) in self._conn().execute("SELECT rowid FROM articles ORDER BY id")]
+
+    def article_dates(self) -> dict[int, str]:
+        """Each article's row id with its date as stored."""
+        return dict(self._conn().execute("SELECT rowid, date FROM articles"))
+
+    def _has_languages(self) -> bool:
+        if self._languages is None:
+            columns = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
+            self._languages = "language" in columns
+        return self._languages
+
+    def _columns(self, columns: str) -> str:
+        """columns as this database has them: one built before languages has none ('')."""
+        return columns if self._has_languages() else columns.replace("a.language", "''")
+
+    def threads(self) -> list[tuple[int, int]]:
+        """(article row id, thread) of every article; none for an index built before threads."""
+        if not _has_table(self._conn(), "threads"):
+            return []
+        return self._conn().execute("SELECT article_rowid, thread FROM threads").fetchall()
+
+    def thread(self, article_id: str) -> list[tuple[Article, str, str]]:
+        """(article, story, its first passage's text) of every article in the thread of the
+        article with this id, oldest first; [] if it has none recorded."""
+        if not _has_table(self._conn(), "threads"):
+            return []
+        rows = self._conn().execute(
+            f"SELECT {self._columns(_HEADER_COLUMNS)}, a.story, (SELECT p.text FROM passages p"
+            " WHERE p.article_rowid = a.rowid ORDER BY p.position LIMIT 1)"
+            " FROM threads t JOIN articles a ON a.rowid = t.article_rowid WHERE t.thread ="
+            " (SELECT t2.thread FROM threads t2 JOIN articles a2 ON a2.rowid = t2.article_rowid"
+            " WHERE a2.id = ?) ORDER BY a.date, a.rowid", (article_id,)).fetchall()
+        return [(Article(*row[:-2]), row[-2], row[-1] or "") for row in rows]
+
+    def has_entities(self) -> bool:
+        """Whether entities were found for this index (index --entities)."""
+        return _has_table(self._conn(), "entities")
+
+    def entity_known(self, name: str) -> bool:
+        return bool(self._conn().execute(
+            "SELECT 1 FROM entities WHERE name = ? COLLATE NOCASE LIMIT 1", (name,)).fetchone())
+
+    def entity_counts(self, rowids: Sequence[int], top: int) -> list[tuple[str, str, int]]:
+        """(kind, name, articles) of the entities most named among these articles, most first,
+        up to top of each kind."""
+        if not rowids or not self.has_entities():
+            return []
+        rows = self._conn().execute(
+            f"SELECT kind, name, count(DISTINCT article_rowid) AS n FROM entities"
+            f" WHERE article_rowid IN ({','.join('?' * len(rowids))})"
+            " GROUP BY kind, name COLLATE NOCASE ORDER BY n DESC, name", list(rowids)).fetchall()
+        taken: dict[str, int] = {}
+        found = []
+        for kind, name, n in rows:
+            if taken.get(kind, 0) < top:
+                taken[kind] = taken.get(kind, 0) + 1
+                found.append((kind, name, n))
+        return found
+
+    def languages(self) -> list[tuple[str, int]]:
+        """The languages of the articles with their counts, largest first ("" if unknown)."""
+        if not self._has_languages():
+            return [("", self.counts()[0])]
+        return self._conn().execute(
+            "SELECT language, count(*) FROM articles GROUP BY language"
+            " ORDER BY count(*) DESC, language").fetchall()
+
+    def sources(self) -> list[tuple[str, int]]:
+        """The outlets in the index with their article counts, largest first."""
+        return self._conn().execute(
+            "SELECT source, count(*) FROM articles WHERE source != '' GROUP BY source"
+            " COLLATE NOCASE ORDER BY count(*) DESC, source").fetchall()
+
+    def passage_articles(self) -> dict[int, str]:
+        """Every passage id with its article's id."""
+        return dict(self._conn().execute(
+            "SELECT p.id, a.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"))
+
+    def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
+        """(passage id, passage) of the article with this id, in order."""
+        rows = self._conn().execute(
+            'SELECT p.id, p.position, p.start, p."end", p.text FROM passages p'
+            " JOIN articles a ON a.rowid = p.article_rowid WHERE a.id = ? ORDER BY p.position",
+            (article_id,)).fetchall()
+        return [(pid, Passage(article_id, pos, start, end, text))
+                for pid, pos, start, end, text in rows]
+
+    def excerpts(self, spans: Iterable[tuple[str, int, int]]) -> list[str]:
+        """For each (article id, start, end), text[start:end] of that article ("" for an unknown
+        one), read without reading the article whole."""
+        conn = self._conn()
+        found = []
+        for article_id, start, end in spans:
+            row = conn.execute("SELECT substr(text, ?, ?) FROM articles WHERE id = ?",
+                               (start + 1, max(0, end - start), article_id)).fetchone()
+            found.append(row[0] if row else "")
+        return found
+
+    def article(self, article_id: str) -> Article | None:
+        """The article with this id, or None."""
+        row = self._conn().execute(
+            f"SELECT {self._columns(_ARTICLE_COLUMNS)} FROM articles a WHERE a.id = ?",
+            (article_id,)).fetchone()
+        return Article(*row) if row else None
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
