@@ -35,7 +35,9 @@ from bench.search_latency import machine  # noqa: E402
 from indexer import build_index  # noqa: E402
 from indexer.storage.indexdir import current_build  # noqa: E402
 from indexer.building.ray_cluster import RayCluster, stop_ray  # noqa: E402
-from indexer.reading.readers import ReadReport, parts, read_archive  # noqa: E402
+from indexer.reading.readers import read_archive  # noqa: E402
+from indexer.reading.report import ReadReport  # noqa: E402
+from indexer.reading.streams import parts  # noqa: E402
 from indexer.articles import Article  # noqa: E402
 from indexer.analysis.language import detect  # noqa: E402
 from indexer.storage.vectors import FaissStore  # noqa: E402

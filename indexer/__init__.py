@@ -18,7 +18,8 @@ from indexer.errors import (
 from indexer.filters import Filters, make_filters
 from indexer.search.timeline import INTERVALS, Bucket, Timeline
 from indexer.search.highlight import Highlights, highlight, query_stems
-from indexer.reading.readers import ArchiveError, ReadOptions, ReadReport, Skipped, read_archive
+from indexer.reading.readers import read_archive
+from indexer.reading.report import ArchiveError, ReadOptions, ReadReport, Skipped
 from indexer.sizes import human_size, parse_size
 from indexer.search.checks import DEFAULT_MODE, EVAL_MODES, GROUPS, MAX_K, MAX_PAGE, MAX_QUERY_CHARS, MODES, SORTS, check_group, check_mode, check_page, check_query, check_recency, check_sort
 from indexer.search.results import Hit, SearchResult

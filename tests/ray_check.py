@@ -27,7 +27,9 @@ def main(archive: str, work: str) -> None:
     from indexer import Searcher
     from indexer.storage.indexdir import current_build
     from indexer.building.ray_cluster import RayCluster, stop_ray
-    from indexer.reading.readers import ReadReport, parts, read_archive
+    from indexer.reading.readers import read_archive
+    from indexer.reading.report import ReadReport
+    from indexer.reading.streams import parts
     from indexer.storage.vectors import FaissStore
 
     work_dir = Path(work)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from indexer import ReadOptions, ReadReport, Searcher, build_index, read_archive
 from indexer.articles import derive_id
 from indexer.building.pipeline import read_unique
-from indexer.reading.readers import FORMATS, MAX_SKIPS_LISTED
+from indexer.reading.report import FORMATS, MAX_SKIPS_LISTED
 
 GOOD = {"title": "Harbour ferry resumes service", "text": "The ferry runs again after repairs."}
 MB = 1024 * 1024

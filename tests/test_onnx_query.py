@@ -11,7 +11,8 @@ import pytest
 from conftest import DATA, SEEDS
 
 from indexer import Embedder, Searcher, build_index
-from indexer import embedding, onnx_query
+from indexer.embedding import embedder as embedding
+from indexer.embedding import onnx_query
 from indexer.embedding.onnx_query import (INT8_NAME, PROBES, QUESTION_NAME, OnnxQueryEncoder,
                                 load_query_encoder)
 from webapp.serving import prepare_questions

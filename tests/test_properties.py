@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from indexer import Article, ReadReport, RecordError, chunk_article, make_article, read_archive
 from indexer.articles import clean_text
-from indexer.reading.readers import FORMATS
+from indexer.reading.report import FORMATS
 
 WORD = re.compile(r"\S+")
 words = st.text(alphabet=string.ascii_letters + "éøß0123456789,'-’", min_size=1, max_size=12)

@@ -170,10 +170,12 @@ def test_an_article_gives_every_public_field_to_json():
 @pytest.mark.parametrize("chunk", [7, 1 << 20])  # bytes parts() reads at a time: 7 splits "\r\n"
 def test_a_large_json_lines_file_read_in_parts_reads_as_it_does_whole(tmp_path, monkeypatch,
                                                                        chunk):
-    from indexer import readers
-    from indexer.reading.readers import ReadOptions, parts, read_file
+    from indexer.reading import streams
+    from indexer.reading.readers import read_file
+    from indexer.reading.report import ReadOptions
+    from indexer.reading.streams import parts
 
-    monkeypatch.setattr(readers, "MB", chunk)
+    monkeypatch.setattr(streams, "MB", chunk)
 
     lines = ["\ufeff" + json.dumps({"id": "a0", "title": "Première ligne", "text": "Café crème."})]
     for i in range(1, 40):

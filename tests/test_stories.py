@@ -14,7 +14,7 @@ STORM = DATA / "syndicated" / "storm.jsonl"
 
 def test_exact_and_near_copies_within_days_are_one_story():
     from indexer.building.pipeline import read_unique
-    from indexer.reading.readers import ReadReport
+    from indexer.reading.report import ReadReport
 
     articles = read_unique([STORM], ReadReport())
     stories = dict(zip((a.id for a in articles), story_ids(articles)))

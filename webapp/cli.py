@@ -45,7 +45,7 @@ from indexer.building.ray_cluster import LOCAL as RAY_LOCAL
 from indexer.building.ray_cluster import RayCluster, stop_ray
 from indexer.retrieval.factory import open_source
 from indexer.embedding.onnx_query import DEFAULT_PRECISION, PRECISIONS
-from indexer.reading.readers import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
+from indexer.reading.report import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
 from indexer.storage.vectors import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
 from indexer.storage.vectors import KINDS as STORE_KINDS
 

@@ -23,7 +23,8 @@ from indexer.storage.keywords import write_keyword_indexes
 from indexer.storage.manifest import Manifest
 from indexer.storage.database import MetadataWriter
 from indexer.embedding.onnx_query import DEFAULT_PRECISION, check_precision
-from indexer.reading.readers import ReadOptions, ReadReport, read_archive
+from indexer.reading.readers import read_archive
+from indexer.reading.report import ReadOptions, ReadReport
 from indexer.storage.vectors import IVF_SQ8, FaissStore, choose_kind
 from indexer.analysis.stories import story_ids
 

@@ -24,8 +24,9 @@ from indexer.chunking import chunk_article, embedding_text
 from indexer.embedding.embedder import DEFAULT_MODEL, Embedder
 from indexer.errors import IndexerError
 from indexer.analysis.language import detect
-from indexer.reading.readers import (MAX_SKIPS_LISTED, ReadOptions, ReadReport, Skipped, archive_files, parts,
-                      read_file)
+from indexer.reading.readers import archive_files, read_file
+from indexer.reading.report import MAX_SKIPS_LISTED, ReadOptions, ReadReport, Skipped
+from indexer.reading.streams import parts
 
 LOCAL = "local"  # --ray without an address: a Ray cluster of this machine alone
 PART_BYTES = 64 * 1024 * 1024  # a JSON Lines file larger than this is read in parts this size

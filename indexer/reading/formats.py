@@ -1,0 +1,272 @@
+"""One reader a format family: plain text and Markdown, HTML, JSON and JSON Lines, CSV and
+TSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import yaml
+
+from indexer.articles import Article, RecordError, make_article, printable
+from indexer.sizes import human_size
+
+from indexer.reading.report import FRONT_MATTER, JSON_LIST_KEYS, MAX_SIDECAR_BYTES, ReadOptions, SIDECAR_SUFFIX, Skipped, inside, over
+from indexer.reading.streams import Source, Unreadable, open_bytes
+
+
+def _sidecar(source: Source) -> dict[str, Any]:
+    file = source.path
+    stem = file.name.removesuffix(".gz")
+    stem = stem[: -len(Path(stem).suffix)] if Path(stem).suffix else stem
+    meta = file.with_name(stem + SIDECAR_SUFFIX)
+    if not os.path.lexists(meta):
+        return {}
+    where = printable(meta)
+    if not source.options.follow_links and not inside(meta, source.root):
+        raise RecordError(f"metadata file {where} is a link to outside the archive: not read "
+                          "(pass --follow-links to read what links lead to)")
+    try:
+        with open_bytes(meta, False) as stream:
+            raw = stream.read(MAX_SIDECAR_BYTES + 1)
+        if len(raw) > MAX_SIDECAR_BYTES:
+            raise RecordError(f"metadata file {where} is over {human_size(MAX_SIDECAR_BYTES)}")
+        data = json.loads(raw.decode("utf-8-sig"))
+    except Unreadable as exc:
+        raise RecordError(f"metadata file {where}: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise RecordError(f"metadata file {where} is not valid JSON ({exc}); fix or remove it") \
+            from None
+    if not isinstance(data, dict):
+        raise RecordError(f"metadata file {where} must hold a JSON object")
+    return data
+
+
+def _front_matter(text: str) -> tuple[dict[str, Any], str]:
+    match = FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except (yaml.YAMLError, RecursionError):
+        return {}, text  # not front matter after all: keep it as text
+    if not isinstance(meta, dict):
+        return {}, text
+    # YAML turns "date: 2016-12-05" into a date object: keep it as its ISO text.
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in meta.items()}, \
+        text[match.end():]
+
+
+Item = Article | Skipped
+
+
+def _one(record: dict[str, Any], source: Source, default_id: str) -> Iterator[Item]:
+    try:
+        record = {**record, **_sidecar(source)}
+        yield make_article(record, origin=source.where, default_id=default_id,
+                           max_bytes=source.options.max_article_bytes)
+    except RecordError as exc:
+        yield Skipped(source.where, str(exc))
+
+
+def read_plain_text(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+    """A text file: optional front matter, the headline on the first line, then the story."""
+    meta, body = _front_matter(source.whole(options.max_article_bytes, "article"))
+    lines = body.strip().split("\n", 1)
+    if "title" not in {str(k).lower() for k in meta}:
+        meta["title"] = lines[0]
+        body = lines[1] if len(lines) > 1 else ""
+    yield from _one({**meta, "text": body}, source, default_id)
+
+
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$", re.M)
+# Link and image texts stop at the next "[" and addresses at the next "(": each attempt ends
+# where the next can start, so a run of brackets is read in linear time (100,000 "[" took 34 s).
+_MD_INLINE = [
+    (re.compile(r"!\[[^\][]*\]\([^()]*\)"), ""),  # images
+    (re.compile(r"\[([^\][]+)\]\([^()]*\)"), r"\1"),  # links keep their words
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),
+    (re.compile(r"(?<![\w*])([*_])(?!\s)(.+?)(?<!\s)\1(?![\w*])"), r"\2"),
+    (re.compile(r"`([^`]*)`"), r"\1"),
+    (re.compile(r"^\s{0,3}(>\s?|[-*+]\s+|\d+\.\s+)", re.M), ""),
+    (re.compile(r"^\s*([-*_]\s*){3,}$", re.M), ""),  # rules
+    (re.compile(r"^\s*```.*$", re.M), ""),
+]
+
+
+def read_markdown(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+    """A Markdown file: front matter, a '# headline' (or the first line), then the story."""
+    meta, body = _front_matter(source.whole(options.max_article_bytes, "article"))
+    if "title" not in {str(k).lower() for k in meta}:
+        heading = _MD_HEADING.search(body)
+        first = body.strip().split("\n", 1)
+        if heading and not body[: heading.start()].strip():
+            meta["title"] = heading.group(1)
+            body = body[heading.end():]
+        else:
+            meta["title"] = first[0]
+            body = first[1] if len(first) > 1 else ""
+    body = _MD_HEADING.sub(r"\1", body)
+    for pattern, repl in _MD_INLINE:
+        body = pattern.sub(repl, body)
+    yield from _one({**meta, "text": body}, source, default_id)
+
+
+def read_html(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+    """An HTML page: its main text and metadata, without scripts, navigation and comments."""
+    import trafilatura  # imported here: it is slow to import and only HTML needs it
+
+    text = source.whole(options.max_file_bytes, "file")
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+    doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False,
+                                      include_tables=False, favor_recall=True)
+    data = doc.as_dict() if hasattr(doc, "as_dict") else (doc or {})
+    if not data.get("text"):
+        yield Skipped(source.where, "no article text found in the HTML page")
+        return
+    record = {"title": data.get("title") or "", "text": data["text"], "url": data.get("url") or "",
+              "source": data.get("sitename") or "", "date": data.get("date") or ""}
+    yield from _one({k: v for k, v in record.items() if v}, source, default_id)
+
+
+def _json(text: str) -> Any:
+    """json.loads, with nesting too deep for Python's parser as a ValueError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply to be an article (over about 1,000 levels)") from None
+
+
+def read_json(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+    """A JSON file: one article object, a list of them, or an object holding such a list."""
+    try:
+        data = _json(source.whole(options.max_file_bytes, "file"))
+    except json.JSONDecodeError as exc:
+        yield Skipped(f"{source.where}:{exc.lineno}",
+                      f"invalid JSON at column {exc.colno}: {exc.msg}")
+        return
+    except ValueError as exc:
+        yield Skipped(source.where, f"invalid JSON: {exc}")
+        return
+    if isinstance(data, dict):
+        for key in JSON_LIST_KEYS:
+            if isinstance(data.get(key), list):
+                data = data[key]
+                break
+    if isinstance(data, dict):
+        yield from _one(data, source, default_id)
+        return
+    if not isinstance(data, list):
+        yield Skipped(source.where, f"JSON holds a {type(data).__name__}, not articles")
+        return
+    for i, record in enumerate(data):
+        try:
+            yield make_article(record, origin=f"{source.where}[{i}]",
+                               max_bytes=options.max_article_bytes)
+        except RecordError as exc:
+            yield Skipped(f"{source.where}[{i}]", str(exc))
+
+
+def read_jsonl(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+    """A JSON Lines file: one article object a line; a bad line is skipped, not the file."""
+    for lineno, line in source.lines(newline=None):
+        where = f"{source.where}:{lineno}"
+        if line is None:
+            yield Skipped(where, over("article", options.max_article_bytes, "line"))
+            continue
+        if not line.strip():
+            continue
+        try:
+            record = _json(line)
+        except json.JSONDecodeError as exc:
+            yield Skipped(where, f"invalid JSON at column {exc.colno}: {exc.msg}")
+            continue
+        except ValueError as exc:
+            yield Skipped(where, f"invalid JSON: {exc}")
+            continue
+        try:
+            yield make_article(record, origin=where, max_bytes=options.max_article_bytes)
+        except RecordError as exc:
+            yield Skipped(where, str(exc))
+
+
+class _LongLine(Exception):
+    pass
+
+
+class _PhysicalLines:
+    """The file's lines for the csv module, numbered; a line over the article limit raises
+    _LongLine instead (the csv reader starts its next row afresh after an error)."""
+
+    def __init__(self, lines: Iterator[tuple[int, str | None]]):
+        self._lines = lines
+        self.lineno = 0
+
+    def __iter__(self) -> "_PhysicalLines":
+        return self
+
+    def __next__(self) -> str:
+        self.lineno, line = next(self._lines)
+        if line is None:
+            raise _LongLine
+        return line
+
+
+def _read_delimited(source: Source, options: ReadOptions, dialect: str) -> Iterator[Item]:
+    csv.field_size_limit(max(options.max_article_bytes, 131072))
+    lines = _PhysicalLines(source.lines(newline=""))
+    reader = csv.reader(lines, dialect=dialect)
+    try:
+        header = next(reader)
+    except StopIteration:
+        header = []
+    except (csv.Error, _LongLine) as exc:
+        yield Skipped(source.where, f"not readable as CSV: {exc or 'header line too long'}")
+        return
+    if not any(h.strip() for h in header):
+        yield Skipped(source.where, "no header row")
+        return
+    while True:
+        first = lines.lineno + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except _LongLine:
+            yield Skipped(f"{source.where}:{lines.lineno}",
+                          over("article", options.max_article_bytes, "line"))
+            continue
+        except csv.Error as exc:
+            why = over("article", options.max_article_bytes, "a field") \
+                if "field limit" in str(exc) else f"CSV error: {exc}"
+            yield Skipped(f"{source.where}:{first}", f"{why}; the rest of the file is skipped")
+            return
+        if not row:
+            continue
+        record = {name: value for name, value in zip(header, row)}  # cells beyond it dropped
+        try:
+            yield make_article(record, origin=f"{source.where}:{first}",
+                               max_bytes=options.max_article_bytes)
+        except RecordError as exc:
+            yield Skipped(f"{source.where}:{first}", str(exc))
+
+
+def read_csv(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+    """A CSV file with a header row naming the fields; one article a row."""
+    yield from _read_delimited(source, options, "excel")
+
+
+def read_tsv(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+    """A tab-separated file with a header row; one article a row."""
+    yield from _read_delimited(source, options, "excel-tab")
+
+
+READERS: dict[str, Callable[[Source, str, ReadOptions], Iterator[Item]]] = {
+    "text": read_plain_text, "markdown": read_markdown, "html": read_html, "json": read_json,
+    "jsonl": read_jsonl, "csv": read_csv, "tsv": read_tsv,
+}
