@@ -19,7 +19,8 @@ from conftest import ALEPPO_QUESTION, ARCHIVE, DATA, ROOT, SEEDS, free_port, get
     wait_until_up
 from indexer import IndexMismatchError, Searcher, build_index, make_filters
 from indexer.storage.indexdir import current_build
-from indexer.retrieval.milvus import MilvusAddress, connect, served_collection, upload
+from indexer.retrieval.milvus.client import MilvusAddress, connect, served_collection
+from indexer.retrieval.milvus.upload import upload
 from webapp import create_app
 from webapp.cli import main
 
@@ -123,7 +124,7 @@ def test_a_failed_copy_changes_nothing_and_leaves_no_collection(indexes, monkeyp
     parsed = MilvusAddress.parse(address)
     client = connect(parsed)
     before, collections = served_collection(client, parsed), set(client.list_collections())
-    import indexer.retrieval.milvus as milvus_module
+    import indexer.retrieval.milvus.upload as milvus_module
 
     calls = []
 

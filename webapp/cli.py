@@ -40,7 +40,8 @@ from indexer.features.export import FORMATS as EXPORT_FORMATS
 from indexer.progress import progress_bar, say
 from indexer.search.timeline import timelines_json
 from indexer.storage.indexdir import current_build, served_build
-from indexer.retrieval.milvus import MilvusAddress, is_milvus, upload
+from indexer.retrieval.milvus.client import MilvusAddress, is_milvus
+from indexer.retrieval.milvus.upload import upload
 from indexer.building.ray_cluster import LOCAL as RAY_LOCAL
 from indexer.building.ray_cluster import RayCluster, stop_ray
 from indexer.retrieval.factory import open_source

@@ -22,7 +22,8 @@ from indexer.storage.indexdir import current_build
 from indexer.storage.manifest import Manifest
 from indexer.embedding.onnx_query import DEFAULT_PRECISION
 from indexer.progress import progress_bar
-from indexer.retrieval.milvus import MilvusAddress, is_milvus, upload
+from indexer.retrieval.milvus.client import MilvusAddress, is_milvus
+from indexer.retrieval.milvus.upload import upload
 from indexer.search.checks import EVAL_MODES, MAX_K
 from indexer.search.results import Hit, SearchResult
 from indexer.search.searcher import Searcher

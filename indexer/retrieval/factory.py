@@ -13,7 +13,8 @@ from indexer.retrieval.local import LocalSource
 
 def open_source(index_dir: Path, model: str, backend: str | None) -> Any:
     """Where the served builds come from: the index folder, or Milvus (backend milvus://...)."""
-    from indexer.retrieval.milvus import MilvusAddress, MilvusSource, is_milvus
+    from indexer.retrieval.milvus.client import MilvusAddress, is_milvus
+    from indexer.retrieval.milvus.search import MilvusSource
 
     if is_milvus(backend):
         return MilvusSource(MilvusAddress.parse(backend), model)
