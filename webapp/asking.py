@@ -13,21 +13,17 @@ from indexer import (
     DEFAULT_MODE,
     GROUPS,
     INTERVALS,
+    MAX_K,
     MAX_PAGE,
     MODES,
     SORTS,
     IndexerError,
-    MAX_K,
     Searcher,
     make_filters,
 )
 from indexer.features.export import FORMATS as EXPORT_FORMATS
 from indexer.progress import progress_bar, say
 from indexer.search.timeline import timelines_json
-
-
-
-
 from webapp.options import backend_option, count_of, filter_options, index_dir_option, model_option
 
 

@@ -26,20 +26,31 @@ from indexer import (
     update_index,
 )
 from indexer.articles import printable
-from indexer.storage.indexdir import current_build, served_build
-from indexer.retrieval.milvus.client import MilvusAddress, is_milvus
-from indexer.retrieval.milvus.upload import upload
 from indexer.building.ray_cluster import LOCAL as RAY_LOCAL
 from indexer.building.ray_cluster import RayCluster, stop_ray
-from indexer.retrieval.factory import open_source
 from indexer.embedding.onnx_query import DEFAULT_PRECISION, PRECISIONS
 from indexer.reading.report import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
+from indexer.retrieval.factory import open_source
+from indexer.retrieval.milvus.client import MilvusAddress, is_milvus
+from indexer.retrieval.milvus.upload import upload
+from indexer.storage.indexdir import current_build, served_build
 from indexer.storage.vectors import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
 from indexer.storage.vectors import KINDS as STORE_KINDS
+from webapp.asking import batch, search, thread_command, timeline
+from webapp.options import (
+    SIZE,
+    backend_option,
+    count_of,
+    default_seeds,
+    index_dir_option,
+    model_option,
+    precision_option,
+)
+from webapp.watch_cli import watch
 
 from .serving import (
-    answer_as,
     MAX_DEFAULT_WORKERS,
+    answer_as,
     can_fork_workers,
     client_timeout,
     default_workers,
@@ -49,12 +60,6 @@ from .serving import (
     serve_threads,
     warm_app,
 )
-
-
-
-from webapp.options import SIZE, backend_option, count_of, default_seeds, index_dir_option, model_option, precision_option
-from webapp.asking import search, timeline, batch, thread_command
-from webapp.watch_cli import watch
 
 MAX_SKIPPED_SHOWN = 20
 # Only where gunicorn cannot run (waitress): a search is CPU work, and one thread per core

@@ -14,10 +14,6 @@ from indexer import (
 from indexer.embedding.onnx_query import PRECISIONS
 
 
-
-
-
-
 def default_seeds() -> Path:
     """The embedded default archive: seeds/ beside the package source, else ./seeds."""
     beside = Path(__file__).resolve().parents[1] / "seeds"

@@ -16,10 +16,6 @@ from indexer import (
     Searcher,
     make_filters,
 )
-
-
-
-
 from webapp.options import backend_option, count_of, filter_options, index_dir_option, model_option
 
 

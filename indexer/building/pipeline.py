@@ -21,7 +21,7 @@ from indexer.errors import EmptyArchiveError, IndexerError
 from indexer.storage.indexdir import build_lock, current_build, publish, staging_folder
 from indexer.storage.keywords import write_keyword_indexes
 from indexer.storage.manifest import Manifest
-from indexer.storage.database import MetadataWriter
+from indexer.storage.database_writer import MetadataWriter
 from indexer.embedding.onnx_query import DEFAULT_PRECISION, check_precision
 from indexer.reading.readers import read_archive
 from indexer.reading.report import ReadOptions, ReadReport

@@ -14,10 +14,18 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from indexer.articles import Article, RecordError, make_article, printable
-from indexer.sizes import human_size
-
-from indexer.reading.report import FRONT_MATTER, JSON_LIST_KEYS, MAX_SIDECAR_BYTES, ReadOptions, SIDECAR_SUFFIX, Skipped, inside, over
+from indexer.reading.report import (
+    FRONT_MATTER,
+    JSON_LIST_KEYS,
+    MAX_SIDECAR_BYTES,
+    SIDECAR_SUFFIX,
+    ReadOptions,
+    Skipped,
+    inside,
+    over,
+)
 from indexer.reading.streams import Source, Unreadable, open_bytes
+from indexer.sizes import human_size
 
 
 def _sidecar(source: Source) -> dict[str, Any]:

@@ -13,14 +13,22 @@ import stat
 from pathlib import Path
 from typing import Iterable, Iterator
 
-
 from indexer.articles import Article, printable
-
-from indexer.reading.report import ArchiveError, FORMATS, NOT_ARTICLES, ReadOptions, ReadReport, SIDECAR_SUFFIX, Skipped, file_format, file_kind, inside, path_id
-from indexer.reading.streams import Part, Source, Unreadable
 from indexer.reading.formats import READERS
-
-
+from indexer.reading.report import (
+    FORMATS,
+    NOT_ARTICLES,
+    SIDECAR_SUFFIX,
+    ArchiveError,
+    ReadOptions,
+    ReadReport,
+    Skipped,
+    file_format,
+    file_kind,
+    inside,
+    path_id,
+)
+from indexer.reading.streams import Part, Source, Unreadable
 
 
 def archive_files(paths: Iterable[Path], report: ReadReport,

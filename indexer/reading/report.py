@@ -10,7 +10,6 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from indexer.articles import printable
 from indexer.sizes import MB, human_size
 

@@ -16,9 +16,8 @@ from typing import IO, Any, Iterator
 from charset_normalizer import from_bytes
 
 from indexer.articles import printable
+from indexer.reading.report import SNIFF_BYTES, ReadOptions, file_format, file_kind, over
 from indexer.sizes import MB
-
-from indexer.reading.report import ReadOptions, SNIFF_BYTES, file_format, file_kind, over
 
 
 @dataclass(frozen=True)

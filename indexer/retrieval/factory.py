@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
 from indexer.errors import IndexerError
 from indexer.retrieval.local import LocalSource
-
 
 
 def open_source(index_dir: Path, model: str, backend: str | None) -> Any:

@@ -6,9 +6,7 @@ import logging
 import re
 from typing import Any
 
-
 from indexer.errors import QueryError
-
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-
 from indexer.retrieval.backend import Build
 from indexer.retrieval.local import first_places
-from indexer.terms import STOPWORDS, query_stems, word_stem
-
 from indexer.search.checks import ENTITIES_SHOWN, LETTERS
 from indexer.search.results import Facets
+from indexer.terms import STOPWORDS, query_stems, word_stem
 
 
 def count_facets(loaded: Build, pool: Any, query: str, stories: int, top: int) -> Facets:

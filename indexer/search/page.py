@@ -9,11 +9,10 @@ from typing import Callable
 import numpy as np
 
 from indexer.chunking import Passage, sentence_spans
-from indexer.search.answers import LEAD_READ, SHOWN_WORDS, opening, window
-from indexer.search.highlight import Highlights, closest_sentences, matched_words
 from indexer.retrieval.backend import Build
-
+from indexer.search.answers import LEAD_READ, SHOWN_WORDS, opening, window
 from indexer.search.checks import EXPLAIN_SENTENCES
+from indexer.search.highlight import Highlights, closest_sentences, matched_words
 from indexer.search.results import Hit
 
 

@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 
 from indexer.filters import Filters, check_languages, resolve_sources
-from indexer.search.fusion import LEAD_ARTICLES, Weights, min_max_array
 from indexer.retrieval.backend import Build, Described
 from indexer.retrieval.local import distinct, first_places
-
+from indexer.search.fusion import LEAD_ARTICLES, Weights, min_max_array
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-
 from indexer.articles import Article
 from indexer.chunking import Passage
 from indexer.filters import Filters
 from indexer.search.highlight import Highlights
-
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -15,26 +15,44 @@ import numpy as np
 
 from indexer.articles import Article
 from indexer.chunking import Passage
-from indexer.embedding.embedder import DEFAULT_MODEL, Embedder
+from indexer.embedding.embedder import DEFAULT_MODEL, Embedder, get_embedder
 from indexer.errors import QueryError
 from indexer.filters import Filters
+from indexer.retrieval.backend import Build
+from indexer.retrieval.factory import open_source
+from indexer.retrieval.local import distinct, first_places
 from indexer.search.answers import around, choose
+from indexer.search.checks import (
+    ANSWER_CHOICES,
+    CANDIDATES,
+    DATE_SORTED,
+    DEFAULT_MODE,
+    EVAL_MODES,
+    FACETS_SHOWN,
+    MAX_COMPARED,
+    MORE_SHOWN,
+    POOL_CACHE,
+    RELOAD_CHECK_SECONDS,
+    TIMELINE_STORIES,
+    check_group,
+    check_mode,
+    check_page,
+    check_query,
+    check_recency,
+    check_sort,
+    log,
+    whole_number,
+)
+from indexer.search.facets import count_facets
 from indexer.search.fusion import HYBRID, KEYWORD, reciprocal_rank_fusion
 from indexer.search.highlight import highlight
-from indexer.retrieval.backend import Build
-from indexer.retrieval.local import distinct, first_places
+from indexer.search.page import explain_by_meaning, widened
+from indexer.search.ranking import Pool, boost_recent, convex, resolved
+from indexer.search.results import Facets, Hit, SearchResult, ThreadStory
+from indexer.search.thread import thread_stories
+from indexer.search.timeline import Timeline, check_interval, count_together
 from indexer.storage.manifest import Manifest
 from indexer.terms import analyse, phrases, query_stems
-from indexer.search.timeline import Timeline, check_interval, count_together
-
-from indexer.search.checks import ANSWER_CHOICES, CANDIDATES, DATE_SORTED, DEFAULT_MODE, EVAL_MODES, FACETS_SHOWN, MAX_COMPARED, MORE_SHOWN, POOL_CACHE, RELOAD_CHECK_SECONDS, TIMELINE_STORIES, check_group, check_mode, check_page, check_query, check_recency, check_sort, log, whole_number
-from indexer.search.results import Facets, Hit, SearchResult, ThreadStory
-from indexer.search.ranking import Pool, boost_recent, convex, resolved
-from indexer.search.page import explain_by_meaning, widened
-from indexer.search.thread import thread_stories
-from indexer.search.facets import count_facets
-from indexer.retrieval.factory import open_source
-from indexer.embedding.embedder import get_embedder
 
 
 class Searcher:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-
-
 from indexer.articles import Article
 from indexer.retrieval.backend import Build
-from indexer.terms import STOPWORDS, word_stem
-
 from indexer.search.checks import LETTERS, THREAD_ADDS
 from indexer.search.results import ThreadStory
+from indexer.terms import STOPWORDS, word_stem
 
 
 def thread_stories(loaded: Build, article_id: str) -> list[ThreadStory]:

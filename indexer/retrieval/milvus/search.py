@@ -12,14 +12,25 @@ from typing import Any, Sequence
 import numpy as np
 
 from indexer.articles import Article
-from indexer.retrieval.backend import Build, Described, Ranked
 from indexer.chunking import Passage
 from indexer.dates import day_number
 from indexer.errors import IndexNotFoundError, QueryError
 from indexer.filters import Filters
+from indexer.retrieval.backend import Build, Described, Ranked
+from indexer.retrieval.milvus.client import (
+    PROPERTY,
+    SEEN,
+    BackendUnavailableError,
+    MilvusAddress,
+    connect,
+    filter_expression,
+    guarded,
+    pair_key,
+    reason,
+    served_collection,
+    term_key,
+)
 from indexer.storage.manifest import Manifest
-
-from indexer.retrieval.milvus.client import BackendUnavailableError, MilvusAddress, PROPERTY, SEEN, connect, filter_expression, guarded, pair_key, reason, served_collection, term_key
 
 
 class MilvusBuild(Build):

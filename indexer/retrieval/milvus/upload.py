@@ -13,10 +13,23 @@ import numpy as np
 
 from indexer.dates import passes_date_filters
 from indexer.errors import IndexerError
+from indexer.retrieval.milvus.client import (
+    BATCH,
+    EMPTY,
+    KEEP_BUILDS,
+    MAX_STRING,
+    PROPERTY,
+    TERMS,
+    BackendUnavailableError,
+    MilvusAddress,
+    clip,
+    connect,
+    day_key,
+    reason,
+    served_collection,
+    term_key,
+)
 from indexer.storage.manifest import Manifest
-
-from indexer.retrieval.milvus.client import BATCH, BackendUnavailableError, EMPTY, KEEP_BUILDS, MAX_STRING, MilvusAddress, PROPERTY, TERMS, clip, connect, day_key, reason, served_collection, term_key
-
 
 
 def _schemas(client: Any, dimension: int) -> dict[str, tuple[Any, Any]]:
@@ -108,9 +121,9 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
     """Copy a complete local build folder (flat vectors) into new Milvus collections, then move
     the alias to them: the build served before keeps serving until then, and a failure leaves it
     served. The passages collection's name."""
-    from indexer.storage.keywords import load_keyword_indexes
-    from indexer.retrieval.local import LocalBuild
     from indexer.progress import progress_bar
+    from indexer.retrieval.local import LocalBuild
+    from indexer.storage.keywords import load_keyword_indexes
 
     client = connect(address)
     build = LocalBuild(folder, Manifest.read(folder).model)

@@ -1,0 +1,179 @@
+"""A build's SQLite database written: articles, passages, stories, threads, entities and
+languages, visible to readers only once the build folder is swapped in."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
+
+from indexer.analysis.language import SAMPLE_CHARS, detect
+from indexer.articles import Article
+from indexer.chunking import Passage
+from indexer.errors import IndexMismatchError
+from indexer.storage.database import DB_NAME, ENTITY_SCHEMA, OLD_TABLES, SCHEMA, has_table
+
+
+class MetadataWriter:
+    """Writes a database in a staging folder (a new one, or a copy of the served one to update);
+    nothing is visible to readers until the folder is swapped in."""
+
+    def __init__(self, folder: Path, create: bool = True):
+        self.conn = sqlite3.connect(folder / DB_NAME)
+        self.conn.execute("PRAGMA journal_mode=OFF")  # a failed build throws the file away
+        self.conn.execute("PRAGMA synchronous=OFF")
+        if create:
+            self.conn.executescript(SCHEMA)
+        elif "story" not in {row[1] for row in self.conn.execute("PRAGMA table_info(articles)")}:
+            raise IndexMismatchError(f"{folder} was built by an older version that cannot be "
+                                     "updated: rebuild it with `news-search index PATH`")
+        else:
+            old = [name for (name,) in self.conn.execute("SELECT name FROM sqlite_master")
+                   if name in OLD_TABLES]
+            for table in old:
+                self.conn.execute(f"DROP TABLE {table}")
+            if old:
+                self.conn.execute("VACUUM")  # give their space back
+            self._add_languages()
+
+    def _add_languages(self) -> None:
+        """An index built before languages were detected gets them, from the stored texts."""
+        if "language" in {row[1] for row in self.conn.execute("PRAGMA table_info(articles)")}:
+            return
+        self.conn.execute("ALTER TABLE articles ADD COLUMN language TEXT NOT NULL DEFAULT ''")
+        rows = self.conn.execute("SELECT rowid, title, substr(text, 1, ?) FROM articles",
+                                 (SAMPLE_CHARS,)).fetchall()
+        self.conn.executemany("UPDATE articles SET language = ? WHERE rowid = ?",
+                              [(detect(title, text), rowid) for rowid, title, text in rows])
+
+    def existing(self) -> dict[str, tuple[int, str]]:
+        """Every stored article's id with its row id and content hash."""
+        return {aid: (rowid, digest) for rowid, aid, digest in
+                self.conn.execute("SELECT rowid, id, content_hash FROM articles")}
+
+    def remove(self, rowids: Sequence[int]) -> list[int]:
+        """Delete these articles and their passages; the passage ids."""
+        removed: list[int] = []
+        for rowid in rowids:
+            removed.extend(pid for (pid,) in self.conn.execute(
+                "SELECT id FROM passages WHERE article_rowid = ?", (rowid,)))
+            self.conn.execute("DELETE FROM passages WHERE article_rowid = ?", (rowid,))
+            self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
+            if self._has_entities():
+                self.conn.execute("DELETE FROM entities WHERE article_rowid = ?", (rowid,))
+                self.conn.execute("DELETE FROM entities_done WHERE article_rowid = ?", (rowid,))
+        return removed
+
+    def _has_entities(self) -> bool:
+        return has_table(self.conn, "entities")
+
+    def set_threads(self, vectors: "Callable[[np.ndarray], np.ndarray]") -> int:
+        """Link the stories into threads (threads.py), by their first articles' first passages
+        (vectors: the stored vectors of passage ids), and store each article's thread: the row
+        id of its thread's first article. How many threads hold more than one story."""
+        import numpy as np
+
+        from indexer.analysis.threads import thread_ids
+        from indexer.dates import day_number
+        from indexer.terms import analyse
+
+        rows = self.conn.execute(
+            "SELECT a.rowid, a.id, a.story, a.date, p.id, a.title, p.text FROM articles a"
+            " LEFT JOIN passages p ON p.article_rowid = a.rowid AND p.position = 0"
+            " ORDER BY a.rowid").fetchall()
+        first: dict[str, tuple] = {}  # story -> its first article's row
+        for row in rows:
+            aid, story = row[1], row[2]
+            if story not in first or aid == story:
+                first[story] = row
+        heads = [r for r in first.values() if r[4] is not None]
+        self.conn.execute("CREATE TABLE IF NOT EXISTS threads (article_rowid INTEGER PRIMARY KEY,"
+                          " thread INTEGER NOT NULL)")
+        self.conn.execute("DELETE FROM threads")
+        if not heads:
+            return 0
+        days = np.array([day_number(r[3]) for r in heads])
+        leads = vectors(np.array([r[4] for r in heads], dtype=np.int64)).astype(np.float32)
+        leads /= np.maximum(np.linalg.norm(leads, axis=1, keepdims=True), 1e-12)
+        threads = thread_ids(days, leads,
+                             [frozenset(analyse(f"{r[5]}\n{r[6]}")) for r in heads])
+        thread_of = {r[2]: heads[t][0] for r, t in zip(heads, threads)}  # story -> thread
+        self.conn.executemany("INSERT INTO threads VALUES (?, ?)",
+                              [(r[0], thread_of.get(r[2], r[0])) for r in rows])
+        return int(np.sum(np.bincount(threads) > 1))
+
+    def add_entities(self, progress: bool = False) -> int:
+        """Find the entities of every article that has none yet (all, the first time; those
+        added or changed, on an update): how many articles were read."""
+        from indexer.analysis.entities import SAMPLE_CHARS as CHARS
+        from indexer.analysis.entities import find
+        from indexer.progress import progress_bar
+
+        self.conn.executescript(ENTITY_SCHEMA)
+        self.conn.execute("CREATE TABLE IF NOT EXISTS entities_done (article_rowid INTEGER "
+                          "PRIMARY KEY)")
+        todo = self.conn.execute(
+            "SELECT rowid, title, substr(text, 1, ?) FROM articles WHERE rowid NOT IN"
+            " (SELECT article_rowid FROM entities_done) ORDER BY rowid", (CHARS,)).fetchall()
+        bar = progress_bar(total=len(todo), desc="Entities", unit=" articles",
+                           disable=not progress)
+        try:
+            for (rowid, _, _), found in zip(todo, find([(t, x) for _, t, x in todo])):
+                self.conn.executemany("INSERT INTO entities (article_rowid, kind, name)"
+                                      " VALUES (?, ?, ?)", [(rowid, k, n) for k, n in found])
+                self.conn.execute("INSERT INTO entities_done VALUES (?)", (rowid,))
+                bar.update(1)
+        finally:
+            bar.close()
+        return len(todo)
+
+    def next_passage_id(self) -> int:
+        """The first free passage id."""
+        return self.conn.execute("SELECT coalesce(max(id), -1) + 1 FROM passages").fetchone()[0]
+
+    def set_stories(self, stories: dict[str, str]) -> None:
+        """Give each article (by id) its story."""
+        self.conn.executemany("UPDATE articles SET story = ? WHERE id = ? AND story != ?",
+                              [(story, aid, story) for aid, story in stories.items()])
+
+    def passage_count(self) -> int:
+        """How many passages the database holds."""
+        return self.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+
+    def add(self, article: Article, passages: Sequence[Passage], first_id: int,
+            story: str = "") -> None:
+        """Store an article (of story: the id of its story's first article) and its passages,
+        numbered from first_id (the vector store's ids)."""
+        cur = self.conn.execute(
+            "INSERT INTO articles (id, title, text, date, source, url, origin, content_hash, story,"
+            " language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (article.id, article.title, article.text, article.date, article.source, article.url,
+             article.origin, article.content_hash, story or article.id,
+             article.language or detect(article.title, article.text)))
+        self.conn.executemany(
+            'INSERT INTO passages (id, article_rowid, position, start, "end", text)'
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(first_id + i, cur.lastrowid, p.position, p.start, p.end, p.text)
+             for i, p in enumerate(passages)])
+
+    def keyword_documents(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        """What keyword search indexes: (passage id, headline and passage text) and (article row
+        id, headline and article text), ids ascending. A headline-only article's one passage
+        is its headline: its words count once."""
+        passages = [(pid, title if text == title else f"{title}\n{text}") for pid, title, text in
+                    self.conn.execute("SELECT p.id, a.title, p.text FROM passages p JOIN articles"
+                                      " a ON a.rowid = p.article_rowid ORDER BY p.id")]
+        articles = [(rowid, f"{title}\n{text}") for rowid, title, text in self.conn.execute(
+            "SELECT rowid, title, text FROM articles ORDER BY rowid")]
+        return passages, articles
+
+    def close(self) -> None:
+        """Commit, make the file durable and close it."""
+        self.conn.commit()
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.close()
+
+
