@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterator
 
 from indexer.articles import Article
 
@@ -103,13 +102,6 @@ def chunk_article(article: Article, max_words: int = DEFAULT_MAX_WORDS,
             break
         first = max(first + 1, last + 1 - overlap)
     return passages
-
-
-def iter_passages(articles: list[Article], max_words: int = DEFAULT_MAX_WORDS,
-                  overlap: int = DEFAULT_OVERLAP) -> Iterator[Passage]:
-    """Every passage of every article, in order."""
-    for article in articles:
-        yield from chunk_article(article, max_words, overlap)
 
 
 def embedding_text(title: str, passage_text: str) -> str:

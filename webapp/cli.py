@@ -63,7 +63,7 @@ from .serving import (
 
 MAX_SKIPPED_SHOWN = 20
 # Only where gunicorn cannot run (waitress): a search is CPU work, and one thread per core
-# answered most (BENCHMARKS.md, "Serving").
+# answered most (docs/history/benchmarks.md, "Serving").
 DEFAULT_THREADS = max(2, os.cpu_count() or 2)
 
 

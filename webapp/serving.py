@@ -37,11 +37,11 @@ REQUEST_LINE_LIMIT = 64 * 1024
 # and drops the connections that are still sending or idle: this long at most.
 GRACEFUL_SECONDS = 3
 # Each process holds its own model and index arrays (two workers and their master 520-560 MB
-# under load for 32,692 articles: BENCHMARKS.md, "The union"); four keep a laptop's in hand.
+# under load for 32,692 articles: docs/history, "The union"); four keep a laptop's in hand.
 MAX_DEFAULT_WORKERS = 4
 # glibc's malloc (2.35 on; others ignore it) backs large blocks with transparent huge pages: the
 # model's weights read by every question take a few TLB entries, not thousands (2.5% less CPU a
-# search: BENCHMARKS.md, "The union"). A GLIBC_TUNABLES that sets it itself is kept.
+# search: docs/history, "The union"). A GLIBC_TUNABLES that sets it itself is kept.
 HUGE_PAGES = "glibc.malloc.hugetlb=1"
 
 
@@ -218,7 +218,7 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
 
         def handle_request(self, listener_name, req, sock, addr):  # noqa: ANN001, ANN201
             # One request a connection, so the next goes to whichever worker is free: kept
-            # alive, a busy client held its worker (p99 900 ms: BENCHMARKS.md, "Answers on top").
+            # alive, a busy client held its worker (p99 900 ms: docs/history, "Answers on top").
             req.force_close()
             return super().handle_request(listener_name, req, sock, addr)
 

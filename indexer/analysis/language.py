@@ -17,7 +17,7 @@ CODE = re.compile(r"^[a-z]{2,3}$")
 # Languages of no living press (Volapuk, Latin, Esperanto, Sanskrit) are left out: on 32,692
 # English news articles they, with the model's three-letter labels (Nigerian Pidgin, "no
 # language"), took 3.7% of them; the ISO 639-1 languages alone took 0.39%, nearly all tables
-# of figures (BENCHMARKS.md, "Languages").
+# of figures (docs/history/benchmarks.md, "Languages").
 _NOT_NEWS = frozenset({"vo", "la", "eo", "sa"})
 
 

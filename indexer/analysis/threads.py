@@ -5,7 +5,7 @@ first passage, as embedded) are at least SIMILARITY alike, or at least NEAR alik
 OVERLAP of their headline and lead words by weight (IDF over the stories: shared rare names count,
 common words hardly): a follow-up restates the event in other words. A thread is the stories so
 linked, one to the next. Each story looks at its NEIGHBOURS most similar leads only. Chosen on
-NewsArticles (BENCHMARKS.md, "Story threads"): lower, threads of one topic chained into weeks of
+NewsArticles (docs/history, "Story threads"): lower, threads of one topic chained into weeks of
 news. Undated stories stay alone.
 """
 

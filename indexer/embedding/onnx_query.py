@@ -43,7 +43,7 @@ INT8_AGREEMENT = 0.96
 # Questions to an int8 index get a graph of their own: attention exported as plain operations,
 # which ONNX Runtime fuses into one operator a layer, and every product quantised: half the time
 # of the passages' graph for the same ranking. SkipLayerNormalization is left unfused, as it was
-# slower here (BENCHMARKS.md, "The union"). Passage vectors are unchanged.
+# slower here (docs/history/benchmarks.md, "The union"). Passage vectors are unchanged.
 QUESTION_NAME = "model-int8-question-2.onnx"
 _UNFUSED = ["SkipLayerNormFusion"]
 

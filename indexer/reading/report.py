@@ -24,7 +24,7 @@ FORMATS = {
 STREAMED = ("jsonl", "csv", "tsv")  # read a record at a time; the rest are read whole
 SIDECAR_SUFFIX = ".meta.json"  # "story.meta.json" beside "story.txt" gives its date, source, url
 # A JSON or HTML file is read whole, and held two or three times over while it is parsed: a
-# build that read a 250 MB JSON file peaked at 580 MB (BENCHMARKS.md, "Hostile archives").
+# build that read a 250 MB JSON file peaked at 580 MB (docs/history, "Hostile archives").
 DEFAULT_MAX_FILE_BYTES = 256 * MB
 # The longest real news stories are a few hundred kB; a record of megabytes is a dump or a
 # mistake, and its embedding would take minutes.

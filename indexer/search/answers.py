@@ -9,7 +9,7 @@ the earliest such passage on a tie (news puts its facts first). What is shown is
 with the ones around it, SHOWN_WORDS words: the answer is often a sentence away from the words
 of the question. When that sentence is not in the article's opening, the opening sentences (up
 to LEAD_WORDS words) are shown before it, within the same SHOWN_WORDS: news says its main facts
-first. Measured on NewsQA's questions (BENCHMARKS.md, "Answers on top").
+first. Measured on NewsQA's questions (docs/history/benchmarks.md, "Answers on top").
 """
 
 from __future__ import annotations

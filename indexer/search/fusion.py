@@ -32,9 +32,9 @@ class Weights:
 
 # Hybrid: meaning, and the words mostly over the whole article, where a question's words are
 # spread around the passage that answers it. Chosen on all three eval sets at once, among round
-# values: better on each than meaning and words weighed the same (BENCHMARKS.md, "Answers on
-# top"); RRF scored lower on each. The opening passage's meaning: better on both news sets,
-# SciFact unchanged.
+# values: better on each than meaning and words weighed the same (docs/history/benchmarks.md,
+# "Answers on top"); RRF scored lower on each. The opening passage's meaning: better on both
+# news sets, SciFact unchanged.
 HYBRID = Weights(semantic=0.5, passage_keyword=0.1, article_keyword=0.6, phrase=0.1, lead=0.15)
 LEAD_ARTICLES = 100  # the best articles whose opening passage is weighed (its vector is read)
 # Keyword mode: BM25 of the passage and of its whole article alike, and the phrases: better

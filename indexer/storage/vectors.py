@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
 import faiss
 import numpy as np
@@ -13,36 +12,10 @@ from indexer.errors import IndexCorruptError
 VECTORS_NAME = "vectors.faiss"
 
 
-class VectorStore(Protocol):
-    """Nearest-neighbour search over passage vectors keyed by integer passage ids."""
-
-    dimension: int
-
-    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
-        """Add vectors (n, dimension) float32 under the given int64 ids."""
-
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids), each (n_queries, k), best first, only ids in allowed if given;
-        missing slots have id -1."""
-
-    def remove(self, ids: np.ndarray) -> None:
-        """Forget the vectors of the given ids."""
-
-    def vectors(self, ids: np.ndarray) -> np.ndarray:
-        """The stored vectors of the given ids, (n, dimension)."""
-
-    def save(self, folder: Path) -> None:
-        """Write the store into folder."""
-
-    def __len__(self) -> int:
-        """Number of vectors held."""
-
-
 # Store kinds, named in the manifest. "flat" scans every vector (exact); "ivf-sq8" scans the
 # NPROBE cells nearest the query, each vector a byte a dimension: its offset from the cell's
 # centre on one scale for all dimensions, clipping the most extreme UNIFORM_CLIP at each end
-# (faster than a scale a dimension, for the same recall: BENCHMARKS.md, "The union").
+# (faster than a scale a dimension, for the same recall: docs/history, "The union").
 UNIFORM_CLIP = 0.0001
 FLAT, IVF_SQ8 = "flat", "ivf-sq8"
 KINDS = (FLAT, IVF_SQ8)
@@ -50,7 +23,7 @@ KINDS = (FLAT, IVF_SQ8)
 # 50,000 passages and 5 ms at 95,000 on one core here, the largest part of a hybrid query.
 AUTO_IVF_FROM = 50_000
 # Cells searched (nprobe_for): 256 keep about 0.95-0.98 of the exact top 10 up to 2,048 cells;
-# beyond, nprobe grows with the square root of the cells (BENCHMARKS.md, "Approximate search").
+# beyond, nprobe grows with the square root of the cells (docs/history, "Approximate search").
 NPROBE, NPROBE_CELLS = 256, 2048
 CELLS_PER_ROOT = 8  # cells: about this many times the square root of the number of passages
 TRAIN_PER_CELL = 64  # vectors sampled to train each cell's centroid (FAISS warns below 39)
