@@ -4,7 +4,8 @@ Usage: python bench/batch.py --index-dir IX [--questions 1000]
            [--queries ../shared/data/newsarticles.jsonl] [--k 3]
 
 Takes the first QUESTIONS headlines of the queries file (JSON Lines with a "title") and times
-news-search's batch (indexer.features.batch.answer_all, rows written as CSV to memory) against a plain
+news-search's batch (indexer.features.batch.answer_all, rows written as CSV to memory)
+against a plain
 loop of Searcher.search over the same questions, alternating, twice each; prints questions a
 second and the CSV's size.
 """

@@ -1,6 +1,7 @@
 """What `index --entities` costs: the same articles built without and with entities, alternating.
 
-Usage: python bench/entities.py [--articles 200] [--rounds 2] [--source ../shared/data/newsarticles.jsonl]
+Usage: python bench/entities.py [--articles 200] [--rounds 2]
+           [--source ../shared/data/newsarticles.jsonl]
 
 The first ARTICLES articles of SOURCE are written to a temporary archive and indexed into fresh
 folders, without and with entities in turn, ROUNDS times each (this machine's speed drifts, so
@@ -30,8 +31,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--source", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared/data/newsarticles.jsonl")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared/data/newsarticles.jsonl",
+    )
     args = parser.parse_args()
     print(f"command: python bench/entities.py --articles {args.articles} --rounds {args.rounds}")
     print(f"machine: {machine()}")

@@ -382,8 +382,11 @@ def main() -> None:
                         help="Each Python client closes its connection this long after reading "
                         "the answer, as a remote client's close arrives a round trip later "
                         "(not counted in its latency).")
-    parser.add_argument("--update", action="store_true",
-                        help="Rebuild with `index --update` (a new build all the same, swapped in).")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="Rebuild with `index --update` (a new build all the same, swapped in).",
+    )
     args = parser.parse_args()
     queries = read_queries(args.queries) if args.queries else QUERIES
     figures = run_load(args.index_dir, args.archive, args.clients, args.seconds, args.rebuilds,

@@ -7,7 +7,8 @@ Usage: python bench/serve_ab.py --index-dir DIR [--b-index-dir DIR2] [--a-env K=
 This machine's speed drifts by 20% and more from one minute to the next (other tenants), more
 than most changes to a search's cost. So instead of one run after the other, A and B serve at
 once: `news-search serve` started from each checkout (default: this one) with each environment
-added, each over its own copy of DIR's index (B: of DIR2's, if given), each loaded by its own wrk with CLIENTS
+added, each over its own copy of DIR's index (B: of DIR2's, if given), each loaded by its own wrk
+with CLIENTS
 connections sending GET /api/search for headlines drawn at random. Both meet the same machine
 at the same moment. Each round starts both servers afresh (A and B swap ports every round) and
 prints the CPU time their processes used per answered search, and wrk's p50; the end says by how

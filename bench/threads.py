@@ -3,7 +3,8 @@ event pairs, and a sample of threads to read.
 
 Usage: python bench/threads.py --index-dir DIR [--sample 12] [--seed 5]
 
-Threads are computed as an index build computes them (indexer/analysis/threads.py) from DIR's stories.
+Threads are computed as an index build computes them (indexer/analysis/threads.py) from DIR's
+stories.
 Judged three ways, none of them perfect, so all are printed:
 - silver recall: pairs of stories from different outlets, at most 3 days apart, whose headlines
   share at least two content words and half of all their content words (two reports of one

@@ -220,7 +220,7 @@ def _as_text(value: Any, name: str) -> str:
 
 def make_article(record: Mapping[str, Any], origin: str = "", default_id: str = "",
                  max_bytes: int | None = None) -> Article:
-    """Build an Article from a loose record (any of the FIELD_ALIASES); raise RecordError if unusable.
+    """Build an Article from a loose record (any of the FIELD_ALIASES); RecordError if unusable.
 
     An article with a headline but no body (a live blog, say) is kept: its headline is searchable;
     one with only a URL is kept under a headline made from the URL's words. One whose headline

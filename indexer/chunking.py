@@ -72,7 +72,9 @@ def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> 
 
 def _split_long(text: str, span: tuple[int, int], max_words: int) -> list[tuple[int, int]]:
     """Cut a sentence longer than max_words into pieces of max_words words."""
-    words = [(m.start() + span[0], m.end() + span[0]) for m in _WORD.finditer(text[span[0]:span[1]])]
+    words = [
+        (m.start() + span[0], m.end() + span[0]) for m in _WORD.finditer(text[span[0] : span[1]])
+    ]
     if len(words) <= max_words:
         return [span]
     return [(words[i][0], words[min(i + max_words, len(words)) - 1][1])
@@ -87,7 +89,9 @@ def chunk_article(article: Article, max_words: int = DEFAULT_MAX_WORDS,
     text = article.text
     if not text:  # a headline with no body: the headline is its one passage
         return [Passage(article.id, 0, 0, 0, article.title)]
-    sentences = [piece for span in sentence_spans(text) for piece in _split_long(text, span, max_words)]
+    sentences = [
+        piece for span in sentence_spans(text) for piece in _split_long(text, span, max_words)
+    ]
     counts = [len(_WORD.findall(text[s:e])) for s, e in sentences]
     passages: list[Passage] = []
     first = 0

@@ -142,7 +142,9 @@ def make_filters(since: str | None = None, until: str | None = None,
                              f"{value.encode('utf-8', 'replace')[:40]!r}): send it as UTF-8")
     for name, value in (("since", since), ("until", until)):
         if value and not _is_date(value):
-            raise QueryError(f"{name} must be a date as YYYY-MM-DD (or YYYY-MM, YYYY), got {value!r}")
+            raise QueryError(
+                f"{name} must be a date as YYYY-MM-DD (or YYYY-MM, YYYY), got {value!r}"
+            )
     if since and until and _first_day(since) > _last_day(until):
         raise QueryError(f"since ({since}) is after until ({until})")
     cleaned = tuple(dict.fromkeys(n for n in map(_outlet, sources) if n))

@@ -31,4 +31,6 @@ def human_size(size: int) -> str:
 
 def utf8_over(text: str, limit: int) -> bool:
     """Whether text takes more than limit bytes in UTF-8 (without encoding it when it cannot)."""
-    return len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8", "replace")) > limit)
+    return len(text) > limit or (
+        len(text) * 4 > limit and len(text.encode("utf-8", "replace")) > limit
+    )

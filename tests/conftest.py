@@ -1,4 +1,4 @@
-"""Shared fixtures: the real packaged model loaded once, and real indexes built from our own data."""
+"""Shared fixtures: the real packaged model loaded once, and real indexes of our own data."""
 
 from __future__ import annotations
 

@@ -61,8 +61,9 @@ def main(archive: str, work: str) -> None:
         # An article added to the archive: --update --ray embeds it alone, as a local update.
         (Path(archive) / "late.jsonl").write_text(json.dumps({
             "id": "late-1", "title": "Harbour reopens after the storm", "date": "2024-03-09",
-            "text": "The harbour reopened on Saturday, three days after the storm closed it. "
-                    "Ferries resumed their crossings and the fishing fleet went out at dawn."}) + "\n")
+            "text": "The harbour reopened on Saturday, three days after the storm closed "
+                    "it. Ferries resumed their crossings and the fishing fleet went out at "
+                    "dawn."}) + "\n")
         ray_update = cli("index", archive, "--update", "--index-dir", str(work_dir / "ray"),
                          "--ray", "--actors", "2", "--backend", address)
         plain_update = cli("index", archive, "--update", "--index-dir", str(work_dir / "plain"))

@@ -9,7 +9,14 @@ import pytest
 
 from conftest import DATA, built
 from indexer import Searcher
-from indexer.search.answers import LEAD_WORDS, SHOWN_WORDS, holds_kind, opening, question_kind, window
+from indexer.search.answers import (
+    LEAD_WORDS,
+    SHOWN_WORDS,
+    holds_kind,
+    opening,
+    question_kind,
+    window,
+)
 from indexer.chunking import Passage, sentence_spans
 from indexer.features.evaluate import shows_answer
 from indexer.search.highlight import highlight
@@ -78,7 +85,9 @@ def test_idf_weighs_rare_stems_above_common_ones(qa_searcher):
     assert weights["nosuchstem"] >= weights["brandt"]
 
 
-FILLER = " ".join(f"The council met on day {n} and spoke at length about the budget." for n in range(9))
+FILLER = " ".join(
+    f"The council met on day {n} and spoke at length about the budget." for n in range(9)
+)
 ASKED = "The ferry's new engines were fitted in the spring."
 ANSWER = "They cost 2.4 million dollars."
 
@@ -163,9 +172,14 @@ def test_a_result_deep_in_its_article_shows_the_opening_first(qa_searcher):
     joined = qa_searcher.search("Who won the men's marathon?", 1).hits[0]
     text = qa_searcher.article(joined.article.id).text
     assert joined.lead is None and joined.passage.start == 0
-    assert joined.passage.text == text[:joined.passage.end] and "Daniel Kiprop" in joined.passage.text
+    assert (
+        joined.passage.text == text[: joined.passage.end] and "Daniel Kiprop" in joined.passage.text
+    )
     best = joined.passage.text[slice(*joined.highlights.sentence)]
-    assert best.startswith("The men's race was won") and len(joined.passage.text.split()) <= SHOWN_WORDS
+    assert (
+        best.startswith("The men's race was won")
+        and len(joined.passage.text.split()) <= SHOWN_WORDS
+    )
     assert {joined.passage.text[s:e] for s, e in joined.highlights.terms} >= {"men's", "marathon"}
     # One that opens the article shows no lead either.
     opening = qa_searcher.search("How many runners started the city marathon?", 1).hits[0]

@@ -36,7 +36,9 @@ def _validator(doc: dict, path: str, status: int) -> Draft202012Validator:
 
 
 @pytest.mark.parametrize("path", ["/api/search", "/api/timeline"])
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(query=params, q=value)
 def test_no_5xx_and_every_response_matches_the_schema(api, path, query, q):
     client, doc = api
@@ -62,7 +64,9 @@ batch_bodies = st.fixed_dictionaries(
               "source": st.one_of(value, st.lists(value, max_size=2)), "zzz": value})
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(body=st.one_of(batch_bodies, st.lists(value, max_size=2), value))
 def test_batch_never_5xx_and_matches_the_schema(api, body):
     client, doc = api

@@ -126,7 +126,9 @@ def test_the_page_answers_pasted_questions_and_downloads_them(seeds_index):
     assert page.count('<h2>') == 3 and "15,000" in page  # the answer sentence, shown
     assert "the query is 1200 characters long" in page  # the failure in its place
     download = client.post("/batch.csv", data={"questions": pasted, "k": "3"})
-    assert download.mimetype == "text/csv" and "attachment" in download.headers["Content-Disposition"]
+    assert (
+        download.mimetype == "text/csv" and "attachment" in download.headers["Content-Disposition"]
+    )
     rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
     assert [r["question"][:10] for r in rows] == [ALEPPO_QUESTION[:10], "z" * 10, "who would "]
     too_many = client.post("/batch", data={"questions": "q\n" * 101})

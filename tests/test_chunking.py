@@ -1,4 +1,4 @@
-"""Chunking: whole sentences, bounded size, overlap, and offsets that point back into the article."""
+"""Chunking: whole sentences, bounded size, overlap, and offsets that point into the article."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def test_passages_are_whole_sentences_within_the_word_limit_with_true_offsets():
         assert len(WORDS.findall(p.text)) <= 30
         assert p.text.startswith("Sentence") and p.text.endswith("words.")
     for before, after in zip(passages, passages[1:]):  # one sentence of overlap
-        assert before.text.rsplit("Sentence", 1)[-1] == after.text.split("words.", 1)[0][8:] + "words."
+        assert (
+            before.text.rsplit("Sentence", 1)[-1] == after.text.split("words.", 1)[0][8:] + "words."
+        )
         assert after.start < before.end
 
 

@@ -28,7 +28,10 @@ def test_index_prints_what_it_read_skipped_and_built(run, tmp_path):
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Read 7 files: 11 articles, 2 skipped" in out
-    assert "wire.jsonl:3: invalid JSON" in out and "wire.jsonl:4: no headline and no article text" in out
+    assert (
+        "wire.jsonl:3: invalid JSON" in out
+        and "wire.jsonl:4: no headline and no article text" in out
+    )
     assert "passages/s" in out and "Embedded " in out and "Built " in out
 
 

@@ -1,4 +1,4 @@
-"""The evaluation command: metrics by hand, and a real run over a tiny BEIR collection of our own."""
+"""The evaluation command: metrics by hand, and a real run over a tiny BEIR collection of ours."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import DATA
-from indexer.features.evaluate import evaluate, holds_answer, mrr_at, ndcg_at, normalise_answer, recall_at
+from indexer.features.evaluate import (
+    evaluate,
+    holds_answer,
+    mrr_at,
+    ndcg_at,
+    normalise_answer,
+    recall_at,
+)
 from webapp.cli import main
 
 MINI = DATA / "beir-mini"

@@ -20,7 +20,9 @@ def test_date_range_keeps_only_articles_dated_inside_it(archive_searcher):
     result = archive_searcher.search("news", 10, filters=make_filters("2021-01-01", "2021-12-31"))
     assert sorted(ids(result)) == ["drought", "features/cycling-lanes", "harbour-bridge"]
     assert all("2021" <= h.article.date[:4] <= "2021" for h in result.hits)
-    whole_day = archive_searcher.search("news", 10, filters=make_filters("2021-07-02", "2021-07-02"))
+    whole_day = archive_searcher.search(
+        "news", 10, filters=make_filters("2021-07-02", "2021-07-02")
+    )
     assert ids(whole_day) == ["drought"]  # dated 2021-07-02T08:30:00+00:00: the day includes it
     by_month = archive_searcher.search("news", 10, filters=make_filters(until="2019-11"))
     assert "csv-2" not in ids(by_month)  # its date is raw text: a date filter never admits it
@@ -100,7 +102,9 @@ def test_pages_never_repeat_or_skip_a_result(archive_searcher, group):
     for page in range(1, 100):
         result = archive_searcher.search("city", 3, group=group, page=page)
         paged += [h.passage_id for h in result.hits]
-        assert [h.rank for h in result.hits] == list(range(3 * page - 2, 3 * page - 2 + len(result.hits)))
+        assert [h.rank for h in result.hits] == list(
+            range(3 * page - 2, 3 * page - 2 + len(result.hits))
+        )
         if not result.has_more:
             break
     assert paged == everything and result.total == len(everything)
@@ -142,7 +146,9 @@ def test_api_filters_group_and_pages(client):
 ])
 def test_api_bad_filter_parameters(client, query, message):
     response = client.get("/api/search?" + query)
-    assert response.status_code == 400 and response.get_json()["error"]["message"].startswith(message)
+    assert response.status_code == 400 and response.get_json()["error"]["message"].startswith(
+        message
+    )
 
 
 def test_page_has_filters_and_pagination_links(client):

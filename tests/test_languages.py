@@ -69,7 +69,9 @@ def test_the_api_page_and_cli_filter_by_language(index, embedder):
     body = client.get("/api/search", query_string={"q": FLOODS, "language": "fr"}).get_json()
     assert [r["article"]["language"] for r in body["results"]] == ["fr"]
     assert body["filters"]["language"] == ["fr"]
-    assert client.get("/api/search", query_string={"q": FLOODS, "language": "xx"}).status_code == 400
+    assert (
+        client.get("/api/search", query_string={"q": FLOODS, "language": "xx"}).status_code == 400
+    )
     sources = client.get("/api/sources").get_json()
     assert {x["language"] for x in sources["languages"]} == {"de", "fr", "en", ""}
     rows = client.get("/api/export", query_string={"q": FLOODS, "language": "de",

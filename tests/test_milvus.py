@@ -162,10 +162,14 @@ def test_an_update_through_milvus_equals_a_rebuild(milvus, tmp_path, embedder):
     rebuilt = Searcher(tmp_path / "rebuilt", embedder=embedder)
     for question in QUESTIONS:
         assert shown(remote.search(question, 5)) == shown(rebuilt.search(question, 5))
-    assert "two months" in remote.search("how long will the bridge stay shut", 1).hits[0].passage.text
+    assert (
+        "two months" in remote.search("how long will the bridge stay shut", 1).hits[0].passage.text
+    )
     assert remote.article("drought") is None
     names = connect(MilvusAddress.parse(address)).list_collections()
-    assert len({n.split("__")[1] for n in names if n.startswith("updated__")}) == 2  # and one before
+    assert (
+        len({n.split("__")[1] for n in names if n.startswith("updated__")}) == 2
+    )  # and one before
 
 
 def test_another_model_is_refused_with_the_fix(indexes):
@@ -230,8 +234,26 @@ def test_the_cli_indexes_and_searches_through_milvus(milvus, tmp_path):
                             str(tmp_path / "ix"), "--backend", address], cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr
-    found = subprocess.run([sys.executable, "-m", "webapp.cli", "search", ALEPPO_QUESTION, "--k", "1",
-                            "--backend", address, "--index-dir", str(tmp_path / "elsewhere")],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "webapp.cli",
+            "search",
+            ALEPPO_QUESTION,
+            "--k",
+            "1",
+            "--backend",
+            address,
+            "--index-dir",
+            str(tmp_path / "elsewhere"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert found.returncode == 0, found.stderr
-    assert found.stdout.startswith("1. Syria rebels reject Aleppo exit") and "15,000" in found.stdout
+    assert (
+        found.stdout.startswith("1. Syria rebels reject Aleppo exit") and "15,000" in found.stdout
+    )

@@ -58,8 +58,11 @@ def test_cleaning_is_idempotent_and_drops_invisible_characters(text):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
-    max_leaves=8)
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
 field_names = st.sampled_from(["id", "title", "headline", "text", "body", "date", "published",
                                "source", "outlet", "url", "link", "other"])
 
@@ -75,7 +78,9 @@ def test_any_record_becomes_an_article_or_a_record_error(record):
         assert article.id and (article.title or article.text)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(records=st.lists(st.dictionaries(field_names, json_values, max_size=6), min_size=1,
                         max_size=6))
 def test_every_record_of_a_file_is_an_article_or_is_skipped_by_its_line(tmp_path_factory, records):
@@ -88,9 +93,13 @@ def test_every_record_of_a_file_is_an_article_or_is_skipped_by_its_line(tmp_path
     assert len(articles) + len(lines) == len(records) and len(set(lines)) == len(lines)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=600), suffix=st.sampled_from(sorted(FORMATS) + [".txt.gz", ".bin"]))
-def test_any_bytes_in_any_file_type_are_read_or_skipped_with_a_reason(tmp_path_factory, data, suffix):
+def test_any_bytes_in_any_file_type_are_read_or_skipped_with_a_reason(
+    tmp_path_factory, data, suffix
+):
     folder = tmp_path_factory.mktemp("fuzz")
     (folder / f"file{suffix}").write_bytes(data)
     report = ReadReport()

@@ -26,7 +26,9 @@ def test_seed_article_is_read_without_bullet_indentation_or_comment_trailer():
     assert article.text.startswith("ALEPPO, Syria: Russia said")
     assert "commenting guidelines" not in article.text and "Comments are closed" not in article.text
     assert article.text.endswith("five-year civil war.")
-    assert "\n\n" in article.text and "    " not in article.text  # paragraphs kept, indentation gone
+    assert (
+        "\n\n" in article.text and "    " not in article.text
+    )  # paragraphs kept, indentation gone
     assert (article.source, article.date) == ("AFP", "2016-12-05")  # from the sidecar .meta.json
 
 
@@ -38,11 +40,15 @@ def test_every_format_in_a_folder_is_read_with_its_fields():
     md = articles["features/cycling-lanes"]
     assert md.title == "City council approves network of protected cycling lanes"
     assert md.date == "2021-04-14" and md.source == "Northfield Gazette"
-    assert "**" not in md.text and "road deaths among cyclists" in md.text and "(https" not in md.text
+    assert (
+        "**" not in md.text and "road deaths among cyclists" in md.text and "(https" not in md.text
+    )
     html = articles["drought"]
     assert html.title.startswith("Drought forces water limits")
     assert "irrigation water" in html.text
-    assert "tracking" not in html.text and "Weather" not in html.text  # script and navigation dropped
+    assert (
+        "tracking" not in html.text and "Weather" not in html.text
+    )  # script and navigation dropped
     assert html.date.startswith("2021-07-02")
     wire = articles["wire-001"]  # JSONL with aliases headline/body/published/outlet/link
     assert wire.title == "Central bank raises interest rates to curb inflation"
@@ -110,7 +116,10 @@ def test_ids_given_are_kept_and_derived_ids_are_stable():
     b1 = make_article({"title": "T", "text": "Body.", "url": "https://x.example/a"})
     b2 = make_article({"title": "Other", "text": "Changed.", "url": "https://x.example/a"})
     assert b1.id == b2.id and len(b1.id) == 16  # keyed on the URL when there is one
-    c1, c2 = make_article({"title": "T", "text": "Body."}), make_article({"title": "T", "text": "Body."})
+    c1, c2 = (
+        make_article({"title": "T", "text": "Body."}),
+        make_article({"title": "T", "text": "Body."}),
+    )
     assert c1.id == c2.id
 
 
@@ -137,7 +146,9 @@ def test_dates_are_normalised_where_they_parse(raw, iso):
 
 
 def test_boilerplate_and_invisible_characters_are_removed():
-    text = "First line\u200b.\n\n  Share this article  \n\nSecond\u00a0 line.\n\nComments are closed."
+    text = (
+        "First line\u200b.\n\n  Share this article  \n\nSecond\u00a0 line.\n\nComments are closed."
+    )
     assert clean_text(text) == "First line.\n\nSecond line."
 
 
@@ -179,7 +190,9 @@ def test_a_large_json_lines_file_read_in_parts_reads_as_it_does_whole(tmp_path, 
 
     lines = ["\ufeff" + json.dumps({"id": "a0", "title": "Première ligne", "text": "Café crème."})]
     for i in range(1, 40):
-        record = json.dumps({"id": f"a{i}", "title": f"Story {i} — über", "text": f"Text {i}. " * 9})
+        record = json.dumps(
+            {"id": f"a{i}", "title": f"Story {i} — über", "text": f"Text {i}. " * 9}
+        )
         lines.append(["{not json", "", record, '{"title": ""}', "x" * 900, record][i % 6])
     ends = ["\n", "\r\n", "\r", "\n"]  # a lone CR ends a line too
     data = "".join(line + ends[i % 4] for i, line in enumerate(lines)).encode()

@@ -37,7 +37,9 @@ def server(tmp_path_factory):
 
 
 def test_first_serve_builds_the_seed_index_and_answers_over_http(server):
-    status, body = get(server + "/api/search?" + urllib.parse.urlencode({"q": ALEPPO_QUESTION, "k": 3}))
+    status, body = get(
+        server + "/api/search?" + urllib.parse.urlencode({"q": ALEPPO_QUESTION, "k": 3})
+    )
     assert status == 200
     results = json.loads(body)["results"]
     top = results[0]  # the estimate shown, the other one in the passage after it

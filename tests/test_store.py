@@ -52,7 +52,9 @@ def test_more_cells_are_searched_where_there_are_more_than_2048():
 
 def test_the_default_searches_as_many_cells_as_there_are_up_to_nprobe(stores):
     flat, _, _, _ = stores
-    assert NPROBE > 153 and flat.converted(IVF_SQ8).description == "faiss-ivf153-sq8-uniform-nprobe153"
+    assert (
+        NPROBE > 153 and flat.converted(IVF_SQ8).description == "faiss-ivf153-sq8-uniform-nprobe153"
+    )
 
 
 def test_ivf_finds_what_exact_search_finds(stores):
@@ -102,7 +104,10 @@ def test_an_index_built_approximate_says_so_and_stays_so_on_update(tmp_path, emb
     shutil.copytree(ARCHIVE, archive)
     build_index([archive], tmp_path / "ix", embedder=embedder, store_kind="ivf-sq8", nprobe=1)
     manifest = json.loads((current_build(tmp_path / "ix") / "manifest.json").read_text())
-    assert manifest["store"] == "faiss-ivf1-sq8-uniform-nprobe1" and manifest["store_choice"] == "ivf-sq8"
+    assert (
+        manifest["store"] == "faiss-ivf1-sq8-uniform-nprobe1"
+        and manifest["store_choice"] == "ivf-sq8"
+    )
     searcher = Searcher(tmp_path / "ix", embedder=embedder)
     assert "harbour-bridge" in searcher.search("why was the bridge closed", 1).hits[0].article.id
     (archive / "ferry.txt").write_text("Ferry strike ends\n\nThe ferry crews ended their strike "

@@ -69,7 +69,9 @@ def test_a_story_appears_once_with_the_outlets_that_also_published_it(searcher):
 
 
 def test_a_filter_on_one_outlet_still_finds_its_copy(searcher):
-    result = searcher.search("storm power cut homes", 10, filters=make_filters(sources=["Valley Post"]))
+    result = searcher.search(
+        "storm power cut homes", 10, filters=make_filters(sources=["Valley Post"])
+    )
     assert [h.article.id for h in result.hits] == ["storm-edited"]
 
 

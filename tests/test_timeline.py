@@ -47,10 +47,15 @@ def client(archive_index, embedder):
 def test_api_timeline(client):
     data = client.get("/api/timeline?q=news&interval=year&source=Wire+Service").get_json()
     assert data["interval"] == "year" and data["filters"] == {"source": ["Wire Service"]}
-    assert [(b["start"], b["count"]) for b in data["buckets"]] == [("2022-01-01", 2), ("2023-01-01", 1)]
+    assert [(b["start"], b["count"]) for b in data["buckets"]] == [
+        ("2022-01-01", 2),
+        ("2023-01-01", 1),
+    ]
     assert client.get("/api/timeline?q=news&interval=hour").status_code == 400
     assert client.get("/api/timeline?q=news&k=3").status_code == 400  # not a timeline parameter
-    assert client.get("/api/timeline").get_json()["error"]["message"].startswith("the query is empty")
+    assert (
+        client.get("/api/timeline").get_json()["error"]["message"].startswith("the query is empty")
+    )
 
 
 def test_results_page_has_a_chart_whose_bars_filter_to_their_period(client):

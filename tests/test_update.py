@@ -104,7 +104,10 @@ def test_cli_update_reports_what_changed(archive, tmp_path):
     from webapp.cli import main
 
     runner = CliRunner()
-    assert runner.invoke(main, ["index", str(archive), "--index-dir", str(tmp_path / "ix")]).exit_code == 0
+    assert (
+        runner.invoke(main, ["index", str(archive), "--index-dir", str(tmp_path / "ix")]).exit_code
+        == 0
+    )
     change(archive)
     result = runner.invoke(main, ["index", str(archive), "--update", "--index-dir",
                                   str(tmp_path / "ix")])

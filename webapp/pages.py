@@ -61,7 +61,10 @@ def index():
     Errors: the page is shown with the reason and status 400 for an empty or over-long question
     or a bad k, date, page or mode; 503 when no usable index is loaded.
     """
-    form = {name: request.args.get(name, "") for name in ("q", "since", "until", "mode", "group", "sort")}
+    form = {
+        name: request.args.get(name, "")
+        for name in ("q", "since", "until", "mode", "group", "sort")
+    }
     form["source"] = request.args.get("source", "")
     form["language"] = request.args.get("language", "")
     context = {"form": form, "query": form["q"], "k": request.args.get("k", DEFAULT_K),
@@ -185,7 +188,9 @@ def article(article_id: str):
     for para in found.text.split("\n\n") if found.text else []:
         start = found.text.index(para, offset)
         end = offset = start + len(para)
-        inside = [(max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start]
+        inside = [
+            (max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start
+        ]
         if anchor is None and shown is not None and shown.start < end:
             anchor = len(paragraphs)
         paragraphs.append(segments(para, highlight(para, stems).terms, inside))

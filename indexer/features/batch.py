@@ -126,7 +126,11 @@ def answer_all(searcher: Searcher, questions: Iterable[Question], k: int = 3,
         base = {**question.extra, "question": question.text}
         problem = question.problem or problem
         if problem:
-            yield {**base, **dict.fromkeys(COLUMNS[1:], ""), "error": f"line {question.line}: {problem}"}
+            yield {
+                **base,
+                **dict.fromkeys(COLUMNS[1:], ""),
+                "error": f"line {question.line}: {problem}",
+            }
         elif not hits:
             yield {**base, **dict.fromkeys(COLUMNS[1:], ""), "error": ""}
         for hit in hits:

@@ -28,8 +28,15 @@ from indexer.filters import Filters, make_filters
 from indexer.search.checks import DEFAULT_MODE, check_mode, check_query
 from indexer.search.results import Hit
 from indexer.search.searcher import Searcher
-from indexer.storage.watch_store import STORE_FILE, WatchError, WatchesDamaged, WatchStore, add_rows, \
-    put_watch, rows
+from indexer.storage.watch_store import (
+    STORE_FILE,
+    WatchError,
+    WatchesDamaged,
+    WatchStore,
+    add_rows,
+    put_watch,
+    rows,
+)
 
 WATCH_FILE = STORE_FILE
 __all__ = ["Watch", "Watches", "WatchError", "WatchesDamaged", "passage_key", "check_name"]

@@ -49,7 +49,9 @@ def whole_number(name: str, value: Any, low: int, high: int) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise QueryError(f"{name} must be a whole number from {low} to {high}, got {value!r}") from None
+        raise QueryError(
+            f"{name} must be a whole number from {low} to {high}, got {value!r}"
+        ) from None
     if not low <= number <= high:
         raise QueryError(f"{name} must be from {low} to {high}, got {number}")
     return number
@@ -88,7 +90,9 @@ def check_query(query: Any, k: Any = 10) -> tuple[str, int]:
     if not isinstance(query, str) or not query:
         raise QueryError("the query is empty: type a question or some words to search for")
     if len(query) > MAX_QUERY_CHARS:
-        raise QueryError(f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
+        raise QueryError(
+            f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}"
+        )
     broken = _SURROGATE.search(query)
     if broken:  # from a JSON "\ud800" or bytes that are not UTF-8: no text to embed
         raise QueryError(f"the query is not valid text (a broken character at position "

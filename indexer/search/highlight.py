@@ -1,4 +1,4 @@
-"""Why a passage matched: the query's words found in it, and the sentence that holds most of them."""
+"""Why a passage matched: the query's words found in it, and the sentence holding most of them."""
 
 from __future__ import annotations
 

@@ -121,10 +121,20 @@ class SearchResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The result as the JSON API returns it."""
-        return {"query": self.query, "k": self.k, "mode": self.mode, "group": self.group,
-                "sort": self.sort, "recency": self.recency,
-                "filters": self.filters.to_dict(), "page": self.page, "total": self.total,
-                "matching": self.matching, "has_more": self.has_more, "took_ms": round(self.took_ms, 2),
-                "results": [h.to_dict() for h in self.hits]}
+        return {
+            "query": self.query,
+            "k": self.k,
+            "mode": self.mode,
+            "group": self.group,
+            "sort": self.sort,
+            "recency": self.recency,
+            "filters": self.filters.to_dict(),
+            "page": self.page,
+            "total": self.total,
+            "matching": self.matching,
+            "has_more": self.has_more,
+            "took_ms": round(self.took_ms, 2),
+            "results": [h.to_dict() for h in self.hits],
+        }
 
 

@@ -88,7 +88,7 @@ class Searcher:
         return self._current().manifest
 
     def _current(self) -> Build:
-        """The served build; a newer complete one is picked up, a broken one is logged and ignored."""
+        """The served build; a newer complete one is picked up, a broken one logged and ignored."""
         now = time.monotonic()
         if now - self._checked >= RELOAD_CHECK_SECONDS:
             self._checked = now

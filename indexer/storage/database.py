@@ -133,8 +133,9 @@ class MetadataReader:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self._conn().execute(
-            f'SELECT p.id, p.position, p.start, p."end", p.text, {self._columns(_HEADER_COLUMNS)}'
-            f" FROM passages p JOIN articles a ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
+            f'SELECT p.id, p.position, p.start, p."end", p.text, '
+            f"{self._columns(_HEADER_COLUMNS)} FROM passages p JOIN articles a"
+            f" ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
             ids).fetchall()
         found = {}
         for pid, position, start, end, text, *art in rows:

@@ -113,8 +113,14 @@ class MilvusBuild(Build):
                 np.array([h["distance"] for h in hits], dtype=np.float64))
 
     def semantic(self, vector: np.ndarray, depth: int, filters: Filters) -> Ranked:
-        hits = self._search(self.passages_name, "vector", np.asarray(vector[0], np.float32).tolist(),
-                            depth, filter_expression(filters), self._FOUND)
+        hits = self._search(
+            self.passages_name,
+            "vector",
+            np.asarray(vector[0], np.float32).tolist(),
+            depth,
+            filter_expression(filters),
+            self._FOUND,
+        )
         self._remember(hits)
         return self._ranked(hits, "pid")
 

@@ -206,8 +206,10 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
     except BaseException as exc:
         _drop(client, names.values())
         if isinstance(exc, Exception):
-            raise BackendUnavailableError(f"writing to Milvus at {address.uri} failed "
-                                          f"({reason(exc)}); the index served is unchanged") from None
+            raise BackendUnavailableError(
+                f"writing to Milvus at {address.uri} failed "
+                f"({reason(exc)}); the index served is unchanged"
+            ) from None
         raise
     _drop_old_builds(client, address)
     return names["passages"]
