@@ -30,7 +30,7 @@ from indexer.building.ray_cluster import LOCAL as RAY_LOCAL
 from indexer.building.ray_cluster import RayCluster, stop_ray
 from indexer.embedding.onnx_query import DEFAULT_PRECISION, PRECISIONS
 from indexer.reading.report import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
-from indexer.retrieval.factory import open_source
+from indexer.retrieval.factory import open_backend
 from indexer.retrieval.milvus.client import MilvusAddress, is_milvus
 from indexer.retrieval.milvus.upload import upload
 from indexer.storage.indexdir import current_build, served_build
@@ -190,7 +190,7 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
     try:
         address = MilvusAddress.parse(backend) if is_milvus(backend) else None
         if address is None:
-            open_source(index_dir, model, backend)  # an unknown backend before any work
+            open_backend(index_dir, model, backend)  # an unknown backend before any work
         cluster = None
         if ray_address:
             click.echo(f"Joining the Ray cluster {ray_address}", err=True)
@@ -324,7 +324,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
     try:
         precision = None
         if is_milvus(backend):  # the index is there; the folder is not needed
-            precision = open_source(index_dir, model, backend).open().manifest.precision
+            precision = open_backend(index_dir, model, backend).open().manifest.precision
         else:
             try:
                 served_build(index_dir)  # a damaged CURRENT serves the newest build, said

@@ -24,19 +24,19 @@ from indexer.reading.report import (
     inside,
     over,
 )
-from indexer.reading.streams import Source, Unreadable, open_bytes
+from indexer.reading.streams import InputFile, Unreadable, open_bytes
 from indexer.sizes import human_size
 
 
-def _sidecar(source: Source) -> dict[str, Any]:
-    file = source.path
+def _sidecar(infile: InputFile) -> dict[str, Any]:
+    file = infile.path
     stem = file.name.removesuffix(".gz")
     stem = stem[: -len(Path(stem).suffix)] if Path(stem).suffix else stem
     meta = file.with_name(stem + SIDECAR_SUFFIX)
     if not os.path.lexists(meta):
         return {}
     where = printable(meta)
-    if not source.options.follow_links and not inside(meta, source.root):
+    if not infile.options.follow_links and not inside(meta, infile.root):
         raise RecordError(f"metadata file {where} is a link to outside the archive: not read "
                           "(pass --follow-links to read what links lead to)")
     try:
@@ -73,23 +73,23 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
 Item = Article | Skipped
 
 
-def _one(record: dict[str, Any], source: Source, default_id: str) -> Iterator[Item]:
+def _one(record: dict[str, Any], infile: InputFile, default_id: str) -> Iterator[Item]:
     try:
-        record = {**record, **_sidecar(source)}
-        yield make_article(record, origin=source.where, default_id=default_id,
-                           max_bytes=source.options.max_article_bytes)
+        record = {**record, **_sidecar(infile)}
+        yield make_article(record, origin=infile.where, default_id=default_id,
+                           max_bytes=infile.options.max_article_bytes)
     except RecordError as exc:
-        yield Skipped(source.where, str(exc))
+        yield Skipped(infile.where, str(exc))
 
 
-def read_plain_text(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+def read_plain_text(infile: InputFile, default_id: str, options: ReadOptions) -> Iterator[Item]:
     """A text file: optional front matter, the headline on the first line, then the story."""
-    meta, body = _front_matter(source.whole(options.max_article_bytes, "article"))
+    meta, body = _front_matter(infile.whole(options.max_article_bytes, "article"))
     lines = body.strip().split("\n", 1)
     if "title" not in {str(k).lower() for k in meta}:
         meta["title"] = lines[0]
         body = lines[1] if len(lines) > 1 else ""
-    yield from _one({**meta, "text": body}, source, default_id)
+    yield from _one({**meta, "text": body}, infile, default_id)
 
 
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$", re.M)
@@ -107,9 +107,9 @@ _MD_INLINE = [
 ]
 
 
-def read_markdown(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+def read_markdown(infile: InputFile, default_id: str, options: ReadOptions) -> Iterator[Item]:
     """A Markdown file: front matter, a '# headline' (or the first line), then the story."""
-    meta, body = _front_matter(source.whole(options.max_article_bytes, "article"))
+    meta, body = _front_matter(infile.whole(options.max_article_bytes, "article"))
     if "title" not in {str(k).lower() for k in meta}:
         heading = _MD_HEADING.search(body)
         first = body.strip().split("\n", 1)
@@ -122,24 +122,24 @@ def read_markdown(source: Source, default_id: str, options: ReadOptions) -> Iter
     body = _MD_HEADING.sub(r"\1", body)
     for pattern, repl in _MD_INLINE:
         body = pattern.sub(repl, body)
-    yield from _one({**meta, "text": body}, source, default_id)
+    yield from _one({**meta, "text": body}, infile, default_id)
 
 
-def read_html(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+def read_html(infile: InputFile, default_id: str, options: ReadOptions) -> Iterator[Item]:
     """An HTML page: its main text and metadata, without scripts, navigation and comments."""
     import trafilatura  # imported here: it is slow to import and only HTML needs it
 
-    text = source.whole(options.max_file_bytes, "file")
+    text = infile.whole(options.max_file_bytes, "file")
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False,
                                       include_tables=False, favor_recall=True)
     data = doc.as_dict() if hasattr(doc, "as_dict") else (doc or {})
     if not data.get("text"):
-        yield Skipped(source.where, "no article text found in the HTML page")
+        yield Skipped(infile.where, "no article text found in the HTML page")
         return
     record = {"title": data.get("title") or "", "text": data["text"], "url": data.get("url") or "",
               "source": data.get("sitename") or "", "date": data.get("date") or ""}
-    yield from _one({k: v for k, v in record.items() if v}, source, default_id)
+    yield from _one({k: v for k, v in record.items() if v}, infile, default_id)
 
 
 def _json(text: str) -> Any:
@@ -150,16 +150,16 @@ def _json(text: str) -> Any:
         raise ValueError("nested too deeply to be an article (over about 1,000 levels)") from None
 
 
-def read_json(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+def read_json(infile: InputFile, default_id: str, options: ReadOptions) -> Iterator[Item]:
     """A JSON file: one article object, a list of them, or an object holding such a list."""
     try:
-        data = _json(source.whole(options.max_file_bytes, "file"))
+        data = _json(infile.whole(options.max_file_bytes, "file"))
     except json.JSONDecodeError as exc:
-        yield Skipped(f"{source.where}:{exc.lineno}",
+        yield Skipped(f"{infile.where}:{exc.lineno}",
                       f"invalid JSON at column {exc.colno}: {exc.msg}")
         return
     except ValueError as exc:
-        yield Skipped(source.where, f"invalid JSON: {exc}")
+        yield Skipped(infile.where, f"invalid JSON: {exc}")
         return
     if isinstance(data, dict):
         for key in JSON_LIST_KEYS:
@@ -167,23 +167,23 @@ def read_json(source: Source, default_id: str, options: ReadOptions) -> Iterator
                 data = data[key]
                 break
     if isinstance(data, dict):
-        yield from _one(data, source, default_id)
+        yield from _one(data, infile, default_id)
         return
     if not isinstance(data, list):
-        yield Skipped(source.where, f"JSON holds a {type(data).__name__}, not articles")
+        yield Skipped(infile.where, f"JSON holds a {type(data).__name__}, not articles")
         return
     for i, record in enumerate(data):
         try:
-            yield make_article(record, origin=f"{source.where}[{i}]",
+            yield make_article(record, origin=f"{infile.where}[{i}]",
                                max_bytes=options.max_article_bytes)
         except RecordError as exc:
-            yield Skipped(f"{source.where}[{i}]", str(exc))
+            yield Skipped(f"{infile.where}[{i}]", str(exc))
 
 
-def read_jsonl(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+def read_jsonl(infile: InputFile, default_id: str, options: ReadOptions) -> Iterator[Item]:
     """A JSON Lines file: one article object a line; a bad line is skipped, not the file."""
-    for lineno, line in source.lines(newline=None):
-        where = f"{source.where}:{lineno}"
+    for lineno, line in infile.lines(newline=None):
+        where = f"{infile.where}:{lineno}"
         if line is None:
             yield Skipped(where, over("article", options.max_article_bytes, "line"))
             continue
@@ -225,19 +225,19 @@ class _PhysicalLines:
         return line
 
 
-def _read_delimited(source: Source, options: ReadOptions, dialect: str) -> Iterator[Item]:
+def _read_delimited(infile: InputFile, options: ReadOptions, dialect: str) -> Iterator[Item]:
     csv.field_size_limit(max(options.max_article_bytes, 131072))
-    lines = _PhysicalLines(source.lines(newline=""))
+    lines = _PhysicalLines(infile.lines(newline=""))
     reader = csv.reader(lines, dialect=dialect)
     try:
         header = next(reader)
     except StopIteration:
         header = []
     except (csv.Error, _LongLine) as exc:
-        yield Skipped(source.where, f"not readable as CSV: {exc or 'header line too long'}")
+        yield Skipped(infile.where, f"not readable as CSV: {exc or 'header line too long'}")
         return
     if not any(h.strip() for h in header):
-        yield Skipped(source.where, "no header row")
+        yield Skipped(infile.where, "no header row")
         return
     while True:
         first = lines.lineno + 1
@@ -246,35 +246,35 @@ def _read_delimited(source: Source, options: ReadOptions, dialect: str) -> Itera
         except StopIteration:
             return
         except _LongLine:
-            yield Skipped(f"{source.where}:{lines.lineno}",
+            yield Skipped(f"{infile.where}:{lines.lineno}",
                           over("article", options.max_article_bytes, "line"))
             continue
         except csv.Error as exc:
             why = over("article", options.max_article_bytes, "a field") \
                 if "field limit" in str(exc) else f"CSV error: {exc}"
-            yield Skipped(f"{source.where}:{first}", f"{why}; the rest of the file is skipped")
+            yield Skipped(f"{infile.where}:{first}", f"{why}; the rest of the file is skipped")
             return
         if not row:
             continue
         record = {name: value for name, value in zip(header, row)}  # cells beyond it dropped
         try:
-            yield make_article(record, origin=f"{source.where}:{first}",
+            yield make_article(record, origin=f"{infile.where}:{first}",
                                max_bytes=options.max_article_bytes)
         except RecordError as exc:
-            yield Skipped(f"{source.where}:{first}", str(exc))
+            yield Skipped(f"{infile.where}:{first}", str(exc))
 
 
-def read_csv(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+def read_csv(infile: InputFile, default_id: str, options: ReadOptions) -> Iterator[Item]:
     """A CSV file with a header row naming the fields; one article a row."""
-    yield from _read_delimited(source, options, "excel")
+    yield from _read_delimited(infile, options, "excel")
 
 
-def read_tsv(source: Source, default_id: str, options: ReadOptions) -> Iterator[Item]:
+def read_tsv(infile: InputFile, default_id: str, options: ReadOptions) -> Iterator[Item]:
     """A tab-separated file with a header row; one article a row."""
-    yield from _read_delimited(source, options, "excel-tab")
+    yield from _read_delimited(infile, options, "excel-tab")
 
 
-READERS: dict[str, Callable[[Source, str, ReadOptions], Iterator[Item]]] = {
+READERS: dict[str, Callable[[InputFile, str, ReadOptions], Iterator[Item]]] = {
     "text": read_plain_text, "markdown": read_markdown, "html": read_html, "json": read_json,
     "jsonl": read_jsonl, "csv": read_csv, "tsv": read_tsv,
 }

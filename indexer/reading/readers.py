@@ -28,7 +28,7 @@ from indexer.reading.report import (
     inside,
     path_id,
 )
-from indexer.reading.streams import Part, Source, Unreadable
+from indexer.reading.streams import Part, InputFile, Unreadable
 
 
 def archive_files(paths: Iterable[Path], report: ReadReport,
@@ -131,10 +131,10 @@ def read_file(file: Path, root: Path, report: ReadReport,
     if fmt is None:
         report.skip(where, f"unsupported file type; supported: {', '.join(sorted(FORMATS))}")
         return
-    source = Source(file, root, options, part)
+    infile = InputFile(file, root, options, part)
     produced, skips = 0, report.skip_count
     try:
-        for item in READERS[fmt](source, path_id(file, root), options):
+        for item in READERS[fmt](infile, path_id(file, root), options):
             if isinstance(item, Skipped):
                 report.skip(item.where, item.reason)
             else:
@@ -148,7 +148,7 @@ def read_file(file: Path, root: Path, report: ReadReport,
         what = printable(f"{type(exc).__name__}: {exc}"[:300])
         report.skip(where, f"could not be read ({what})" if not produced else
                     f"reading stopped after {produced} articles ({what})")
-    if source.counted and part is None:
+    if infile.counted and part is None:
         report.files += 1
         if not produced and report.skip_count == skips:
             report.skip(where, "holds no articles")

@@ -45,7 +45,7 @@ def parts(file: Path, size: int) -> list[Part] | None:
         with open_bytes(file, False) as stream:
             head = stream.read(SNIFF_BYTES)
             _check_start(head)
-            encoding = Source._encoding(head)
+            encoding = InputFile._encoding(head)
             if encoding not in ("utf-8", "utf-8-sig"):
                 return None
             stream.seek(0)
@@ -132,7 +132,7 @@ class _GzipChecked(io.BufferedIOBase):
         super().close()
 
 
-class Source:
+class InputFile:
     """One archive file, opened on demand: read whole up to a limit, or as a stream of text."""
 
     def __init__(self, path: Path, root: Path, options: ReadOptions, part: Part | None = None):

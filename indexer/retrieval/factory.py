@@ -6,17 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import IndexerError
-from indexer.retrieval.local import LocalSource
+from indexer.retrieval.local import LocalBackend
 
 
-def open_source(index_dir: Path, model: str, backend: str | None) -> Any:
+def open_backend(index_dir: Path, model: str, backend: str | None) -> Any:
     """Where the served builds come from: the index folder, or Milvus (backend milvus://...)."""
     from indexer.retrieval.milvus.client import MilvusAddress, is_milvus
-    from indexer.retrieval.milvus.search import MilvusSource
+    from indexer.retrieval.milvus.search import MilvusBackend
 
     if is_milvus(backend):
-        return MilvusSource(MilvusAddress.parse(backend), model)
+        return MilvusBackend(MilvusAddress.parse(backend), model)
     if backend and backend.strip() not in ("local", ""):
         raise IndexerError(f"backend {backend!r} is not known: use local (the index folder) "
                            "or milvus://HOST:PORT/NAME")
-    return LocalSource(index_dir, model)
+    return LocalBackend(index_dir, model)

@@ -273,7 +273,7 @@ def open_served(index_dir: Path, model: str) -> tuple[LocalBuild, str | None]:
     raise error
 
 
-class LocalSource:
+class LocalBackend:
     """The build an index folder serves, for a Searcher: the name CURRENT holds, and the build
     opened."""
 

@@ -19,7 +19,7 @@ from indexer.embedding.embedder import DEFAULT_MODEL, Embedder, get_embedder
 from indexer.errors import QueryError
 from indexer.filters import Filters
 from indexer.retrieval.backend import Build
-from indexer.retrieval.factory import open_source
+from indexer.retrieval.factory import open_backend
 from indexer.retrieval.local import distinct, first_places
 from indexer.search.answers import around, choose
 from indexer.search.checks import (
@@ -70,9 +70,9 @@ class Searcher:
         # One query is too little work for OpenMP's start-up to pay (2.4 ms on one thread, 5.4
         # on two). Process-wide, so set where queries are served, not where indexes are built.
         faiss.omp_set_num_threads(1)
-        self._source = open_source(self.index_dir, model, backend)
-        self._loaded, self.problem = self._source.open_served()
-        self._name = self._source.current_name() or self._source.name_of(self._loaded)
+        self._backend = open_backend(self.index_dir, model, backend)
+        self._loaded, self.problem = self._backend.open_served()
+        self._name = self._backend.current_name() or self._backend.name_of(self._loaded)
         self._checked = time.monotonic()
 
     @property
@@ -92,27 +92,27 @@ class Searcher:
         now = time.monotonic()
         if now - self._checked >= RELOAD_CHECK_SECONDS:
             self._checked = now
-            name = self._source.current_name()
+            name = self._backend.current_name()
             if name is None and self._name is not None:
-                problem = self._source.pointer_problem()
+                problem = self._backend.pointer_problem()
                 if problem:  # CURRENT damaged: keep serving what is loaded
                     self._name = None
-                    self.problem = f"{problem}; still serving {self._source.name_of(self._loaded)}"
+                    self.problem = f"{problem}; still serving {self._backend.name_of(self._loaded)}"
                     log.error("%s", self.problem)
             if name and name != self._name:
                 with self._lock:
                     if name != self._name:
                         self._name = name  # tried once, whether it loads or not
-                        if name == self._source.name_of(self._loaded):  # CURRENT mended
+                        if name == self._backend.name_of(self._loaded):  # CURRENT mended
                             self.problem = None
                             return self._loaded
                         try:
-                            self._loaded = self._source.open(name)
+                            self._loaded = self._backend.open(name)
                             self.problem = None
                             log.info("now serving %s", self._loaded.name)
                         except Exception as exc:  # keep serving the last good build
                             self.problem = (f"the build {name} did not load ({exc}); still "
-                                            f"serving {self._source.name_of(self._loaded)}")
+                                            f"serving {self._backend.name_of(self._loaded)}")
                             log.error("new index not loaded: %s", self.problem)
         return self._loaded
 

@@ -282,7 +282,7 @@ class MilvusBuild(Build):
         return found
 
 
-class MilvusSource:
+class MilvusBackend:
     """The build an address serves, for a Searcher: its name, and the build opened."""
 
     def __init__(self, address: MilvusAddress, model: str):
