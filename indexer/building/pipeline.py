@@ -12,21 +12,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
-from indexer.progress import progress_bar, say
 
+from indexer.analysis.stories import story_ids
 from indexer.articles import Article, printable
+from indexer.building.analyses import find_entities, find_threads
 from indexer.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, chunk_article, embedding_text
 from indexer.embedding.embedder import DEFAULT_MODEL, Embedder
+from indexer.embedding.onnx_query import DEFAULT_PRECISION, check_precision
 from indexer.errors import EmptyArchiveError, IndexerError
+from indexer.progress import progress_bar, say
+from indexer.reading.readers import read_archive
+from indexer.reading.report import ReadOptions, ReadReport
+from indexer.storage.database_writer import MetadataWriter
 from indexer.storage.indexdir import build_lock, current_build, publish, staging_folder
 from indexer.storage.keywords import write_keyword_indexes
 from indexer.storage.manifest import Manifest
-from indexer.storage.database_writer import MetadataWriter
-from indexer.embedding.onnx_query import DEFAULT_PRECISION, check_precision
-from indexer.reading.readers import read_archive
-from indexer.reading.report import ReadOptions, ReadReport
 from indexer.storage.vectors import IVF_SQ8, FaissStore, choose_kind
-from indexer.analysis.stories import story_ids
 
 if TYPE_CHECKING:
     from indexer.building.ray_cluster import RayCluster
@@ -148,8 +149,8 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
                 made = _embed_into(meta, store, list(zip(articles, stories)), 0, embedder,
                                    progress, batch_size, (max_words, overlap), cluster)
                 if entities:
-                    meta.add_entities(progress)
-                meta.set_threads(store.vectors)
+                    find_entities(meta, progress)
+                find_threads(meta, store.vectors)
                 write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
             finally:
                 meta.close()
@@ -235,8 +236,8 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                 embed_seconds = time.perf_counter() - embed_started
                 meta.set_stories(stories)
                 if entities:
-                    meta.add_entities(progress)
-                meta.set_threads(store.vectors)
+                    find_entities(meta, progress)
+                find_threads(meta, store.vectors)
                 passages = meta.passage_count()
                 write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
             finally:

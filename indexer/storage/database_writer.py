@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
-
-if TYPE_CHECKING:
-    import numpy as np
+from typing import Sequence
 
 from indexer.analysis.language import SAMPLE_CHARS, detect
 from indexer.articles import Article
@@ -70,16 +67,10 @@ class MetadataWriter:
     def _has_entities(self) -> bool:
         return has_table(self.conn, "entities")
 
-    def set_threads(self, vectors: "Callable[[np.ndarray], np.ndarray]") -> int:
-        """Link the stories into threads (threads.py), by their first articles' first passages
-        (vectors: the stored vectors of passage ids), and store each article's thread: the row
-        id of its thread's first article. How many threads hold more than one story."""
-        import numpy as np
-
-        from indexer.analysis.threads import thread_ids
-        from indexer.dates import day_number
-        from indexer.terms import analyse
-
+    def thread_heads(self) -> tuple[list[tuple], list[tuple]]:
+        """(every article's (rowid, id, story), each story's first article's (rowid, id,
+        story, date, first passage id, title, first passage text)): what threads are found
+        from (building/analyses.py)."""
         rows = self.conn.execute(
             "SELECT a.rowid, a.id, a.story, a.date, p.id, a.title, p.text FROM articles a"
             " LEFT JOIN passages p ON p.article_rowid = a.rowid AND p.position = 0"
@@ -89,46 +80,31 @@ class MetadataWriter:
             aid, story = row[1], row[2]
             if story not in first or aid == story:
                 first[story] = row
-        heads = [r for r in first.values() if r[4] is not None]
+        return [r[:3] for r in rows], [r for r in first.values() if r[4] is not None]
+
+    def set_threads(self, threads: Sequence[tuple[int, int]]) -> None:
+        """Store each article's thread: (article rowid, the rowid of its thread's first
+        article), replacing those stored."""
         self.conn.execute("CREATE TABLE IF NOT EXISTS threads (article_rowid INTEGER PRIMARY KEY,"
                           " thread INTEGER NOT NULL)")
         self.conn.execute("DELETE FROM threads")
-        if not heads:
-            return 0
-        days = np.array([day_number(r[3]) for r in heads])
-        leads = vectors(np.array([r[4] for r in heads], dtype=np.int64)).astype(np.float32)
-        leads /= np.maximum(np.linalg.norm(leads, axis=1, keepdims=True), 1e-12)
-        threads = thread_ids(days, leads,
-                             [frozenset(analyse(f"{r[5]}\n{r[6]}")) for r in heads])
-        thread_of = {r[2]: heads[t][0] for r, t in zip(heads, threads)}  # story -> thread
-        self.conn.executemany("INSERT INTO threads VALUES (?, ?)",
-                              [(r[0], thread_of.get(r[2], r[0])) for r in rows])
-        return int(np.sum(np.bincount(threads) > 1))
+        self.conn.executemany("INSERT INTO threads VALUES (?, ?)", threads)
 
-    def add_entities(self, progress: bool = False) -> int:
-        """Find the entities of every article that has none yet (all, the first time; those
-        added or changed, on an update): how many articles were read."""
-        from indexer.analysis.entities import SAMPLE_CHARS as CHARS
-        from indexer.analysis.entities import find
-        from indexer.progress import progress_bar
-
+    def without_entities(self, chars: int) -> list[tuple[int, str, str]]:
+        """(rowid, title, the text's first `chars` characters) of the articles whose entities
+        were not found yet (all, the first time; those added or changed, on an update)."""
         self.conn.executescript(ENTITY_SCHEMA)
         self.conn.execute("CREATE TABLE IF NOT EXISTS entities_done (article_rowid INTEGER "
                           "PRIMARY KEY)")
-        todo = self.conn.execute(
+        return self.conn.execute(
             "SELECT rowid, title, substr(text, 1, ?) FROM articles WHERE rowid NOT IN"
-            " (SELECT article_rowid FROM entities_done) ORDER BY rowid", (CHARS,)).fetchall()
-        bar = progress_bar(total=len(todo), desc="Entities", unit=" articles",
-                           disable=not progress)
-        try:
-            for (rowid, _, _), found in zip(todo, find([(t, x) for _, t, x in todo])):
-                self.conn.executemany("INSERT INTO entities (article_rowid, kind, name)"
-                                      " VALUES (?, ?, ?)", [(rowid, k, n) for k, n in found])
-                self.conn.execute("INSERT INTO entities_done VALUES (?)", (rowid,))
-                bar.update(1)
-        finally:
-            bar.close()
-        return len(todo)
+            " (SELECT article_rowid FROM entities_done) ORDER BY rowid", (chars,)).fetchall()
+
+    def add_entities(self, rowid: int, found: Sequence[tuple[str, str]]) -> None:
+        """Store an article's entities ((kind, name) pairs) as found."""
+        self.conn.executemany("INSERT INTO entities (article_rowid, kind, name) VALUES (?, ?, ?)",
+                              [(rowid, kind, name) for kind, name in found])
+        self.conn.execute("INSERT INTO entities_done VALUES (?)", (rowid,))
 
     def next_passage_id(self) -> int:
         """The first free passage id."""

@@ -1,0 +1,44 @@
+"""What a build finds across its articles once they are written: threads, and entities."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from indexer.analysis.entities import SAMPLE_CHARS, find
+from indexer.analysis.threads import thread_ids
+from indexer.dates import day_number
+from indexer.progress import progress_bar
+from indexer.storage.database_writer import MetadataWriter
+from indexer.terms import analyse
+
+
+def find_threads(meta: MetadataWriter, vectors: Callable[[np.ndarray], np.ndarray]) -> int:
+    """Link the stories into threads (analysis/threads.py), by their first articles' first
+    passages (vectors: the stored vectors of passage ids), and store each article's thread.
+    How many threads hold more than one story."""
+    rows, heads = meta.thread_heads()
+    if not heads:
+        meta.set_threads([])
+        return 0
+    days = np.array([day_number(r[3]) for r in heads])
+    leads = vectors(np.array([r[4] for r in heads], dtype=np.int64)).astype(np.float32)
+    leads /= np.maximum(np.linalg.norm(leads, axis=1, keepdims=True), 1e-12)
+    threads = thread_ids(days, leads, [frozenset(analyse(f"{r[5]}\n{r[6]}")) for r in heads])
+    thread_of = {r[2]: heads[t][0] for r, t in zip(heads, threads)}  # story -> thread
+    meta.set_threads([(r[0], thread_of.get(r[2], r[0])) for r in rows])
+    return int(np.sum(np.bincount(threads) > 1))
+
+
+def find_entities(meta: MetadataWriter, progress: bool = False) -> int:
+    """Find and store the entities of every article that has none yet: how many were read."""
+    todo = meta.without_entities(SAMPLE_CHARS)
+    bar = progress_bar(total=len(todo), desc="Entities", unit=" articles", disable=not progress)
+    try:
+        for (rowid, _, _), found in zip(todo, find([(t, x) for _, t, x in todo])):
+            meta.add_entities(rowid, found)
+            bar.update(1)
+    finally:
+        bar.close()
+    return len(todo)
