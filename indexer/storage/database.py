@@ -283,6 +283,20 @@ class MetadataReader:
             (article_id,)).fetchone()
         return Article(*row) if row else None
 
+    def article_rows(self) -> list[tuple]:
+        """Every article as (rowid, id, title, text, date, source, url, origin, content_hash,
+        story, language), language "" in an index built before languages: for a copy of the
+        whole build (Milvus' upload)."""
+        language = "language" if self._has_languages() else "''"
+        return self._conn().execute(
+            "SELECT rowid, id, title, text, date, source, url, origin, content_hash, story, "
+            f"{language} FROM articles").fetchall()
+
+    def passage_rows(self) -> list[tuple]:
+        """Every passage as (id, article rowid, position, start, end, text), by id."""
+        return self._conn().execute('SELECT id, article_rowid, position, start, "end", text'
+                                    " FROM passages ORDER BY id").fetchall()
+
     def close(self) -> None:
         """Close this thread's connection."""
         conn = getattr(self._local, "conn", None)

@@ -144,7 +144,7 @@ class KeywordIndex:
         return self.ids[found[order]], values[order].astype(np.float64)
 
 
-def _keys(terms: Iterable[str]) -> np.ndarray:
+def term_keys(terms: Iterable[str]) -> np.ndarray:
     """Each term's 64-bit key: the first 8 bytes of its BLAKE2b digest, the same in every
     process (Python's own hash() is salted per process)."""
     digests = b"".join(blake2b(t.encode(), digest_size=8).digest() for t in terms)
@@ -181,7 +181,7 @@ class PhraseIndex:
         scores = retriever.scores
         # bm25s adds an empty token of its own to the vocabulary, with no column.
         vocab = {t: c for t, c in retriever.vocab_dict.items() if c < len(scores["indptr"]) - 1}
-        keys = _keys(vocab)
+        keys = term_keys(vocab)
         order = np.argsort(keys, kind="stable")
         columns = np.fromiter(vocab.values(), dtype=np.int32, count=len(vocab))[order]
         return cls(ids_array, keys[order], columns, scores["data"], scores["indices"],
@@ -216,7 +216,7 @@ class PhraseIndex:
     def matches(self, pairs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The documents that hold any of the query's phrases, as two arrays: ids (ascending,
         int64) and BM25 scores (float64, bm25s's own sums)."""
-        wanted = _keys(dict.fromkeys(pairs))
+        wanted = term_keys(dict.fromkeys(pairs))
         if not len(wanted) or not len(self.keys):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         at = np.searchsorted(self.keys, wanted).clip(max=len(self.keys) - 1)

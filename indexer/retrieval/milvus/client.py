@@ -93,8 +93,8 @@ def term_key(term: str) -> int:
 
 def pair_key(pair: str) -> int:
     """A phrase's sparse dimension: its 64-bit key in the local phrase index, folded."""
-    from indexer.storage.keywords import _keys
-    return int(_keys([pair])[0] % np.uint64(TERMS))
+    from indexer.storage.keywords import term_keys
+    return int(term_keys([pair])[0] % np.uint64(TERMS))
 
 
 def day_key(date: str) -> int:

@@ -134,11 +134,7 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
         for kind, (schema, index) in _schemas(client, build.manifest.dimension).items():
             client.create_collection(names[kind], schema=schema, index_params=index)
         words, article_words, phrases = load_keyword_indexes(folder)
-        conn = build.meta._conn()
-        language = "language" if build.meta._has_languages() else "''"
-        articles = conn.execute(
-            "SELECT rowid, id, title, text, date, source, url, origin, content_hash, story, "
-            f"{language} FROM articles").fetchall()
+        articles = build.meta.article_rows()
         key_of = {row[1]: row[0] for row in articles}
         story_of = {row[0]: key_of.get(row[9], row[0]) for row in articles}
         story_size: dict[int, int] = {}
@@ -171,8 +167,7 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
         sources = {row[0]: row[5] for row in articles}
         languages = {row[0]: row[10] for row in articles}
         ids = {row[0]: row[1] for row in articles}
-        passages = conn.execute('SELECT id, article_rowid, position, start, "end", text'
-                                " FROM passages ORDER BY id").fetchall()
+        passages = build.meta.passage_rows()
         bar = progress_bar(total=len(passages), desc="Passages to Milvus", unit=" passages",
                            disable=not progress, leave=False)
         for at in range(0, len(passages), BATCH):
