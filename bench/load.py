@@ -1,7 +1,7 @@
 """HTTP load against `news-search serve` while the index is rebuilt and swapped underneath.
 
 Usage: python bench/load.py --index-dir DIR --archive PATH [--clients 4] [--seconds 20]
-           [--rebuilds 2] [--update] [--queries FILE.jsonl] [--workers N] [--threads N]
+           [--rebuilds 2] [--update] [--queries FILE.jsonl] [--workers N]
            [--keep-alive] [--wrk] [--close-after MS]
 
 Starts a server on a free port over a copy of DIR's index (cold start: until it first answers;
@@ -121,9 +121,9 @@ class Hostile(threading.Thread):
 
 
 def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebuilds: int,
-             queries: list[str], update: bool = False, threads: int | None = None,
-             keep_alive: bool = False, workers: int | None = None, wrk: bool = False,
-             close_after: float = 0.0, trickle: int = 0, idle: int = 0) -> dict:
+             queries: list[str], update: bool = False, keep_alive: bool = False,
+             workers: int | None = None, wrk: bool = False, close_after: float = 0.0,
+             trickle: int = 0, idle: int = 0) -> dict:
     """Serve a copy of index_dir, load it for `seconds` and until each of `rebuilds` builds
     underneath is served; the figures. trickle, idle: connections that hold on (Hostile)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,7 +135,6 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
         started = time.perf_counter()
         server = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port),
                                    "--index-dir", str(served),
-                                   *(["--threads", str(threads)] if threads else []),
                                    *(["--workers", str(workers)] if workers else [])],
                                   cwd=ROOT, stdout=log,
                                   stderr=subprocess.STDOUT)
@@ -370,8 +369,6 @@ def main() -> None:
     parser.add_argument("--rebuilds", type=int, default=2)
     parser.add_argument("--queries", type=Path)
     parser.add_argument("--workers", type=int, help="the server's processes (default: serve's)")
-    parser.add_argument("--threads", type=int,
-                        help="the server's threads, with --workers 1 (default: serve's)")
     parser.add_argument("--keep-alive", action="store_true",
                         help="Each client keeps one HTTP/1.1 connection open, as a browser or an"
                         " API client with a session does (default: a new connection a request).")
@@ -390,7 +387,7 @@ def main() -> None:
     args = parser.parse_args()
     queries = read_queries(args.queries) if args.queries else QUERIES
     figures = run_load(args.index_dir, args.archive, args.clients, args.seconds, args.rebuilds,
-                       queries, args.update, args.threads, args.keep_alive, args.workers,
+                       queries, args.update, args.keep_alive, args.workers,
                        args.wrk, args.close_after / 1000)
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine()}")

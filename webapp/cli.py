@@ -51,20 +51,14 @@ from webapp.watch_cli import watch
 from .serving import (
     MAX_DEFAULT_WORKERS,
     answer_as,
-    can_fork_workers,
     client_timeout,
     default_workers,
     listen,
     prepare_questions,
     serve_processes,
-    serve_threads,
-    warm_app,
 )
 
 MAX_SKIPPED_SHOWN = 20
-# Only where gunicorn cannot run (waitress): a search is CPU work, and one thread per core
-# answered most (docs/history/benchmarks.md, "Serving").
-DEFAULT_THREADS = max(2, os.cpu_count() or 2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -284,10 +278,6 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
               help="Server processes, each answering one search at a time and reading any "
                    "number of connections (gunicorn with gevent).  [default: one per CPU core, "
                    f"at most {MAX_DEFAULT_WORKERS}]")
-@click.option("--threads", default=DEFAULT_THREADS, show_default=True,
-              type=click.IntRange(1, 64),
-              help="Where gunicorn cannot run (Windows): requests answered at a time by threads "
-                   "of one process (waitress).")
 @click.option("--name", "names", multiple=True, metavar="HOST",
               help="A host name the server answers as (repeat for more), besides localhost and "
                    "127.0.0.1: requests naming another are refused. Needed with --host 0.0.0.0 "
@@ -300,22 +290,18 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
 @backend_option
 @model_option
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads: int,
+def serve(ctx: click.Context, host: str, port: int, workers: int | None,
           names: tuple[str, ...], build_seeds: bool, index_dir: Path, backend: str,
           model: str) -> None:
     """Serve the search page and the JSON API.
 
-    One worker process a core answers (gunicorn); where gunicorn cannot run, one process with
-    threads (waitress). If the default index folder holds no index yet, one is built from the
-    seed archive first; another folder must hold one, or be given --seeds.
+    One worker process a core answers (gunicorn, each reading its connections with gevent). If
+    the default index folder holds no index yet, one is built from the seed archive first;
+    another folder must hold one, or be given --seeds.
     """
     started = time.time()
     client_timeout()  # a bad NEWS_SEARCH_CLIENT_TIMEOUT is refused before anything starts
     workers = workers or default_workers()
-    processes = can_fork_workers()
-    if workers > 1 and not processes:
-        click.echo("Several worker processes need gunicorn (not on Windows): serving with "
-                   "threads in one process", err=True)
     listener = listen(host, port)
     url = f"http://{host}:{port}/"
     os.environ["NEWS_SEARCH_SERVER_NAMES"] = answer_as(host, names)  # the workers read it
@@ -338,12 +324,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
                 click.echo(f"No index in {index_dir} yet: building one from {seeds}", err=True)
                 _run_build([seeds], index_dir, model)
         prepare_questions(index_dir, model, precision)
-        if processes:  # each worker loads the index; the server stops if none can at its start
-            serve_processes(listener, workers, index_dir, model, started, url)
-        app = warm_app(index_dir, model)
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
-    serve_threads(app, listener, threads, started, url)
+    # Each worker loads the index; the server stops if none can at its start.
+    serve_processes(listener, workers, index_dir, model, started, url)
 
 
 

@@ -1,12 +1,14 @@
-"""How `news-search serve` answers HTTP: several processes (gunicorn), or threads (waitress).
+"""How `news-search serve` answers HTTP: several processes (gunicorn), each reading its
+connections with gevent.
 
 A search is CPU work in Python, numpy, FAISS and ONNX Runtime. Threads of one process share one
 interpreter lock, so two threads on two cores answered 1.4 searches for every one a single thread
 answers; two processes answer two (BENCHMARKS.md, Serving). So where gunicorn runs (Linux,
 macOS) one worker process a core answers, each with its own copy of the index and the model.
 Each reads its connections with gevent: a client that sends slowly, or not at all, holds a
-greenlet, never the process, while searches run one at a time (they do not yield). Elsewhere
-(Windows) waitress serves with threads.
+greenlet, never the process, while searches run one at a time (they do not yield). gunicorn and
+the index folder's lock need fork and fcntl: news-search serves on Linux and macOS (on Windows,
+under WSL).
 """
 
 from __future__ import annotations
@@ -73,20 +75,9 @@ def answer_as(host: str, names: tuple[str, ...]) -> str:
     return ",".join(dict.fromkeys(n.strip() for n in every if n.strip()))
 
 
-def can_fork_workers() -> bool:
-    """Whether gunicorn and gevent can run here (they need fork and fcntl: not on Windows)."""
-    try:
-        import fcntl  # noqa: F401
-        import gevent  # noqa: F401
-        import gunicorn  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def default_workers() -> int:
-    """One worker process a core, at most MAX_DEFAULT_WORKERS; 1 where gunicorn cannot run."""
-    return min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1) if can_fork_workers() else 1
+    """One worker process a core, at most MAX_DEFAULT_WORKERS."""
+    return min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -149,18 +140,6 @@ def error_response(status: int, reason: str, message: str) -> bytes:
                "Cache-Control": NO_STORE, "Connection": "close", **HEADERS}
     head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     return head.encode("latin-1") + b"\r\n" + body
-
-
-def serve_threads(app, listener: socket.socket, threads: int, started: float,  # noqa: ANN001
-                  url: str) -> None:
-    """Serve app on listener with waitress, `threads` requests at a time, until interrupted."""
-    import waitress
-
-    click.echo(ready_line(started, url, f"1 process, {threads} threads"), err=True)
-    # waitress reads requests apart from its threads; idle connections close after the client
-    # timeout, and up to WORKER_CONNECTIONS are held before new ones wait.
-    waitress.serve(app, sockets=[listener], threads=threads, ident="news-search", _quiet=True,
-                   channel_timeout=client_timeout(), connection_limit=WORKER_CONNECTIONS)
 
 
 def serve_processes(listener: socket.socket, workers: int, index_dir: Path, model: str,
