@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from indexer import Embedder, Searcher, build_index
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
-SEEDS = ROOT / "seeds"
-ARCHIVE = DATA / "archive"
-ALEPPO_QUESTION = "how many rebels were in east Aleppo before the assault?"
-# A story an update adds to the archive: a storm at the harbour.
-STORM_STORY = ("Storm floods the harbour\n\nA storm surge flooded the harbour on Sunday, sinking "
-               "two fishing boats and damaging the ferry terminal, the coast guard said.\n")
+from helpers import ARCHIVE, SEEDS, built, copy_archive
+from indexer import Embedder, Searcher
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -39,14 +24,6 @@ def pytest_runtest_makereport(item, call):
 def embedder() -> Embedder:
     """The real default model, from its PyPI package, loaded once for the whole run."""
     return Embedder()
-
-
-def built(tmp_path_factory, embedder: Embedder, name: str, *paths: Path, **options) -> Path:
-    """A new folder (named from name) holding an index of paths, built with the shared model;
-    options go to build_index."""
-    folder = tmp_path_factory.mktemp(name)
-    build_index(list(paths), folder, embedder=embedder, **options)
-    return folder
 
 
 @pytest.fixture(scope="session")
@@ -66,13 +43,6 @@ def archive_searcher(archive_index, embedder) -> Searcher:
     return Searcher(archive_index, embedder=embedder)
 
 
-def copy_archive(folder: Path) -> Path:
-    """A copy of tests/data/archive at folder with seeds/ inside it, for tests that change it."""
-    shutil.copytree(ARCHIVE, folder)
-    shutil.copytree(SEEDS, folder / "seeds")
-    return folder
-
-
 @pytest.fixture()
 def archive(tmp_path) -> Path:
     """A private copy of the archive and the seeds (copy_archive)."""
@@ -87,42 +57,3 @@ def writable_index(tmp_path, archive_index) -> Path:
     return copy
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(index_dir: Path, port: int, log, *options: str,
-          env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`news-search serve` as a real process, its output to the open file log; env: variables
-    to set for it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port),
-         "--index-dir", str(index_dir), *options],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, **env} if env else None)
-
-
-def get(url: str) -> tuple[int, str]:
-    """(status, body) of a GET, errors included."""
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
-def wait_until_up(proc: subprocess.Popen, base: str, log_path: Path, seconds: float = 120) -> None:
-    """Wait until the server at base answers /api/health, or fail with its log."""
-    deadline = time.monotonic() + seconds
-    while True:
-        assert proc.poll() is None, log_path.read_text()
-        try:
-            if get(base + "/api/health")[0] == 200:
-                return
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_milvus import start_milvus, stop  # noqa: E402
 
-from conftest import ALEPPO_QUESTION, ROOT, free_port  # noqa: E402
+from helpers import ALEPPO_QUESTION, ROOT, free_port  # noqa: E402
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import free_port, serve, wait_until_up
+from helpers import free_port, serve, wait_until_up
 
 
 def start(index: Path, folder: Path, *options: str, env: dict | None = None):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import DATA, built
+from helpers import DATA, built
 from indexer import Searcher
 from indexer.search.answers import (
     LEAD_WORDS,

@@ -9,7 +9,7 @@ import json
 
 from click.testing import CliRunner
 
-from conftest import ALEPPO_QUESTION
+from helpers import ALEPPO_QUESTION
 from webapp import create_app
 from webapp.cli import main
 

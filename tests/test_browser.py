@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALEPPO_QUESTION, STORM_STORY, free_port, serve, wait_until_up
+from helpers import ALEPPO_QUESTION, STORM_STORY, free_port, serve, wait_until_up
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -187,7 +187,7 @@ def test_the_results_page_reads_well_on_desktop_and_phone(page, base_url, width,
 @pytest.fixture(scope="module")
 def watched(tmp_path_factory, embedder):
     """A server over a private index of a copy of the archive (a watch writes beside it)."""
-    from conftest import copy_archive
+    from helpers import copy_archive
     from indexer import build_index
 
     root = tmp_path_factory.mktemp("watched")
@@ -208,7 +208,7 @@ def test_a_search_watched_from_the_page_lists_what_an_update_brings(page, watche
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from helpers import ROOT
 
     base, archive, index = watched
     page.goto(base + "/?q=storm+damage+at+the+harbour")

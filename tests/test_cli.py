@@ -9,7 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from conftest import ALEPPO_QUESTION, ARCHIVE, DATA, ROOT, SEEDS
+from helpers import ALEPPO_QUESTION, ARCHIVE, DATA, ROOT, SEEDS
 from webapp.cli import main
 
 

@@ -13,7 +13,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import SEEDS
+from helpers import SEEDS
 from indexer import IndexerError, Searcher, build_index
 from indexer.storage.indexdir import current_build
 

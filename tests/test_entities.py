@@ -9,7 +9,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA, built
+from helpers import DATA, built
 from indexer import QueryError, Searcher, build_index, make_filters, update_index
 from indexer.analysis.entities import clean
 from webapp import create_app

@@ -8,7 +8,7 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA
+from helpers import DATA
 from indexer.features.evaluate import (
     evaluate,
     holds_answer,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARCHIVE, ROOT
+from helpers import ARCHIVE, ROOT
 from indexer import Searcher, build_index
 from indexer.features.watches import Watches
 from servers import ask, start, stop

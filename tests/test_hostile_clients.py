@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARCHIVE, SEEDS, get
+from helpers import ARCHIVE, SEEDS, get
 from servers import start, stop
 from indexer import build_index
 from indexer.storage.indexdir import current_build

@@ -14,7 +14,7 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from conftest import ARCHIVE
+from helpers import ARCHIVE
 from indexer import Searcher
 from indexer.storage.watch_store import STORE_FILE, add_rows, rows
 from indexer.features.watches import KEPT_CHECKS, KEPT_FINDINGS, KEPT_SEEN, Watches, WatchError

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SEEDS, get
+from helpers import ROOT, SEEDS, get
 from indexer import build_index
 from indexer.storage.indexdir import current_build
 from servers import ask, start, stop, worker_pids

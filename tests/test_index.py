@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALEPPO_QUESTION, SEEDS
+from helpers import ALEPPO_QUESTION, SEEDS
 from indexer import (
     EmptyArchiveError,
     IndexBusyError,

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA, built
+from helpers import DATA, built
 from indexer import QueryError, Searcher, build_index, make_filters, update_index
 from indexer.storage.indexdir import current_build
 from webapp import create_app

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import ALEPPO_QUESTION, ARCHIVE, DATA, ROOT, SEEDS, free_port, get, serve, \
+from helpers import ALEPPO_QUESTION, ARCHIVE, DATA, ROOT, SEEDS, free_port, get, serve, \
     wait_until_up
 from indexer import IndexMismatchError, Searcher, build_index, make_filters
 from indexer.storage.indexdir import current_build

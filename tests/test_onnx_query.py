@@ -8,7 +8,7 @@ import collections
 import numpy as np
 import onnx
 import pytest
-from conftest import DATA, SEEDS
+from helpers import DATA, SEEDS
 
 from indexer import Embedder, Searcher, build_index
 from indexer.embedding import embedder as embedding

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import ARCHIVE, ROOT, SEEDS
+from helpers import ARCHIVE, ROOT, SEEDS
 
 # CI sets NEWS_SEARCH_REQUIRE_NETNS=1 where it found that it can make a network namespace.
 REQUIRED = bool(os.environ.get("NEWS_SEARCH_REQUIRE_NETNS"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARCHIVE, SEEDS
+from helpers import ARCHIVE, SEEDS
 from indexer import ArchiveError, ReadReport, make_article, read_archive
 from indexer.articles import RecordError, clean_text, normalise_date
 

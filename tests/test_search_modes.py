@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import DATA
+from helpers import DATA
 from indexer import QueryError, Searcher, build_index
 from indexer.search.fusion import min_max_array, reciprocal_rank_fusion
 from indexer.terms import analyse, phrases, query_stems

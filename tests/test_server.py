@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALEPPO_QUESTION, ROOT, free_port, get, serve, wait_until_up
+from helpers import ALEPPO_QUESTION, ROOT, free_port, get, serve, wait_until_up
 
 sys.path.insert(0, str(ROOT / "bench"))
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import ARCHIVE
+from helpers import ARCHIVE
 from indexer import Searcher, build_index, update_index
 from indexer.storage.indexdir import current_build
 from indexer.storage.vectors import (FLAT, IVF_SQ8, NPROBE, FaissStore, cells_for, choose_kind,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DATA
+from helpers import DATA
 from indexer import Article, Searcher, build_index, make_filters
 from indexer.analysis.stories import story_ids
 from webapp import create_app

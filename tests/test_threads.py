@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA, built
+from helpers import DATA, built
 from indexer import Searcher, update_index
 from indexer.analysis.threads import thread_ids
 from webapp import create_app

@@ -88,7 +88,7 @@ def test_a_share_divides_by_every_story_of_the_period(archive_searcher):
 
 
 def test_shares_of_syndicated_copies_count_a_story_once(tmp_path, embedder):
-    from conftest import DATA
+    from helpers import DATA
     from indexer import Searcher, build_index
 
     build_index([DATA / "syndicated"], tmp_path / "ix", embedder=embedder)

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import STORM_STORY
+from helpers import STORM_STORY
 from indexer.search.checks import RELOAD_CHECK_SECONDS
 from indexer import (
     IndexMismatchError,
@@ -58,7 +58,7 @@ def test_an_update_equals_a_full_rebuild(archive, tmp_path, embedder):
 
 def test_an_update_regroups_the_stories_of_articles_it_kept(tmp_path, embedder):
     """A new copy read first names the story of the copies already indexed, as a rebuild does."""
-    from conftest import DATA
+    from helpers import DATA
 
     lines = (DATA / "syndicated" / "storm.jsonl").read_text().splitlines(keepends=True)
     archive = tmp_path / "archive"

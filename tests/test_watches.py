@@ -11,7 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator, ValidationError
 from click.testing import CliRunner
 
-from conftest import STORM_STORY
+from helpers import STORM_STORY
 from indexer import QueryError, Searcher, build_index, make_filters, update_index
 from indexer.features.watches import WATCH_FILE, Watches, WatchError, passage_key
 from webapp import create_app

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import ALEPPO_QUESTION
+from helpers import ALEPPO_QUESTION
 from indexer import build_index
 from webapp import create_app
 
@@ -158,7 +158,7 @@ def test_no_index_is_a_503_that_says_how_to_build_one(tmp_path, embedder):
     assert client.get("/api/health").status_code == 503
     page = client.get("/?q=x")
     assert page.status_code == 503 and "news-search index PATH" in page.get_data(as_text=True)
-    build_index([tmp_path.parent / "nothing"] if False else [__import__("conftest").SEEDS],
+    build_index([tmp_path.parent / "nothing"] if False else [__import__("helpers").SEEDS],
                 tmp_path / "none", embedder=embedder)
     assert client.get("/api/health").status_code == 200  # found once built, no restart
 
