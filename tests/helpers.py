@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -78,3 +79,29 @@ def wait_until_up(proc: subprocess.Popen, base: str, log_path: Path, seconds: fl
             pass
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.2)
+
+
+def start_milvus(data: Path, port: int) -> subprocess.Popen:
+    """A milvus-lite server on 127.0.0.1:port, answering once this returns."""
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server",
+                             "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, "milvus-lite server exited"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            assert time.monotonic() < deadline, "milvus-lite server did not start"
+            time.sleep(0.2)
+
+
+def stop_milvus(proc: subprocess.Popen) -> None:
+    """Stop a milvus-lite server (SIGTERM, then SIGKILL after 30 s)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)

@@ -13,7 +13,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_milvus import start_milvus, stop  # noqa: E402
+from helpers import start_milvus, stop_milvus  # noqa: E402
 
 from helpers import ALEPPO_QUESTION, ROOT, free_port  # noqa: E402
 
@@ -95,7 +95,7 @@ def main(archive: str, work: str) -> None:
             "parts_equal": ray_read == local_read and len(local_read) == 41,
             "parts_reports": [vars(local_report), vars(ray_report)]}, default=str))
     finally:
-        stop(milvus)
+        stop_milvus(milvus)
 
 
 if __name__ == "__main__":

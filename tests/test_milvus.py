@@ -5,18 +5,15 @@ model mismatch, and the engine going away and coming back."""
 from __future__ import annotations
 
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from helpers import ALEPPO_QUESTION, ARCHIVE, DATA, ROOT, SEEDS, free_port, get, serve, \
-    wait_until_up
+    start_milvus, stop_milvus, wait_until_up
 from indexer import IndexMismatchError, Searcher, build_index, make_filters
 from indexer.storage.indexdir import current_build
 from indexer.retrieval.milvus.client import MilvusAddress, connect, served_collection
@@ -28,38 +25,13 @@ QUESTIONS = [ALEPPO_QUESTION, "why was the bridge closed", "water for farms", "s
              "interest rates", "engine warning grounds the regional plane", "museum", "ZQ-8812"]
 
 
-def start_milvus(data: Path, port: int) -> subprocess.Popen:
-    """A milvus-lite server on 127.0.0.1:port, answering once this returns."""
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server",
-                             "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, "milvus-lite server exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            assert time.monotonic() < deadline, "milvus-lite server did not start"
-            time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def milvus(tmp_path_factory):
     """The port of a milvus-lite server for this module's tests."""
     port = free_port()
     proc = start_milvus(tmp_path_factory.mktemp("milvus-data"), port)
     yield port
-    stop(proc)
+    stop_milvus(proc)
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +168,7 @@ def test_milvus_going_away_is_a_503_and_its_return_is_served(tmp_path, embedder)
         client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": embedder,
                              "BACKEND": address}).test_client()
         assert client.get("/api/search?q=Aleppo").status_code == 200
-        stop(proc)
+        stop_milvus(proc)
         gone = client.get("/api/search?q=Aleppo+rebels")
         assert gone.status_code == 503 and "Milvus" in gone.get_json()["error"]["message"]
         proc = start_milvus(tmp_path / "data", port)
@@ -206,7 +178,7 @@ def test_milvus_going_away_is_a_503_and_its_return_is_served(tmp_path, embedder)
             time.sleep(0.5)
         assert back.get_json()["results"][0]["article"]["source"] == "AFP"
     finally:
-        stop(proc)
+        stop_milvus(proc)
 
 
 def test_serve_answers_from_milvus_over_http(indexes, tmp_path):

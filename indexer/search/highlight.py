@@ -40,7 +40,9 @@ def weigher(stems: frozenset[str], weights: Mapping[str, float] | None
             ) -> tuple[Callable[[set[str]], float], float]:
     """How much a set of the query's stems weighs (by weights, else by count), and what all of
     them weigh (1 if nothing)."""
-    weigh = (lambda held: sum(weights.get(s, 0.0) for s in held)) if weights else len
+    # Summed in one order: a set's order changes with the process's hash seed, and a float
+    # sum in another order can break a tie between two sentences the other way.
+    weigh = (lambda held: sum(weights.get(s, 0.0) for s in sorted(held))) if weights else len
     return weigh, (weigh(stems) or 1.0)
 
 

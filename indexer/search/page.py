@@ -10,10 +10,12 @@ import numpy as np
 
 from indexer.chunking import Passage, sentence_spans
 from indexer.retrieval.backend import Build
-from indexer.search.answers import LEAD_READ, SHOWN_WORDS, opening, window
-from indexer.search.checks import EXPLAIN_SENTENCES
-from indexer.search.highlight import Highlights, closest_sentences, matched_words
+from indexer.search.answers import LEAD_READ, SHOWN_WORDS, around, choose, opening, window
+from indexer.search.checks import ANSWER_CHOICES, EXPLAIN_SENTENCES, MORE_SHOWN
+from indexer.search.highlight import Highlights, closest_sentences, highlight, matched_words
+from indexer.search.ranking import Pool
 from indexer.search.results import Hit
+from indexer.terms import query_stems
 
 
 def explain_by_meaning(hits: list[Hit], vector: np.ndarray,
@@ -87,3 +89,51 @@ def joined(lead: Passage, terms: tuple[tuple[int, int], ...], between: str, pass
     return (Passage(passage.article_id, passage.position, lead.start, passage.end,
                     lead.text + between + passage.text),
             replace(lights, terms=terms + moved, sentence=sentence))
+
+
+def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_rank: int,
+              mode: str, query: str) -> list[Hit]:
+    """The hits of a page (shown: each result's best passage's place in the pool): the
+    passage each shows, chosen among its article's best (answers.py) and widened to the
+    sentences around its best one, its other passages, copies and thread."""
+    stories, owners = pool.about.stories, pool.about.owners
+    # Each result's other passages of the same article, best first (a story also holds its
+    # copies', which are listed as copies instead).
+    owns = [np.flatnonzero((stories == stories[at]) & (owners == owners[at]))[1:].tolist()
+            if group == "article" else [] for at in shown]
+    # What a result may show instead of its best passage: its article's next ones in the
+    # pool that hold the question's words (answers.py; semantic mode has no word counts).
+    worded = ~np.isnan(pool.keyword) if mode != "semantic" else np.ones(len(pool.ids), bool)
+    choices = [[head, *[at for at in own if worded[at]][:ANSWER_CHOICES - 1]]
+               for head, own in zip(shown, owns)]
+    found = loaded.passages({int(pool.ids[at]) for choice, own in zip(choices, owns)
+                             for at in [*choice, *own[:MORE_SHOWN]]})
+    stems = query_stems(query)
+    weights = loaded.idf(stems)
+    hits, picks, keys = [], [], []
+    for head, own, choice in zip(shown, owns, choices):
+        choice = [at for at in choice if int(pool.ids[at]) in found]
+        if not choice:
+            continue
+        picked = choose([(found[int(pool.ids[at])][0].text, found[int(pool.ids[at])][0].position)
+                         for at in choice], stems, weights, query)
+        if picked is None:  # none holds the question's words: the best one
+            chosen = choice[0]
+            lights = highlight(found[int(pool.ids[chosen])][0].text, stems, weights)
+        else:
+            chosen, lights = choice[picked[0]], picked[1]
+        passage, article = found[int(pool.ids[chosen])]
+        pid, _, similarity, keyword = pool.entry(chosen)
+        others = [at for at in [head, *own] if at != chosen]
+        more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
+                     for at in others[:MORE_SHOWN] if int(pool.ids[at]) in found)
+        copies = tuple(loaded.story_copies(article.id)) \
+            if group == "article" and pool.about.shared[head] else ()
+        hits.append(Hit(first_rank + len(hits), float(pool.scores[head]), pid, passage, article,
+                        lights, similarity, keyword, more, len(own), copies))
+        # One result per story shows more of it; a passage result shows the passage ranked.
+        picks.append(around(passage, lights) if group == "article" else None)
+        keys.append(int(owners[head]))
+    hits = widened(loaded, hits, picks, stems)
+    return [replace(h, thread_stories=int(n))
+            for h, n in zip(hits, loaded.thread_stories(np.array(keys, dtype=np.int64)))]

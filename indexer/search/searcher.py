@@ -20,17 +20,13 @@ from indexer.errors import QueryError
 from indexer.filters import Filters
 from indexer.retrieval.backend import Build
 from indexer.retrieval.factory import open_backend
-from indexer.retrieval.local import distinct, first_places
-from indexer.search.answers import around, choose
+from indexer.retrieval.local import first_places
 from indexer.search.checks import (
-    ANSWER_CHOICES,
     CANDIDATES,
-    DATE_SORTED,
     DEFAULT_MODE,
     EVAL_MODES,
     FACETS_SHOWN,
     MAX_COMPARED,
-    MORE_SHOWN,
     POOL_CACHE,
     RELOAD_CHECK_SECONDS,
     TIMELINE_STORIES,
@@ -45,14 +41,13 @@ from indexer.search.checks import (
 )
 from indexer.search.facets import count_facets
 from indexer.search.fusion import HYBRID, KEYWORD, reciprocal_rank_fusion
-from indexer.search.highlight import highlight
-from indexer.search.page import explain_by_meaning, widened
-from indexer.search.ranking import Pool, boost_recent, convex, resolved
-from indexer.search.results import Facets, Hit, SearchResult, ThreadStory
+from indexer.search.page import explain_by_meaning, page_hits
+from indexer.search.ranking import Pool, boost_recent, convex, resolved, result_heads
+from indexer.search.results import Facets, SearchResult, ThreadStory
 from indexer.search.thread import thread_stories
 from indexer.search.timeline import Timeline, check_interval, count_together
 from indexer.storage.manifest import Manifest
-from indexer.terms import analyse, phrases, query_stems
+from indexer.terms import analyse, phrases
 
 
 class Searcher:
@@ -208,65 +203,9 @@ class Searcher:
         pool = self._pool(loaded, query, mode, filters)
         if recency:
             pool = boost_recent(loaded, pool, recency)
-        # heads: where in the pool each result's best passage is, in result order.
-        stories, owners = pool.about.stories, pool.about.owners
-        if group == "article":  # one result per story: an article and its syndicated copies
-            heads = first_places(stories)
-        else:
-            heads = np.arange(len(pool.ids))
-        total = len(heads)
-        matching = None
-        if mode != "semantic":  # the results with at least one passage holding its words
-            worded = ~np.isnan(pool.keyword)
-            matching = len(distinct(stories[worded])) if group == "article" \
-                else int(worded.sum())
-        if sort == "date":  # newest first; undated last; equal days keep their relevance order
-            heads = heads[:DATE_SORTED]
-            day = pool.about.days[heads]
-            heads = heads[np.argsort(np.where(np.isnan(day), np.inf, -day), kind="stable")]
+        heads, total, matching = result_heads(pool, group, sort, mode)
         shown = heads[(page - 1) * k: page * k].tolist()
-        # Each result's other passages of the same article, best first (a story also holds its
-        # copies', which are listed as copies instead).
-        owns = [np.flatnonzero((stories == stories[at]) & (owners == owners[at]))[1:].tolist()
-                if group == "article" else [] for at in shown]
-        # What a result may show instead of its best passage: its article's next ones in the
-        # pool that hold the question's words (answers.py; semantic mode has no word counts).
-        worded = ~np.isnan(pool.keyword) if mode != "semantic" else np.ones(len(pool.ids), bool)
-        choices = [[head, *[at for at in own if worded[at]][:ANSWER_CHOICES - 1]]
-                   for head, own in zip(shown, owns)]
-        found = loaded.passages({int(pool.ids[at]) for choice, own in zip(choices, owns)
-                                      for at in [*choice, *own[:MORE_SHOWN]]})
-        stems = query_stems(query)
-        weights = loaded.idf(stems)
-        hits, picks, keys = [], [], []
-        for head, own, choice in zip(shown, owns, choices):
-            choice = [at for at in choice if int(pool.ids[at]) in found]
-            if not choice:
-                continue
-            picked = choose([(found[int(pool.ids[at])][0].text,
-                              found[int(pool.ids[at])][0].position) for at in choice],
-                            stems, weights, query)
-            if picked is None:  # none holds the question's words: the best one
-                chosen = choice[0]
-                lights = highlight(found[int(pool.ids[chosen])][0].text, stems, weights)
-            else:
-                chosen, lights = choice[picked[0]], picked[1]
-            passage, article = found[int(pool.ids[chosen])]
-            pid, _, similarity, keyword = pool.entry(chosen)
-            others = [at for at in [head, *own] if at != chosen]
-            more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
-                         for at in others[:MORE_SHOWN] if int(pool.ids[at]) in found)
-            copies = tuple(loaded.story_copies(article.id)) \
-                if group == "article" and pool.about.shared[head] else ()
-            hits.append(Hit((page - 1) * k + len(hits) + 1, float(pool.scores[head]), pid,
-                            passage, article, lights, similarity, keyword, more,
-                            len(own), copies))
-            # One result per story shows more of it; a passage result shows the passage ranked.
-            picks.append(around(passage, lights) if group == "article" else None)
-            keys.append(int(owners[head]))
-        hits = widened(loaded, hits, picks, stems)
-        hits = [replace(h, thread_stories=int(n))
-                for h, n in zip(hits, loaded.thread_stories(np.array(keys, dtype=np.int64)))]
+        hits = page_hits(loaded, pool, shown, group, (page - 1) * k + 1, mode, query)
         # A passage found by its words alone: its similarity, for display.
         unmeasured = [h.passage_id for h in hits if h.similarity is None] \
             if mode != "keyword" else []

