@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -118,10 +118,7 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
     index being served stays untouched until the new one is complete: a failure or an interrupt
     at any point leaves it as it was.
     """
-    if entities:
-        from indexer.analysis.entities import _pipeline
-
-        _pipeline()  # a missing pipeline is refused before anything is read
+    _entities_ready(entities)  # a missing pipeline is refused before anything is read
     choose_kind(store_kind, 0)  # a wrong kind is refused before anything is read
     check_precision(precision)
     started = time.perf_counter()
@@ -130,17 +127,7 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
         articles, report = _read_or_refuse(paths, index_dir, progress, read_options, cluster)
         read_seconds = time.perf_counter() - started
         stories = story_ids(articles, progress)
-        embedder = embedder or Embedder(model, precision=precision)
-        # Loaded (the first time: exported and quantised) before the clock and the progress bar
-        # start, so that both show embedding's own rate.
-        if progress:
-            first = "" if embedder.questions_prepared() else (
-                " (on first use it is exported to ONNX and quantised, for passages and for "
-                "questions: about 20 s more)")
-            say(f"Loading the model {embedder.name}{first}")
-        embedder.load_passage_model()
-        if embedder.passage_precision == "int8" and not embedder.questions_prepared():
-            embedder.prepare_questions()  # made now, while torch may be loaded anyway
+        embedder = _loaded(embedder or Embedder(model, precision=precision), progress)
         with staging_folder(index_dir) as staged, _write_errors(index_dir):
             embed_started = time.perf_counter()
             store = FaissStore(embedder.dimension)
@@ -148,25 +135,17 @@ def build_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MOD
             try:
                 made = _embed_into(meta, store, list(zip(articles, stories)), 0, embedder,
                                    progress, batch_size, (max_words, overlap), cluster)
-                if entities:
-                    find_entities(meta, progress)
-                find_threads(meta, store.vectors)
-                write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
+                _analyse(meta, store, staged, entities, progress)
             finally:
                 meta.close()
             store = _finish_store(store, store_kind, nprobe, progress)
             store.save(staged)
             embed_seconds = time.perf_counter() - embed_started
-            manifest = Manifest(
-                model=embedder.name, dimension=embedder.dimension, max_words=max_words,
-                overlap=overlap, articles=len(articles), passages=len(store),
-                built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                build_seconds=round(time.perf_counter() - started, 3),
-                sources=[printable(Path(p).resolve()) for p in paths], skipped=report.skip_count,
-                store=store.description, store_choice=store_kind,
-                precision=made, entities=entities)
-            manifest.write(staged)
-            folder = publish(index_dir, staged)
+            manifest = _manifest(
+                started, paths, report, store, model=embedder.name, dimension=embedder.dimension,
+                max_words=max_words, overlap=overlap, articles=len(articles),
+                passages=len(store), store_choice=store_kind, precision=made, entities=entities)
+            folder = _publish(index_dir, staged, manifest)
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)
 
 
@@ -178,52 +157,32 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                  entities: bool | None = None,
                  cluster: RayCluster | None = None) -> BuildResult:
     """Bring the served index in line with the archive at paths: embed new and changed articles
-    (by content hash), drop those no longer there, keep the rest as they are. The store kind,
-    nprobe and the passages' precision stay as built unless given; "auto" turns a store
-    approximate once it grows past AUTO_IVF_FROM passages. entities: as built unless True
-    (then every article gets them). cluster: read and embed on a Ray cluster.
-
-    The work is done on a copy of the served build, swapped in whole when complete, so a failure
-    or an interrupt leaves the served index untouched.
-    """
+    (by content hash), drop those no longer there, keep the rest. Store kind, nprobe and
+    precision stay as built unless given ("auto" turns approximate past AUTO_IVF_FROM
+    passages); entities: as built unless True. On a copy of the served build, swapped in whole
+    when complete: a failure or an interrupt leaves the served index untouched."""
     started = time.perf_counter()
     index_dir = Path(index_dir)
     with build_lock(index_dir):
         current = current_build(index_dir)
         old = Manifest.read(current, upgrading=True)
         old.check_model(model, current)
-        store_kind = store_kind or old.store_choice
-        choose_kind(store_kind, 0)
-        precision = check_precision(precision) if precision is not None else \
-            ("int8" if old.precision == "int8" else "float32")
-        entities = bool(entities) or old.entities
-        if entities:
-            from indexer.analysis.entities import _pipeline
-
-            _pipeline()
+        store_kind, precision, entities = _as_built(old, store_kind, precision, entities)
         articles, report = _read_or_refuse(paths, index_dir, progress, read_options, cluster)
         read_seconds = time.perf_counter() - started
         stories = dict(zip((a.id for a in articles), story_ids(articles, progress)))
         with staging_folder(index_dir) as staged, _write_errors(index_dir):
-            for file in current.iterdir():  # the keyword indexes are rebuilt, not copied
-                if file.is_file():
-                    shutil.copy2(file, staged / file.name)
+            _copy_build(current, staged)
             meta = MetadataWriter(staged, create=False)
             try:
                 existing = meta.existing()
-                fresh = {a.id for a in articles}
-                gone = [aid for aid in existing if aid not in fresh]
-                changed = [a for a in articles
-                           if a.id in existing and existing[a.id][1] != a.content_hash]
-                added = [a for a in articles if a.id not in existing]
+                gone, changed, added = _changes(existing, articles)
                 store = FaissStore.load(staged, old.dimension)
                 store.remove(np.array(meta.remove(
                     [existing[aid][0] for aid in gone] + [existing[a.id][0] for a in changed]),
                     dtype=np.int64))
                 embed_started = time.perf_counter()
-                redo = {a.id for a in changed}
-                todo = [(a, stories[a.id]) for a in articles
-                        if a.id not in existing or a.id in redo]
+                todo = [(a, stories[a.id]) for a in _in_order(articles, changed, added)]
                 now = old.precision
                 if todo:
                     embedder = embedder or Embedder(model, precision=precision)
@@ -235,29 +194,103 @@ def update_index(paths: Sequence[Path], index_dir: Path, model: str = DEFAULT_MO
                     now = new if not kept or new == old.precision else "mixed"
                 embed_seconds = time.perf_counter() - embed_started
                 meta.set_stories(stories)
-                if entities:
-                    find_entities(meta, progress)
-                find_threads(meta, store.vectors)
+                _analyse(meta, store, staged, entities, progress)
                 passages = meta.passage_count()
-                write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
             finally:
                 meta.close()
-            if nprobe is None and store.kind == IVF_SQ8:
-                nprobe = store.index.nprobe  # as built; a store made ivf-sq8 now: by its cells
+            nprobe = store.index.nprobe if nprobe is None and store.kind == IVF_SQ8 else nprobe
             store = _finish_store(store, store_kind, nprobe, progress)
             store.save(staged)
-            manifest = Manifest(
-                model=old.model, dimension=old.dimension, max_words=old.max_words,
-                overlap=old.overlap, articles=len(articles), passages=passages,
-                built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                build_seconds=round(time.perf_counter() - started, 3),
-                sources=[printable(Path(p).resolve()) for p in paths], skipped=report.skip_count,
-                updated={"added": len(added), "changed": len(changed), "removed": len(gone)},
-                store=store.description, store_choice=store_kind, precision=now,
-                entities=entities)
-            manifest.write(staged)
-            folder = publish(index_dir, staged)
+            manifest = _manifest(
+                started, paths, report, store, model=old.model, dimension=old.dimension,
+                max_words=old.max_words, overlap=old.overlap, articles=len(articles),
+                passages=passages, store_choice=store_kind, precision=now, entities=entities,
+                updated={"added": len(added), "changed": len(changed), "removed": len(gone)})
+            folder = _publish(index_dir, staged, manifest)
     return BuildResult(folder, manifest, report, read_seconds, embed_seconds)
+
+
+def _as_built(old: Manifest, store_kind: str | None, precision: str | None,
+              entities: bool | None) -> tuple[str, str, bool]:
+    """An update's store kind, precision and entities: as the build was made, unless given
+    (checked before anything is read). nprobe too stays as built (update_index)."""
+    store_kind = store_kind or old.store_choice
+    choose_kind(store_kind, 0)
+    precision = check_precision(precision) if precision is not None else \
+        ("int8" if old.precision == "int8" else "float32")
+    return store_kind, precision, _entities_ready(bool(entities) or old.entities)
+
+
+def _in_order(articles: Sequence[Article], changed: list[Article], added: list[Article]
+              ) -> list[Article]:
+    """The articles to embed (changed and added), in the archive's order."""
+    redo = {a.id for a in changed} | {a.id for a in added}
+    return [a for a in articles if a.id in redo]
+
+
+def _entities_ready(entities: bool) -> bool:
+    """entities, once spaCy's pipeline is known to load when they are asked for."""
+    if entities:
+        from indexer.analysis.entities import _pipeline
+
+        _pipeline()
+    return entities
+
+
+def _copy_build(current: Path, staged: Path) -> None:
+    """The served build's files into a staging folder, for an update to change."""
+    for file in current.iterdir():  # the keyword indexes are rebuilt, not copied
+        if file.is_file():
+            shutil.copy2(file, staged / file.name)
+
+
+def _loaded(embedder: Embedder, progress: bool) -> Embedder:
+    """The embedder with its passage model loaded (the first time: exported and quantised),
+    before the clock and the progress bar start, so that both show embedding's own rate."""
+    if progress:
+        first = "" if embedder.questions_prepared() else (
+            " (on first use it is exported to ONNX and quantised, for passages and for "
+            "questions: about 20 s more)")
+        say(f"Loading the model {embedder.name}{first}")
+    embedder.load_passage_model()
+    if embedder.passage_precision == "int8" and not embedder.questions_prepared():
+        embedder.prepare_questions()  # made now, while torch may be loaded anyway
+    return embedder
+
+
+def _changes(existing: dict[str, tuple[int, str]], articles: Sequence[Article]
+             ) -> tuple[list[str], list[Article], list[Article]]:
+    """(ids gone from the archive, articles changed, articles added) against the build's."""
+    fresh = {a.id for a in articles}
+    gone = [aid for aid in existing if aid not in fresh]
+    changed = [a for a in articles if a.id in existing and existing[a.id][1] != a.content_hash]
+    added = [a for a in articles if a.id not in existing]
+    return gone, changed, added
+
+
+def _analyse(meta: MetadataWriter, store: FaissStore, staged: Path, entities: bool,
+             progress: bool) -> None:
+    """The stages after embedding, for a build and an update alike: entities (when asked),
+    threads, and the keyword indexes."""
+    if entities:
+        find_entities(meta, progress)
+    find_threads(meta, store.vectors)
+    write_keyword_indexes(staged, *meta.keyword_documents(), progress=progress)
+
+
+def _manifest(started: float, paths: Sequence[Path], report: ReadReport, store: FaissStore,
+              **fields: Any) -> Manifest:
+    """The manifest of a build finished now, from when it started and what it read."""
+    return Manifest(built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    build_seconds=round(time.perf_counter() - started, 3),
+                    sources=[printable(Path(p).resolve()) for p in paths],
+                    skipped=report.skip_count, store=store.description, **fields)
+
+
+def _publish(index_dir: Path, staged: Path, manifest: Manifest) -> Path:
+    """Write the manifest into the staged build and make it the one served."""
+    manifest.write(staged)
+    return publish(index_dir, staged)
 
 
 def _finish_store(store: FaissStore, store_kind: str, nprobe: int | None, progress: bool
