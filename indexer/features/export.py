@@ -21,16 +21,12 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"
 
 def answer_sentence(hit: Hit) -> str:
     """The sentence a result marks as answering best (in bold on the page), or ""."""
-    span = hit.highlights.sentence
-    return " ".join(hit.passage.text[span[0]:span[1]].split()) if span else ""
+    return hit.answer
 
 
 def hit_row(hit: Hit) -> dict[str, Any]:
     """A result as a row: rank, score, headline, outlet, date, link, id, passage, answer."""
-    a = hit.article
-    return {"rank": hit.rank, "score": round(hit.score, 4), "title": a.title, "source": a.source,
-            "date": a.date, "url": a.url, "article_id": a.id,
-            "passage": " ".join(hit.passage.text.split()), "answer": answer_sentence(hit)}
+    return {k: v for k, v in hit.fields().items() if k != "position"}
 
 
 def all_results(searcher: Searcher, query: str, mode: str = DEFAULT_MODE,

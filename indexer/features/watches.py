@@ -46,6 +46,8 @@ MAX_DEPTH = 100
 MAX_WATCHES = 200  # a server that lets its page save watches keeps this many at most
 KEPT_FINDINGS = 200  # the newest findings a watch keeps (its feed shows them)
 KEPT_CHECKS = 100  # the newest checks a watch keeps in its history
+FINDING_FIELDS = ("rank", "score", "article_id", "title", "source", "date", "url", "position",
+                  "passage")  # of Hit.fields, in the order a finding has always kept them
 KEPT_SEEN = 20_000  # passages a watch remembers having had
 
 
@@ -87,11 +89,9 @@ def passage_key(hit: Hit) -> str:
 
 
 def _finding(hit: Hit, build: str, at: str) -> dict[str, Any]:
-    a = hit.article
-    return {"index": build, "found": at, "rank": hit.rank, "score": round(hit.score, 4),
-            "article_id": a.id, "title": a.title, "source": a.source, "date": a.date,
-            "url": a.url, "position": hit.passage.position,
-            "passage": " ".join(hit.passage.text.split()), "key": passage_key(hit)}
+    shown = hit.fields()
+    return {"index": build, "found": at, **{k: shown[k] for k in FINDING_FIELDS},
+            "key": passage_key(hit)}
 
 
 def _now() -> str:

@@ -64,6 +64,22 @@ class Hit:
         """The ids of the other matching passages shown."""
         return [pid for pid, _ in self.more]
 
+    @property
+    def answer(self) -> str:
+        """The sentence the result marks as answering best (in bold on the page), or ""."""
+        span = self.highlights.sentence
+        return " ".join(self.passage.text[span[0]:span[1]].split()) if span else ""
+
+    def fields(self) -> dict[str, Any]:
+        """The result as every flat output shows it (a CSV or JSON Lines row, a watch's
+        finding and its feed entry): rank, score, headline, outlet, date, link, article id,
+        the passage's place and text (each run of whitespace one space), the answer sentence."""
+        a = self.article
+        return {"rank": self.rank, "score": round(self.score, 4), "title": a.title,
+                "source": a.source, "date": a.date, "url": a.url, "article_id": a.id,
+                "position": self.passage.position, "passage": " ".join(self.passage.text.split()),
+                "answer": self.answer}
+
 
 @dataclass(frozen=True)
 class ThreadStory:
