@@ -57,3 +57,17 @@ def writable_index(tmp_path, archive_index) -> Path:
     return copy
 
 
+
+
+# Modules whose every test loads a model, a cluster or a Milvus server of its own.
+HEAVY_MODULES = ("test_ray", "test_milvus", "test_models", "test_onnx_query")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests that load the real model (through the embedder fixture, an index built
+    with it, or by themselves) or start a cluster: `pytest -m "not model"` runs the fast layer,
+    the logic that needs none; `pytest` runs everything."""
+    for item in items:
+        if "embedder" in getattr(item, "fixturenames", ()) \
+                or item.module.__name__ in HEAVY_MODULES or item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.model)

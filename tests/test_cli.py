@@ -23,6 +23,7 @@ def run():
     return invoke
 
 
+@pytest.mark.slow
 def test_index_prints_what_it_read_skipped_and_built(run, tmp_path):
     result = run("index", SEEDS, ARCHIVE, "--index-dir", tmp_path / "ix")
     assert result.exit_code == 0, result.output

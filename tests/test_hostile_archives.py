@@ -160,6 +160,7 @@ def test_a_gzip_bomb_of_zeros_is_skipped_at_its_first_block(tmp_path):
     assert peak < 8 * MB  # the whole stream (64 MB) was never held
 
 
+@pytest.mark.slow
 def test_repeated_lines_are_read_in_bounded_memory(tmp_path):
     line = (json.dumps({"title": "Same story", "text": "Again " * 40}) + "\n").encode()
     with open(tmp_path / "again.jsonl", "wb") as f:

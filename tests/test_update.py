@@ -160,6 +160,7 @@ def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp
     assert results(Searcher(old, embedder=embedder)) == results(Searcher(fresh, embedder=embedder))
 
 
+@pytest.mark.slow
 def test_passage_precision_is_recorded_and_an_update_keeps_it(archive, tmp_path):
     index_dir = tmp_path / "ix"
     built = build_index([archive], index_dir, precision="int8")
