@@ -159,19 +159,15 @@ def serve_processes(listener: socket.socket, workers: int, index_dir: Path, mode
               worker_environment(dict(os.environ)))
 
 
-def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: float,
-                   url: str) -> None:
-    deadline = client_timeout()  # checked by `serve` before it came here
+def _worker_class(deadline: float):  # noqa: ANN202 - a gunicorn worker class
+    """gunicorn's gevent worker with each request under a total deadline (imported in the
+    gunicorn process only)."""
     import gevent
     from gevent import monkey
     from gevent import socket as green_socket
     from gunicorn import util
-    from gunicorn.app.base import BaseApplication
-    from gunicorn.errors import HaltServer
     from gunicorn.http import message
     from gunicorn.workers.ggevent import GeventWorker
-
-    boot: dict[str, str] = {}  # in a worker: why its index did not load, if it did not
 
     class Worker(GeventWorker):
         """gunicorn's gevent worker: each connection a greenlet, with a total deadline on each
@@ -200,6 +196,18 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
             # alive, a busy client held its worker (p99 900 ms: docs/history, "Answers on top").
             req.force_close()
             return super().handle_request(listener_name, req, sock, addr)
+
+    return Worker
+
+
+def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: float,
+                   url: str) -> None:
+    deadline = client_timeout()  # checked by `serve` before it came here
+    from gunicorn.app.base import BaseApplication
+    from gunicorn.errors import HaltServer
+
+    Worker = _worker_class(deadline)  # noqa: N806 - a class
+    boot: dict[str, str] = {}  # in a worker: why its index did not load, if it did not
 
     def post_worker_init(worker) -> None:  # noqa: ANN001
         if "error" in boot and worker.age <= workers:  # the server's start: stop it, clearly

@@ -120,6 +120,16 @@ def _read(path: Path) -> tuple[dict, list[tuple[str, float]], dict[str, np.ndarr
         at += 21
         tensors[name] = (kind, size, data[offset:offset + length])
 
+    state = _bert_state(tensors, hidden, layers, inner, vocab, positions, types)
+    shape = {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+             "intermediate_size": inner, "vocab_size": vocab, "max_position_embeddings": positions,
+             "type_vocab_size": types, "layer_norm_eps": float(eps)}
+    return shape, vocabulary, state
+
+
+def _bert_state(tensors: dict[str, tuple[int, int, bytes]], hidden: int, layers: int,
+                inner: int, vocab: int, positions: int, types: int) -> dict[str, np.ndarray]:
+    """BERT's state dict from the file's tensors (4-bit blocks dequantised)."""
     def dense(name: str, *shape: int) -> np.ndarray:
         kind, size, raw = tensors[name]
         if kind == 1:
@@ -148,10 +158,7 @@ def _read(path: Path) -> tuple[dict, list[tuple[str, float]], dict[str, np.ndarr
     # Mean pooling never reads BERT's pooler; zeros, so that loading it draws nothing at random.
     state["pooler.dense.weight"] = np.zeros((hidden, hidden), np.float32)
     state["pooler.dense.bias"] = np.zeros(hidden, np.float32)
-    shape = {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
-             "intermediate_size": inner, "vocab_size": vocab, "max_position_embeddings": positions,
-             "type_vocab_size": types, "layer_norm_eps": float(eps)}
-    return shape, vocabulary, state
+    return state
 
 
 def _tokenizer(vocabulary: list[tuple[str, float]]):  # noqa: ANN202 - a tokenizers.Tokenizer
