@@ -101,10 +101,10 @@ def test_what_a_watch_keeps_is_bounded_and_read_alone(writable_index, embedder):
     statements: list[str] = []
     original = watches.store._connect
 
-    def traced() -> sqlite3.Connection:
-        conn = original()
+    def traced() -> tuple[sqlite3.Connection, int]:
+        conn, version = original()
         conn.set_trace_callback(statements.append)
-        return conn
+        return conn, version
 
     watches.store._connect = traced
     watch = watches.get("two")

@@ -81,10 +81,9 @@ def slices(items: Iterable[T], every: int = 1) -> Iterator[T]:
         if n % every:
             continue  # items made by one slice of work (rows of one page): no pause
         time.sleep(POLL_SECONDS)
-        waited = 0.0
-        while _light and waited < MAX_PAUSE_SECONDS:
-            time.sleep(0.001)
-            waited += 0.001
+        until = time.monotonic() + MAX_PAUSE_SECONDS
+        while _light and time.monotonic() < until:
+            time.sleep(POLL_SECONDS)
 
 
 def register(app: Flask) -> None:

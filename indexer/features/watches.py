@@ -34,6 +34,7 @@ from indexer.storage.watch_store import (
     WatchesDamaged,
     WatchStore,
     add_rows,
+    forget_rows,
     put_watch,
     rows,
 )
@@ -125,8 +126,19 @@ class Watches:
         self.damaged: list[str] = []  # watches a check could not read
 
     @staticmethod
-    def _watch(name: str, data: dict[str, Any]) -> Watch:
-        return Watch(name, **{k: data[k] for k in _SEARCH_FIELDS if k in data})
+    def _filled(conn: sqlite3.Connection, name: str, data: str, findings: bool,
+                seen: bool = False) -> Watch:
+        """A watch from its row, with its checks; findings (else as many placeholders, for
+        counting) and seen passages when asked."""
+        fields = _loads(data)
+        watch = Watch(name, **{k: fields[k] for k in _SEARCH_FIELDS if k in fields})
+        watch.checks = rows(conn, "checks", name)
+        watch.findings = rows(conn, "findings", name, newest_first=True) if findings else \
+            [{}] * conn.execute("SELECT COUNT(*) FROM findings WHERE watch = ?",
+                                (name,)).fetchone()[0]
+        if seen:
+            watch.seen = rows(conn, "seen", name)
+        return watch
 
     def count(self) -> int:
         """How many watches there are."""
@@ -139,16 +151,9 @@ class Watches:
         def work(conn: sqlite3.Connection | None) -> list[Watch]:
             if conn is None:
                 return []
-            found = []
-            for name, data in conn.execute("SELECT name, data FROM watches ORDER BY position "
-                                           "LIMIT ? OFFSET ?", (limit, offset)).fetchall():
-                watch = self._watch(name, _loads(data))
-                watch.checks = rows(conn, "checks", name)
-                watch.findings = rows(conn, "findings", name, newest_first=True) if findings \
-                    else [{}] * conn.execute("SELECT COUNT(*) FROM findings WHERE watch = ?",
-                                             (name,)).fetchone()[0]
-                found.append(watch)
-            return found
+            return [self._filled(conn, name, data, findings) for name, data in conn.execute(
+                "SELECT name, data FROM watches ORDER BY position LIMIT ? OFFSET ?",
+                (limit, offset)).fetchall()]
 
         return self.store.read(work)
 
@@ -163,14 +168,7 @@ class Watches:
         def work(conn: sqlite3.Connection | None) -> Watch | None:
             row = None if conn is None else conn.execute(
                 "SELECT data FROM watches WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                return None
-            watch = self._watch(name, _loads(row[0]))
-            watch.checks = rows(conn, "checks", name)
-            watch.findings = rows(conn, "findings", name, newest_first=True)
-            if seen:
-                watch.seen = rows(conn, "seen", name)
-            return watch
+            return None if row is None else self._filled(conn, name, row[0], True, seen)
 
         found = self.store.read(work)
         if found is None:
@@ -212,8 +210,7 @@ class Watches:
         with self.store.writing() as conn:
             if not conn.execute("DELETE FROM watches WHERE name = ?", (name,)).rowcount:
                 raise _unknown(name)
-            for table in ("seen", "findings", "checks"):
-                conn.execute(f"DELETE FROM {table} WHERE watch = ?", (name,))
+            forget_rows(conn, name)
 
     def check(self, searcher: Searcher, names: list[str] | None = None
               ) -> list[tuple[Watch, list[dict[str, Any]]]]:

@@ -44,6 +44,11 @@ class WatchesDamaged(WatchError):
     """The watches file cannot be read; its message names no path (pages show it)."""
 
 
+def _damaged(exc: BaseException) -> WatchesDamaged:
+    return WatchesDamaged(f"the watches file ({STORE_FILE}) is damaged ({exc}): remove it to "
+                          "start without watches")
+
+
 class WatchStore:
     """The watches file of an index folder: rows in, rows out."""
 
@@ -59,7 +64,7 @@ class WatchStore:
                                  "remove it to start without watches")
         return self.path.exists()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> tuple[sqlite3.Connection, int]:
         conn = sqlite3.connect(self.path, timeout=0, isolation_level=None,
                                check_same_thread=False)
         try:
@@ -72,12 +77,12 @@ class WatchStore:
             raise  # busy: the caller tries again
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise WatchesDamaged(f"the watches file ({STORE_FILE}) is damaged ({exc}): remove it "
-                                 "to start without watches") from None
+            raise _damaged(exc) from None
         if version > SCHEMA_VERSION:
+            conn.close()
             raise WatchesDamaged(f"the watches file ({STORE_FILE}) was written by a newer "
                                  "news-search: upgrade it")
-        return conn
+        return conn, version
 
     @staticmethod
     def _locked_retry(call: Any) -> Any:
@@ -101,19 +106,16 @@ class WatchStore:
                 pass
 
         def attempt() -> T:
-            conn = self._connect()
+            conn, version = self._connect()
             try:
-                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    return work(None)  # made, but nothing saved yet
-                return work(conn)
+                return work(conn if version == SCHEMA_VERSION else None)  # None: nothing saved
             finally:
                 conn.close()
 
         try:
             return self._locked_retry(attempt)
         except (sqlite3.DatabaseError, ValueError, RecursionError) as exc:
-            raise WatchesDamaged(f"the watches file ({STORE_FILE}) is damaged ({exc}): remove it "
-                                 "to start without watches") from None
+            raise _damaged(exc) from None
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
@@ -124,7 +126,7 @@ class WatchStore:
                              "`news-search index PATH`")
         self._check_file()
         try:
-            conn = self._locked_retry(self._connect)
+            conn = self._locked_retry(self._connect)[0]
         except sqlite3.Error as exc:
             raise WatchError(f"the watches file ({STORE_FILE}) cannot be written ({exc})") \
                 from None
@@ -142,8 +144,7 @@ class WatchStore:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
                     exc, sqlite3.OperationalError):
-                raise WatchesDamaged(f"the watches file ({STORE_FILE}) is damaged ({exc}): "
-                                     "remove it to start without watches") from None
+                raise _damaged(exc) from None
             raise
         finally:
             conn.close()
@@ -172,14 +173,19 @@ class WatchStore:
 def put_watch(conn: sqlite3.Connection, name: str, data: dict[str, Any],
               position: int | None = None) -> None:
     """Save a watch's search (replacing one of that name, and all it had)."""
-    for table in ("seen", "findings", "checks"):
-        conn.execute(f"DELETE FROM {table} WHERE watch = ?", (name,))
+    forget_rows(conn, name)
     if position is None:
         old = conn.execute("SELECT position FROM watches WHERE name = ?", (name,)).fetchone()
         position = old[0] if old else conn.execute(
             "SELECT COALESCE(MAX(position), -1) + 1 FROM watches").fetchone()[0]
     conn.execute("INSERT OR REPLACE INTO watches VALUES (?, ?, ?)",
                  (name, position, json.dumps(data, ensure_ascii=False)))
+
+
+def forget_rows(conn: sqlite3.Connection, name: str) -> None:
+    """Drop what a watch has had: its seen passages, findings and checks."""
+    for table in ("seen", "findings", "checks"):
+        conn.execute(f"DELETE FROM {table} WHERE watch = ?", (name,))
 
 
 def add_rows(conn: sqlite3.Connection, table: str, name: str, rows: list[Any],
