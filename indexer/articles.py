@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from dateutil import parser as dateparser
 
-from indexer.filters import HOST
+from indexer.filters import HOST, SURROGATE
 from indexer.sizes import human_size, utf8_over
 
 # Input names each field is known by, most specific first. Keys are compared after
@@ -49,8 +49,6 @@ _YEAR = re.compile(r"(1[6-9]|2[0-9])\d\d")
 _WS = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\x00"), None)
 MAX_ID_CHARS = 1000  # a longer id is replaced by one made from the article (derive_id)
-# Half of a UTF-16 pair alone (JSON's "\ud800"): no encoding can write it.
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # Inside an id: a run of whitespace or control characters (a tab, a line break) is one space.
 _ID_GAPS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 
@@ -109,9 +107,9 @@ def printable(value: str | os.PathLike) -> str:
     text = os.fspath(value)
     if isinstance(text, bytes):
         text = os.fsdecode(text)
-    if not _SURROGATE.search(text):
+    if not SURROGATE.search(text):
         return text
-    return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}"
+    return SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}"
                           if "\udc80" <= m.group() <= "\udcff" else "\ufffd", text)
 
 
@@ -123,8 +121,8 @@ def clean_id(value: str) -> str:
 
 def clean_text(text: str) -> str:
     """Normalise whitespace and drop page boilerplate, keeping paragraphs apart."""
-    if _SURROGATE.search(text):
-        text = _SURROGATE.sub("\ufffd", text)
+    if SURROGATE.search(text):
+        text = SURROGATE.sub("\ufffd", text)
     text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     paragraphs: list[str] = []

@@ -12,6 +12,8 @@ from typing import Iterable
 from indexer.errors import QueryError
 
 _DATE = re.compile(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")  # ASCII digits: "٢٠١٦" is no year
+# Half of a UTF-16 pair alone (JSON's "\ud800"): no encoding can write it, so it is no text.
+SURROGATE = re.compile("[\ud800-\udfff]")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 MAX_SOURCES = 50
 MAX_ENTITIES = 10
@@ -137,7 +139,7 @@ def make_filters(since: str | None = None, until: str | None = None,
     since, until = (since or "").strip(), (until or "").strip()
     sources, languages, entities = list(sources), list(languages), list(entities)
     for value in (since, until, *sources, *languages, *entities):
-        if isinstance(value, str) and re.search("[\ud800-\udfff]", value):
+        if isinstance(value, str) and SURROGATE.search(value):
             raise QueryError(f"a filter is not valid text (a broken character in "
                              f"{value.encode('utf-8', 'replace')[:40]!r}): send it as UTF-8")
     for name, value in (("since", since), ("until", until)):

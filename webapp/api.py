@@ -9,6 +9,7 @@ import re
 from flask import Blueprint, Response, abort, jsonify, request
 
 from indexer import DEFAULT_MODE, check_mode, make_filters
+from indexer.articles import printable
 from indexer.features.batch import answer_each
 from indexer.search.timeline import timelines_json
 from indexer.features.export import COLUMNS, MEDIA_TYPES, all_results, answer_sentence, write_rows
@@ -31,7 +32,6 @@ def search():
     return jsonify(get_searcher().search(**search_args(request.args, strict=True)).to_dict())
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")  # a JSON "\ud800" is echoed as U+FFFD, not a 500
 MAX_BATCH = 100  # questions a POST /api/batch may hold (a worker answers them one after another)
 BATCH_KEYS = ("questions", "k", "mode", "since", "until", "source", "language", "entity")
 
@@ -76,7 +76,7 @@ def batch():
     searcher = get_searcher()
     searcher.check_filters(filters)  # a bad filter is the batch's 400, not every question's
     with heavy():
-        answers = [{"question": _SURROGATE.sub("\ufffd", question), "error": problem,
+        answers = [{"question": printable(question), "error": problem,  # "\ud800": no 500
                     "results": [{**hit.to_dict(), "answer": answer_sentence(hit)}
                                 for hit in hits]}
                    for question, (hits, problem)

@@ -6,6 +6,7 @@ import logging
 import re
 from typing import Any
 
+from indexer.filters import SURROGATE
 from indexer.errors import QueryError
 
 MAX_QUERY_CHARS = 1000
@@ -33,7 +34,6 @@ RELOAD_CHECK_SECONDS = 1.0
 log = logging.getLogger(__name__)
 LETTERS = re.compile(r"\b[^\W\d_]{3,}\b")  # a word of letters only, 3 or more: what facets list
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone half of a UTF-16 pair: never text
 
 
 def check_mode(mode: Any) -> str:
@@ -93,7 +93,7 @@ def check_query(query: Any, k: Any = 10) -> tuple[str, int]:
         raise QueryError(
             f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}"
         )
-    broken = _SURROGATE.search(query)
+    broken = SURROGATE.search(query)
     if broken:  # from a JSON "\ud800" or bytes that are not UTF-8: no text to embed
         raise QueryError(f"the query is not valid text (a broken character at position "
                          f"{broken.start() + 1}): send it as UTF-8")
