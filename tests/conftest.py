@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ARCHIVE, SEEDS, built, copy_archive
+from helpers import ARCHIVE, SEEDS, WordsEmbedder, built, copy_archive
 from indexer import Embedder, Searcher
 
 
@@ -24,6 +24,25 @@ def pytest_runtest_makereport(item, call):
 def embedder() -> Embedder:
     """The real default model, from its PyPI package, loaded once for the whole run."""
     return Embedder()
+
+
+@pytest.fixture(scope="session")
+def words() -> WordsEmbedder:
+    """The fast layer's stand-in for the model (helpers.WordsEmbedder): texts sharing words are
+    near; for tests of logic, not of what meaning finds."""
+    return WordsEmbedder()
+
+
+@pytest.fixture(scope="session")
+def words_index(tmp_path_factory, words) -> Path:
+    """seeds/ and tests/data/archive indexed with the stand-in, built once in a second or two;
+    tests must not write to it."""
+    return built(tmp_path_factory, words, "words-index", SEEDS, ARCHIVE)
+
+
+@pytest.fixture(scope="session")
+def words_searcher(words_index, words) -> Searcher:
+    return Searcher(words_index, embedder=words)
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +74,6 @@ def writable_index(tmp_path, archive_index) -> Path:
     copy = tmp_path / "index"
     shutil.copytree(archive_index, copy)
     return copy
-
-
 
 
 # Modules whose every test loads a model, a cluster or a Milvus server of its own.

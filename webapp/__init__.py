@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from indexer import DEFAULT_MODEL, IndexerError, Searcher
+from indexer import IndexerError, Searcher
 from indexer.storage.indexdir import current_name
 
 from .jsonout import OrjsonProvider
@@ -22,7 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Make the app: defaults, then NEWS_SEARCH_* environment variables, then test_config."""
     app = Flask(__name__)
     app.json = OrjsonProvider(app)
-    app.config.from_mapping(INDEX_DIR="index", MODEL=DEFAULT_MODEL,
+    app.config.from_mapping(INDEX_DIR="index", MODEL=None,
                             MAX_CONTENT_LENGTH=64 * 1024)  # searches are GETs: bodies stay small
     app.config.from_prefixed_env("NEWS_SEARCH")
     if test_config:

@@ -18,13 +18,13 @@ from indexer import (
     MODES,
     SORTS,
     IndexerError,
-    Searcher,
     make_filters,
 )
 from indexer.features.export import FORMATS as EXPORT_FORMATS
 from indexer.progress import progress_bar, say
 from indexer.search.timeline import timelines_json
-from webapp.options import backend_option, count_of, filter_options, index_dir_option, model_option
+from webapp.options import (backend_option, count_of, filter_options, index_dir_option,
+                            model_option, open_searcher)
 
 
 @click.command()
@@ -55,7 +55,7 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
            as_json: bool, fmt: str | None, index_dir: Path, backend: str, model: str) -> None:
     """Print the passages that best answer QUERY."""
     try:
-        searcher = Searcher(index_dir, model=model, backend=backend)
+        searcher = open_searcher(index_dir, model, backend)
         filters = make_filters(since, until, sources, languages, entities)
         if fmt:
             from indexer.features.export import COLUMNS, all_results, write_rows
@@ -122,7 +122,7 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
     """Print how many of the stories matching QUERY fall in each period (and those of up to
     two more questions beside them), then their top outlets and words."""
     try:
-        searcher = Searcher(index_dir, model=model, backend=backend)
+        searcher = open_searcher(index_dir, model, backend)
         filters = make_filters(since, until, sources, languages, entities)
         found = searcher.timelines(query, mode, filters, interval, stories, share, compare)
         facets = searcher.facets(query, mode, filters, stories)
@@ -191,7 +191,7 @@ def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str
     fmt = fmt or ("jsonl" if output and output.suffix.lower() in (".jsonl", ".ndjson") else "csv")
     try:
         questions = read_questions(questions_file)
-        searcher = Searcher(index_dir, model=model, backend=backend)
+        searcher = open_searcher(index_dir, model, backend)
         filters = make_filters(since, until, sources, languages, entities)
         extra = list(dict.fromkeys(name for q in questions for name in q.extra))
         bar = progress_bar(total=len(questions), desc="Questions", unit=" questions")
@@ -221,7 +221,7 @@ def thread_command(article_id: str, as_json: bool, index_dir: Path, backend: str
     """Print the stories of ARTICLE_ID's thread (one event across outlets and days), first
     report first, with the words each adds to those before it."""
     try:
-        stories = Searcher(index_dir, model=model, backend=backend).thread(article_id)
+        stories = open_searcher(index_dir, model, backend).thread(article_id)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
     if not stories:

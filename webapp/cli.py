@@ -20,7 +20,6 @@ from indexer import (
     IndexerError,
     IndexNotFoundError,
     ReadOptions,
-    Searcher,
     build_index,
     human_size,
     update_index,
@@ -44,6 +43,7 @@ from webapp.options import (
     default_seeds,
     index_dir_option,
     model_option,
+    open_searcher,
     precision_option,
 )
 from webapp.watch_cli import watch
@@ -213,7 +213,7 @@ def _check_watches(index_dir: Path, model: str, backend: str) -> None:
     try:
         if not watches.names():
             return
-        report = watches.check(Searcher(index_dir, model=model, backend=backend))
+        report = watches.check(open_searcher(index_dir, model, backend))
     except IndexerError as exc:
         click.echo(f"Warning: the watches were not checked: {exc}", err=True)
         return

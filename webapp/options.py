@@ -9,6 +9,7 @@ import click
 
 from indexer import (
     DEFAULT_MODEL,
+    Searcher,
     parse_size,
 )
 from indexer.embedding.onnx_query import PRECISIONS
@@ -18,6 +19,15 @@ def default_seeds() -> Path:
     """The embedded default archive: seeds/ beside the package source, else ./seeds."""
     beside = Path(__file__).resolve().parents[1] / "seeds"
     return beside if beside.is_dir() else Path("seeds")
+
+
+def open_searcher(index_dir: Path, model: str, backend: str | None = None) -> Searcher:
+    """The searcher a command asks. An embedder handed to the command line as
+    `main(obj={"embedder": ...})` stands in for the model (the tests' fast layer does)."""
+    root = click.get_current_context(silent=True)
+    embedder = ((root.find_root().obj or {}) if root else {}).get("embedder")
+    return Searcher(index_dir, model=None if embedder else model, embedder=embedder,
+                    backend=backend)
 
 
 class _Size(click.ParamType):

@@ -13,10 +13,10 @@ from indexer import (
     DEFAULT_MODE,
     MODES,
     IndexerError,
-    Searcher,
     make_filters,
 )
-from webapp.options import backend_option, count_of, filter_options, index_dir_option, model_option
+from webapp.options import (backend_option, count_of, filter_options, index_dir_option,
+                            model_option, open_searcher)
 
 
 @click.group("watch", invoke_without_command=True)
@@ -37,8 +37,8 @@ def _watch_context(ctx: click.Context) -> tuple[Any, Any]:
     from indexer.features.watches import Watches
 
     o = ctx.obj
-    return Watches(o["index_dir"]), (lambda: Searcher(o["index_dir"], model=o["model"],
-                                                      backend=o["backend"]))
+    return Watches(o["index_dir"]), (lambda: open_searcher(o["index_dir"], o["model"],
+                                                           o["backend"]))
 
 
 @watch.command("add")

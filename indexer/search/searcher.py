@@ -54,10 +54,11 @@ class Searcher:
     """Searches the index that an index folder (or a Milvus alias) serves, following it when a
     rebuild swaps it."""
 
-    def __init__(self, index_dir: Path, model: str = DEFAULT_MODEL,
+    def __init__(self, index_dir: Path, model: str | None = None,
                  embedder: Embedder | None = None, backend: str | None = None):
         self.index_dir = Path(index_dir)
-        self.model = model
+        # The model named, else the embedder's given, else the default.
+        self.model = model or (embedder.name if embedder is not None else DEFAULT_MODEL)
         self._embedder = embedder
         self._lock = threading.Lock()
         self._pools: OrderedDict = OrderedDict()
@@ -65,7 +66,7 @@ class Searcher:
         # One query is too little work for OpenMP's start-up to pay (2.4 ms on one thread, 5.4
         # on two). Process-wide, so set where queries are served, not where indexes are built.
         faiss.omp_set_num_threads(1)
-        self._backend = open_backend(self.index_dir, model, backend)
+        self._backend = open_backend(self.index_dir, self.model, backend)
         self._loaded, self.problem = self._backend.open_served()
         self._name = self._backend.current_name() or self._backend.name_of(self._loaded)
         self._checked = time.monotonic()
