@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from helpers import DATA, built
 from indexer import QueryError, Searcher, build_index, make_filters, update_index
+from indexer.storage import schema
 from indexer.storage.indexdir import current_build
 from webapp import create_app
 from webapp.cli import main
@@ -55,6 +56,7 @@ def test_an_index_built_before_languages_is_searched_then_updated(tmp_path, word
     build_index([EUROPE], folder, embedder=words)
     with sqlite3.connect(current_build(folder) / "meta.sqlite") as conn:  # as the old code built
         conn.execute("ALTER TABLE articles DROP COLUMN language")
+        conn.execute("PRAGMA user_version = 0")  # the old code kept no schema version
     old = Searcher(folder, embedder=words)
     assert old.languages() == [("", 4)] and old.search(FLOODS, 1).hits[0].article.language == ""
     with pytest.raises(QueryError, match="update it with `news-search index PATH --update`"):
@@ -62,6 +64,8 @@ def test_an_index_built_before_languages_is_searched_then_updated(tmp_path, word
     update_index([EUROPE], folder, model=words.name, embedder=words)
     assert dict(Searcher(folder, embedder=words).languages()) == {"de": 1, "fr": 1, "en": 1,
                                                                      "": 1}
+    with sqlite3.connect(current_build(folder) / "meta.sqlite") as conn:  # storage/schema.py
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
 
 
 def test_the_api_page_and_cli_filter_by_language(index, words):

@@ -139,6 +139,7 @@ def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp
     else:
         shutil.rmtree(folder / "bm25")
         with sqlite3.connect(folder / "meta.sqlite") as conn:
+            conn.execute("PRAGMA user_version = 0")  # the old code kept no schema version
             conn.execute("CREATE VIRTUAL TABLE passages_fts USING fts5(title, text, content='')")
             if version == 3:
                 conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, "

@@ -1,4 +1,5 @@
-"""What a build finds across its articles once they are written: threads, and entities."""
+"""What a build finds across its articles once they are written: languages, threads, and
+entities."""
 
 from __future__ import annotations
 
@@ -6,12 +7,21 @@ from typing import Callable
 
 import numpy as np
 
+from indexer.analysis import language
 from indexer.analysis.entities import SAMPLE_CHARS, find
 from indexer.analysis.threads import thread_ids
 from indexer.dates import day_number
 from indexer.progress import progress_bar
 from indexer.storage.database_writer import MetadataWriter
 from indexer.terms import analyse
+
+
+def find_languages(meta: MetadataWriter) -> int:
+    """Find and store the language of every article that has none yet (those a cluster's
+    workers found are stored with it): how many were looked at."""
+    todo = meta.without_language(language.SAMPLE_CHARS)
+    meta.set_languages([(language.detect(title, text), rowid) for rowid, title, text in todo])
+    return len(todo)
 
 
 def find_threads(meta: MetadataWriter, vectors: Callable[[np.ndarray], np.ndarray]) -> int:

@@ -5,65 +5,17 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
-
-if TYPE_CHECKING:
-    pass
+from typing import Iterable, Sequence
 
 from indexer.articles import Article
 from indexer.chunking import Passage
 from indexer.dates import FIRST_YEAR, LAST_YEAR
 from indexer.errors import IndexCorruptError
 from indexer.filters import Filters
+from indexer.storage.schema import DB_NAME, has_table
 
-DB_NAME = "meta.sqlite"
-
-SCHEMA = """
-CREATE TABLE articles (
-    rowid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    title TEXT NOT NULL,
-    text TEXT NOT NULL,
-    date TEXT NOT NULL,
-    source TEXT NOT NULL,
-    url TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    story TEXT NOT NULL,  -- id of the first article of its story (syndicated copies share it)
-    language TEXT NOT NULL DEFAULT ''  -- detected when indexed (language.py); '' if unknown
-);
-CREATE INDEX articles_by_story ON articles(story);
-CREATE TABLE passages (
-    id INTEGER PRIMARY KEY,
-    article_rowid INTEGER NOT NULL REFERENCES articles(rowid),
-    position INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE INDEX passages_by_article ON passages(article_rowid, position);
-CREATE INDEX articles_by_date ON articles(date);
-CREATE INDEX articles_by_source ON articles(source COLLATE NOCASE);
-"""
-ENTITY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entities (  -- with --entities: who and what each article names
-    article_rowid INTEGER NOT NULL,
-    kind TEXT NOT NULL,  -- person, organisation or place
-    name TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entities_by_name ON entities(name COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS entities_by_article ON entities(article_rowid);
-"""
-# Keyword search tables of index formats 2 and 3, dropped when such an index is updated: keyword
-# search is now kept beside the database (keywords.py).
-OLD_TABLES = ("passages_fts", "articles_fts")
 _ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin, a.language"
 _HEADER_COLUMNS = _ARTICLE_COLUMNS.replace("a.text", "''")  # all but the text
-
-
-def has_table(conn: sqlite3.Connection, name: str) -> bool:
-    """Whether the database has this table (older indexes lack the newer ones)."""
-    return bool(conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone())
 
 
 def _filter_sql(filters: "Filters | None") -> tuple[str, list[str]]:

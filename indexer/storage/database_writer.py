@@ -1,5 +1,6 @@
 """A build's SQLite database written: articles, passages, stories, threads, entities and
-languages, visible to readers only once the build folder is swapped in."""
+languages (found by the build, building/analyses.py), visible to readers only once the build
+folder is swapped in."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import sqlite3
 from pathlib import Path
 from typing import Sequence
 
-from indexer.analysis.language import SAMPLE_CHARS, detect
 from indexer.articles import Article
 from indexer.chunking import Passage
-from indexer.errors import IndexMismatchError
-from indexer.storage.database import DB_NAME, ENTITY_SCHEMA, OLD_TABLES, SCHEMA, has_table
+from indexer.storage import schema
+from indexer.storage.schema import DB_NAME, has_table
 
 
 class MetadataWriter:
@@ -23,28 +23,19 @@ class MetadataWriter:
         self.conn.execute("PRAGMA journal_mode=OFF")  # a failed build throws the file away
         self.conn.execute("PRAGMA synchronous=OFF")
         if create:
-            self.conn.executescript(SCHEMA)
-        elif "story" not in {row[1] for row in self.conn.execute("PRAGMA table_info(articles)")}:
-            raise IndexMismatchError(f"{folder} was built by an older version that cannot be "
-                                     "updated: rebuild it with `news-search index PATH`")
+            schema.create(self.conn)
         else:
-            old = [name for (name,) in self.conn.execute("SELECT name FROM sqlite_master")
-                   if name in OLD_TABLES]
-            for table in old:
-                self.conn.execute(f"DROP TABLE {table}")
-            if old:
-                self.conn.execute("VACUUM")  # give their space back
-            self._add_languages()
+            schema.upgrade(self.conn, folder)
 
-    def _add_languages(self) -> None:
-        """An index built before languages were detected gets them, from the stored texts."""
-        if "language" in {row[1] for row in self.conn.execute("PRAGMA table_info(articles)")}:
-            return
-        self.conn.execute("ALTER TABLE articles ADD COLUMN language TEXT NOT NULL DEFAULT ''")
-        rows = self.conn.execute("SELECT rowid, title, substr(text, 1, ?) FROM articles",
-                                 (SAMPLE_CHARS,)).fetchall()
-        self.conn.executemany("UPDATE articles SET language = ? WHERE rowid = ?",
-                              [(detect(title, text), rowid) for rowid, title, text in rows])
+    def without_language(self, chars: int) -> list[tuple[int, str, str]]:
+        """(rowid, title, the text's first `chars` characters) of the articles whose language
+        was not looked for yet (added without one, or stored before languages were)."""
+        return self.conn.execute("SELECT rowid, title, substr(text, 1, ?) FROM articles"
+                                 " WHERE language IS NULL ORDER BY rowid", (chars,)).fetchall()
+
+    def set_languages(self, found: Sequence[tuple[str, int]]) -> None:
+        """Store the languages found: (language, article rowid) pairs."""
+        self.conn.executemany("UPDATE articles SET language = ? WHERE rowid = ?", found)
 
     def existing(self) -> dict[str, tuple[int, str]]:
         """Every stored article's id with its row id and content hash."""
@@ -85,17 +76,13 @@ class MetadataWriter:
     def set_threads(self, threads: Sequence[tuple[int, int]]) -> None:
         """Store each article's thread: (article rowid, the rowid of its thread's first
         article), replacing those stored."""
-        self.conn.execute("CREATE TABLE IF NOT EXISTS threads (article_rowid INTEGER PRIMARY KEY,"
-                          " thread INTEGER NOT NULL)")
         self.conn.execute("DELETE FROM threads")
         self.conn.executemany("INSERT INTO threads VALUES (?, ?)", threads)
 
     def without_entities(self, chars: int) -> list[tuple[int, str, str]]:
         """(rowid, title, the text's first `chars` characters) of the articles whose entities
         were not found yet (all, the first time; those added or changed, on an update)."""
-        self.conn.executescript(ENTITY_SCHEMA)
-        self.conn.execute("CREATE TABLE IF NOT EXISTS entities_done (article_rowid INTEGER "
-                          "PRIMARY KEY)")
+        schema.add_entities(self.conn)
         return self.conn.execute(
             "SELECT rowid, title, substr(text, 1, ?) FROM articles WHERE rowid NOT IN"
             " (SELECT article_rowid FROM entities_done) ORDER BY rowid", (chars,)).fetchall()
@@ -122,13 +109,14 @@ class MetadataWriter:
     def add(self, article: Article, passages: Sequence[Passage], first_id: int,
             story: str = "") -> None:
         """Store an article (of story: the id of its story's first article) and its passages,
-        numbered from first_id (the vector store's ids)."""
+        numbered from first_id (the vector store's ids). Its language, if not found yet (""),
+        is left for the build to find (without_language)."""
         cur = self.conn.execute(
             "INSERT INTO articles (id, title, text, date, source, url, origin, content_hash, story,"
             " language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (article.id, article.title, article.text, article.date, article.source, article.url,
              article.origin, article.content_hash, story or article.id,
-             article.language or detect(article.title, article.text)))
+             article.language or None))
         self.conn.executemany(
             'INSERT INTO passages (id, article_rowid, position, start, "end", text)'
             " VALUES (?, ?, ?, ?, ?, ?)",
