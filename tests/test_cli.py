@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -45,6 +46,20 @@ def test_search_prints_ranked_passages_and_json(run, seeds_index):
     data = json.loads(run("search", ALEPPO_QUESTION, "--json", "--group", "passage",
                           "--index-dir", seeds_index).output)
     assert data["results"][0]["article"]["source"] == "AFP" and len(data["results"]) == 9
+
+
+def test_search_marks_the_answer_in_bold_on_a_terminal_and_names_the_article(seeds_index):
+    first = json.loads(CliRunner().invoke(main, ["search", ALEPPO_QUESTION, "--json", "--index-dir",
+                                                 str(seeds_index)]).output)["results"][0]
+    start, end = first["highlights"]["sentence"]
+    answer = " ".join(first["text"][start:end].split())
+    shown = CliRunner().invoke(main, ["search", ALEPPO_QUESTION, "--k", "1", "--index-dir",
+                                      str(seeds_index)], color=True).output
+    bold = re.findall(r"\x1b\[1m(.*?)\x1b\[0m", shown)
+    assert " ".join(bold[1:]) == answer  # the first bold run is the headline
+    assert f"· {first['article']['id']}\n" in shown
+    assert "\x1b[" not in CliRunner().invoke(main, ["search", ALEPPO_QUESTION, "--index-dir",
+                                                   str(seeds_index)]).output  # not a terminal
 
 
 @pytest.mark.parametrize("args, message", [

@@ -12,7 +12,7 @@ from indexer import DEFAULT_MODE, check_mode, make_filters
 from indexer.articles import printable
 from indexer.features.batch import answer_each
 from indexer.search.timeline import timelines_json
-from indexer.features.export import COLUMNS, MEDIA_TYPES, all_results, answer_sentence, write_rows
+from indexer.features.export import COLUMNS, MEDIA_TYPES, all_results, write_rows
 
 from . import get_searcher
 from .fairness import heavy, slices
@@ -77,7 +77,7 @@ def batch():
     searcher.check_filters(filters)  # a bad filter is the batch's 400, not every question's
     with heavy():
         answers = [{"question": printable(question), "error": problem,  # "\ud800": no 500
-                    "results": [{**hit.to_dict(), "answer": answer_sentence(hit)}
+                    "results": [{**hit.to_dict(), "answer": hit.answer}
                                 for hit in hits]}
                    for question, (hits, problem)
                    in zip(questions, slices(answer_each(searcher, questions, k, mode, filters)))]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import textwrap
 from pathlib import Path
 
 import click
@@ -25,6 +24,7 @@ from indexer.progress import progress_bar, say
 from indexer.search.timeline import timelines_json
 from webapp.options import (backend_option, count_of, filter_options, index_dir_option,
                             model_option, open_searcher)
+from webapp.terminal import print_hits, print_thread, print_timelines
 
 
 @click.command()
@@ -69,33 +69,7 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    if not result.hits:
-        click.echo("Nothing found.")
-    for hit in result.hits:
-        a = hit.article
-        meta = " · ".join(x for x in (a.source, a.date[:10], a.language, f"score {hit.score:.3f}")
-                          if x)
-        click.secho(f"{hit.rank}. {a.title or '(untitled)'}", bold=True)
-        click.echo(f"   {meta}")
-        if a.url:
-            click.echo(f"   {a.url}")
-        body = textwrap.fill(" ".join(hit.passage.text.split()), width=96,
-                             initial_indent="   ", subsequent_indent="   ")
-        click.echo(body)
-        if hit.more_count:
-            click.echo(f"   (+{hit.more_count} more passage{'s' * (hit.more_count > 1)} "
-                       "from this article)")
-        if hit.copies:
-            click.echo(
-                "   also published by: "
-                + ", ".join(
-                    f"{c.source or c.id}" + (f" ({c.date[:10]})" if c.date else "")
-                    for c in hit.copies
-                )
-            )
-        click.echo()
-    if result.has_more:
-        click.echo(f"More: --page {result.page + 1}")
+    print_hits(result)
 
 
 @click.command()
@@ -132,34 +106,7 @@ def timeline(query: str, interval: str, mode: str, since: str | None, until: str
         click.echo(json.dumps({**timelines_json(found, filters.to_dict()),
                                "facets": facets.to_dict()}, indent=2, ensure_ascii=False))
         return
-    width = 50 // len(found)
-    if len(found) > 1:
-        click.echo("            " + "  ".join(f"{chr(65 + i)}: {t.query}"
-                                              for i, t in enumerate(found)))
-    for at, bucket in enumerate(found[0].buckets):
-        cells = []
-        for t in found:
-            b = t.buckets[at]
-            value = b.share if share else b.count
-            peak = t.peak_share if share else t.peak
-            bar = "#" * round(width * value / peak) if peak else ""
-            shown = (
-                f"{b.count:4d}/{b.total:<5d} {100 * b.share:5.1f}%" if share else f"{b.count:5d}"
-            )
-            cells.append(f"{shown}  {bar:<{width}}")
-        click.echo(f"{bucket.start.isoformat()}  " + "  ".join(cells).rstrip())
-    undated = [t.undated for t in found]
-    if any(undated):
-        click.echo(f"undated     {'  '.join(f'{u:5d}' for u in undated)}")
-    if facets.outlets:
-        click.echo("Top outlets: " + ", ".join(f"{s} ({n})" for s, n in facets.outlets))
-    if facets.words:
-        click.echo("Top words: " + ", ".join(f"{w} ({n})" for w, n in facets.words))
-    for kind, label in (("person", "people"), ("organisation", "organisations"),
-                        ("place", "places")):
-        named = [f"{name} ({n})" for k, name, n in facets.entities if k == kind]
-        if named:
-            click.echo(f"Top {label}: " + ", ".join(named))
+    print_timelines(found, facets, share)
 
 
 @click.command()
@@ -230,14 +177,6 @@ def thread_command(article_id: str, as_json: bool, index_dir: Path, backend: str
         click.echo(json.dumps({"id": article_id, "stories": [s.to_dict() for s in stories]},
                               indent=2, ensure_ascii=False))
         return
-    for s in stories:
-        a = s.article
-        meta = " · ".join(x for x in (a.date[:10], a.source) if x)
-        click.secho(f"{a.title or '(untitled)'}", bold=True)
-        copies = len(s.copies)
-        click.echo(f"   {meta} · {a.id}" + (f" (and {copies} cop{'y' if copies == 1 else 'ies'})"
-                                              if copies else ""))
-        if s.adds:
-            click.echo(f"   adds: {', '.join(s.adds)}")
+    print_thread(stories)
 
 

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from indexer import Hit, IndexerError, QueryError, highlight, query_stems
 
 from indexer.features.batch import Question, answer_all, answer_each
-from indexer.features.export import answer_sentence, write_rows
+from indexer.features.export import write_rows
 
 from . import get_searcher
 from .fairness import heavy, slices
@@ -239,8 +239,7 @@ def batch():
 
     Errors: 400 for no question, more than MAX_BATCH, or a bad k; 503 when no index is loaded.
     """
-    context = {"limit": MAX_BATCH, "k": 3, "text": "", "article_url": article_url,
-               "answer": answer_sentence}
+    context = {"limit": MAX_BATCH, "k": 3, "text": "", "article_url": article_url}
     if request.method == "GET":
         return render_template("batch.html", **context)
     questions, k = _batch_form()

@@ -19,11 +19,6 @@ COLUMNS = ("question", "rank", "score", "title", "source", "date", "url", "artic
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
-def answer_sentence(hit: Hit) -> str:
-    """The sentence a result marks as answering best (in bold on the page), or ""."""
-    return hit.answer
-
-
 def hit_row(hit: Hit) -> dict[str, Any]:
     """A result as a row: rank, score, headline, outlet, date, link, id, passage, answer."""
     return {k: v for k, v in hit.fields().items() if k != "position"}
