@@ -41,6 +41,7 @@ from webapp.options import (
     backend_option,
     count_of,
     default_seeds,
+    given_embedder,
     index_dir_option,
     model_option,
     open_searcher,
@@ -243,13 +244,15 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
 
     Each query is searched as the API does (one result per story, by its best passage, the first
     100), and scored on the articles shown. Where the collection has answers.jsonl, answer@k is
-    how often the answer is in one of the first k passages shown.
+    how often the answer is in one of the first k passages shown, and sentence@k how often it
+    is in one of the first k sentences marked in bold.
     """
     from indexer import evaluate
 
     try:
         report = evaluate(collection, modes or EVAL_MODES, model=model, index_dir=index_dir,
-                          progress=True, precision=precision, backend=backend)
+                          progress=True, precision=precision, backend=backend,
+                          embedder=given_embedder())
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -259,12 +262,13 @@ def evaluate_command(collection: Path, modes: tuple[str, ...], as_json: bool,
     click.echo(f"{report.collection}: {report.articles} articles, {report.passages} passages, "
                f"model {report.model} ({report.precision} passages){built}")
     answers = any(row.answer_at_1 is not None for row in report.rows)
-    extra = " answer@1 | answer@3 | answer@10 |" if answers else ""
+    extra = " answer@1 | answer@3 | answer@10 | sentence@1 | sentence@3 |" if answers else ""
     click.echo(f"| mode | nDCG@10 | Recall@100 | MRR@10 |{extra} median ms | queries |")
-    click.echo("|" + " --- |" * (9 if answers else 6))
+    click.echo("|" + " --- |" * (11 if answers else 6))
     for row in report.rows:
         cells = "".join(f" {value:.4f} |" for value in (
-            row.answer_at_1, row.answer_at_3, row.answer_at_10)) if answers else ""
+            row.answer_at_1, row.answer_at_3, row.answer_at_10, row.sentence_at_1,
+            row.sentence_at_3)) if answers else ""
         click.echo(f"| {row.mode} | {row.ndcg_at_10:.4f} | {row.recall_at_100:.4f} | "
                    f"{row.mrr_at_10:.4f} |{cells} {row.median_ms:.1f} | {row.queries} |")
 

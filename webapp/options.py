@@ -21,11 +21,16 @@ def default_seeds() -> Path:
     return beside if beside.is_dir() else Path("seeds")
 
 
+def given_embedder() -> Any:
+    """An embedder handed to the command line as `main(obj={"embedder": ...})`, loaded
+    already (the tests' do so), else None: the command loads its model."""
+    context = click.get_current_context(silent=True)
+    return ((context.find_root().obj or {}) if context else {}).get("embedder")
+
+
 def open_searcher(index_dir: Path, model: str, backend: str | None = None) -> Searcher:
-    """The searcher a command asks. An embedder handed to the command line as
-    `main(obj={"embedder": ...})` stands in for the model (the tests' fast layer does)."""
-    root = click.get_current_context(silent=True)
-    embedder = ((root.find_root().obj or {}) if root else {}).get("embedder")
+    """The searcher a command asks (with the embedder given to the command line, if any)."""
+    embedder = given_embedder()
     return Searcher(index_dir, model=None if embedder else model, embedder=embedder,
                     backend=backend)
 

@@ -1,6 +1,7 @@
 """Retrieval quality on a BEIR-format collection, scored on what a search shows: nDCG@10,
 Recall@100, MRR@10 per search mode, and where the collection gives answers, how often the passage
-shown holds the answer (answer@k)."""
+shown holds the answer (answer@k), and how often the sentence it marks in bold does
+(sentence@k)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from indexer.building.pipeline import build_index
-from indexer.embedding.embedder import DEFAULT_MODEL
+from indexer.embedding.embedder import DEFAULT_MODEL, Embedder
 from indexer.errors import IndexerError, IndexNotFoundError
 from indexer.storage.indexdir import current_build
 from indexer.storage.manifest import Manifest
@@ -29,6 +30,7 @@ from indexer.search.results import Hit, SearchResult
 from indexer.search.searcher import Searcher
 
 ANSWER_KS = (1, 3, 10)
+SENTENCE_KS = (1, 3)
 PAGE = 10  # results on a first page: the API's and the page's default
 _NOT_WORD = re.compile(r"[^\w\s]|_")
 
@@ -47,6 +49,8 @@ class EvalRow:
     answer_at_1: float | None = None  # the answer is in the first result's passage
     answer_at_3: float | None = None  # ... in one of the first 3 results' passages
     answer_at_10: float | None = None
+    sentence_at_1: float | None = None  # the answer is in the first result's bold sentence
+    sentence_at_3: float | None = None  # ... in one of the first 3 results' bold sentences
 
 
 @dataclass
@@ -130,6 +134,12 @@ def shows_answer(hit: Hit, answers: Sequence[str]) -> bool:
                if part is not None)
 
 
+def bolds_answer(hit: Hit, answers: Sequence[str]) -> bool:
+    """Whether the sentence a result marks as answering best (in bold) holds one of the
+    answers."""
+    return bool(hit.answer) and holds_answer(hit.answer, answers)
+
+
 def ndcg_at(ranked: Sequence[str], judged: dict[str, int], n: int = 10) -> float:
     """Normalised discounted cumulative gain of the first n ids."""
     dcg = sum(judged.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(ranked[:n]))
@@ -165,10 +175,12 @@ def _reusable(index_dir: Path, corpus: Path, model: str, precision: str) -> Mani
 
 def evaluate(folder: Path, modes: Sequence[str] = EVAL_MODES, model: str = DEFAULT_MODEL,
              index_dir: Path | None = None, progress: bool = False,
-             precision: str = DEFAULT_PRECISION, backend: str | None = None) -> EvalReport:
+             precision: str = DEFAULT_PRECISION, backend: str | None = None,
+             embedder: Embedder | None = None) -> EvalReport:
     """Index the collection (or reuse index_dir's index of it, if of that precision) and score
     each mode on what a search shows; with a Milvus backend, the index is copied there and
-    searched there."""
+    searched there. embedder: the model loaded already, else model is loaded."""
+    model = embedder.name if embedder is not None else model
     corpus, queries, qrels = load_collection(Path(folder))
     answers = load_answers(Path(folder))
     with tempfile.TemporaryDirectory(prefix="news-search-eval-") as tmp:
@@ -176,11 +188,11 @@ def evaluate(folder: Path, modes: Sequence[str] = EVAL_MODES, model: str = DEFAU
         build_seconds = None
         if _reusable(target, corpus, model, precision) is None:
             result = build_index([corpus], target, model=model, progress=progress,
-                                 precision=precision)
+                                 precision=precision, embedder=embedder)
             build_seconds = result.manifest.build_seconds
         if is_milvus(backend):
             upload(current_build(target), MilvusAddress.parse(backend), progress=progress)
-        searcher = Searcher(target, model=model, backend=backend)
+        searcher = Searcher(target, model=model, embedder=embedder, backend=backend)
         rows = [_score_mode(searcher, queries, qrels, answers, mode, progress) for mode in modes]
         m = searcher.manifest
         return EvalReport(str(folder), m.model, m.articles, m.passages, build_seconds, rows,
@@ -202,6 +214,7 @@ def _score_mode(searcher: Searcher, queries: dict[str, str],
         raise IndexNotFoundError("no judged query has a text in queries.jsonl")
     ndcg, recall, mrr, times = [], [], [], []
     found = {k: [] for k in ANSWER_KS}
+    bold: dict[int, list[bool]] = {k: [] for k in SENTENCE_KS}
     for qid, text in progress_bar(queries.items(), desc=f"Queries ({mode})", unit=" queries",
                                   disable=not progress, leave=False):
         started = time.perf_counter()
@@ -217,7 +230,12 @@ def _score_mode(searcher: Searcher, queries: dict[str, str],
             held = [shows_answer(hit, answers[qid]) for hit in page.hits]
             for k in ANSWER_KS:
                 found[k].append(any(held[:k]))
-    with_answers = {f"answer_at_{k}": statistics.fmean(v) if v else None
-                    for k, v in found.items()}
+            held = [bolds_answer(hit, answers[qid]) for hit in page.hits]
+            for k in SENTENCE_KS:
+                bold[k].append(any(held[:k]))
+    with_answers = {**{f"answer_at_{k}": statistics.fmean(v) if v else None
+                       for k, v in found.items()},
+                    **{f"sentence_at_{k}": statistics.fmean(v) if v else None
+                       for k, v in bold.items()}}
     return EvalRow(mode, statistics.fmean(ndcg), statistics.fmean(recall), statistics.fmean(mrr),
                    statistics.median(times), len(queries), **with_answers)
