@@ -35,7 +35,7 @@ def test_results_page_answers_the_aleppo_question(client):
     assert "AFP" in first and "2016-12-05" in first
     assert 'class="reason"' in first and "your words and their meaning" in first  # one reason
     assert "similarity of meaning 0." in first  # its figure in the reason's tooltip only
-    assert page.count("answers best") == 1  # the marks are explained once, above the results
+    assert page.count("holds the most of them") == 1  # the marks explained once, above them
     assert '<strong class="best">' in first and "15,000" in first and "8,000" in first
     assert "<mark>rebels</mark>" in first and "<mark>Aleppo</mark>" in first
     assert 'href="/article/000_7d05609f62b32f10?q=' in first and "&amp;p=" in first
