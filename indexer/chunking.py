@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
 
 from indexer.articles import Article
 
 DEFAULT_MAX_WORDS = 100  # ~130-180 word pieces with the headline: inside MiniLM's 256-token window
 DEFAULT_OVERLAP = 1  # sentences repeated at the start of the next passage
+LEAD_WORDS = 60  # a result shows its article's opening sentences, at most this many words
+LEAD_READ = 600  # characters of the article's start they are found in (60 words take ~400)
 
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st mt ft gen col lt maj sgt capt cmdr adm gov sen rep rev hon pres jr sr "
@@ -49,6 +55,61 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         start = end
     _add_span(text, start, len(text), spans)
     return spans
+
+
+def opening(text: str, complete: bool, words: int = LEAD_WORDS) -> tuple[int, int]:
+    """(end, words) of the article's opening sentences that fit in `words` words, (0, 0) when
+    its first sentence is longer: the lead a result shows. text is the article's text from its
+    start, complete when it is the whole article (else its last sentence may be cut, and is not
+    used)."""
+    spans = sentence_spans(text)
+    end = total = 0
+    for start, stop in spans[:len(spans) - (0 if complete else 1)]:
+        n = len(_WORD.findall(text, start, stop))
+        if total + n > words:
+            break
+        end, total = stop, total + n
+    return end, total
+
+
+@dataclass(frozen=True)
+class Layout:
+    """An article's sentences (start, end offsets into its text) and its lead (the end and
+    word count of its opening, see opening): found once when it is indexed, so that a search
+    does not split the articles it shows again."""
+
+    sentences: tuple[tuple[int, int], ...]
+    lead_end: int
+    lead_words: int
+
+    @classmethod
+    def of(cls, text: str) -> "Layout":
+        lead = opening(text[:LEAD_READ], len(text) < LEAD_READ)
+        return cls(tuple(sentence_spans(text)), *lead)
+
+    def packed(self) -> bytes:
+        """The sentences as stored: unsigned 32-bit little-endian offsets, start and end."""
+        return np.asarray(self.sentences, dtype="<u4").reshape(-1).tobytes()
+
+    @classmethod
+    def unpacked(cls, blob: bytes, lead_end: int, lead_words: int) -> "Layout":
+        flat = np.frombuffer(blob, dtype="<u4").tolist()
+        return cls(tuple(zip(flat[::2], flat[1::2])), lead_end, lead_words)
+
+    @cached_property
+    def _ends(self) -> list[int]:
+        return [b for _, b in self.sentences]
+
+    def within(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The sentences of the text's characters start to end, offsets from start: those
+        inside it, and a sentence it cuts cut to it (a long sentence's piece, see _split_long)."""
+        first = bisect_right(self._ends, start)
+        found = []
+        for a, b in self.sentences[first:]:
+            if a >= end:
+                break
+            found.append((max(a, start) - start, min(b, end) - start))
+        return found
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:

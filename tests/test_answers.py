@@ -10,14 +10,12 @@ import pytest
 from helpers import DATA, built
 from indexer import Searcher
 from indexer.search.answers import (
-    LEAD_WORDS,
     SHOWN_WORDS,
     holds_kind,
-    opening,
     question_kind,
     window,
 )
-from indexer.chunking import Passage, sentence_spans
+from indexer.chunking import LEAD_WORDS, Passage, opening, sentence_spans
 from indexer.features.evaluate import shows_answer
 from indexer.search.highlight import highlight
 from indexer.terms import query_stems
@@ -195,3 +193,26 @@ def test_an_earlier_passage_wins_a_near_tie_not_a_clear_loss():
     assert choose([late, early], stems, near, "ferry sailing Monday")[0] == 1
     clear = {"ferri": 1.0, "sail": 1.0, "monday": 0.5}  # the later holds much more
     assert choose([late, early], stems, clear, "ferry sailing Monday")[0] == 0
+
+
+def test_a_page_cut_from_stored_sentences_equals_one_cut_from_the_text(words_index, words,
+                                                                     tmp_path):
+    import shutil
+    import sqlite3
+
+    from indexer.storage.indexdir import current_build
+
+    old = tmp_path / "old"
+    shutil.copytree(words_index, old)
+    with sqlite3.connect(current_build(old) / "meta.sqlite") as conn:  # as built before
+        stored = conn.execute("SELECT count(*) FROM articles WHERE sentences IS NOT NULL")
+        assert stored.fetchone()[0] == 11
+        conn.execute("UPDATE articles SET sentences = NULL, lead_end = NULL, lead_words = NULL")
+    questions = ["why was the bridge closed", "how many homes lost power in the storm",
+                 "Aleppo rebels evacuation", "interest rates", "museum theft paintings"]
+    for q in questions:
+        for group in ("article", "passage"):
+            a = Searcher(words_index, embedder=words).search(q, 10, group=group).to_dict()
+            b = Searcher(old, embedder=words).search(q, 10, group=group).to_dict()
+            a.pop("took_ms"), b.pop("took_ms")
+            assert a == b and a["results"], q

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from helpers import DATA
 from indexer import Article, chunk_article
 from indexer.chunking import embedding_text, sentence_spans
 
@@ -76,3 +77,18 @@ def test_headline_gives_context_to_the_embedded_text():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError):
         chunk_article(article("Text."), max_words=0)
+
+
+def test_an_articles_stored_sentences_are_its_passages_own():
+    from indexer.chunking import Layout, opening
+
+    for path in sorted((DATA / "archive").rglob("*.txt"))[:8]:
+        text = path.read_text("utf-8")
+        article = Article(id=path.stem, title="t", text=text)
+        layout = Layout.of(text)
+        assert list(layout.sentences) == sentence_spans(text)
+        assert (layout.lead_end, layout.lead_words) == opening(text[:600], len(text) < 600)
+        assert Layout.unpacked(layout.packed(), layout.lead_end, layout.lead_words) == layout
+        for p in chunk_article(article, max_words=12):  # long sentences cut into pieces too
+            if p.end > p.start:
+                assert layout.within(p.start, p.end) == sentence_spans(p.text), p.text

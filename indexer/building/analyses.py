@@ -1,5 +1,5 @@
-"""What a build finds across its articles once they are written: languages, threads, and
-entities."""
+"""What a build finds across its articles once they are written: their sentences and leads,
+languages, threads, and entities."""
 
 from __future__ import annotations
 
@@ -10,10 +10,19 @@ import numpy as np
 from indexer.analysis import language
 from indexer.analysis.entities import SAMPLE_CHARS, find
 from indexer.analysis.threads import thread_ids
+from indexer.chunking import Layout
 from indexer.dates import day_number
 from indexer.progress import progress_bar
 from indexer.storage.database_writer import MetadataWriter
 from indexer.terms import analyse
+
+
+def find_layouts(meta: MetadataWriter) -> int:
+    """Find and store the sentences and lead of every article that has none yet (chunking
+    .Layout: what a search shows is cut from them): how many were found."""
+    todo = meta.without_layout()
+    meta.set_layouts([(rowid, Layout.of(text)) for rowid, text in todo])
+    return len(todo)
 
 
 def find_languages(meta: MetadataWriter) -> int:

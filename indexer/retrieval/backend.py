@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from indexer.articles import Article
-from indexer.chunking import Passage
+from indexer.chunking import Layout, Passage
 from indexer.filters import Filters
 from indexer.storage.manifest import Manifest
 
@@ -128,6 +128,11 @@ class Build(ABC):
     def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
         """For each (article id, start, end), the article's text[start:end] ("" for an unknown
         article)."""
+
+    @abstractmethod
+    def layouts(self, article_ids: Sequence[str]) -> dict[str, Layout]:
+        """The sentences and leads found when these articles were indexed, by article id (those
+        the build did not store are missing: the caller finds them in the text it reads)."""
 
     @abstractmethod
     def article(self, article_id: str) -> Article | None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from indexer.articles import Article
 from indexer.retrieval.backend import Build, Described, Ranked
-from indexer.chunking import Passage
+from indexer.chunking import Layout, Passage
 from indexer.dates import day_number
 from indexer.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError
 from indexer.filters import Filters
@@ -230,6 +230,9 @@ class LocalBuild(Build):
 
     def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
         return self.meta.excerpts(spans)
+
+    def layouts(self, article_ids: Sequence[str]) -> dict[str, Layout]:
+        return self.meta.layouts(article_ids)
 
     def article(self, article_id: str) -> Article | None:
         return self.meta.article(article_id)

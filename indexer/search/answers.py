@@ -8,8 +8,10 @@ what the question asks for (a number for "how many", a date for "when", a name f
 the earliest such passage on a tie (news puts its facts first). What is shown is that sentence
 with the ones around it, SHOWN_WORDS words: the answer is often a sentence away from the words
 of the question. When that sentence is not in the article's opening, the opening sentences (up
-to LEAD_WORDS words) are shown before it, within the same SHOWN_WORDS: news says its main facts
-first. Measured on NewsQA's questions (docs/history/benchmarks.md, "Answers on top").
+to chunking.LEAD_WORDS words) are shown before it, within the same SHOWN_WORDS: news says its
+main facts first. The sentences and the opening are those found when the article was indexed
+(chunking.Layout), or found here in an index built before they were stored. Measured on
+NewsQA's questions (docs/history/benchmarks.md, "Answers on top").
 """
 
 from __future__ import annotations
@@ -41,8 +43,6 @@ CUE_WEIGHT = 0.1  # beside coverage (0..1): a tie-breaker more than a score
 POSITION_WEIGHT = 0.05
 SHOWN_WORDS = 150  # a result shows its best sentence and the ones around it, this many words
 REACH = 1000  # characters of the article read either side of that sentence (150 words take ~900)
-LEAD_WORDS = 60  # the article's opening sentences shown before that sentence, at most this many
-LEAD_READ = 600  # characters read from the article's start to find them (60 words take ~400)
 _WORD = re.compile(r"\S+")
 
 
@@ -69,12 +69,14 @@ def holds_kind(sentence: str, kind: tuple[str, re.Pattern | None] | None, query:
 
 
 def choose(passages: Sequence[tuple[str, int]], stems: frozenset[str],
-           weights: Mapping[str, float], query: str) -> tuple[int, Highlights] | None:
+           weights: Mapping[str, float], query: str,
+           sentences: Sequence[Sequence[tuple[int, int]] | None] = ()
+           ) -> tuple[int, Highlights] | None:
     """Which of passages ((text, position) pairs) to show, with its highlights: the one whose
     best sentence holds the most of the question's words by weight, plus CUE_WEIGHT where that
     sentence holds what the question asks for, plus POSITION_WEIGHT / (1 + its position), the
-    earliest on a tie; None if none holds any of its words. A passage that holds too little to
-    win is not split into sentences."""
+    earliest on a tie; None if none holds any of its words. sentences: each passage's, where
+    known (else found); a passage that holds too little to win is not looked at further."""
     kind = question_kind(query)
     weigh, total = weigher(stems, weights)
     bonus = CUE_WEIGHT if kind else 0.0
@@ -88,7 +90,8 @@ def choose(passages: Sequence[tuple[str, int]], stems: frozenset[str],
         # No sentence holds more than its passage: a later one must do better to win.
         if best is not None and weigh({m[2] for m in matched}) / total + bonus + early <= best[0]:
             continue
-        lights = marks(text, matched, stems, weights)
+        lights = marks(text, matched, stems, weights,
+                       sentences[at] if at < len(sentences) else None)
         sentence = text[slice(*lights.sentence)] if lights.sentence else ""
         score = lights.coverage + bonus * holds_kind(sentence, kind, query) + early
         if lights.sentence and (best is None or score > best[0]):
@@ -106,35 +109,25 @@ def around(passage: Passage, lights: Highlights) -> tuple[int, int] | None:
         passage.start + lights.sentence[1] + REACH
 
 
-def opening(text: str, complete: bool, words: int = LEAD_WORDS) -> tuple[int, int]:
-    """(end, words) of the article's opening sentences that fit in `words` words, (0, 0) when
-    its first sentence is longer: the lead a result shows. text is the article's text from its
-    start, complete when it is the whole article (else its last sentence may be cut, and is not
-    used)."""
-    spans = sentence_spans(text)
-    end = total = 0
-    for start, stop in spans[:len(spans) - (0 if complete else 1)]:
-        n = len(_WORD.findall(text, start, stop))
-        if total + n > words:
-            break
-        end, total = stop, total + n
-    return end, total
-
-
 def window(passage: Passage, lights: Highlights, excerpt: str, offset: int, complete: bool,
-           stems: frozenset[str], words: int = SHOWN_WORDS, floor: int = 0
-           ) -> tuple[Passage, Highlights]:
+           stems: frozenset[str], words: int = SHOWN_WORDS, floor: int = 0,
+           sentences: Sequence[tuple[int, int]] | None = None) -> tuple[Passage, Highlights]:
     """What a result shows instead of its passage: the passage's best sentence and the whole
     sentences around it, at most `words` words (the one before, then the one after, in turn),
     with its highlights. excerpt is the article's text from offset (around's span), complete
     when it runs to the article's end; its first and last sentences may be cut, so they are
     used only where they are the article's own first or last. No sentence that starts before
-    the article's character `floor` (the lead shown above it) is added."""
+    the article's character `floor` (the lead shown above it) is added. sentences: the
+    article's (chunking.Layout), where known: then those inside the excerpt are used."""
     assert lights.sentence is not None
     first, last = passage.start + lights.sentence[0], passage.start + lights.sentence[1]
-    spans = [(s + offset, e + offset) for s, e in sentence_spans(excerpt)]
-    usable = {i for i in range(1 if offset > 0 else 0, len(spans) - (0 if complete else 1))
-              if spans[i][0] >= floor or spans[i][0] <= first < spans[i][1]}
+    if sentences is None:
+        spans = [(s + offset, e + offset) for s, e in sentence_spans(excerpt)]
+        whole = range(1 if offset > 0 else 0, len(spans) - (0 if complete else 1))
+    else:
+        spans = [(s, e) for s, e in sentences if s >= offset and e <= offset + len(excerpt)]
+        whole = range(len(spans))
+    usable = {i for i in whole if spans[i][0] >= floor or spans[i][0] <= first < spans[i][1]}
     at = next((i for i in usable if spans[i][0] <= first < spans[i][1]), None)
     if at is None:
         return passage, lights

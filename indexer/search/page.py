@@ -8,9 +8,9 @@ from typing import Callable
 
 import numpy as np
 
-from indexer.chunking import Passage, sentence_spans
+from indexer.chunking import LEAD_READ, Layout, Passage, opening, sentence_spans
 from indexer.retrieval.backend import Build
-from indexer.search.answers import LEAD_READ, SHOWN_WORDS, around, choose, opening, window
+from indexer.search.answers import SHOWN_WORDS, around, choose, window
 from indexer.search.checks import ANSWER_CHOICES, EXPLAIN_SENTENCES, MORE_SHOWN
 from indexer.search.highlight import Highlights, closest_sentences, highlight, matched_words
 from indexer.search.ranking import Pool
@@ -45,27 +45,37 @@ def explain_by_meaning(hits: list[Hit], vector: np.ndarray,
 
 
 def widened(loaded: Build, hits: list[Hit], spans: list[tuple[int, int] | None],
-             stems: frozenset[str]) -> list[Hit]:
+             stems: frozenset[str], layouts: dict[str, Layout]) -> list[Hit]:
     """The hits showing, instead of their passages, their best sentences with the sentences
     around them (answers.window), after their article's opening sentences where the best one is
-    not among them (answers.opening); spans: the characters of each hit's article to read for it."""
+    not among them (its lead); spans: the characters of each hit's article to read for it;
+    layouts: the sentences and leads stored for the articles (else found in what is read)."""
     wanted = [(i, hit.article.id, span) for i, (hit, span) in enumerate(zip(hits, spans)) if span]
     if not wanted:
         return hits
-    # An excerpt that starts the article holds its opening; the others' openings are read too.
-    excerpts = loaded.excerpts([(aid, start, end) for _, aid, (start, end) in wanted]
-                               + [(aid, 0, LEAD_READ) for _, aid, (start, _) in wanted if start])
-    openings = iter(excerpts[len(wanted):])
+    leads = [_lead(hits[i], layouts.get(aid)) for i, aid, _ in wanted]
+    # An excerpt that starts the article holds its opening; the others' are read too, in the
+    # same call: up to a stored lead's end, or LEAD_READ characters to find it in.
+    openings = [(aid, 0, LEAD_READ if lead is None else lead[0])
+                for (_, aid, (start, _)), lead in zip(wanted, leads)
+                if start and (lead is None or lead[0])]
+    excerpts = loaded.excerpts([(aid, start, end) for _, aid, (start, end) in wanted] + openings)
+    read = iter(excerpts[len(wanted):])
     hits = list(hits)
-    for (i, aid, (start, end)), text in zip(wanted, excerpts):
-        start_text = next(openings) if start else text[:LEAD_READ]
-        hit = hits[i]
-        lead_end, lead_words = opening(start_text, len(start_text) < LEAD_READ)
+    for (i, aid, (start, end)), text, lead in zip(wanted, excerpts, leads):
+        hit, layout = hits[i], layouts.get(aid)
+        if start and (lead is None or lead[0]):
+            start_text = next(read)
+        else:
+            start_text = text[:LEAD_READ]
+        if lead is None:
+            lead = opening(start_text, len(start_text) < LEAD_READ)
+        lead_end, lead_words = lead
         if not lead_end or hit.passage.start + hit.highlights.sentence[0] < lead_end:
             lead_end = lead_words = 0  # the best sentence opens the article: one window
         passage, lights = window(hit.passage, hit.highlights, text, start,
                                  len(text) < end - start, stems, SHOWN_WORDS - lead_words,
-                                 lead_end)
+                                 lead_end, layout.sentences if layout else None)
         opened, terms = None, ()
         if lead_end:
             opened = Passage(hit.passage.article_id, 0, 0, lead_end, start_text[:lead_end])
@@ -77,6 +87,16 @@ def widened(loaded: Build, hits: list[Hit], spans: list[tuple[int, int] | None],
                 opened, terms = None, ()
         hits[i] = replace(hit, passage=passage, highlights=lights, lead=opened, lead_terms=terms)
     return hits
+
+
+def _lead(hit: Hit, layout: Layout | None) -> tuple[int, int] | None:
+    """(end, words) of the hit's article's lead where stored; (0, 0) where it is stored but not
+    shown, the best sentence being inside it; None where it is to be found in the text."""
+    if layout is None:
+        return None
+    if not layout.lead_end or hit.passage.start + hit.highlights.sentence[0] < layout.lead_end:
+        return 0, 0
+    return layout.lead_end, layout.lead_words
 
 
 def joined(lead: Passage, terms: tuple[tuple[int, int], ...], between: str, passage: Passage,
@@ -110,13 +130,17 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
                              for at in [*choice, *own[:MORE_SHOWN]]})
     stems = query_stems(query)
     weights = loaded.idf(stems)
+    layouts = loaded.layouts(sorted({article.id for _, article in found.values()}))
     hits, picks, keys = [], [], []
     for head, own, choice in zip(shown, owns, choices):
         choice = [at for at in choice if int(pool.ids[at]) in found]
         if not choice:
             continue
-        picked = choose([(found[int(pool.ids[at])][0].text, found[int(pool.ids[at])][0].position)
-                         for at in choice], stems, weights, query)
+        candidates = [found[int(pool.ids[at])][0] for at in choice]
+        layout = layouts.get(candidates[0].article_id)
+        picked = choose([(p.text, p.position) for p in candidates], stems, weights, query,
+                        [layout.within(p.start, p.end) if layout and p.end > p.start else None
+                         for p in candidates])
         if picked is None:  # none holds the question's words: the best one
             chosen = choice[0]
             lights = highlight(found[int(pool.ids[chosen])][0].text, stems, weights)
@@ -134,6 +158,6 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
         # One result per story shows more of it; a passage result shows the passage ranked.
         picks.append(around(passage, lights) if group == "article" else None)
         keys.append(int(owners[head]))
-    hits = widened(loaded, hits, picks, stems)
+    hits = widened(loaded, hits, picks, stems, layouts)
     return [replace(h, thread_stories=int(n))
             for h, n in zip(hits, loaded.thread_stories(np.array(keys, dtype=np.int64)))]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from indexer.articles import Article
-from indexer.chunking import Passage
+from indexer.chunking import Layout, Passage
 from indexer.dates import FIRST_YEAR, LAST_YEAR
 from indexer.errors import IndexCorruptError
 from indexer.filters import Filters
@@ -57,6 +57,7 @@ class MetadataReader:
         self._local = threading.local()
         self._stories: bool | None = None
         self._languages: bool | None = None
+        self._layouts: bool | None = None
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -134,6 +135,20 @@ class MetadataReader:
     def article_dates(self) -> dict[int, str]:
         """Each article's row id with its date as stored."""
         return dict(self._conn().execute("SELECT rowid, date FROM articles"))
+
+    def layouts(self, article_ids: Iterable[str]) -> dict[str, Layout]:
+        """The stored sentences and leads of these articles (none for an index built before
+        they were stored: a search then finds them in what it reads)."""
+        ids = list(article_ids)
+        if self._layouts is None:
+            columns = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
+            self._layouts = "sentences" in columns
+        if not ids or not self._layouts:
+            return {}
+        rows = self._conn().execute(
+            f"SELECT id, sentences, lead_end, lead_words FROM articles WHERE id IN"
+            f" ({','.join('?' * len(ids))}) AND sentences IS NOT NULL", ids).fetchall()
+        return {aid: Layout.unpacked(blob, end, words) for aid, blob, end, words in rows}
 
     def _has_languages(self) -> bool:
         if self._languages is None:

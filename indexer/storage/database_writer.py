@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from indexer.articles import Article
-from indexer.chunking import Passage
+from indexer.chunking import Layout, Passage
 from indexer.storage import schema
 from indexer.storage.schema import DB_NAME, has_table
 
@@ -32,6 +32,18 @@ class MetadataWriter:
         was not looked for yet (added without one, or stored before languages were)."""
         return self.conn.execute("SELECT rowid, title, substr(text, 1, ?) FROM articles"
                                  " WHERE language IS NULL ORDER BY rowid", (chars,)).fetchall()
+
+    def without_layout(self) -> list[tuple[int, str]]:
+        """(rowid, text) of the articles whose sentences were not found yet."""
+        return self.conn.execute("SELECT rowid, text FROM articles WHERE sentences IS NULL"
+                                 " ORDER BY rowid").fetchall()
+
+    def set_layouts(self, found: Sequence[tuple[int, Layout]]) -> None:
+        """Store the articles' layouts: (rowid, layout) pairs."""
+        self.conn.executemany(
+            "UPDATE articles SET sentences = ?, lead_end = ?, lead_words = ? WHERE rowid = ?",
+            [(layout.packed(), layout.lead_end, layout.lead_words, rowid)
+             for rowid, layout in found])
 
     def set_languages(self, found: Sequence[tuple[str, int]]) -> None:
         """Store the languages found: (language, article rowid) pairs."""

@@ -23,7 +23,10 @@ CREATE TABLE articles (
     origin TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     story TEXT NOT NULL,  -- id of the first article of its story (syndicated copies share it)
-    language TEXT  -- found by the build (analysis/language.py); '' if it cannot be told
+    language TEXT,  -- found by the build (analysis/language.py); '' if it cannot be told
+    sentences BLOB,  -- its sentences' offsets and its lead (chunking.Layout), found by the build
+    lead_end INTEGER,
+    lead_words INTEGER
 );
 CREATE INDEX articles_by_story ON articles(story);
 CREATE TABLE passages (
@@ -89,6 +92,12 @@ def _add_threads(conn: sqlite3.Connection, folder: Path) -> None:
     conn.executescript(THREAD_SCHEMA)
 
 
+def _add_layouts(conn: sqlite3.Connection, folder: Path) -> None:
+    if "sentences" not in _columns(conn):  # NULL until the build finds them
+        for column in ("sentences BLOB", "lead_end INTEGER", "lead_words INTEGER"):
+            conn.execute(f"ALTER TABLE articles ADD COLUMN {column}")
+
+
 # Each step brings a database to the version beside it; each is safe to run again, since the
 # databases of format 5 and before carry no version (user_version 0).
 MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection, Path], None]], ...] = (
@@ -96,6 +105,7 @@ MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection, Path], None]], ...] =
     (2, _drop_old_keyword_tables),
     (3, _add_languages),
     (4, _add_threads),
+    (5, _add_layouts),
 )
 VERSION = MIGRATIONS[-1][0]
 

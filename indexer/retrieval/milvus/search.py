@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from indexer.articles import Article
-from indexer.chunking import Passage
+from indexer.chunking import Layout, Passage
 from indexer.dates import day_number
 from indexer.errors import IndexNotFoundError, QueryError
 from indexer.filters import Filters
@@ -259,6 +259,9 @@ class MilvusBuild(Build):
         texts = {a.id: a.text for a in self._articles(f"id in {json.dumps(ids)}",
                                                       text=True).values()}
         return [texts.get(article_id, "")[start:end] for article_id, start, end in spans]
+
+    def layouts(self, article_ids: Sequence[str]) -> dict[str, Layout]:
+        return {}  # not copied to Milvus (issue 35): the page finds them in what it reads
 
     def article(self, article_id: str) -> Article | None:
         found = self._articles(f"id == {json.dumps(article_id)}", text=True)
