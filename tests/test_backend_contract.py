@@ -9,9 +9,10 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from helpers import ALEPPO_QUESTION, free_port, start_milvus, stop_milvus
+
 from indexer import make_filters
+from indexer.chunking import Layout
 from indexer.retrieval.backend import Build
 from indexer.retrieval.local import LocalBuild
 from indexer.retrieval.milvus.client import MilvusAddress
@@ -75,13 +76,20 @@ def test_candidates_are_described_and_read(build, vector):
     ids, _ = build.semantic(vector, 10, make_filters())
     about = build.describe(ids)
     assert len(about.owners) == len(about.stories) == len(about.days) == len(ids)
-    found = build.passages(ids.tolist())
+    layouts: dict = {}
+    found = build.passages(ids.tolist(), layouts)
     assert set(found) == set(ids.tolist())
     for pid, (passage, article) in found.items():
         whole = build.article(article.id)
         assert whole is not None and whole.text[passage.start:passage.end] == passage.text
         assert build.excerpts([(article.id, passage.start, passage.end)]) == [passage.text]
         assert pid in dict(build.article_passages(article.id))
+        if article.id in layouts:  # stored ones are the article's own (none in Milvus yet)
+            assert layouts[article.id] == Layout.of(whole.text)
+    spans = [(a.id, p.start, p.end) for p, a in found.values()]
+    texts = [p.text for p, _ in found.values()]
+    assert build.excerpts([*spans, ("no such article", 0, 5), *spans[:1]]) == \
+        [*texts, "", *texts[:1]]  # in the order asked, in one read
     vectors = build.vectors(ids)
     assert vectors.shape == (len(ids), build.manifest.dimension)
     leads = build.lead_vectors(about.owners[:3])

@@ -95,8 +95,11 @@ class Build(ABC):
         """The stored vectors of these articles' (by key) opening passages, in that order."""
 
     @abstractmethod
-    def passages(self, ids: Sequence[int] | set[int]) -> dict[int, tuple[Passage, Article]]:
-        """The passages with these ids and their articles (without their text), by id."""
+    def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None
+                 ) -> dict[int, tuple[Passage, Article]]:
+        """The passages with these ids and their articles (without their text), by id. layouts,
+        if given, receives the sentences and leads found when their articles were indexed, by
+        article id (those not stored are missing: the caller finds them in what it reads)."""
 
     @abstractmethod
     def story_copies(self, article_id: str) -> list[Article]:
@@ -128,11 +131,6 @@ class Build(ABC):
     def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
         """For each (article id, start, end), the article's text[start:end] ("" for an unknown
         article)."""
-
-    @abstractmethod
-    def layouts(self, article_ids: Sequence[str]) -> dict[str, Layout]:
-        """The sentences and leads found when these articles were indexed, by article id (those
-        the build did not store are missing: the caller finds them in the text it reads)."""
 
     @abstractmethod
     def article(self, article_id: str) -> Article | None:

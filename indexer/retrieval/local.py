@@ -174,8 +174,9 @@ class LocalBuild(Build):
     def lead_vectors(self, keys: np.ndarray) -> np.ndarray:
         return self.store.vectors(self._openings[keys])
 
-    def passages(self, ids: Sequence[int] | set[int]) -> dict[int, tuple[Passage, Article]]:
-        return self.meta.passages(ids)
+    def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None
+                 ) -> dict[int, tuple[Passage, Article]]:
+        return self.meta.passages(ids, layouts)
 
     def story_copies(self, article_id: str) -> list[Article]:
         return self.meta.story_copies(article_id)
@@ -230,9 +231,6 @@ class LocalBuild(Build):
 
     def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
         return self.meta.excerpts(spans)
-
-    def layouts(self, article_ids: Sequence[str]) -> dict[str, Layout]:
-        return self.meta.layouts(article_ids)
 
     def article(self, article_id: str) -> Article | None:
         return self.meta.article(article_id)

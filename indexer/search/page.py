@@ -126,11 +126,11 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
     worded = ~np.isnan(pool.keyword) if mode != "semantic" else np.ones(len(pool.ids), bool)
     choices = [[head, *[at for at in own if worded[at]][:ANSWER_CHOICES - 1]]
                for head, own in zip(shown, owns)]
+    layouts: dict[str, Layout] = {}
     found = loaded.passages({int(pool.ids[at]) for choice, own in zip(choices, owns)
-                             for at in [*choice, *own[:MORE_SHOWN]]})
+                             for at in [*choice, *own[:MORE_SHOWN]]}, layouts)
     stems = query_stems(query)
     weights = loaded.idf(stems)
-    layouts = loaded.layouts(sorted({article.id for _, article in found.values()}))
     hits, picks, keys = [], [], []
     for head, own, choice in zip(shown, owns, choices):
         choice = [at for at in choice if int(pool.ids[at]) in found]

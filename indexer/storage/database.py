@@ -77,23 +77,29 @@ class MetadataReader:
                                     "`news-search index PATH`") from None
         return articles, passages
 
-    def passages(self, ids: Iterable[int]) -> dict[int, tuple[Passage, Article]]:
+    def passages(self, ids: Iterable[int], layouts: dict[str, Layout] | None = None
+                 ) -> dict[int, tuple[Passage, Article]]:
         """The passages with the given ids and their articles, keyed by passage id. The articles
         come without their text (""): a hit shows its passage, and a page of hits would
-        otherwise read every article whole."""
+        otherwise read every article whole. layouts, if given, receives the stored sentences
+        and leads of their articles (chunking.Layout), in the same query."""
         ids = [int(i) for i in ids]
         if not ids:
             return {}
+        extra = ", a.sentences, a.lead_end, a.lead_words" if self._has_layouts() else \
+            ", NULL, NULL, NULL"
         marks = ",".join("?" * len(ids))
         rows = self._conn().execute(
             f'SELECT p.id, p.position, p.start, p."end", p.text, '
-            f"{self._columns(_HEADER_COLUMNS)} FROM passages p JOIN articles a"
+            f"{self._columns(_HEADER_COLUMNS)}{extra} FROM passages p JOIN articles a"
             f" ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
             ids).fetchall()
         found = {}
-        for pid, position, start, end, text, *art in rows:
+        for pid, position, start, end, text, *art, blob, lead_end, lead_words in rows:
             article = Article(*art)
             found[pid] = (Passage(article.id, position, start, end, text), article)
+            if layouts is not None and blob is not None and article.id not in layouts:
+                layouts[article.id] = Layout.unpacked(blob, lead_end, lead_words)
         return found
 
     def filtered_passages(self, filters: "Filters") -> list[int]:
@@ -136,19 +142,11 @@ class MetadataReader:
         """Each article's row id with its date as stored."""
         return dict(self._conn().execute("SELECT rowid, date FROM articles"))
 
-    def layouts(self, article_ids: Iterable[str]) -> dict[str, Layout]:
-        """The stored sentences and leads of these articles (none for an index built before
-        they were stored: a search then finds them in what it reads)."""
-        ids = list(article_ids)
+    def _has_layouts(self) -> bool:
         if self._layouts is None:
             columns = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
             self._layouts = "sentences" in columns
-        if not ids or not self._layouts:
-            return {}
-        rows = self._conn().execute(
-            f"SELECT id, sentences, lead_end, lead_words FROM articles WHERE id IN"
-            f" ({','.join('?' * len(ids))}) AND sentences IS NOT NULL", ids).fetchall()
-        return {aid: Layout.unpacked(blob, end, words) for aid, blob, end, words in rows}
+        return self._layouts
 
     def _has_languages(self) -> bool:
         if self._languages is None:
@@ -234,14 +232,18 @@ class MetadataReader:
 
     def excerpts(self, spans: Iterable[tuple[str, int, int]]) -> list[str]:
         """For each (article id, start, end), text[start:end] of that article ("" for an unknown
-        one), read without reading the article whole."""
-        conn = self._conn()
-        found = []
-        for article_id, start, end in spans:
-            row = conn.execute("SELECT substr(text, ?, ?) FROM articles WHERE id = ?",
-                               (start + 1, max(0, end - start), article_id)).fetchone()
-            found.append(row[0] if row else "")
-        return found
+        one), read without reading the article whole, all in one query."""
+        spans = list(spans)
+        if not spans:
+            return []
+        values = ",".join(["(?, ?, ?, ?)"] * len(spans))
+        params = [x for n, (aid, start, end) in enumerate(spans)
+                  for x in (n, aid, start + 1, max(0, end - start))]
+        rows = self._conn().execute(
+            f"WITH wanted(n, id, start, length) AS (VALUES {values}) SELECT w.n,"
+            " coalesce(substr(a.text, w.start, w.length), '') FROM wanted w"
+            " LEFT JOIN articles a ON a.id = w.id ORDER BY w.n", params).fetchall()
+        return [text for _, text in rows]
 
     def article(self, article_id: str) -> Article | None:
         """The article with this id, or None."""

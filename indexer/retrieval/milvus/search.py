@@ -200,7 +200,9 @@ class MilvusBuild(Build):
                                        r["language"])
                 for r in rows}
 
-    def passages(self, ids: Sequence[int] | set[int]) -> dict[int, tuple[Passage, Article]]:
+    def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None
+                 ) -> dict[int, tuple[Passage, Article]]:
+        # layouts: none are copied to Milvus yet: the page finds them in what it reads.
         ids = [int(i) for i in ids]
         if not ids:
             return {}
@@ -259,9 +261,6 @@ class MilvusBuild(Build):
         texts = {a.id: a.text for a in self._articles(f"id in {json.dumps(ids)}",
                                                       text=True).values()}
         return [texts.get(article_id, "")[start:end] for article_id, start, end in spans]
-
-    def layouts(self, article_ids: Sequence[str]) -> dict[str, Layout]:
-        return {}  # not copied to Milvus (issue 35): the page finds them in what it reads
 
     def article(self, article_id: str) -> Article | None:
         found = self._articles(f"id == {json.dumps(article_id)}", text=True)
