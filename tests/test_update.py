@@ -134,12 +134,16 @@ def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp
     # over whole articles), no keyword index folder; format 4 the keyword indexes without the
     # phrase index.
     folder = current_build(old)
+    (folder / "vectors-fp16.faiss").unlink()  # written since
     if version == 4:
         shutil.rmtree(folder / "bm25" / "phrases")
     else:
         shutil.rmtree(folder / "bm25")
         with sqlite3.connect(folder / "meta.sqlite") as conn:
             conn.execute("PRAGMA user_version = 0")  # the old code kept no schema version
+            conn.execute("ALTER TABLE articles DROP COLUMN sentences")
+            conn.execute("ALTER TABLE articles DROP COLUMN lead_end")
+            conn.execute("ALTER TABLE articles DROP COLUMN lead_words")
             conn.execute("CREATE VIRTUAL TABLE passages_fts USING fts5(title, text, content='')")
             if version == 3:
                 conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, "
@@ -158,6 +162,10 @@ def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp
     assert result.manifest.updated == {"added": 0, "changed": 0, "removed": 0}
     with sqlite3.connect(current_build(old) / "meta.sqlite") as conn:
         assert not conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%fts%'").fetchall()
+        # What the page is cut from, found for the old build's articles (storage/schema.py).
+        assert conn.execute("SELECT count(*) FROM articles WHERE sentences IS NULL"
+                            " OR language IS NULL").fetchone()[0] == 0
+    assert (current_build(old) / "vectors-fp16.faiss").is_file()
     assert results(Searcher(old, embedder=embedder)) == results(Searcher(fresh, embedder=embedder))
 
 
