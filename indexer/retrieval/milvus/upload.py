@@ -121,7 +121,6 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
     """Copy a complete local build folder (flat vectors) into new Milvus collections, then move
     the alias to them: the build served before keeps serving until then, and a failure leaves it
     served. The passages collection's name."""
-    from indexer.progress import progress_bar
     from indexer.retrieval.local import LocalBuild
     from indexer.storage.keywords import load_keyword_indexes
 
@@ -135,66 +134,14 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
             client.create_collection(names[kind], schema=schema, index_params=index)
         words, article_words, phrases = load_keyword_indexes(folder)
         articles = build.meta.article_rows()
-        key_of = {row[1]: row[0] for row in articles}
-        story_of = {row[0]: key_of.get(row[9], row[0]) for row in articles}
-        story_size: dict[int, int] = {}
-        for key in story_of.values():
-            story_size[key] = story_size.get(key, 0) + 1
-        article_weights = _term_weights(article_words)
-        pair_weights = _phrase_weights(phrases)
-        rows, texts = [], []
-        for rowid, aid, title, text, date, source, url, origin, chash, story, lang in articles:
-            rows.append({"key": rowid, "id": aid, "title": clip(title), "date": clip(date),
-                         "language": lang,
-                         "source": clip(source), "source_key": clip(source.lower()),
-                         "url": clip(url), "origin": clip(origin), "content_hash": chash,
-                         "story": story_of[rowid], "dated": passes_date_filters(date),
-                         "words": article_weights.get(rowid) or EMPTY,
-                         "pairs": pair_weights.get(rowid) or EMPTY})
-            texts.extend({"article": rowid, "part": part, "text": text[at:at + MAX_STRING],
-                          "placeholder": [0.0, 0.0]}
-                         for part, at in enumerate(range(0, max(len(text), 1), MAX_STRING)))
-        _insert(client, names["articles"], rows)
-        _insert(client, names["texts"], texts)
+        story_of = _stories(articles)
+        _write_articles(client, names, articles, story_of, _term_weights(article_words),
+                        _phrase_weights(phrases))
         passage_weights = _term_weights(words)
-        held: dict[int, int] = {}
-        for weights in passage_weights.values():
-            for key in weights:
-                held[key] = held.get(key, 0) + 1
-        _insert(client, names["terms"], [{"term": k, "passages": n, "placeholder": [0.0, 0.0]}
-                                         for k, n in held.items()])
-        dates = {row[0]: row[4] for row in articles}
-        sources = {row[0]: row[5] for row in articles}
-        languages = {row[0]: row[10] for row in articles}
-        ids = {row[0]: row[1] for row in articles}
-        passages = build.meta.passage_rows()
-        bar = progress_bar(total=len(passages), desc="Passages to Milvus", unit=" passages",
-                           disable=not progress, leave=False)
-        for at in range(0, len(passages), BATCH):
-            block = passages[at:at + BATCH]
-            vectors = build.vectors(np.array([p[0] for p in block], dtype=np.int64))
-            _insert(client, names["passages"], [
-                {"pid": pid, "vector": vector.tolist(),
-                 "words": passage_weights.get(pid) or EMPTY, "article": rowid,
-                 "story": story_of[rowid], "day": day_key(dates[rowid]), "position": position,
-                 "start": start, "end": end, "copies": story_size[story_of[rowid]] - 1,
-                 "dated": passes_date_filters(dates[rowid]), "article_id": ids[rowid],
-                 "date": clip(dates[rowid]), "source_key": clip(sources[rowid].lower()),
-                 "language": languages[rowid],
-                 "text": clip(text)}
-                for (pid, rowid, position, start, end, text), vector in zip(block, vectors)])
-            bar.update(len(block))
-        bar.close()
-        held_manifest = {"manifest": asdict(build.manifest), "sources": build.sources,
-                         "languages": build.languages,
-                         "newest": None if build.newest != build.newest else build.newest,
-                         "oldest": None if build.oldest != build.oldest else build.oldest}
-        client.alter_collection_properties(names["passages"],
-                                           properties={PROPERTY: json.dumps(held_manifest)})
-        for name in names.values():
-            client.flush(name)
-            client.load_collection(name)
-        _move_alias(client, address, names["passages"])
+        _write_terms(client, names["terms"], passage_weights)
+        _write_passages(client, names["passages"], build, articles, story_of, passage_weights,
+                        progress)
+        _publish(client, address, names, build)
     except IndexerError:
         _drop(client, names.values())
         raise
@@ -208,6 +155,86 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False) -> str:
         raise
     _drop_old_builds(client, address)
     return names["passages"]
+
+
+def _stories(articles: list[tuple]) -> dict[int, int]:
+    """Each article's story, as the key of the story's first article, by article key."""
+    key_of = {row[1]: row[0] for row in articles}
+    return {row[0]: key_of.get(row[9], row[0]) for row in articles}
+
+
+def _write_articles(client: Any, names: dict[str, str], articles: list[tuple],
+                    story_of: dict[int, int], article_weights: dict, pair_weights: dict) -> None:
+    """The articles' rows, with their BM25 weights and phrases, and their texts in parts."""
+    rows, texts = [], []
+    for rowid, aid, title, text, date, source, url, origin, chash, story, lang in articles:
+        rows.append({"key": rowid, "id": aid, "title": clip(title), "date": clip(date),
+                     "language": lang,
+                     "source": clip(source), "source_key": clip(source.lower()),
+                     "url": clip(url), "origin": clip(origin), "content_hash": chash,
+                     "story": story_of[rowid], "dated": passes_date_filters(date),
+                     "words": article_weights.get(rowid) or EMPTY,
+                     "pairs": pair_weights.get(rowid) or EMPTY})
+        texts.extend({"article": rowid, "part": part, "text": text[at:at + MAX_STRING],
+                      "placeholder": [0.0, 0.0]}
+                     for part, at in enumerate(range(0, max(len(text), 1), MAX_STRING)))
+    _insert(client, names["articles"], rows)
+    _insert(client, names["texts"], texts)
+
+
+def _write_terms(client: Any, name: str, passage_weights: dict[int, dict]) -> None:
+    """How many passages hold each term."""
+    held: dict[int, int] = {}
+    for weights in passage_weights.values():
+        for key in weights:
+            held[key] = held.get(key, 0) + 1
+    _insert(client, name, [{"term": k, "passages": n, "placeholder": [0.0, 0.0]}
+                           for k, n in held.items()])
+
+
+def _write_passages(client: Any, name: str, build: Any, articles: list[tuple],
+                    story_of: dict[int, int], passage_weights: dict[int, dict],
+                    progress: bool) -> None:
+    """The passages with their vectors, BM25 weights and their articles' fields, BATCH a time."""
+    from indexer.progress import progress_bar
+
+    story_size: dict[int, int] = {}
+    for key in story_of.values():
+        story_size[key] = story_size.get(key, 0) + 1
+    about = {row[0]: row for row in articles}  # key -> (key, id, _, _, date, source, ..., lang)
+    passages = build.meta.passage_rows()
+    bar = progress_bar(total=len(passages), desc="Passages to Milvus", unit=" passages",
+                       disable=not progress, leave=False)
+    for at in range(0, len(passages), BATCH):
+        block = passages[at:at + BATCH]
+        vectors = build.vectors(np.array([p[0] for p in block], dtype=np.int64))
+        _insert(client, name, [
+            {"pid": pid, "vector": vector.tolist(),
+             "words": passage_weights.get(pid) or EMPTY, "article": rowid,
+             "story": story_of[rowid], "day": day_key(about[rowid][4]), "position": position,
+             "start": start, "end": end, "copies": story_size[story_of[rowid]] - 1,
+             "dated": passes_date_filters(about[rowid][4]), "article_id": about[rowid][1],
+             "date": clip(about[rowid][4]), "source_key": clip(about[rowid][5].lower()),
+             "language": about[rowid][10],
+             "text": clip(text)}
+            for (pid, rowid, position, start, end, text), vector in zip(block, vectors)])
+        bar.update(len(block))
+    bar.close()
+
+
+def _publish(client: Any, address: MilvusAddress, names: dict[str, str], build: Any) -> None:
+    """What the searcher reads of the build (its manifest, outlets, languages, dates) on the
+    passages collection; every collection flushed and loaded; then the alias moved to it."""
+    held = {"manifest": asdict(build.manifest), "sources": build.sources,
+            "languages": build.languages,
+            "newest": None if build.newest != build.newest else build.newest,
+            "oldest": None if build.oldest != build.oldest else build.oldest}
+    client.alter_collection_properties(names["passages"],
+                                       properties={PROPERTY: json.dumps(held)})
+    for name in names.values():
+        client.flush(name)
+        client.load_collection(name)
+    _move_alias(client, address, names["passages"])
 
 
 def _phrase_weights(phrases: Any) -> dict[int, dict[int, float]]:
