@@ -107,8 +107,6 @@ def test_missing_index_says_how_to_build_one(tmp_path):
     (lambda b: (b / "vectors.faiss").write_bytes((b / "vectors.faiss").read_bytes()[:1000]),
      r"vectors.faiss is unreadable or truncated"),
     (lambda b: (b / "vectors.faiss").unlink(), r"vectors.faiss is missing"),
-    (lambda b: (b / "vectors-fp16.faiss").write_bytes(b"\0" * 64),
-     r"vectors-fp16.faiss is unreadable or truncated"),
     (lambda b: (b / "meta.sqlite").write_bytes(b"garbage" * 100), r"meta.sqlite is unreadable"),
     (lambda b: (b / "manifest.json").write_text("{"), r"manifest.json is unreadable"),
     (lambda b: shutil.rmtree(b / "bm25"), r"keyword index .*bm25/passages cannot be read"),

@@ -134,7 +134,6 @@ def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp
     # over whole articles), no keyword index folder; format 4 the keyword indexes without the
     # phrase index.
     folder = current_build(old)
-    (folder / "vectors-fp16.faiss").unlink()  # written since
     if version == 4:
         shutil.rmtree(folder / "bm25" / "phrases")
     else:
@@ -165,7 +164,6 @@ def test_update_brings_an_older_format_up_to_date_without_embedding(archive, tmp
         # What the page is cut from, found for the old build's articles (storage/schema.py).
         assert conn.execute("SELECT count(*) FROM articles WHERE sentences IS NULL"
                             " OR language IS NULL").fetchone()[0] == 0
-    assert (current_build(old) / "vectors-fp16.faiss").is_file()
     assert results(Searcher(old, embedder=embedder)) == results(Searcher(fresh, embedder=embedder))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import faiss
@@ -11,11 +10,6 @@ import numpy as np
 from indexer.errors import IndexCorruptError
 
 VECTORS_NAME = "vectors.faiss"
-# Beside a flat store, its vectors in half precision: what a server scans, its finds scored
-# again by the float vectors. A flat scan reads every vector, at the memory's speed: half the
-# bytes took 1.44 ms a search against 2.58 over NewsArticles' 33,749 passages, the top 100 the
-# same but for 0.06%.
-SCAN_NAME = "vectors-fp16.faiss"
 
 
 # Store kinds, named in the manifest. "flat" scans every vector (exact); "ivf-sq8" scans the
@@ -69,11 +63,9 @@ class FaissStore:
     in [-1, 1] and higher is closer.
     """
 
-    def __init__(self, dimension: int, index: faiss.Index | None = None,
-                 scan: faiss.Index | None = None):
+    def __init__(self, dimension: int, index: faiss.Index | None = None):
         self.dimension = dimension
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-        self._scan = scan  # a flat store's half-precision copy, searched instead (SCAN_NAME)
 
     @property
     def kind(self) -> str:
@@ -138,40 +130,15 @@ class FaissStore:
         missing slots have id -1."""
         k = max(1, min(k, len(self))) if len(self) else 1
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        index = self._scan if self._scan is not None else self.index
         if allowed is None:
-            return self._rescored(queries, *index.search(queries, k))
+            return self.index.search(queries, k)
         allowed = np.ascontiguousarray(allowed, dtype=np.int64)
         if self.kind == IVF_SQ8 and len(allowed) <= EXACT_FILTERED:
             return self._exact_among(queries, k, allowed)
         selector = faiss.IDSelectorBatch(allowed)
         params = faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe) \
             if self.kind == IVF_SQ8 else faiss.SearchParameters(sel=selector)
-        return self._rescored(queries, *index.search(queries, k, params=params))
-
-    def _rescored(self, queries: np.ndarray, scores: np.ndarray, ids: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """What the half-precision scan found, scored and ordered again by the float vectors
-        (as a flat scan of them would score it); the scan's results as they are otherwise."""
-        if self._scan is None:
-            return scores, ids
-        vectors, held = self._floats
-        for row, query in enumerate(queries):
-            found = ids[row] >= 0
-            exact = vectors[held[1][np.searchsorted(held[0], ids[row][found])]] @ query
-            order = np.argsort(-exact, kind="stable")
-            scores[row][found], ids[row][found] = exact[order], ids[row][found][order]
-        return scores, ids
-
-    @functools.cached_property
-    def _floats(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """A flat store's float vectors as an array (a view of the mapped file) and where each
-        id's is: (the ids sorted, their rows)."""
-        flat = faiss.downcast_index(self.index.index)
-        vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(-1, flat.d)
-        ids = faiss.vector_to_array(self.index.id_map)
-        order = np.argsort(ids, kind="stable")
-        return vectors, (ids[order], order)
+        return self.index.search(queries, k, params=params)
 
     def _exact_among(self, queries: np.ndarray, k: int, allowed: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
@@ -200,48 +167,29 @@ class FaissStore:
         return self.index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
 
     def save(self, folder: Path) -> None:
-        """Write the store into folder, and a flat store's half-precision copy (SCAN_NAME)."""
+        """Write the store into folder."""
         faiss.write_index(self.index, str(folder / VECTORS_NAME))
-        scan = folder / SCAN_NAME
-        if self.kind != FLAT:
-            scan.unlink(missing_ok=True)
-            return
-        half = faiss.IndexIDMap2(faiss.IndexScalarQuantizer(
-            self.dimension, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT))
-        ids = self.ids()
-        for at in range(0, len(ids), 65536):  # a block at a time: memory stays bounded
-            half.add_with_ids(self.vectors(ids[at:at + 65536]), ids[at:at + 65536])
-        faiss.write_index(half, str(scan))
 
     @classmethod
     def load(cls, folder: Path, dimension: int, mapped: bool = False) -> "FaissStore":
         """Read folder's vectors, checking they have the expected dimension. mapped=True (for
         searching only: the store cannot then change) maps the file's vectors into memory
-        instead of copying them, so the processes serving one index share one copy, and scans
-        a flat store's half-precision copy where the build wrote one (SCAN_NAME)."""
-        index = _read(folder / VECTORS_NAME, dimension, mapped)
-        scan = None
-        if mapped and (folder / SCAN_NAME).is_file() and not isinstance(index, faiss.IndexIVF):
-            scan = _read(folder / SCAN_NAME, dimension, mapped)
-        return cls(dimension, index, scan)
+        instead of copying them, so the processes serving one index share one copy."""
+        path = folder / VECTORS_NAME
+        if not path.is_file():
+            raise IndexCorruptError(f"{path} is missing: rebuild the index with "
+                                    "`news-search index PATH`")
+        try:
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
+        except RuntimeError as exc:
+            reason = str(exc).splitlines()[0]
+            raise IndexCorruptError(f"{path} is unreadable or truncated ({reason}): rebuild the "
+                                    "index with `news-search index PATH`") from None
+        if index.d != dimension:
+            raise IndexCorruptError(f"{path} holds {index.d}-dimensional vectors, the manifest "
+                                    f"says {dimension}: rebuild the index with "
+                                    "`news-search index PATH`")
+        return cls(dimension, index)
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
-
-
-def _read(path: Path, dimension: int, mapped: bool) -> faiss.Index:
-    """A FAISS index file of vectors of this dimension, mapped into memory or read."""
-    if not path.is_file():
-        raise IndexCorruptError(f"{path} is missing: rebuild the index with "
-                                "`news-search index PATH`")
-    try:
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
-    except RuntimeError as exc:
-        reason = str(exc).splitlines()[0]
-        raise IndexCorruptError(f"{path} is unreadable or truncated ({reason}): rebuild the "
-                                "index with `news-search index PATH`") from None
-    if index.d != dimension:
-        raise IndexCorruptError(f"{path} holds {index.d}-dimensional vectors, the manifest "
-                                f"says {dimension}: rebuild the index with "
-                                "`news-search index PATH`")
-    return index
