@@ -34,6 +34,12 @@ def test_a_csv_of_questions_keeps_its_columns_and_reports_bad_rows(seeds_index, 
     assert "1200 characters" in rows[2]["error"] and rows[2]["rank"] == ""
     assert rows[3]["title"] == "Syria rebels reject Aleppo exit as army advances"
     assert "4 questions: 4 rows" in result.stderr
+    saved = tmp_path / "answers.csv"  # a file a person opens: marked as UTF-8 for spreadsheets
+    assert CliRunner().invoke(main, ["batch", str(questions), "--k", "2", "-o", str(saved),
+                                     "--index-dir", str(seeds_index)]).exit_code == 0
+    assert saved.read_bytes().startswith("\ufeff".encode())
+    assert not result.stdout.startswith("\ufeff")  # piped on: no mark
+    assert list(csv.DictReader(io.StringIO(saved.read_text("utf-8-sig")))) == rows
 
 
 def test_a_list_of_questions_to_json_lines_round_trips(seeds_index, tmp_path):
@@ -89,7 +95,8 @@ def test_an_export_holds_every_result_of_every_page_and_round_trips(archive_inde
     exported = client.get("/api/export?q=news")
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
     assert 'filename="news-search-news.csv"' in exported.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert exported.get_data().startswith("\ufeff".encode())  # spreadsheets: it is UTF-8
+    rows = list(csv.DictReader(io.StringIO(exported.get_data().decode("utf-8-sig"))))
     assert [(int(r["rank"]), r["article_id"], float(r["score"])) for r in rows] == pages
     lines = client.get("/api/export?q=news&format=jsonl").get_data(as_text=True).splitlines()
     assert [json.loads(line) for line in lines] == [
@@ -129,7 +136,8 @@ def test_the_page_answers_pasted_questions_and_downloads_them(seeds_index):
     assert (
         download.mimetype == "text/csv" and "attachment" in download.headers["Content-Disposition"]
     )
-    rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
+    assert download.get_data().startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(download.get_data().decode("utf-8-sig"))))
     assert [r["question"][:10] for r in rows] == [ALEPPO_QUESTION[:10], "z" * 10, "who would "]
     too_many = client.post("/batch", data={"questions": "q\n" * 101})
     assert too_many.status_code == 400 and "at most 100" in too_many.get_data(as_text=True)

@@ -107,3 +107,7 @@ def test_the_page_api_and_cli_show_a_thread(index, embedder):
     out = CliRunner().invoke(main, ["thread", "crack", "--index-dir", str(index)])
     assert out.exit_code == 0 and "Harbour Bridge to reopen next week" in out.output
     assert "adds: " in out.output and "(and 1 copy)" in out.output
+    first = search["results"][0]["article"]["id"]
+    found = CliRunner().invoke(main, ["search", "harbour bridge reopen", "--k", "1",
+                                      "--index-dir", str(index)], obj={"embedder": embedder})
+    assert f"2 stories in its thread: news-search thread {first}" in found.output

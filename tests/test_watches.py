@@ -99,7 +99,11 @@ def test_the_cli_saves_a_watch_and_lists_what_an_update_brought(archive, tmp_pat
     assert {r["watch"] for r in rows} == {"harbour"}
     history = runner.invoke(main, ["watch", *ix, "list"]).output
     assert "harbour: storm damage at the harbour" in history and "new passage" in history
-    assert runner.invoke(main, ["watch", *ix, "remove", "harbour"]).exit_code == 0
+    # The folder may come after the subcommand too; there it wins over one given before it.
+    assert runner.invoke(main, ["watch", "list", *ix]).output == history
+    elsewhere = ["--index-dir", str(tmp_path / "none")]
+    assert runner.invoke(main, ["watch", *elsewhere, "list", *ix]).output == history
+    assert runner.invoke(main, ["watch", "remove", "harbour", *ix]).exit_code == 0
     gone = runner.invoke(main, ["watch", *ix, "check", "harbour"])
     assert gone.exit_code != 0 and "no watch named 'harbour'" in gone.output
 

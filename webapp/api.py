@@ -100,7 +100,7 @@ def export():
     searcher = get_searcher()
     with heavy():
         write_rows(slices(all_results(searcher, **kwargs, page_size=EXPORT_SLICE), EXPORT_SLICE),
-                   out, fmt, columns=COLUMNS[:-1])
+                   out, fmt, columns=COLUMNS[:-1], file=True)
     name = re.sub(r"[^A-Za-z0-9]+", "-", kwargs["query"]).strip("-")[:60] or "results"
     return Response(out.getvalue(), mimetype=MEDIA_TYPES[fmt].split(";")[0],
                     headers={"Content-Disposition":

@@ -146,7 +146,7 @@ def batch(questions_file: Path, k: int, mode: str, since: str | None, until: str
             sys.stdout
         try:
             rows = write_rows(answer_all(searcher, questions, k, mode, filters, bar.update),
-                              target, fmt, extra)
+                              target, fmt, extra, file=output is not None)
         finally:
             bar.close()
             if output:

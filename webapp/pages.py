@@ -259,6 +259,7 @@ def batch_csv():
     searcher = get_searcher()
     with heavy():
         write_rows(slices(answer_all(searcher, [Question(q, n) for n, q in
-                                                enumerate(questions, 1)], k), k), out, "csv")
+                                                enumerate(questions, 1)], k), k), out, "csv",
+                   file=True)
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="news-search-batch.csv"'})

@@ -36,7 +36,8 @@ def marked(text: str, answer: str, width: int = WIDTH) -> str:
 
 def print_hits(result: SearchResult) -> None:
     """The results of a page: headline; outlet, date, language, score and article id (what
-    `thread` takes); link; the passage with its answer sentence in bold; what else matched."""
+    `thread` takes); link; the passage with its answer sentence in bold; what else matched;
+    how many stories its thread holds."""
     if not result.hits:
         click.echo("Nothing found.")
     for hit in result.hits:
@@ -55,6 +56,9 @@ def print_hits(result: SearchResult) -> None:
             click.echo(f"{INDENT}also published by: " + ", ".join(
                 f"{c.source or c.id}" + (f" ({c.date[:10]})" if c.date else "")
                 for c in hit.copies))
+        if hit.thread_stories > 1:
+            click.echo(f"{INDENT}{hit.thread_stories} stories in its thread: "
+                       f"news-search thread {f['article_id']}")
         click.echo()
     if result.has_more:
         click.echo(f"More: --page {result.page + 1}")

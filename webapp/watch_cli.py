@@ -33,15 +33,31 @@ def watch(ctx: click.Context, index_dir: Path, backend: str, model: str) -> None
         ctx.invoke(watch_check)
 
 
-def _watch_context(ctx: click.Context) -> tuple[Any, Any]:
+def _here(command: Any) -> Any:
+    """--index-dir, --backend and --model taken after a subcommand too (`watch add NAME Q
+    --index-dir X`), where they override those given before it."""
+    for option in (
+            click.option("--model", "here_model", default=None, metavar="MODEL",
+                         help="As `watch --model`."),
+            click.option("--backend", "here_backend", default=None, metavar="BACKEND",
+                         help="As `watch --backend`."),
+            click.option("--index-dir", "here_index_dir", default=None,
+                         type=click.Path(file_okay=False, path_type=Path),
+                         help="As `watch --index-dir`.")):
+        command = option(command)
+    return command
+
+
+def _watch_context(ctx: click.Context, here: dict[str, Any]) -> tuple[Any, Any]:
     from indexer.features.watches import Watches
 
-    o = ctx.obj
+    o = {**ctx.obj, **{k.removeprefix("here_"): v for k, v in here.items() if v is not None}}
     return Watches(o["index_dir"]), (lambda: open_searcher(o["index_dir"], o["model"],
                                                            o["backend"]))
 
 
 @watch.command("add")
+@_here
 @click.argument("name")
 @click.argument("query")
 @click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
@@ -51,10 +67,10 @@ def _watch_context(ctx: click.Context) -> tuple[Any, Any]:
 @click.pass_context
 def watch_add(ctx: click.Context, name: str, query: str, mode: str, since: str | None,
               until: str | None, sources: tuple[str, ...], languages: tuple[str, ...],
-              entities: tuple[str, ...], depth: int) -> None:
+              entities: tuple[str, ...], depth: int, **here: Any) -> None:
     """Save QUERY as the watch NAME (replacing one of that name); what it finds now is where
     it starts."""
-    watches, searcher = _watch_context(ctx)
+    watches, searcher = _watch_context(ctx, here)
     try:
         filters = make_filters(since, until, sources, languages, entities)
         w = watches.save(searcher(), name, query, mode, filters,
@@ -66,11 +82,12 @@ def watch_add(ctx: click.Context, name: str, query: str, mode: str, since: str |
 
 
 @watch.command("list")
+@_here
 @click.option("--json", "as_json", is_flag=True, help="Print the watches as the API does.")
 @click.pass_context
-def watch_list(ctx: click.Context, as_json: bool) -> None:
+def watch_list(ctx: click.Context, as_json: bool, **here: Any) -> None:
     """List the watches with their checks."""
-    watches, _ = _watch_context(ctx)
+    watches, _ = _watch_context(ctx, here)
     try:
         found = watches.all()
     except IndexerError as exc:
@@ -93,11 +110,12 @@ def watch_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @watch.command("remove")
+@_here
 @click.argument("name")
 @click.pass_context
-def watch_remove(ctx: click.Context, name: str) -> None:
+def watch_remove(ctx: click.Context, name: str, **here: Any) -> None:
     """Remove the watch NAME."""
-    watches, _ = _watch_context(ctx)
+    watches, _ = _watch_context(ctx, here)
     try:
         watches.remove(name)
     except IndexerError as exc:
@@ -106,12 +124,14 @@ def watch_remove(ctx: click.Context, name: str) -> None:
 
 
 @watch.command("check")
+@_here
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON Lines.")
 @click.pass_context
-def watch_check(ctx: click.Context, names: tuple[str, ...] = (), as_json: bool = False) -> None:
+def watch_check(ctx: click.Context, names: tuple[str, ...] = (), as_json: bool = False,
+                **here: Any) -> None:
     """Check the watches (all, or NAMES) against the index served; print what is new."""
-    watches, searcher = _watch_context(ctx)
+    watches, searcher = _watch_context(ctx, here)
     try:
         report = watches.check(searcher(), list(names) or None)
     except IndexerError as exc:

@@ -40,14 +40,19 @@ def all_results(searcher: Searcher, query: str, mode: str = DEFAULT_MODE,
 
 
 def write_rows(rows: Iterable[dict[str, Any]], out: io.TextIOBase, fmt: str,
-               extra: Iterable[str] = (), columns: Iterable[str] = COLUMNS) -> int:
-    """Write the rows as CSV (a header of extra + COLUMNS) or JSON Lines; how many."""
+               extra: Iterable[str] = (), columns: Iterable[str] = COLUMNS,
+               file: bool = False) -> int:
+    """Write the rows as CSV (a header of extra + COLUMNS) or JSON Lines; how many. file: the
+    CSV is a file a person opens (a download, --output): it starts with a byte order mark, by
+    which spreadsheets know it is UTF-8 and show its accents."""
     count = 0
     if fmt == "jsonl":
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
         return count
+    if file:
+        out.write("\ufeff")
     writer = csv.DictWriter(out, fieldnames=[*extra, *columns], extrasaction="ignore")
     writer.writerow({name: _inert(name) for name in writer.fieldnames})  # a header cell too
     for row in rows:
