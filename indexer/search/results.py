@@ -72,12 +72,14 @@ class Hit:
 
     def fields(self) -> dict[str, Any]:
         """The result as every flat output shows it (a CSV or JSON Lines row, a watch's
-        finding and its feed entry): rank, score, headline, outlet, date, link, article id,
-        the passage's place and text (each run of whitespace one space), the answer sentence."""
-        a = self.article
-        return {"rank": self.rank, "score": round(self.score, 4), "title": a.title,
-                "source": a.source, "date": a.date, "url": a.url, "article_id": a.id,
-                "position": self.passage.position, "passage": " ".join(self.passage.text.split()),
+        finding and its feed entry, a terminal's lines): to_dict's shape flattened to rank,
+        score, headline, outlet, date, link, article id, the passage's place and text (each run
+        of whitespace one space), and the answer sentence."""
+        shaped = self.to_dict()
+        a = shaped["article"]
+        return {"rank": shaped["rank"], "score": shaped["score"], "title": a["title"],
+                "source": a["source"], "date": a["date"], "url": a["url"], "article_id": a["id"],
+                "position": shaped["position"], "passage": " ".join(shaped["text"].split()),
                 "answer": self.answer}
 
 
