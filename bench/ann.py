@@ -92,6 +92,21 @@ def query_texts(path: Path, n: int, seed: int = 0) -> list[str]:
     return texts
 
 
+def question_sets(index_dir: Path, paths: list[Path], n: int) -> dict[str, np.ndarray]:
+    """Each query file's first n questions embedded, by the file's name."""
+    # Questions are embedded as the server embeds them over this index: int8 over int8 passages.
+    precision = Manifest.read(current_build(index_dir), upgrading=True).precision
+    embedder = Embedder()
+    print(f"passages: {precision}; questions embedded as the server would over them", flush=True)
+    sets = {}
+    for path in paths:
+        name = path.parent.name if path.name == "queries.jsonl" else path.stem
+        sets[name] = np.concatenate([embedder.encode_query(text, precision)
+                                     for text in query_texts(path, n)])
+        print(f"queries {name}: {len(sets[name])} from {path}", flush=True)
+    return sets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, action="append", required=True)
@@ -111,16 +126,7 @@ def main() -> None:
               f"cosine of {cosine:.3f} to their original)", flush=True)
     else:
         print(f"{len(vectors):,} real passage vectors (of {len(base):,}), no copies", flush=True)
-    # Questions are embedded as the server embeds them over this index: int8 over int8 passages.
-    precision = Manifest.read(current_build(args.index_dir[0]), upgrading=True).precision
-    embedder = Embedder()
-    print(f"passages: {precision}; questions embedded as the server would over them", flush=True)
-    sets = {}
-    for path in args.queries or [DEFAULT_QUERIES]:
-        name = path.parent.name if path.name == "queries.jsonl" else path.stem
-        sets[name] = np.concatenate([embedder.encode_query(text, precision)
-                                     for text in query_texts(path, args.n_queries)])
-        print(f"queries {name}: {len(sets[name])} from {path}", flush=True)
+    sets = question_sets(args.index_dir[0], args.queries or [DEFAULT_QUERIES], args.n_queries)
     queries = np.concatenate(list(sets.values()))
     faiss.omp_set_num_threads(1)
 

@@ -30,6 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import orjson  # the server's JSON writer (a dependency) parses an answer in 35 us, json in 90
 
@@ -120,6 +121,96 @@ class Hostile(threading.Thread):
                 sock.close()
 
 
+class _Load:
+    """What the client threads of run_load share: the queries, when to stop, and what they
+    measured."""
+
+    def __init__(self, port: int, queries: list[str], seconds: float, rebuilds: int,
+                 keep_alive: bool, close_after: float):
+        self.port, self.queries = port, queries
+        self.keep_alive, self.close_after = keep_alive, close_after
+        self.latencies: list[float] = []
+        self.failures: list[str] = []
+        self.lock = threading.Lock()
+        self.stop = time.perf_counter() + seconds
+        self.rebuilt = threading.Event()  # the clients go on at least until every swap is served
+        if not rebuilds:
+            self.rebuilt.set()
+
+    def client(self, seed: int) -> None:
+        """One client: searches one after the other until the time is up and the rebuilds are
+        served."""
+        rng = random.Random(seed)
+        connection = None
+        while time.perf_counter() < self.stop or not self.rebuilt.is_set():
+            path = "/api/search?" + urllib.parse.urlencode({"q": rng.choice(self.queries)})
+            t0, waited = time.perf_counter(), 0.0
+            try:
+                # http.client, the standard library's lightest client: these clients share the
+                # server's cores (their CPU is printed).
+                connection = connection or http.client.HTTPConnection(
+                    "127.0.0.1", self.port, timeout=30)
+                try:
+                    status, raw, waited = self._ask(connection, path)
+                except (OSError, http.client.HTTPException):
+                    connection = None  # closed by _ask
+                    raise
+                if not self.keep_alive:  # a new connection for every request, closed once read
+                    connection.close()
+                    connection = None
+                body = orjson.loads(raw)
+                ok = status == 200 and "results" in body
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                ok, body = False, str(exc)
+            with self.lock:
+                self.latencies.append((time.perf_counter() - t0 - waited) * 1000)
+                if not ok:
+                    self.failures.append(str(body)[:200])
+        if connection:
+            connection.close()
+
+    def _ask(self, connection: http.client.HTTPConnection, path: str
+             ) -> tuple[int, bytes, float]:
+        """(status, body, seconds held open after it) of one request on connection."""
+        held = None
+        try:
+            connection.request("GET", path)
+            # http.client closes as soon as it has read an answer that says "Connection:
+            # close"; a second descriptor of the socket holds the connection open close_after
+            # longer (a remote client's close reaches the server a round trip after the answer
+            # reached it).
+            held = connection.sock.dup() if self.close_after else None
+            r = connection.getresponse()
+            status, raw = r.status, r.read()
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            if held is not None:
+                held.close()
+            raise
+        if held is None:
+            return status, raw, 0.0
+        time.sleep(self.close_after)
+        held.close()
+        return status, raw, self.close_after
+
+    def figures(self) -> dict:
+        """The threads' latencies summed up."""
+        latencies = sorted(self.latencies)
+        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
+        return {"requests": len(latencies), "failed": len(self.failures),
+                "failures": self.failures[:5], "p50_ms": pick(0.50), "p99_ms": pick(0.99),
+                "max_ms": latencies[-1] if latencies else 0,
+                "mean_ms": statistics.fmean(latencies) if latencies else 0}
+
+
+def _serve(served: Path, port: int, workers: int | None, log: Any) -> subprocess.Popen:
+    """`news-search serve` of the index folder served on port, its output to log."""
+    return subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port),
+                             "--index-dir", str(served),
+                             *(["--workers", str(workers)] if workers else [])],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
 def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebuilds: int,
              queries: list[str], update: bool = False, keep_alive: bool = False,
              workers: int | None = None, wrk: bool = False, close_after: float = 0.0,
@@ -133,71 +224,14 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
         base = f"http://127.0.0.1:{port}"
         log = open(Path(tmp) / "server.log", "w")
         started = time.perf_counter()
-        server = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port),
-                                   "--index-dir", str(served),
-                                   *(["--workers", str(workers)] if workers else [])],
-                                  cwd=ROOT, stdout=log,
-                                  stderr=subprocess.STDOUT)
+        server = _serve(served, port, workers, log)
         try:
-            first_build = wait_until_serving(server, base, Path(tmp) / "server.log", started)
+            builds_seen = {wait_until_serving(server, base, Path(tmp) / "server.log", started)}
             cold_start = time.perf_counter() - started
             time.sleep(3)  # the other worker processes finish loading before the clock starts
-            latencies: list[float] = []
-            failures: list[str] = []
-            builds_seen: set[str] = {first_build}
-            lock = threading.Lock()
-            stop = time.perf_counter() + seconds
-            rebuilt = threading.Event()  # the clients go on at least until every swap is served
-            if not rebuilds:
-                rebuilt.set()
-
-            def client(seed: int) -> None:
-                rng = random.Random(seed)
-                connection = None
-                while time.perf_counter() < stop or not rebuilt.is_set():
-                    path = "/api/search?" + urllib.parse.urlencode({"q": rng.choice(queries)})
-                    t0, waited = time.perf_counter(), 0.0
-                    try:
-                        # http.client, the standard library's lightest client: these clients
-                        # share the server's cores (their CPU is printed).
-                        connection = connection or http.client.HTTPConnection(
-                            "127.0.0.1", port, timeout=30)
-                        held = None
-                        try:
-                            connection.request("GET", path)
-                            # http.client closes as soon as it has read an answer that says
-                            # "Connection: close"; a second descriptor of the socket holds
-                            # the connection open close_after longer (a remote client's close
-                            # reaches the server a round trip after the answer reached it).
-                            held = connection.sock.dup() if close_after else None
-                            r = connection.getresponse()
-                            status, raw = r.status, r.read()
-                        except (OSError, http.client.HTTPException):
-                            connection.close()
-                            connection = None
-                            if held is not None:
-                                held.close()
-                            raise
-                        if held is not None:
-                            waited = close_after
-                            time.sleep(close_after)
-                            held.close()
-                        if not keep_alive:  # a new connection for every request, closed
-                            connection.close()  # once read
-                            connection = None
-                        body = orjson.loads(raw)
-                        ok = status == 200 and "results" in body
-                    except (OSError, ValueError, http.client.HTTPException) as exc:
-                        ok, body = False, str(exc)
-                    with lock:
-                        latencies.append((time.perf_counter() - t0 - waited) * 1000)
-                        if not ok:
-                            failures.append(str(body)[:200])
-                if connection:
-                    connection.close()
-
+            load = _Load(port, queries, seconds, rebuilds, keep_alive, close_after)
             # With wrk, one wrk process instead of the threads, its CPU counted as the clients'.
-            threads = [] if wrk else [threading.Thread(target=client, args=(i,))
+            threads = [] if wrk else [threading.Thread(target=load.client, args=(i,))
                                       for i in range(clients)]
             client_cpu_s = _children_cpu_s if wrk else time.process_time
             hostile = Hostile(port, trickle, idle)
@@ -216,11 +250,10 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
                                cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
                 builds_seen.add(_wait_for_new_build(base, builds_seen))
-            rebuilt.set()
+            load.rebuilt.set()
             for t in threads:
                 t.join()
-            if wrk:
-                wrk_figures = _wrk_results(wrk_run)  # waits for wrk to end
+            figures = _wrk_results(wrk_run) if wrk else load.figures()  # waits for wrk to end
             hostile.stop.set()
             elapsed = time.perf_counter() - clock
             server_cpu = _cpu_s(server.pid) - server_cpu0
@@ -230,15 +263,6 @@ def run_load(index_dir: Path, archive: Path, clients: int, seconds: float, rebui
             server.terminate()
             server.wait(timeout=30)
             log.close()
-    if wrk:
-        figures = wrk_figures
-    else:
-        latencies.sort()
-        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-        figures = {"requests": len(latencies), "failed": len(failures),
-                   "failures": failures[:5], "p50_ms": pick(0.50), "p99_ms": pick(0.99),
-                   "max_ms": latencies[-1] if latencies else 0,
-                   "mean_ms": statistics.fmean(latencies) if latencies else 0}
     done = max(1, figures["requests"])
     return {**figures, "requests_per_s": figures["requests"] / (seconds if wrk else elapsed),
             "builds_served": len(builds_seen), "cold_start_s": cold_start,

@@ -118,6 +118,11 @@ def main() -> None:
                 print(f"round {round_ + 1} {name}: {f['requests']} searches, {f['failed']} failed,"
                       f" server CPU {per:.3f} ms a search, p50 {f['p50_ms']:.2f} ms, "
                       f"PSS {pss[name]:.0f} MB", flush=True)
+    summary(cpu)
+
+
+def summary(cpu: dict[str, list[float]]) -> None:
+    """The two sides' CPU a search, and B's against A's round by round."""
     change = [100 * (b / a - 1) for a, b in zip(cpu["A"], cpu["B"])]
     print(f"server CPU a search: A {statistics.fmean(cpu['A']):.3f} ms, B "
           f"{statistics.fmean(cpu['B']):.3f} ms; B against A, round by round: "

@@ -23,13 +23,36 @@ def cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-def main(archive: str, work: str) -> None:
-    from indexer import Searcher
-    from indexer.storage.indexdir import current_build
+def _read_in_parts(work_dir: Path) -> tuple:
+    """A folder read here and by a Ray cluster in parts: (its big file, what each read, their
+    reports)."""
     from indexer.building.ray_cluster import RayCluster, stop_ray
     from indexer.reading.readers import read_archive
     from indexer.reading.report import ReadReport
+
+    # A JSON Lines file larger than a part is read by several tasks, as it reads whole.
+    big = work_dir / "big" / "wire.jsonl"
+    big.parent.mkdir()
+    big.write_text("".join(
+        (json.dumps({"id": f"w{i}", "title": f"Wire story {i}", "text": f"Fact {i}. " * 30})
+         if i % 3 else "{broken line") + ("\r\n" if i % 2 else "\n") for i in range(60)))
+    # What listing skips (a link out, a file of no known type) and what reading skips are
+    # reported in the order a local build reports them.
+    (big.parent / "a.jsonl").write_text('{"id": "a1", "title": "First", "text": "One."}\n{x\n')
+    (big.parent / "m.jsonl").symlink_to("/dev/zero")
+    (big.parent / "zz.bin").write_bytes(b"\x00")
+    local_report, ray_report = ReadReport(), ReadReport()
+    local_read = [(a, a.origin) for a in read_archive([big.parent], local_report)]
+    ray_read = [(a, a.origin) for a in RayCluster(actors=1, part_bytes=1500).read(
+        [big.parent], ray_report)]
+    stop_ray()  # the builds that follow start clusters of their own
+    return big, local_read, ray_read, local_report, ray_report
+
+
+def main(archive: str, work: str) -> None:
+    from indexer import Searcher
     from indexer.reading.streams import parts
+    from indexer.storage.indexdir import current_build
     from indexer.storage.vectors import FaissStore
 
     work_dir = Path(work)
@@ -37,22 +60,7 @@ def main(archive: str, work: str) -> None:
     milvus = start_milvus(work_dir / "milvus", port)
     address = f"milvus://127.0.0.1:{port}/viaray"
     try:
-        # A JSON Lines file larger than a part is read by several tasks, as it reads whole.
-        big = work_dir / "big" / "wire.jsonl"
-        big.parent.mkdir()
-        big.write_text("".join(
-            (json.dumps({"id": f"w{i}", "title": f"Wire story {i}", "text": f"Fact {i}. " * 30})
-             if i % 3 else "{broken line") + ("\r\n" if i % 2 else "\n") for i in range(60)))
-        # What listing skips (a link out, a file of no known type) and what reading skips are
-        # reported in the order a local build reports them.
-        (big.parent / "a.jsonl").write_text('{"id": "a1", "title": "First", "text": "One."}\n{x\n')
-        (big.parent / "m.jsonl").symlink_to("/dev/zero")
-        (big.parent / "zz.bin").write_bytes(b"\x00")
-        local_report, ray_report = ReadReport(), ReadReport()
-        local_read = [(a, a.origin) for a in read_archive([big.parent], local_report)]
-        ray_read = [(a, a.origin) for a in RayCluster(actors=1, part_bytes=1500).read(
-            [big.parent], ray_report)]
-        stop_ray()  # the builds below start clusters of their own
+        big, local_read, ray_read, local_report, ray_report = _read_in_parts(work_dir)
         ray = cli("index", archive, "--index-dir", str(work_dir / "ray"), "--ray", "--actors",
                   "2", "--backend", address)
         plain = cli("index", archive, "--index-dir", str(work_dir / "plain"))

@@ -12,6 +12,7 @@ STAGES = ["indexer", "indexer.reading", "indexer.analysis", "indexer.embedding",
           "indexer.storage", "indexer.retrieval", "indexer.building", "indexer.search",
           "indexer.features", "indexer.__init__", "webapp"]
 MAX_LINES = 400
+MAX_FUNCTION_LINES = 60
 DATA_LITERALS = {"webapp/openapi.py"}  # the OpenAPI document: one data literal, kept whole
 
 
@@ -90,8 +91,21 @@ def test_no_circle_of_imports():
         if module not in done:
             visit(module, [module], done)
     assert not circles, "\n".join(sorted(set(circles)))
+
+
 def test_every_file_is_under_400_lines():
     long = [f"{p.relative_to(ROOT)}: {n}" for p in modules().values()
             if (n := len(p.read_text().splitlines())) > MAX_LINES
             and str(p.relative_to(ROOT)) not in DATA_LITERALS]
+    assert not long, "\n".join(long)
+
+
+def test_every_function_is_under_60_lines():
+    """Functions of the packages, the benchmarks and the tests' helpers: one screen each."""
+    paths = [*modules().values(), *ROOT.glob("bench/*.py"), *ROOT.glob("tests/*.py")]
+    long = [f"{path.relative_to(ROOT)}: {node.name}, {length} lines"
+            for path in paths if str(path.relative_to(ROOT)) not in DATA_LITERALS
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and (length := node.end_lineno - node.lineno + 1) > MAX_FUNCTION_LINES]
     assert not long, "\n".join(long)
