@@ -117,7 +117,8 @@ _DATE = {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$"}
 _SEARCH_PARAMETERS = [
     {"name": "q", "in": "query", "required": True,
      "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
-     "description": "the question or words to search for"},
+     "description": "the question or words to search for, with the query syntax: \"a phrase\","
+                    " +must, -mustnot, title:word (README, Query syntax)"},
     {"name": "k", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
      "description": "how many passages to return"},

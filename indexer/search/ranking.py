@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from indexer.filters import Filters, check_languages, resolve_sources
+from indexer.query import Query
 from indexer.retrieval.backend import Build, Described
 from indexer.retrieval.local import distinct, first_places
 from indexer.search.checks import DATE_SORTED
@@ -148,3 +149,15 @@ def result_heads(pool: Pool, group: str, sort: str, mode: str
         day = pool.about.days[heads]
         heads = heads[np.argsort(np.where(np.isnan(day), np.inf, -day), kind="stable")]
     return heads, total, matching
+
+
+def constrained(build: Build, pool: Pool, query: Query) -> Pool:
+    """The pool without the passages of the articles the query's operators drop (query.py):
+    each article read once, whole, with its headline."""
+    found = build.passages(pool.ids.tolist())
+    titles = {article.id: article.title for _, article in found.values()}
+    ids = sorted(titles)
+    texts = build.excerpts([(aid, 0, 1 << 30) for aid in ids])
+    kept = {aid for aid, text in zip(ids, texts) if query.admits(titles[aid], text)}
+    keep = [int(pid) in found and found[int(pid)][1].id in kept for pid in pool.ids.tolist()]
+    return pool.reordered(np.flatnonzero(np.array(keep, dtype=bool)), pool.scores)

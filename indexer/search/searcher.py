@@ -18,6 +18,7 @@ from indexer.chunking import Passage
 from indexer.embedding.embedder import DEFAULT_MODEL, Embedder, get_embedder
 from indexer.errors import QueryError
 from indexer.filters import Filters
+from indexer.query import parse
 from indexer.retrieval.backend import Build
 from indexer.retrieval.factory import open_backend
 from indexer.retrieval.local import first_places
@@ -42,7 +43,8 @@ from indexer.search.checks import (
 from indexer.search.facets import count_facets
 from indexer.search.fusion import HYBRID, KEYWORD, reciprocal_rank_fusion
 from indexer.search.page import explain_by_meaning, page_hits
-from indexer.search.ranking import Pool, boost_recent, convex, resolved, result_heads
+from indexer.search.ranking import (Pool, boost_recent, constrained, convex, resolved,
+                                     result_heads)
 from indexer.search.results import Facets, SearchResult, ThreadStory
 from indexer.search.thread import thread_stories
 from indexer.search.timeline import Timeline, check_interval, count_together
@@ -135,7 +137,10 @@ class Searcher:
             if key in self._pools:
                 self._pools.move_to_end(key)
                 return self._pools[key]
-        pool = self._ranked(loaded, query, mode, CANDIDATES, filters)
+        parsed = parse(query)
+        pool = self._ranked(loaded, parsed.text, mode, CANDIDATES, filters)
+        if not parsed.plain:
+            pool = constrained(loaded, pool, parsed)
         with self._lock:
             self._pools[key] = pool
             while len(self._pools) > POOL_CACHE:
@@ -144,14 +149,17 @@ class Searcher:
 
     def ranked(self, query: str, mode: str = DEFAULT_MODE, depth: int = CANDIDATES,
                filters: Filters = Filters()) -> list[tuple[int, float, float | None, float | None]]:
-        """(passage id, score, similarity, keyword score) best first, for a checked query.
+        """(passage id, score, similarity, keyword score) best first, for a checked query
+        (its operators applied: query.py).
 
         semantic: cosine similarity over the vectors; keyword: BM25 over the stemmed words, of
         the passage and of its article (fusion.KEYWORD); hybrid: both lists, each `depth` long,
         fused by normalised scores with the articles' BM25 (see _convex, fusion.HYBRID);
         hybrid-rrf: the two lists by reciprocal rank fusion.
         """
-        return self._ranked(self._current(), query, mode, depth, filters).entries()
+        loaded, parsed = self._current(), parse(query)
+        pool = self._ranked(loaded, parsed.text, mode, depth, filters)
+        return (pool if parsed.plain else constrained(loaded, pool, parsed)).entries()
 
     def _ranked(self, loaded: Build, query: str, mode: str, depth: int, filters: Filters
                 ) -> Pool:
@@ -195,6 +203,7 @@ class Searcher:
         it in meaning (sentences are embedded: it costs tens of milliseconds on a CPU).
         """
         query, k = check_query(query, k)
+        words = parse(query).text  # what is searched and marked: the operators' words
         mode = mode if mode in EVAL_MODES else check_mode(mode)  # hybrid-rrf: for `eval`
         group, page = check_group(group), check_page(page)
         sort, recency = check_sort(sort), check_recency(recency)
@@ -206,18 +215,18 @@ class Searcher:
             pool = boost_recent(loaded, pool, recency)
         heads, total, matching = result_heads(pool, group, sort, mode)
         shown = heads[(page - 1) * k: page * k].tolist()
-        hits = page_hits(loaded, pool, shown, group, (page - 1) * k + 1, mode, query)
+        hits = page_hits(loaded, pool, shown, group, (page - 1) * k + 1, mode, words)
         # A passage found by its words alone: its similarity, for display.
         unmeasured = [h.passage_id for h in hits if h.similarity is None] \
             if mode != "keyword" else []
         if unmeasured:
-            vector = self._query_vector(query, loaded.manifest.precision)[0]
+            vector = self._query_vector(words, loaded.manifest.precision)[0]
             measured = dict(zip(unmeasured,
                                 (loaded.vectors(np.array(unmeasured)) @ vector).tolist()))
             hits = [replace(h, similarity=measured[h.passage_id]) if h.similarity is None else h
                     for h in hits]
         if explain and mode != "keyword":
-            hits = explain_by_meaning(hits, self._query_vector(query, loaded.manifest.precision),
+            hits = explain_by_meaning(hits, self._query_vector(words, loaded.manifest.precision),
                 lambda texts: self.embedder.encode_few(texts, loaded.manifest.precision))
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
                             page, total, matching, group, filters, sort, recency)

@@ -1,0 +1,100 @@
+"""The query syntax (indexer/query.py): phrases, +must, -must-not and title:, everywhere a
+question is taken; plain questions as before; errors that point at the column."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indexer import QueryError
+from indexer.query import Term, parse
+from webapp import create_app
+from webapp.cli import main
+
+
+@pytest.mark.parametrize("query, text, required, excluded", [
+    ('"read my lips" Bush', "read my lips Bush", [("read my lips", True, False)], []),
+    ("+Aleppo rebels -Mosul", "Aleppo rebels", [("Aleppo", False, False)],
+     [("Mosul", False, False)]),
+    ('title:Brexit +title:"white paper" vote', "Brexit white paper vote",
+     [("Brexit", False, True), ("white paper", True, True)], []),
+    ('storks -title:"church roof"', "storks", [], [("church roof", True, True)]),
+])
+def test_operators_are_read(query, text, required, excluded):
+    parsed = parse(query)
+    assert parsed.text == text
+    assert [(t.text, t.phrase, t.title) for t in parsed.required] == required
+    assert [(t.text, t.phrase, t.title) for t in parsed.excluded] == excluded
+
+
+@pytest.mark.parametrize("query", [
+    "how many rebels were in east Aleppo?", "Kim Jong-nam", "abortion - even in rape cases",
+    "temperatures fell to -5C", "1+1", 'sanctions "?ambassador', "Movie title: Jaws",
+    'reports come ""probably from the Obama administration""', "what +/- means"])
+def test_what_only_looks_like_an_operator_is_a_plain_question(query):
+    parsed = parse(query)
+    assert parsed.plain and parsed.text == query
+
+
+@pytest.mark.parametrize("query, message", [
+    ("-Trump", "only excludes"),
+    ('+"" harbour', 'phrase at column 2 holds no word'),
+    ('bridge title:""', 'phrase at column 14 holds no word'),
+])
+def test_a_malformed_query_says_where(query, message):
+    with pytest.raises(QueryError, match=message):
+        parse(query)
+
+
+def test_terms_match_by_stem_phrases_by_their_words_in_order():
+    from indexer.query import Query
+
+    title, text = "Harbour bridge closed", "The bridge was closed after a cargo ship struck it."
+
+    def holds(term: Term) -> bool:
+        return Query("x", (term,)).admits(title, text)
+
+    assert holds(Term("closing"))  # "closing" and "closed": one stem
+    assert holds(Term("cargo ship", phrase=True))
+    assert not holds(Term("ship cargo", phrase=True))
+    assert holds(Term("CARGO-ship", phrase=True))  # case and punctuation aside
+    assert not holds(Term("cargo", title=True))  # not in the headline
+    assert Query("x", (Term("bridge", title=True),), (Term("storm"),)).admits(title, text)
+    assert not Query("x", (), (Term("struck"),)).admits(title, text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab +-":title ΩΩ1\t')), max_size=40))
+def test_any_text_parses_or_is_a_query_error(text):
+    try:
+        parsed = parse(text)
+    except QueryError:
+        return
+    assert parsed.text.strip() or not text.strip()
+    if '"' not in text and "+" not in text and "-" not in text and ":" not in text:
+        assert parsed.plain and parsed.text == text
+
+
+def test_the_api_the_page_and_the_cli_take_the_syntax(words_index, words):
+    client = create_app({"INDEX_DIR": str(words_index), "EMBEDDER": words}).test_client()
+
+    def titles(q: str) -> list[str]:
+        body = client.get("/api/search", query_string={"q": q, "k": 20}).get_json()
+        return [r["article"]["title"] for r in body["results"]]
+
+    everything = titles("bridge")
+    assert any("bridge" in t.lower() for t in everything) and len(everything) > 3
+    assert titles('"harbour bridge"') == [t for t in everything if "Harbour bridge" in t]
+    assert titles("title:bridge") == [t for t in everything if "bridge" in t.lower()]
+    assert not any("bridge" in t.lower() for t in titles("bridge -title:bridge"))
+    assert set(titles("bridge -harbour")) < set(everything)
+    bad = client.get("/api/search", query_string={"q": 'bridge title:""'})
+    assert bad.status_code == 400 and "column 14" in bad.get_json()["error"]["message"]
+    assert client.get("/api/timeline", query_string={"q": "-bridge"}).status_code == 400
+    page = client.get("/", query_string={"q": '"harbour bridge"'}).get_data(as_text=True)
+    assert "Harbour bridge closed" in page and "Drought" not in page
+    out = CliRunner().invoke(main, ["search", "title:bridge", "--index-dir", str(words_index)],
+                             obj={"embedder": words})
+    assert out.exit_code == 0 and out.output.count("\n1. ") + out.output.startswith("1. ") == 1
