@@ -112,7 +112,7 @@ def test_the_results_download_whole_as_csv_and_json_lines(browser, base_url):
             page.locator(".export").get_by_text("CSV").click()
         with page.expect_download() as jsonl_download:
             page.locator(".export").get_by_text("JSON Lines").click()
-        rows = list(csv.DictReader(io.StringIO(csv_download.value.path().read_text())))
+        rows = list(csv.DictReader(io.StringIO(csv_download.value.path().read_text("utf-8-sig"))))
         lines = [json.loads(line)
                  for line in jsonl_download.value.path().read_text().splitlines()]
     finally:

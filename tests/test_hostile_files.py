@@ -130,7 +130,7 @@ def test_a_batch_file_that_breaks_csv_fails_line_by_line(archive_index, tmp_path
     done = CliRunner().invoke(main, ["batch", str(questions), "--index-dir", str(archive_index),
                                      "--k", "1", "-o", str(out)])
     assert done.exit_code == 0, done.output
-    text = out.read_text()
+    text = out.read_text("utf-8-sig")  # the byte order mark a spreadsheet reads
     assert "\x00" not in text
     table = list(csv.DictReader(io.StringIO(text)))
     header = next(csv.reader(io.StringIO(text)))
