@@ -141,3 +141,31 @@ def test_the_page_answers_pasted_questions_and_downloads_them(seeds_index):
     assert [r["question"][:10] for r in rows] == [ALEPPO_QUESTION[:10], "z" * 10, "who would "]
     too_many = client.post("/batch", data={"questions": "q\n" * 101})
     assert too_many.status_code == 400 and "at most 100" in too_many.get_data(as_text=True)
+
+
+def test_the_batch_page_takes_a_file_of_questions_and_keeps_its_columns(words_index, words):
+    client = create_app({"INDEX_DIR": str(words_index), "EMBEDDER": words}).test_client()
+    table = ("desk,Question,Source\n"
+             "metro,why was the harbour bridge closed,café\n"
+             'world,"an unterminated quote,x\n'
+             "world,museum theft paintings,wire\n").encode()
+
+    def send(path: str, body: bytes, name: str = "questions.csv"):
+        return client.post(path, data={"k": "1", "file": (io.BytesIO(body), name)},
+                           content_type="multipart/form-data")
+
+    page = send("/batch", table).get_data(as_text=True)
+    assert page.count("<h2>") == 3 and "Harbour bridge closed" in page
+    assert "line 3: " in page and "quote" in page  # the line that is not CSV says why, alone
+    download = send("/batch.csv", table)
+    rows = list(csv.DictReader(io.StringIO(download.get_data().decode("utf-8-sig"))))
+    assert [r["desk"] for r in rows] == ["metro", "", "world"]  # an unreadable line: no columns
+    assert rows[0]["input Source"] == "café" and rows[0]["title"].startswith("Harbour bridge")
+    assert rows[1]["error"].startswith("line 3") and rows[2]["title"]
+    lines = send("/batch", b"storm damage\n\nvolcano\n", "questions.txt").get_data(as_text=True)
+    assert lines.count("<h2>") == 2
+    for body, name, message in ((b"\xff\xfe bad", "q.csv", "is not UTF-8 text"),
+                                (b"q\n" * 101, "q.txt", "at most 100"),
+                                (b"\n\n", "q.txt", "holds no question")):
+        refused = send("/batch", body, name)
+        assert refused.status_code == 400 and message in refused.get_data(as_text=True)

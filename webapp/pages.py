@@ -3,16 +3,16 @@ full."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
-
 import io
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Sequence
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from indexer import Hit, IndexerError, QueryError, highlight, query_stems
-
-from indexer.features.batch import Question, answer_all, answer_each
+from indexer.features.batch import (BatchError, Question, answer_all, answer_each,
+                                    questions_in)
 from indexer.features.export import write_rows
 
 from . import get_searcher
@@ -217,12 +217,25 @@ def thread():
 MAX_BATCH = 100  # questions the page answers at once (the API's limit too)
 
 
-def _batch_form() -> tuple[list[str], int]:
-    """The pasted questions (blank lines dropped) and k of a batch form; 400 when too many."""
-    questions = [line.strip() for line in request.form.get("questions", "").splitlines()
-                 if line.strip()]
+def _batch_form() -> tuple[list[Question], int]:
+    """The questions of a batch form, from its file (a CSV or TSV with a question column, its
+    other columns kept, or one question a line) or else pasted one a line, and k; 400 when
+    there are none, too many, or the file is not UTF-8 text."""
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        try:
+            text = upload.read().decode("utf-8-sig")
+            questions = questions_in(text, PurePath(PurePath(upload.filename).name or "file"),
+                                     MAX_BATCH)
+        except UnicodeDecodeError:
+            abort(400, f"{upload.filename} is not UTF-8 text: save it as UTF-8 (CSV UTF-8)")
+        except BatchError as exc:
+            abort(400, f"{exc} (the command line `news-search batch FILE` takes any number)")
+    else:
+        lines = [line.strip() for line in request.form.get("questions", "").splitlines()]
+        questions = [Question(q, n) for n, q in enumerate((q for q in lines if q), 1)]
     if not questions:
-        abort(400, "paste at least one question, one a line")
+        abort(400, "paste at least one question, one a line, or choose a file of them")
     if len(questions) > MAX_BATCH:
         abort(400, f"{len(questions)} questions: at most {MAX_BATCH} at once (the command line "
                    "`news-search batch FILE` takes any number)")
@@ -244,22 +257,24 @@ def batch():
         return render_template("batch.html", **context)
     questions, k = _batch_form()
     searcher = get_searcher()
+    texts = [q.text for q in questions]
     with heavy():
-        answers = [(question, hits, problem) for question, (hits, problem)
-                   in zip(questions, slices(answer_each(searcher, questions, k)))]
+        answers = [(text, hits, f"line {q.line}: {q.problem}" if q.problem else problem)
+                   for text, q, (hits, problem)
+                   in zip(texts, questions, slices(answer_each(searcher, texts, k)))]
     return render_template("batch.html", **{**context, "k": k, "answers": answers,
-                                            "text": "\n".join(questions)})
+                                            "text": "\n".join(texts)})
 
 
 @bp.post("/batch.csv")
 def batch_csv():
-    """The pasted questions' answers as a CSV download (rows as `news-search batch` writes)."""
+    """The questions' answers as a CSV download (rows as `news-search batch` writes, a file's
+    other columns first)."""
     questions, k = _batch_form()
     out = io.StringIO()
     searcher = get_searcher()
+    extra = list(dict.fromkeys(name for q in questions for name in q.extra))
     with heavy():
-        write_rows(slices(answer_all(searcher, [Question(q, n) for n, q in
-                                                enumerate(questions, 1)], k), k), out, "csv",
-                   file=True)
+        write_rows(slices(answer_all(searcher, questions, k), k), out, "csv", extra, file=True)
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="news-search-batch.csv"'})

@@ -43,6 +43,12 @@ def read_questions(path: Path) -> list[Question]:
     except (OSError, UnicodeDecodeError) as exc:
         raise BatchError(f"cannot read {path}: {exc}: give a UTF-8 text or CSV file, one "
                          "question a line") from None
+    return questions_in(text, path)
+
+
+def questions_in(text: str, path: Path, limit: int = MAX_QUESTIONS) -> list[Question]:
+    """The questions of a file's text (path: its name, whose suffix says CSV, TSV or lines);
+    at most limit of them, else a BatchError."""
     if path.suffix.lower() not in (".csv", ".tsv"):
         questions = [Question(line.strip(), n) for n, line in enumerate(text.splitlines(), 1)
                      if line.strip()]
@@ -51,9 +57,9 @@ def read_questions(path: Path) -> list[Question]:
     if not questions:
         raise BatchError(f"{path} holds no question: write one a line (or a CSV with a "
                          "'question' column)")
-    if len(questions) > MAX_QUESTIONS:
+    if len(questions) > limit:
         raise BatchError(f"{path} holds {len(questions):,} questions; at most "
-                         f"{MAX_QUESTIONS:,} a batch: split it")
+                         f"{limit:,} a batch: split it")
     return questions
 
 
