@@ -55,9 +55,7 @@ class MetadataReader:
             raise IndexCorruptError(f"{self.path} is missing: rebuild the index with "
                                     "`news-search index PATH`")
         self._local = threading.local()
-        self._stories: bool | None = None
-        self._languages: bool | None = None
-        self._layouts: bool | None = None
+        self._held: set[str] | None = None  # the articles table's columns
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -116,13 +114,16 @@ class MetadataReader:
             f"SELECT p.id, p.article_rowid, {story} FROM passages p"
             " JOIN articles a ON a.rowid = p.article_rowid").fetchall()
 
+    def _has_column(self, name: str) -> bool:
+        """Whether the articles table has this column: older builds lack the newer ones
+        (stories, languages, layouts). A build never changes once published, so the table's
+        columns are read once."""
+        if self._held is None:
+            self._held = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
+        return name in self._held
+
     def _has_stories(self) -> bool:
-        # Indexes built before stories were found have no story column: each article is its own.
-        # A build never changes once published, so the answer is kept.
-        if self._stories is None:
-            columns = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
-            self._stories = "story" in columns
-        return self._stories
+        return self._has_column("story")  # without: each article is its own story
 
     def story_copies(self, article_id: str) -> list[Article]:
         """The other articles of this article's story (its syndicated copies), oldest first."""
@@ -143,16 +144,10 @@ class MetadataReader:
         return dict(self._conn().execute("SELECT rowid, date FROM articles"))
 
     def _has_layouts(self) -> bool:
-        if self._layouts is None:
-            columns = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
-            self._layouts = "sentences" in columns
-        return self._layouts
+        return self._has_column("sentences")
 
     def _has_languages(self) -> bool:
-        if self._languages is None:
-            columns = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
-            self._languages = "language" in columns
-        return self._languages
+        return self._has_column("language")
 
     def _columns(self, columns: str) -> str:
         """columns as this database has them: one built before languages has none ('')."""
