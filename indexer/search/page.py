@@ -55,19 +55,18 @@ def widened(loaded: Build, hits: list[Hit], spans: list[tuple[int, int] | None],
         return hits
     leads = [_lead(hits[i], layouts.get(aid)) for i, aid, _ in wanted]
     # An excerpt that starts the article holds its opening; the others' are read too, in the
-    # same call: up to a stored lead's end, or LEAD_READ characters to find it in.
+    # same call, where one may be shown: up to a stored lead's end, or LEAD_READ characters to
+    # find it in.
+    opens = [bool(start) and (lead is None or bool(lead[0]))
+             for (_, _, (start, _)), lead in zip(wanted, leads)]
     openings = [(aid, 0, LEAD_READ if lead is None else lead[0])
-                for (_, aid, (start, _)), lead in zip(wanted, leads)
-                if start and (lead is None or lead[0])]
+                for (_, aid, _), lead, read in zip(wanted, leads, opens) if read]
     excerpts = loaded.excerpts([(aid, start, end) for _, aid, (start, end) in wanted] + openings)
     read = iter(excerpts[len(wanted):])
     hits = list(hits)
-    for (i, aid, (start, end)), text, lead in zip(wanted, excerpts, leads):
+    for (i, aid, (start, end)), text, lead, reads in zip(wanted, excerpts, leads, opens):
         hit, layout = hits[i], layouts.get(aid)
-        if start and (lead is None or lead[0]):
-            start_text = next(read)
-        else:
-            start_text = text[:LEAD_READ]
+        start_text = next(read) if reads else text[:LEAD_READ]
         if lead is None:
             lead = opening(start_text, len(start_text) < LEAD_READ)
         lead_end, lead_words = lead
