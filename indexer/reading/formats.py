@@ -73,13 +73,21 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
 Item = Article | Skipped
 
 
+def _made(record: Any, where: str, max_bytes: int | None, default_id: str = "") -> Item:
+    """The article a record makes, or the record skipped with why (make_article's error)."""
+    try:
+        return make_article(record, origin=where, default_id=default_id, max_bytes=max_bytes)
+    except RecordError as exc:
+        return Skipped(where, str(exc))
+
+
 def _one(record: dict[str, Any], infile: InputFile, default_id: str) -> Iterator[Item]:
     try:
         record = {**record, **_sidecar(infile)}
-        yield make_article(record, origin=infile.where, default_id=default_id,
-                           max_bytes=infile.options.max_article_bytes)
     except RecordError as exc:
         yield Skipped(infile.where, str(exc))
+        return
+    yield _made(record, infile.where, infile.options.max_article_bytes, default_id)
 
 
 def read_plain_text(infile: InputFile, default_id: str, options: ReadOptions) -> Iterator[Item]:
@@ -173,11 +181,7 @@ def read_json(infile: InputFile, default_id: str, options: ReadOptions) -> Itera
         yield Skipped(infile.where, f"JSON holds a {type(data).__name__}, not articles")
         return
     for i, record in enumerate(data):
-        try:
-            yield make_article(record, origin=f"{infile.where}[{i}]",
-                               max_bytes=options.max_article_bytes)
-        except RecordError as exc:
-            yield Skipped(f"{infile.where}[{i}]", str(exc))
+        yield _made(record, f"{infile.where}[{i}]", options.max_article_bytes)
 
 
 def read_jsonl(infile: InputFile, default_id: str, options: ReadOptions) -> Iterator[Item]:
@@ -197,10 +201,7 @@ def read_jsonl(infile: InputFile, default_id: str, options: ReadOptions) -> Iter
         except ValueError as exc:
             yield Skipped(where, f"invalid JSON: {exc}")
             continue
-        try:
-            yield make_article(record, origin=where, max_bytes=options.max_article_bytes)
-        except RecordError as exc:
-            yield Skipped(where, str(exc))
+        yield _made(record, where, options.max_article_bytes)
 
 
 class _LongLine(Exception):
@@ -257,11 +258,7 @@ def _read_delimited(infile: InputFile, options: ReadOptions, dialect: str) -> It
         if not row:
             continue
         record = {name: value for name, value in zip(header, row)}  # cells beyond it dropped
-        try:
-            yield make_article(record, origin=f"{infile.where}:{first}",
-                               max_bytes=options.max_article_bytes)
-        except RecordError as exc:
-            yield Skipped(f"{infile.where}:{first}", str(exc))
+        yield _made(record, f"{infile.where}:{first}", options.max_article_bytes)
 
 
 def read_csv(infile: InputFile, default_id: str, options: ReadOptions) -> Iterator[Item]:
