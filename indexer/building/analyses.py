@@ -17,19 +17,14 @@ from indexer.storage.database_writer import MetadataWriter
 from indexer.terms import analyse
 
 
-def find_layouts(meta: MetadataWriter) -> int:
-    """Find and store the sentences and lead of every article that has none yet (chunking
-    .Layout: what a search shows is cut from them): how many were found."""
-    todo = meta.without_layout()
-    meta.set_layouts([(rowid, Layout.of(text)) for rowid, text in todo])
-    return len(todo)
-
-
-def find_languages(meta: MetadataWriter) -> int:
-    """Find and store the language of every article that has none yet (those a cluster's
-    workers found are stored with it): how many were looked at."""
-    todo = meta.without_language(language.SAMPLE_CHARS)
-    meta.set_languages([(language.detect(title, text), rowid) for rowid, title, text in todo])
+def find_languages_and_sentences(meta: MetadataWriter) -> int:
+    """Find and store the language (those a cluster's workers found are stored with their
+    articles) and the sentences and lead (chunking.Layout: what a search shows is cut from
+    them) of every article that lacks them, each text read once: how many were looked at."""
+    todo = meta.unfinished()
+    meta.set_languages([(language.detect(title, text), rowid)
+                        for rowid, title, text, unknown, _ in todo if unknown])
+    meta.set_layouts([(rowid, Layout.of(text)) for rowid, _, text, _, unsplit in todo if unsplit])
     return len(todo)
 
 

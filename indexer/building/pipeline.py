@@ -15,7 +15,7 @@ import numpy as np
 
 from indexer.analysis.stories import story_ids
 from indexer.articles import Article, printable
-from indexer.building.analyses import find_entities, find_languages, find_layouts, find_threads
+from indexer.building.analyses import find_entities, find_languages_and_sentences, find_threads
 from indexer.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, chunk_article, embedding_text
 from indexer.embedding.embedder import DEFAULT_MODEL, Embedder
 from indexer.embedding.onnx_query import DEFAULT_PRECISION, check_precision
@@ -272,8 +272,7 @@ def _analyse(meta: MetadataWriter, store: FaissStore, staged: Path, entities: bo
              progress: bool) -> None:
     """The stages after embedding, for a build and an update alike: sentences and leads,
     languages, entities (when asked), threads, and the keyword indexes."""
-    find_layouts(meta)
-    find_languages(meta)
+    find_languages_and_sentences(meta)
     if entities:
         find_entities(meta, progress)
     find_threads(meta, store.vectors)

@@ -27,16 +27,13 @@ class MetadataWriter:
         else:
             schema.upgrade(self.conn, folder)
 
-    def without_language(self, chars: int) -> list[tuple[int, str, str]]:
-        """(rowid, title, the text's first `chars` characters) of the articles whose language
-        was not looked for yet (added without one, or stored before languages were)."""
-        return self.conn.execute("SELECT rowid, title, substr(text, 1, ?) FROM articles"
-                                 " WHERE language IS NULL ORDER BY rowid", (chars,)).fetchall()
-
-    def without_layout(self) -> list[tuple[int, str]]:
-        """(rowid, text) of the articles whose sentences were not found yet."""
-        return self.conn.execute("SELECT rowid, text FROM articles WHERE sentences IS NULL"
-                                 " ORDER BY rowid").fetchall()
+    def unfinished(self) -> list[tuple[int, str, str, bool, bool]]:
+        """(rowid, title, text, whether its language is missing, whether its sentences are) of
+        each article whose language or sentences were not found yet (added without them, or
+        stored before they were): one read of their texts for both."""
+        return self.conn.execute(
+            "SELECT rowid, title, text, language IS NULL, sentences IS NULL FROM articles"
+            " WHERE language IS NULL OR sentences IS NULL ORDER BY rowid").fetchall()
 
     def set_layouts(self, found: Sequence[tuple[int, Layout]]) -> None:
         """Store the articles' layouts: (rowid, layout) pairs."""
@@ -122,7 +119,7 @@ class MetadataWriter:
             story: str = "") -> None:
         """Store an article (of story: the id of its story's first article) and its passages,
         numbered from first_id (the vector store's ids). Its language, if not found yet (""),
-        is left for the build to find (without_language)."""
+        is left for the build to find (unfinished)."""
         cur = self.conn.execute(
             "INSERT INTO articles (id, title, text, date, source, url, origin, content_hash, story,"
             " language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
