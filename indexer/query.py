@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from indexer.errors import QueryError
 from indexer.terms import WORD, fold, word_stem
@@ -35,13 +36,21 @@ class Term:
     phrase: bool = False
     title: bool = False  # in the headline only
 
+    @cached_property
+    def _sought(self) -> tuple[str | None, str]:
+        """(the stem of a term of one word, else None; the term's words, spaced for a phrase
+        search): made once, not for every article."""
+        tokens = WORD.findall(self.text)
+        single = word_stem(tokens[0]) if not self.phrase and len(tokens) == 1 else None
+        return single, f" {words(self.text)} "
+
     def held_by(self, article: "_Article") -> bool:
         """Whether the article holds the term: a word by its stem, a phrase (or a term of
         several words, "U.S.-led") by its words in order."""
-        tokens = WORD.findall(self.text)
-        if not self.phrase and len(tokens) == 1:
-            return word_stem(tokens[0]) in article.stems(self.title)
-        return f" {words(self.text)} " in f" {article.words(self.title)} "
+        stem, phrase = self._sought
+        if stem is not None:
+            return stem in article.stems(self.title)
+        return phrase in f" {article.words(self.title)} "
 
 
 class _Article:
