@@ -10,7 +10,7 @@ watches saved (long questions, depth 100). For SECONDS each, one normal client s
 distinct headline of FILE after another (50 ms apart) while two neighbour clients loop:
 - plain: GET /api/search, distinct headlines;
 - batch: POST /api/batch of 100 distinct headlines, k=3;
-- export: GET /api/export of a headline's every result (CSV);
+- export: GET /api/export of a headline's every ranked result (CSV, match=false);
 - watches: GET /watches;
 - update: no neighbour clients; `news-search index FILE NEW --update` adds 20 articles (the
   archive's last 20 under new ids) and checks every watch against its build.
@@ -183,7 +183,8 @@ def run_phases(base: str, titles: list[str], args, index: Path, new: Path) -> li
     makers = {
         "plain": lambda k: (lambda n: call(f"{base}/api/search?q={quoted(k * 5000 + n)}")),
         "batch": batch,
-        "export": lambda k: (lambda n: call(f"{base}/api/export?q={quoted(k * 5000 + n)}")),
+        "export": lambda k: (lambda n: call(f"{base}/api/export?q={quoted(k * 5000 + n)}"
+                                             "&match=false")),
         "watches": lambda k: (lambda n: call(f"{base}/watches")),
     }
     results = []

@@ -83,29 +83,40 @@ def test_the_api_answers_a_list_and_reports_each_failure(seeds_index):
                        content_type="application/json").status_code == 413
 
 
-def test_an_export_holds_every_result_of_every_page_and_round_trips(archive_index, tmp_path):
-    client = create_app({"INDEX_DIR": str(archive_index)}).test_client()
+def _all_pages(client, query: str, matching: bool) -> list[tuple[int, str, float]]:
     pages, page = [], 1
     while True:
-        data = client.get(f"/api/search?q=news&k=2&page={page}").get_json()
+        data = client.get("/api/search", query_string={
+            "q": query, "k": 2, "page": page, "match": str(matching).lower()}).get_json()
         pages += [(r["rank"], r["article"]["id"], r["score"]) for r in data["results"]]
         if not data["has_more"]:
-            break
+            return pages
         page += 1
-    exported = client.get("/api/export?q=news")
+
+
+def test_an_export_holds_every_matching_story_of_every_page_and_round_trips(archive_index):
+    client = create_app({"INDEX_DIR": str(archive_index)}).test_client()
+    pages = _all_pages(client, "year", True)  # the stories that say "year(s)", at least
+    assert len(pages) >= 6
+    exported = client.get("/api/export?q=year")
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
-    assert 'filename="news-search-news.csv"' in exported.headers["Content-Disposition"]
+    assert 'filename="news-search-year.csv"' in exported.headers["Content-Disposition"]
     assert exported.get_data().startswith("\ufeff".encode())  # spreadsheets: it is UTF-8
     rows = list(csv.DictReader(io.StringIO(exported.get_data().decode("utf-8-sig"))))
     assert [(int(r["rank"]), r["article_id"], float(r["score"])) for r in rows] == pages
-    lines = client.get("/api/export?q=news&format=jsonl").get_data(as_text=True).splitlines()
+    lines = client.get("/api/export?q=year&format=jsonl").get_data(as_text=True).splitlines()
     assert [json.loads(line) for line in lines] == [
         {**r, "rank": int(r["rank"]), "score": float(r["score"])} for r in rows]
-    cli = CliRunner().invoke(main, ["search", "news", "--format", "csv", "--index-dir",
+    cli = CliRunner().invoke(main, ["search", "year", "--format", "csv", "--index-dir",
                                     str(archive_index)])
     assert list(csv.DictReader(io.StringIO(cli.stdout))) == rows
-    for bad, message in (("format=xlsx", "format must be csv or jsonl"), ("k=3", "unknown")):
-        refused = client.get(f"/api/export?q=news&{bad}")
+    every = client.get("/api/export?q=year&match=false&format=jsonl").get_data(as_text=True)
+    ranked = _all_pages(client, "year", False)
+    assert [(r["rank"], r["article_id"], r["score"]) for r in map(json.loads, every.splitlines())
+            ] == ranked and len(ranked) > len(pages)
+    for bad, message in (("format=xlsx", "format must be csv or jsonl"), ("k=3", "unknown"),
+                         ("match=maybe", "match must be true or false")):
+        refused = client.get(f"/api/export?q=year&{bad}")
         assert refused.status_code == 400 and message in refused.get_json()["error"]["message"]
 
 

@@ -29,7 +29,7 @@ PLACEHOLDERS = [
     {"id": "year one", "title": "Aleppo siege talks stall", "date": "0001-01-01",
      "text": "Talks on the siege of east Aleppo between the rebels and Russia stalled again."},
 ]
-QUESTION = "Aleppo rebels assault"
+QUESTION = "Aleppo rebels"  # every article here says both
 NAME = "archive.example"  # a name the server is told to answer as
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -28,13 +28,16 @@ def test_auto_and_too_fine_intervals_keep_the_chart_readable():
     assert sum(b.count for b in wide.buckets) == 3  # nothing dropped
 
 
-def test_timeline_of_a_query_counts_each_story_once(words_searcher):
-    t = words_searcher.timeline("news", interval="year", stories=100)
-    assert sum(b.count for b in t.buckets) + t.undated == 11
-    assert t.undated == 1  # the CSV row dated "not a date"
-    filtered = words_searcher.timeline("news", filters=make_filters(sources=["Wire Service"]),
+def test_timeline_of_a_query_counts_each_story_that_matches_once(words_searcher):
+    """Three stories say "hours" (the library's, the marathon's, the bridge's): each counted
+    once, in its period, the undated one apart, however many passages it has."""
+    t = words_searcher.timeline("hours", interval="year")
+    assert {b.start.year: b.count for b in t.buckets if b.count} == {2021: 1, 2023: 1}
+    assert t.undated == 1 and t.stories == 3  # the CSV row dated "not a date"
+    assert words_searcher.search("hours").matching == 3
+    filtered = words_searcher.timeline("year", filters=make_filters(sources=["Wire Service"]),
                                          interval="month")
-    assert sum(b.count for b in filtered.buckets) == 3
+    assert sum(b.count for b in filtered.buckets) == 2  # the bank's and the chess prodigy's
     with pytest.raises(QueryError, match="interval must be one of"):
         words_searcher.timeline("news", interval="hour")
 
@@ -45,12 +48,13 @@ def client(words_index, words):
 
 
 def test_api_timeline(client):
-    data = client.get("/api/timeline?q=news&interval=year&source=Wire+Service").get_json()
+    data = client.get("/api/timeline?q=year&interval=year&source=Wire+Service").get_json()
     assert data["interval"] == "year" and data["filters"] == {"source": ["Wire Service"]}
     assert [(b["start"], b["count"]) for b in data["buckets"]] == [
-        ("2022-01-01", 2),
+        ("2022-01-01", 1),
         ("2023-01-01", 1),
     ]
+    assert data["stories"] == data["matching"] == 2
     assert client.get("/api/timeline?q=news&interval=hour").status_code == 400
     assert client.get("/api/timeline?q=news&k=3").status_code == 400  # not a timeline parameter
     assert (
@@ -58,10 +62,13 @@ def test_api_timeline(client):
     )
 
 
-def test_results_page_has_a_chart_whose_bars_filter_to_their_period(client):
-    page = client.get("/?q=news&k=3&page=2").get_data(as_text=True)
+def test_results_page_has_a_chart_whose_bars_list_what_they_count(client):
+    page = client.get("/?q=year&k=3&page=2").get_data(as_text=True)
     assert '<figure class="timeline">' in page and "<svg" in page and "<script" not in page
-    assert "/?q=news&amp;k=3&amp;since=2016-12-01&amp;until=2016-12-31" in page  # page dropped
+    bar = "/?q=year&amp;k=3&amp;since=2016-12-01&amp;until=2016-12-31&amp;match=true"
+    assert bar in page  # page dropped
+    listed = client.get(bar.replace("&amp;", "&")).get_data(as_text=True)
+    assert listed.count('<li class="result">') == 1 and "Aleppo" in listed
 
 
 def _dated_articles(searcher) -> list[str]:
@@ -70,8 +77,7 @@ def _dated_articles(searcher) -> list[str]:
 
 
 def test_a_share_divides_by_every_story_of_the_period(words_searcher):
-    t = words_searcher.timeline("interest rates inflation", interval="year", stories=3,
-                                  share=True)
+    t = words_searcher.timeline("year", interval="year", stories=3, share=True)
     by_year: dict[str, int] = {}
     for day in _dated_articles(words_searcher):  # no copies here: a story an article
         by_year[day[:4]] = by_year.get(day[:4], 0) + 1
@@ -81,10 +87,10 @@ def test_a_share_divides_by_every_story_of_the_period(words_searcher):
     assert sum(b.count for b in t.buckets) + t.undated == 3
     for b in t.buckets:
         assert b.share == (b.count / b.total if b.total else 0.0) and 0 <= b.share <= 1
-    only = words_searcher.timeline("news", filters=make_filters(sources=["Wire Service"]),
+    only = words_searcher.timeline("year", filters=make_filters(sources=["Wire Service"]),
                                      interval="year", share=True)
     assert sum(b.total for b in only.buckets) == 3  # the filters' stories only
-    assert "total" not in words_searcher.timeline("news").to_dict()["buckets"][0]
+    assert "total" not in words_searcher.timeline("year").to_dict()["buckets"][0]
 
 
 def test_shares_of_syndicated_copies_count_a_story_once(tmp_path, words):
@@ -101,16 +107,14 @@ def test_shares_of_syndicated_copies_count_a_story_once(tmp_path, words):
 
 
 def test_questions_compared_are_counted_on_the_same_periods(words_searcher):
-    one, two = words_searcher.timelines("interest rates", compare=["museum theft"],
-                                          interval="month", stories=2)
-    assert (one.query, two.query) == ("interest rates", "museum theft")
+    one, two = words_searcher.timelines("year", compare=["city"], interval="month", stories=2)
+    assert (one.query, two.query) == ("year", "city")
     assert [b.start for b in one.buckets] == [b.start for b in two.buckets]
     for t in (one, two):
         alone = words_searcher.timeline(t.query, interval="month", stories=2)
         assert {b.start: b.count for b in alone.buckets if b.count} == \
             {b.start: b.count for b in t.buckets if b.count}
-    one, two = words_searcher.timelines("interest rates", compare=["museum theft"],
-                                          interval="year", stories=1)
+    one, two = words_searcher.timelines("year", compare=["city"], interval="year", stories=1)
     assert [b.start.year for b in one.buckets] == [b.start.year for b in two.buckets]
     assert sum(b.count for b in one.buckets) == sum(b.count for b in two.buckets) == 1
     with pytest.raises(QueryError, match="at most 2 questions to compare"):
@@ -118,20 +122,20 @@ def test_questions_compared_are_counted_on_the_same_periods(words_searcher):
 
 
 def test_facets_name_the_outlets_and_words_of_the_matching_stories(words_searcher):
-    f = words_searcher.facets("news", stories=100)
+    f = words_searcher.facets("year")
     outlets = {}
-    for hit in words_searcher.search("news", 100).hits:
+    for hit in words_searcher.search("year", 100, matching_only=True).hits:
         if hit.article.source:
             outlets[hit.article.source] = outlets.get(hit.article.source, 0) + 1
-    assert dict(f.outlets) == outlets and f.stories == 11
+    assert dict(f.outlets) == outlets and f.stories == 6  # the six that say "year(s)"
     words = dict(f.words)
-    assert words and not {"news", "the", "said"} & {w.lower() for w in words}
+    assert words and not {"year", "the", "said"} & {w.lower() for w in words}
     assert all(n >= 2 for n in words.values())  # in two stories at least
     from indexer.terms import WORD, word_stem
 
     stems = [{word_stem(w) for w in WORD.findall(f"{a.title} {a.text}")} for a in
              (words_searcher.article(h.article.id) for h in
-              words_searcher.search("news", 100).hits)]
+              words_searcher.search("year", 100, matching_only=True).hits)]
     for word, n in words.items():  # found in the stories (their best passages are in them)
         assert sum(word_stem(word) in s for s in stems) >= n
 
@@ -147,24 +151,26 @@ def test_api_timeline_shares_compares_and_facets(client):
         Draft202012Validator({**schema, "components": doc["components"]}).validate(body)
 
     body = client.get("/api/timeline", query_string={
-        "q": "interest rates", "share": "true", "compare": ["museum theft"]}).get_json()
+        "q": "year", "share": "true", "compare": ["city"]}).get_json()
     valid("/api/timeline", body)
-    assert [c["query"] for c in body["compare"]] == ["museum theft"]
+    assert [c["query"] for c in body["compare"]] == ["city"]
+    assert (body["matching"], body["compare"][0]["matching"]) == (6, 3)
+    assert body["stories"] == sum(b["count"] for b in body["buckets"]) + body["undated"] == 6
     assert all("share" in b for b in body["buckets"] + body["compare"][0]["buckets"])
     assert client.get("/api/timeline?q=x&share=maybe").status_code == 400
     assert client.get("/api/timeline?q=x&compare=a&compare=b&compare=c").status_code == 400
-    facets = client.get("/api/facets?q=news&stories=50").get_json()
+    facets = client.get("/api/facets?q=year&stories=5").get_json()
     valid("/api/facets", facets)
-    assert facets["stories"] == 11 and facets["outlets"]
+    assert facets["stories"] == 5 and facets["outlets"]  # the 5 best of the 6
     assert client.get("/api/facets?q=news&interval=day").status_code == 400
 
 
 def test_results_page_compares_questions_as_shares(client):
-    page = client.get("/", query_string={"q": "interest rates", "share": "true",
-                                         "compare": ["museum theft", ""]}).get_data(as_text=True)
+    page = client.get("/", query_string={"q": "year", "share": "true",
+                                         "compare": ["city", ""]}).get_data(as_text=True)
     assert 'class="bar s1"' in page and 'class="bar s2"' not in page
     assert "as a share of all the stories" in page and "% of the stories" in page
-    assert 'name="compare" value="museum theft"' in page
+    assert 'name="compare" value="city"' in page
     assert 'class="facets"' in page
 
 
@@ -173,15 +179,16 @@ def test_cli_timeline_compares_shares_and_names_outlets_and_words(words_index, w
 
     from webapp.cli import main
 
-    out = CliRunner().invoke(main, ["timeline", "interest rates", "--compare", "museum theft",
+    out = CliRunner().invoke(main, ["timeline", "year", "--compare", "city",
                                     "--share", "--interval", "year", "--stories", "2",
                                     "--index-dir", str(words_index)], obj={"embedder": words})
     assert out.exit_code == 0, out.output
-    assert "A: interest rates  B: museum theft" in out.output
+    assert "A: year  B: city" in out.output
+    assert "6 stories match 'year' by meaning or words; the best 2 counted" in out.output
     assert "%" in out.output and "Top outlets: " in out.output
-    data = CliRunner().invoke(main, ["timeline", "news", "--json", "--index-dir",
+    data = CliRunner().invoke(main, ["timeline", "year", "--json", "--index-dir",
                                      str(words_index)], obj={"embedder": words}).output
     import json
 
     parsed = json.loads(data)
-    assert parsed["facets"]["stories"] == 11 and "compare" not in parsed
+    assert parsed["facets"]["stories"] == parsed["stories"] == 6 and "compare" not in parsed

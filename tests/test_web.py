@@ -271,19 +271,30 @@ def test_json_answers_are_flasks_json_written_by_orjson():
 
 
 def test_the_count_says_what_it_counts(client, words_searcher):
-    """The summary gives the candidates nearest the question and, of those, how many hold its
-    words: the articles keyword search finds."""
-    query = "bridge closed"
+    """The summary gives the candidates nearest the question and how many stories match it;
+    its link lists those alone, and the download holds the same ones."""
+    query = "bridge closed"  # both words: the harbour bridge's story alone
     result = words_searcher.search(query, 10)
-    loaded = words_searcher._current()
-    holding = {int(loaded.owners[pid]) for pid, *_ in words_searcher.ranked(query, "keyword")}
-    assert result.matching == len(holding) < result.total
-    assert words_searcher.search(query, 10, "semantic").matching is None
+    assert result.matching == 1 < result.total
     data = client.get("/api/search", query_string={"q": query}).get_json()
-    assert (data["total"], data["matching"]) == (result.total, result.matching)
-    page = client.get("/", query_string={"q": query}).get_data(as_text=True)
-    assert f"1–10 of the {result.total} articles nearest your question; " \
-           f"{result.matching} hold its words." in " ".join(page.split())
+    assert (data["total"], data["matching"], data["matching_only"]) == \
+        (result.total, 1, False)
+    page = " ".join(client.get("/", query_string={"q": query}).get_data(as_text=True).split())
+    assert f"1–10 of the {result.total} articles nearest your question; " in page
+    assert ">1 story matches it</a> by meaning or words." in page
+    assert "Download the 1 matching:" in page
+    only = client.get("/api/search", query_string={"q": query, "match": "true"}).get_json()
+    assert [r["article"]["id"] for r in only["results"]] == ["harbour-bridge"]
+    assert (only["total"], only["matching_only"]) == (1, True)
+    listed = " ".join(client.get("/", query_string={"q": query, "match": "true"})
+                      .get_data(as_text=True).split())
+    assert "1–1 of the 1 story that match your question, by meaning or words." in listed
+    rows = client.get("/api/export", query_string={"q": query, "format": "jsonl"})
+    assert [json.loads(r)["article_id"] for r in rows.get_data(as_text=True).splitlines()] == \
+        ["harbour-bridge"]
+    every = client.get("/api/export", query_string={"q": query, "format": "jsonl",
+                                                    "match": "false"})
+    assert len(every.get_data(as_text=True).splitlines()) == result.total
 
 
 def test_the_landing_page_says_what_is_indexed(client, words_searcher):
@@ -313,11 +324,11 @@ def test_a_result_links_to_its_passage_in_the_article(client, words_searcher):
 
 
 def test_the_timeline_is_labelled_and_its_bars_still_filter(client):
-    page = client.get("/?q=news").get_data(as_text=True)
+    page = client.get("/?q=year").get_data(as_text=True)
     chart = page.split('<figure class="timeline">', 1)[1].split("</figure>", 1)[0]
     assert '<p class="scale">' in chart and 'class="axis"' in chart
     labels = chart.split('class="axis"', 1)[1].split("</div>", 1)[0]
     starts = [line.strip()[6:16] for line in labels.splitlines() if "<span>" in line]
     bars = chart.count('<rect x="') // 2
     assert len(starts) == (3 if bars > 2 else 2) and starts == sorted(starts)
-    assert chart.count("<a href=\"/?q=news&amp;since=") == bars  # every bar a link
+    assert chart.count("<a href=\"/?q=year&amp;since=") == bars  # every bar a link

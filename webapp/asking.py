@@ -44,7 +44,11 @@ from webapp.terminal import print_hits, print_thread, print_timelines
               help="Favour recent articles: a score halves every N days of age.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as the JSON API does.")
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS),
-              help="Print every result (all pages) as CSV or JSON Lines rows instead.")
+              help="Print every story that matches (all pages) as CSV or JSON Lines rows "
+                   "instead.")
+@click.option("--match/--no-match", "matching", default=None,
+              help="List only the stories that match (by meaning or words), or with --format "
+                   "every ranked result too.  [default: --no-match; with --format, --match]")
 @index_dir_option
 @backend_option
 @model_option
@@ -52,18 +56,21 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
            sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...],
            group: str, page: int,
            sort: str, recency: int | None,
-           as_json: bool, fmt: str | None, index_dir: Path, backend: str, model: str) -> None:
-    """Print the passages that best answer QUERY."""
+           as_json: bool, fmt: str | None, matching: bool | None, index_dir: Path,
+           backend: str, model: str) -> None:
+    """Print the passages that best answer QUERY, and how many stories match it."""
     try:
         searcher = open_searcher(index_dir, model, backend)
         filters = make_filters(since, until, sources, languages, entities)
         if fmt:
             from indexer.features.export import COLUMNS, all_results, write_rows
 
-            write_rows(all_results(searcher, query, mode, filters, group, sort, recency),
+            write_rows(all_results(searcher, query, mode, filters, group, sort, recency,
+                                   matching_only=matching is not False),
                        sys.stdout, fmt, columns=COLUMNS[:-1])
             return
-        result = searcher.search(query, k, mode, filters, group, page, sort, recency)
+        result = searcher.search(query, k, mode, filters, group, page, sort, recency,
+                                 matching_only=bool(matching))
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -78,8 +85,9 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
               help="Length of a period; one too fine for the span is made coarser.")
 @click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
 @filter_options
-@click.option("--stories", default=200, show_default=True, type=click.IntRange(1, 1000),
-              help="How many of the best matching stories to count.")
+@click.option("--stories", default=None, type=click.IntRange(1),
+              help="Count only this many of the best matching stories.  [default: all that "
+                   "match]")
 @click.option("--share", is_flag=True,
               help="Also each period's stories in all (within the filters), and the share.")
 @click.option("--compare", multiple=True, metavar="QUESTION",
@@ -90,7 +98,7 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
 @model_option
 def timeline(query: str, interval: str, mode: str, since: str | None, until: str | None,
              sources: tuple[str, ...], languages: tuple[str, ...], entities: tuple[str, ...],
-             stories: int, share: bool,
+             stories: int | None, share: bool,
              compare: tuple[str, ...],
              as_json: bool, index_dir: Path, backend: str, model: str) -> None:
     """Print how many of the stories matching QUERY fall in each period (and those of up to

@@ -23,9 +23,9 @@ _WATCH = {
         "name": {"type": "string"}, "query": {"type": "string"}, "mode": {"type": "string"},
         "filters": {"type": "object"}, "depth": {"type": "integer"},
         "created": {"type": "string"},
-        "found": {"type": "integer", "description": "passages found and kept (the newest 200)"},
+        "found": {"type": "integer", "description": "stories found and kept (the newest 200)"},
         "checks": {"type": "array", "description": "newest first: each build of the index it "
-                   "was checked against, when, and how many new passages it brought",
+                   "was checked against, when, and how many new stories it brought",
                    "items": {"type": "object", "properties": {
                        "index": {"type": "string"}, "at": {"type": "string"},
                        "new": {"type": "integer"}, "saved": {"type": "boolean"}}}},
@@ -36,6 +36,11 @@ _TIMELINE = {
     "required": ["interval", "buckets", "undated"],
     "properties": {
         "query": {"type": "string"}, "interval": {"type": "string"},
+        "matching": {"type": "integer", "description": "the stories that match the question "
+                     "(README, What matches)"},
+        "stories": {"type": "integer", "description": "the stories counted: all that match, "
+                    "or the best `stories` of them; the buckets' counts and undated add up to "
+                    "it"},
         "undated": {"type": "integer"},
         "buckets": {"type": "array", "items": {
             "type": "object", "required": ["start", "end", "count"], "properties": {
@@ -160,6 +165,10 @@ _SEARCH_PARAMETERS = [
      "schema": {"type": "boolean", "default": False},
      "description": "in hits sharing no word with q, mark the sentence closest "
                     "in meaning (costs tens of milliseconds)"},
+    {"name": "match", "in": "query", "required": False,
+     "schema": {"type": "boolean", "default": False},
+     "description": "list only the stories that match the question (README, What matches): "
+                    "every one of them, the ranked ones first"},
 
 ]
 _PARAMETER = {p["name"]: p for p in _SEARCH_PARAMETERS}
@@ -196,11 +205,13 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "total": {"type": "integer",
                                       "description": "results over all pages: the articles (or "
                                                      "passages) nearest the question among the "
-                                                     "1,000 candidate passages of each retriever"},
-                            "matching": {"type": ["integer", "null"],
-                                         "description": "of those, how many hold at least one of "
-                                                        "the question's words (null in semantic "
-                                                        "mode)"},
+                                                     "1,000 candidate passages of each retriever; "
+                                                     "with match, those that match"},
+                            "matching": {"type": "integer",
+                                         "description": "the stories that match the question, by "
+                                                        "meaning or words (README, What "
+                                                        "matches)"},
+                            "matching_only": {"type": "boolean"},
                             "has_more": {"type": "boolean"},
                             "took_ms": {"type": "number"},
                             "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
@@ -245,13 +256,17 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 },
             }},
             "/api/export": {"get": {
-                "summary": "Every result of a search, all its pages, as a CSV or JSON Lines file",
+                "summary": "Every story that matches a search, all its pages, as a CSV or JSON "
+                           "Lines file",
                 "parameters": [
                     _PARAMETER["q"],
                     {"name": "format", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"}},
                     *(_PARAMETER[name] for name in ("mode", "since", "until", "source", "language", "entity", "group",
                                                     "sort", "recency")),
+                    {"name": "match", "in": "query", "required": False,
+                     "schema": {"type": "boolean", "default": True},
+                     "description": "false: every ranked result, matching or not"},
                 ],
                 "responses": {
                     "200": {"description": "a row a result, best first: question, rank, score, "
@@ -265,7 +280,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 },
             }},
             "/api/timeline": {"get": {
-                "summary": "How many of the best matching stories fall in each period",
+                "summary": "How many of the stories that match a question fall in each period",
                 "parameters": [
                     *(_PARAMETER[name] for name in ("q", "mode", "since", "until", "source",
                                                     "language", "entity")),
@@ -274,9 +289,9 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                      "description": "auto: days, weeks or months by the span; a too fine "
                                     "interval is made coarser to keep at most 400 periods"},
                     {"name": "stories", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
-                     "description": "how many of the best matching stories to count "
-                                    "(syndicated copies count once)"},
+                     "schema": {"type": "integer", "minimum": 1},
+                     "description": "count only this many of the best matching stories "
+                                    "(default: all; syndicated copies count once)"},
                     {"name": "share", "in": "query", "required": False,
                      "schema": {"type": "boolean", "default": False},
                      "description": "also give each period's stories in all (within the "
@@ -298,14 +313,15 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 },
             }},
             "/api/facets": {"get": {
-                "summary": "The outlets and the words most frequent among the best matching "
-                           "stories",
+                "summary": "The outlets and the words most frequent among the stories that "
+                           "match a question",
                 "parameters": [
                     *(_PARAMETER[name] for name in ("q", "mode", "since", "until", "source",
                                                     "language", "entity")),
                     {"name": "stories", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
-                     "description": "how many of the best matching stories to look at"},
+                     "schema": {"type": "integer", "minimum": 1},
+                     "description": "look only at this many of the best matching stories "
+                                    "(default: all)"},
                 ],
                 "responses": {
                     "200": {"description": "outlets by stories; words by the stories whose best "
@@ -418,9 +434,9 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "source": {"type": "array", "items": {"type": "string"}},
                             "language": {"type": "array", "items": {"type": "string"}},
                             "entity": {"type": "array", "items": {"type": "string"}},
-                            "depth": {"type": "integer", "minimum": 1, "maximum": 100,
-                                      "default": 20, "description": "how many of its best "
-                                      "passages the watch follows"}}}}}},
+                            "depth": {"type": "integer", "minimum": 0, "maximum": 100,
+                                      "default": 0, "description": "follow its N best ranked "
+                                      "stories too, besides those that match"}}}}}},
                     "responses": {
                         "201": {"description": "the watch saved", "content": {"application/json": {
                             "schema": {"$ref": "#/components/schemas/Watch"}}}},
@@ -451,7 +467,10 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                         "url": {"type": "string"},
                                         "position": {"type": "integer"},
                                         "passage": {"type": "string"},
-                                        "key": {"type": "string"}}}}}}]}}}},
+                                        "key": {"type": "string"},
+                                        "follows": {"type": ["string", "null"],
+                                                    "description": "a story of its thread the "
+                                                    "watch held before (a follow-up)"}}}}}}]}}}},
                     "404": _error_response("no watch of that name"),
                 },
             }},

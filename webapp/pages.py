@@ -121,21 +121,26 @@ def _source_url(name: str) -> str:
 
 
 def _period_url(start: str, end: str) -> str:
-    """This search's URL filtered to one period of the timeline, from page 1."""
-    return _narrowed(since=[start], until=[end])
+    """This search's URL filtered to one period of the timeline, from page 1: the matching
+    stories alone, the very ones its bar counts."""
+    return _narrowed(since=[start], until=[end], match=["true"])
 
 
 def _export_url(fmt: str) -> str:
-    """The API's export of this page's search: every result, as a file."""
+    """The API's export of this page's search: every story that matches, as a file."""
     args = {k: v for k, v in request.args.to_dict(flat=False).items()
             if k in EXPORT_PARAMS and any(x.strip() for x in v)}
     return url_for("api.export", **args, format=fmt)
 
 
-def _page_url(page: int) -> str:
-    """This search's URL at another page."""
+def _page_url(page: int, **changes: str | None) -> str:
+    """This search's URL at another page (with these parameters set; None drops one)."""
     args = request.args.to_dict(flat=False)
     args["page"] = [str(page)]
+    for name, value in changes.items():
+        args.pop(name, None)
+        if value is not None:
+            args[name] = [value]
     return url_for("pages.index", **args)
 
 

@@ -20,7 +20,7 @@ from indexer import (
 )
 
 SEARCH_PARAMS = ("q", "k", "mode", "since", "until", "source", "language", "entity", "group",
-                 "page", "sort", "recency", "explain")
+                 "page", "sort", "recency", "explain", "match")
 REPEATABLE = ("source", "language", "entity")
 DEFAULT_K = 10
 
@@ -57,6 +57,7 @@ def search_args(args: MultiDict, strict: bool) -> dict[str, Any]:
         "sort": check_sort(get("sort", "relevance")),
         "recency": check_recency(get("recency", None)),
         "explain": _flag("explain", get("explain", "false")),
+        "matching_only": _flag("match", get("match", "false")),
     }
 
 
@@ -69,20 +70,22 @@ def _flag(name: str, value: str) -> bool:
 
 
 EXPORT_PARAMS = ("q", "mode", "since", "until", "source", "language", "entity", "group", "sort",
-                 "recency", "format")
+                 "recency", "match", "format")
 
 
 def export_args(args: MultiDict) -> tuple[dict[str, Any], str]:
     """all_results's keyword arguments and the format (csv or jsonl) from request args; 400 for
-    a bad or unknown one (k and page do not apply: an export holds every result)."""
+    a bad or unknown one (k and page do not apply: an export holds every result). An export
+    holds the stories that match unless match=false (every ranked candidate)."""
     refuse_unknown(args, EXPORT_PARAMS)
     fmt = args.get("format") or "csv"
     if fmt not in ("csv", "jsonl"):
         abort(400, f"format must be csv or jsonl, got {fmt!r}")
     kwargs = search_args(MultiDict([(k, v) for k, v in args.items(multi=True)
-                                    if k != "format"]), strict=True)
-    return {name: kwargs[name] for name in ("query", "mode", "filters", "group", "sort",
-                                            "recency")}, fmt
+                                    if k not in ("format", "match")]), strict=True)
+    matching = _flag("match", args.get("match") or "true")
+    return {**{name: kwargs[name] for name in ("query", "mode", "filters", "group", "sort",
+                                               "recency")}, "matching_only": matching}, fmt
 
 
 TIMELINE_PARAMS = ("q", "mode", "since", "until", "source", "language", "entity", "interval",
@@ -113,7 +116,7 @@ def _story_args(args: MultiDict) -> dict[str, Any]:
     return {"query": query, "mode": args.get("mode") or DEFAULT_MODE,
             "filters": make_filters(args.get("since"), args.get("until"), args.getlist("source"),
                                     args.getlist("language"), args.getlist("entity")),
-            "stories": args.get("stories") or 200}
+            "stories": args.get("stories") or None}
 
 
 __all__ = ["EXPORT_PARAMS", "export_args", "FACETS_PARAMS", "facets_args", "TIMELINE_PARAMS",

@@ -62,11 +62,18 @@ def print_hits(result: SearchResult) -> None:
         click.echo()
     if result.has_more:
         click.echo(f"More: --page {result.page + 1}")
+    n = result.matching
+    click.echo(f"{n} stor{'y' if n == 1 else 'ies'} match{'es' if n == 1 else ''} by meaning or "
+               "words" + ("" if result.matching_only else " (--match lists them alone)") + ".")
 
 
 def print_timelines(found: Sequence[Timeline], facets: Facets, share: bool) -> None:
     """Each period's count (and share) as a bar, one column a question, then the facets."""
     width = 50 // len(found)
+    for t in found:
+        click.echo(f"{t.matching} stor{'y' if t.matching == 1 else 'ies'} match {t.query!r} by "
+                   "meaning or words" + (f"; the best {t.stories} counted"
+                                         if t.stories < t.matching else ""))
     if len(found) > 1:
         click.echo("            " + "  ".join(f"{chr(65 + i)}: {t.query}"
                                               for i, t in enumerate(found)))

@@ -26,12 +26,15 @@ def hit_row(hit: Hit) -> dict[str, Any]:
 
 def all_results(searcher: Searcher, query: str, mode: str = DEFAULT_MODE,
                 filters: Filters = Filters(), group: str = "article", sort: str = "relevance",
-                recency: int | None = None, page_size: int = MAX_K) -> Iterator[dict[str, Any]]:
-    """Every result of the ranked list a search pages through, as rows, best first (pages of
-    page_size cut from the one ranked pool: none repeats or goes missing)."""
+                recency: int | None = None, page_size: int = MAX_K, matching_only: bool = True
+                ) -> Iterator[dict[str, Any]]:
+    """Every story that matches the question (search/matching.py), as rows, best first; with
+    matching_only=False, every result of the ranked list a search pages through. Pages of
+    page_size are cut from one pool: none repeats or goes missing."""
     page = 1
     while True:
-        result = searcher.search(query, page_size, mode, filters, group, page, sort, recency)
+        result = searcher.search(query, page_size, mode, filters, group, page, sort, recency,
+                                 matching_only=matching_only)
         for hit in result.hits:
             yield {"question": query, **hit_row(hit)}
         if not result.has_more:

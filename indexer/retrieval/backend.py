@@ -74,6 +74,21 @@ class Build(ABC):
         """The `depth` articles (by key) with the best BM25 of their whole text, in any order."""
 
     @abstractmethod
+    def similar(self, vector: np.ndarray, bar: float, filters: Filters) -> Ranked:
+        """Every passage whose similarity to the query vector is above bar, best first (what
+        matches by meaning: search/matching.py)."""
+
+    @abstractmethod
+    def holding(self, stem: str, filters: Filters) -> np.ndarray:
+        """The articles (keys, ascending) whose text holds the stem."""
+
+    @abstractmethod
+    def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:
+        """For each article (by key), its passage nearest the query vector and that passage's
+        similarity; without a vector, its opening passage (similarity NaN). Aligned with
+        keys."""
+
+    @abstractmethod
     def phrases(self, pairs: Sequence[str], articles: np.ndarray) -> Ranked:
         """Of these articles (keys, ascending), those that hold any of the word pairs, with their
         phrase BM25: keys ascending."""

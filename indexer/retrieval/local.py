@@ -148,6 +148,28 @@ class LocalBuild(Build):
         return self.article_keywords.top(stems, depth, None if allowed is None else allowed[1],
                                          False)
 
+    def similar(self, vector: np.ndarray, bar: float, filters: Filters) -> Ranked:
+        allowed = self._allowed(filters)
+        ids, scores = self.store.above(vector, bar, None if allowed is None else allowed[0])
+        return ids, scores.astype(np.float64)
+
+    def holding(self, stem: str, filters: Filters) -> np.ndarray:
+        allowed = self._allowed(filters)
+        return self.article_keywords.holding(stem, None if allowed is None else allowed[1])
+
+    def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:
+        keys = np.asarray(keys, dtype=np.int64)
+        if vector is None or not len(keys):
+            return self._openings[keys], np.full(len(keys), np.nan)
+        ids = np.flatnonzero(np.isin(self.owners, keys))
+        scores = self.store.vectors(ids) @ np.asarray(vector, np.float32).reshape(-1)
+        order = np.lexsort((ids, -scores))  # each article's nearest first, then by id
+        ids, scores = ids[order], scores[order]
+        first = first_places(self.owners[ids])
+        at = dict(zip(self.owners[ids[first]].tolist(), first.tolist()))
+        where = np.array([at[k] for k in keys.tolist()], dtype=np.int64)
+        return ids[where], scores[where].astype(np.float64)
+
     def phrases(self, pairs: Sequence[str], articles: np.ndarray) -> Ranked:
         return self.phrase_keywords.matches(pairs)  # every match: the caller looks its own up
 

@@ -21,7 +21,7 @@ DATE_SORTED = 100  # sort=date orders this many of the most relevant results by 
 MAX_RECENCY_DAYS = 36500
 EXPLAIN_SENTENCES = 40  # at most about this many sentences embedded to explain one page
 POOL_CACHE = 64  # ranked pools kept, most recent queries first
-TIMELINE_STORIES = 200  # a timeline counts this many of the best matching stories
+MAX_STORIES = 10_000_000  # the most a timeline or facets may be told to count
 MAX_COMPARED = 2  # questions a timeline compares its own with
 FACETS_SHOWN = 10  # outlets and words listed for the best matching stories
 ENTITIES_SHOWN = 5  # people, organisations and places listed, of each
@@ -55,6 +55,13 @@ def whole_number(name: str, value: Any, low: int, high: int) -> int:
     if not low <= number <= high:
         raise QueryError(f"{name} must be from {low} to {high}, got {number}")
     return number
+
+
+def check_stories(stories: Any) -> int | None:
+    """How many of the matching stories to count: None (all of them) or a whole number."""
+    if stories is None or stories == "":
+        return None
+    return whole_number("stories", stories, 1, MAX_STORIES)
 
 
 def check_page(page: Any) -> int:

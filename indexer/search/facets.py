@@ -1,4 +1,4 @@
-"""The outlets, words and names most frequent among a question's best matching stories."""
+"""The outlets, words and names most frequent among the stories that match a question."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from indexer.search.results import Facets
 from indexer.terms import STOPWORDS, query_stems, word_stem
 
 
-def count_facets(loaded: Build, pool: Any, query: str, stories: int, top: int) -> Facets:
-    """The outlets and the words most frequent among the `stories` stories that best match
-    the query (pool: its ranked candidates): outlets by stories, words by the stories whose
-    best passage holds them, weighed by how rare they are in the archive (BM25's IDF), the
-    question's own left out."""
+def count_facets(loaded: Build, pool: Any, query: str, stories: int | None, top: int
+                 ) -> Facets:
+    """The outlets and the words most frequent among the stories that match the query (pool:
+    its matching pool; only the `stories` best if given): outlets by stories, words by the
+    stories whose best passage holds them, weighed by how rare they are in the archive (BM25's
+    IDF), the question's own left out."""
     heads = first_places(pool.about.stories)[:stories]
     found = loaded.passages([int(pool.ids[at]) for at in heads])
     outlets = Counter(a.source for _, a in found.values() if a.source)

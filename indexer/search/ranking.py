@@ -131,24 +131,18 @@ def convex(loaded: Build, stems: list[str], pairs: list[str], depth: int,
     return Pool.ranked(loaded, candidates, fused, raw[0], raw[1], about=about)
 
 
-def result_heads(pool: Pool, group: str, sort: str, mode: str
-                 ) -> tuple[np.ndarray, int, int | None]:
-    """(where in the pool each result's best passage is, in result order; how many results;
-    how many hold the question's words, None in semantic mode). group="article": one result
-    a story (an article and its syndicated copies); sort="date": the DATE_SORTED most
-    relevant, newest first, undated last, equal days in their relevance order."""
-    stories = pool.about.stories
-    heads = first_places(stories) if group == "article" else np.arange(len(pool.ids))
+def result_heads(pool: Pool, group: str, sort: str) -> tuple[np.ndarray, int]:
+    """(where in the pool each result's best passage is, in result order; how many results).
+    group="article": one result a story (an article and its syndicated copies); sort="date":
+    the DATE_SORTED most relevant, newest first, undated last, equal days in their relevance
+    order."""
+    heads = first_places(pool.about.stories) if group == "article" else np.arange(len(pool.ids))
     total = len(heads)
-    matching = None
-    if mode != "semantic":  # the results with at least one passage holding its words
-        worded = ~np.isnan(pool.keyword)
-        matching = len(distinct(stories[worded])) if group == "article" else int(worded.sum())
     if sort == "date":
         heads = heads[:DATE_SORTED]
         day = pool.about.days[heads]
         heads = heads[np.argsort(np.where(np.isnan(day), np.inf, -day), kind="stable")]
-    return heads, total, matching
+    return heads, total
 
 
 def constrained(build: Build, pool: Pool, query: Query) -> Pool:

@@ -125,12 +125,13 @@ class SearchResult:
     hits: list[Hit]
     took_ms: float
     page: int = 1
-    total: int = 0  # results in the candidate pool, across all pages
-    matching: int | None = None  # of those, how many hold the query's words (None: semantic)
+    total: int = 0  # results listed, across all pages
+    matching: int = 0  # stories that match the question (search/matching.py)
     group: str = "article"
     filters: Filters = Filters()
     sort: str = "relevance"
     recency: int | None = None
+    matching_only: bool = False  # the results are the matching stories alone
 
     @property
     def has_more(self) -> bool:
@@ -150,6 +151,7 @@ class SearchResult:
             "page": self.page,
             "total": self.total,
             "matching": self.matching,
+            "matching_only": self.matching_only,
             "has_more": self.has_more,
             "took_ms": round(self.took_ms, 2),
             "results": [h.to_dict() for h in self.hits],

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import faiss
 import numpy as np
@@ -30,22 +30,22 @@ from indexer.search.checks import (
     MAX_COMPARED,
     POOL_CACHE,
     RELOAD_CHECK_SECONDS,
-    TIMELINE_STORIES,
     check_group,
     check_mode,
     check_page,
     check_query,
     check_recency,
     check_sort,
+    check_stories,
     log,
-    whole_number,
 )
 from indexer.search.facets import count_facets
 from indexer.search.fusion import HYBRID, KEYWORD, reciprocal_rank_fusion
+from indexer.search.matching import matching_pool
 from indexer.search.page import explain_by_meaning, page_hits
 from indexer.search.ranking import (Pool, boost_recent, constrained, convex, resolved,
                                      result_heads)
-from indexer.search.results import Facets, SearchResult, ThreadStory
+from indexer.search.results import Facets, Hit, SearchResult, ThreadStory
 from indexer.search.thread import thread_stories
 from indexer.search.timeline import Timeline, check_interval, count_together
 from indexer.storage.manifest import Manifest
@@ -129,23 +129,41 @@ class Searcher:
                 self._vectors.popitem(last=False)
         return vector
 
-    def _pool(self, loaded: Build, query: str, mode: str, filters: Filters) -> Pool:
-        """The ranked candidate pool of a query, cached: a results page, its timeline and its
-        next pages rank once."""
-        key = (loaded.name, query, mode, filters)
+    def _cached(self, key: tuple, make: Callable[[], Pool]) -> Pool:
+        """The pool kept under key, else make()'s, kept (the POOL_CACHE latest)."""
         with self._lock:
             if key in self._pools:
                 self._pools.move_to_end(key)
                 return self._pools[key]
-        parsed = parse(query)
-        pool = self._ranked(loaded, parsed.text, mode, CANDIDATES, filters)
-        if not parsed.plain:
-            pool = constrained(loaded, pool, parsed)
+        pool = make()
         with self._lock:
             self._pools[key] = pool
             while len(self._pools) > POOL_CACHE:
                 self._pools.popitem(last=False)
         return pool
+
+    def _pool(self, loaded: Build, query: str, mode: str, filters: Filters) -> Pool:
+        """The ranked candidate pool of a query, cached: a results page, its timeline and its
+        next pages rank once."""
+        def make() -> Pool:
+            parsed = parse(query)
+            pool = self._ranked(loaded, parsed.text, mode, CANDIDATES, filters)
+            return pool if parsed.plain else constrained(loaded, pool, parsed)
+        return self._cached((loaded.name, query, mode, filters), make)
+
+    def _matching(self, loaded: Build, query: str, mode: str, filters: Filters) -> Pool:
+        """The pool of the stories that match the query (search/matching.py), ranked pool's
+        order first, cached: what the page counts, timelines, facets and exports count."""
+        def make() -> Pool:
+            if filters and not loaded.admits(filters):
+                return Pool.ranked(loaded, [], [])
+            parsed = parse(query)
+            vector = None if mode == "keyword" else \
+                self._query_vector(parsed.text, loaded.manifest.precision)
+            found = matching_pool(loaded, self._pool(loaded, query, mode, filters), vector,
+                                  analyse(parsed.text), mode, filters)
+            return found if parsed.plain else constrained(loaded, found, parsed)
+        return self._cached((loaded.name, query, mode, filters, "matching"), make)
 
     def ranked(self, query: str, mode: str = DEFAULT_MODE, depth: int = CANDIDATES,
                filters: Filters = Filters()) -> list[tuple[int, float, float | None, float | None]]:
@@ -191,7 +209,7 @@ class Searcher:
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
                filters: Filters = Filters(), group: str = "article", page: int = 1,
                sort: str = "relevance", recency: int | None = None,
-               explain: bool = False) -> SearchResult:
+               explain: bool = False, matching_only: bool = False) -> SearchResult:
         """Page `page` of the results that best answer the query, k a page, best first.
 
         group="article" gives each article once, by its best passage, with its other matching
@@ -201,6 +219,8 @@ class Searcher:
         halves a result's score for every D days it is older than the newest article.
         explain=True marks, in hits that share no word with the query, the sentence closest to
         it in meaning (sentences are embedded: it costs tens of milliseconds on a CPU).
+        The result counts the stories that match (search/matching.py); matching_only=True
+        lists those alone, every one of them, the ranked ones first.
         """
         query, k = check_query(query, k)
         words = parse(query).text  # what is searched and marked: the operators' words
@@ -210,10 +230,11 @@ class Searcher:
         started = time.perf_counter()
         loaded = self._current()  # one build for the whole query, even if a swap happens now
         filters = resolved(loaded, filters)
-        pool = self._pool(loaded, query, mode, filters)
+        matched = self._matching(loaded, query, mode, filters)
+        pool = matched if matching_only else self._pool(loaded, query, mode, filters)
         if recency:
             pool = boost_recent(loaded, pool, recency)
-        heads, total, matching = result_heads(pool, group, sort, mode)
+        heads, total = result_heads(pool, group, sort)
         shown = heads[(page - 1) * k: page * k].tolist()
         hits = page_hits(loaded, pool, shown, group, (page - 1) * k + 1, mode, words)
         # A passage found by its words alone: its similarity, for display.
@@ -229,20 +250,43 @@ class Searcher:
             hits = explain_by_meaning(hits, self._query_vector(words, loaded.manifest.precision),
                 lambda texts: self.embedder.encode_few(texts, loaded.manifest.precision))
         return SearchResult(query, k, mode, hits, (time.perf_counter() - started) * 1000,
-                            page, total, matching, group, filters, sort, recency)
+                            page, total, len(first_places(matched.about.stories)), group,
+                            filters, sort, recency, matching_only)
+
+    def new_stories(self, query: str, known: set[str], mode: str = DEFAULT_MODE,
+                    filters: Filters = Filters(), results: bool = True
+                    ) -> tuple[list[str], list[Hit]]:
+        """The stories that match the query (search/matching.py), best first: the article id
+        of each one's best article, and the results (as a search lists them, ranked among the
+        matching stories) of those whose best article is not in known (none unless results).
+        What a watch follows."""
+        query, _ = check_query(query, 1)
+        mode, loaded = check_mode(mode), self._current()
+        filters = resolved(loaded, filters)
+        pool = self._matching(loaded, query, mode, filters)
+        heads = first_places(pool.about.stories)
+        found = loaded.passages([int(pool.ids[at]) for at in heads])
+        named = [(rank, at, found[int(pool.ids[at])][1].id) for rank, at in
+                 enumerate(heads.tolist(), 1) if int(pool.ids[at]) in found]
+        fresh = [(rank, at, aid) for rank, at, aid in named if results and aid not in known]
+        hits = page_hits(loaded, pool, [at for _, at, _ in fresh], "article", 1, mode,
+                         parse(query).text)
+        ranks = {aid: rank for rank, _, aid in fresh}  # a hit is of its head's article
+        return [aid for _, _, aid in named], [replace(h, rank=ranks[h.article.id]) for h in hits]
 
     def timeline(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),
-                 interval: str = "auto", stories: int = TIMELINE_STORIES, share: bool = False
+                 interval: str = "auto", stories: int | None = None, share: bool = False
                  ) -> Timeline:
-        """The `stories` stories that best match the query, counted per period of their date
-        (see timelines)."""
+        """The stories that match the query, counted per period of their date (see
+        timelines)."""
         return self.timelines(query, mode, filters, interval, stories, share)[0]
 
     def timelines(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),
-                  interval: str = "auto", stories: int = TIMELINE_STORIES, share: bool = False,
+                  interval: str = "auto", stories: int | None = None, share: bool = False,
                   compare: Sequence[str] = ()) -> list[Timeline]:
-        """The `stories` stories that best match the query, counted per period of their date;
-        with share, each period also holds how many stories the archive has there (within the
+        """The stories that match the query (search/matching.py; only the `stories` best of
+        them if given), each counted once, in the period of its best passage's article; with
+        share, each period also holds how many stories the archive has there (within the
         filters). compare: up to MAX_COMPARED more questions, counted on the same periods, one
         timeline each after the query's."""
         queries = [check_query(q, 1)[0] for q in (query, *compare)]
@@ -250,15 +294,18 @@ class Searcher:
             raise QueryError(f"at most {MAX_COMPARED} questions to compare with, got "
                              f"{len(queries) - 1}")
         mode, interval = check_mode(mode), check_interval(interval)
-        stories = whole_number("stories", stories, 1, CANDIDATES)
+        stories = check_stories(stories)
         loaded = self._current()
         filters = resolved(loaded, filters)
-        series = []
+        series, matching = [], []
         for q in queries:
-            about = self._pool(loaded, q, mode, filters).about
-            days = about.days[first_places(about.stories)[:stories]]  # NaN: undated
+            about = self._matching(loaded, q, mode, filters).about
+            heads = first_places(about.stories)
+            days = about.days[heads[:stories]]  # NaN: undated
             series.append([date.fromordinal(int(d)).isoformat() if d == d else "" for d in days])
-        found = [replace(t, query=q) for t, q in zip(count_together(series, interval), queries)]
+            matching.append(len(heads))
+        found = [replace(t, query=q, matching=n) for t, q, n in
+                 zip(count_together(series, interval), queries, matching)]
         if share:
             story, day = loaded.story_days(filters)
             found = [t.with_totals(story, day) for t in found]
@@ -309,12 +356,12 @@ class Searcher:
         return thread_stories(self._current(), article_id)
 
     def facets(self, query: str, mode: str = DEFAULT_MODE, filters: Filters = Filters(),
-               stories: int = TIMELINE_STORIES, top: int = FACETS_SHOWN) -> Facets:
-        """The outlets and the words most frequent among the `stories` stories that best match
-        the query (facets.count_facets)."""
+               stories: int | None = None, top: int = FACETS_SHOWN) -> Facets:
+        """The outlets and the words most frequent among the stories that match the query
+        (only the `stories` best of them if given: facets.count_facets)."""
         query, _ = check_query(query, 1)
         mode = check_mode(mode)
-        stories = whole_number("stories", stories, 1, CANDIDATES)
+        stories = check_stories(stories)
         loaded = self._current()
-        pool = self._pool(loaded, query, mode, resolved(loaded, filters))
+        pool = self._matching(loaded, query, mode, resolved(loaded, filters))
         return count_facets(loaded, pool, query, stories, top)

@@ -49,6 +49,12 @@ class Timeline:
     buckets: list[Bucket] = field(default_factory=list)
     undated: int = 0
     query: str = ""
+    matching: int = 0  # the stories that match the question, counted or not (a cap)
+
+    @property
+    def stories(self) -> int:
+        """The stories counted: those in the periods and the undated."""
+        return sum(b.count for b in self.buckets) + self.undated
 
     @property
     def peak(self) -> int:
@@ -62,8 +68,8 @@ class Timeline:
 
     def to_dict(self) -> dict:
         """The timeline as JSON."""
-        return {"interval": self.interval, "buckets": [b.to_dict() for b in self.buckets],
-                "undated": self.undated}
+        return {"interval": self.interval, "matching": self.matching, "stories": self.stories,
+                "buckets": [b.to_dict() for b in self.buckets], "undated": self.undated}
 
     def with_totals(self, stories: np.ndarray, days: np.ndarray) -> "Timeline":
         """This timeline with each period's total: the distinct stories among (story, day)

@@ -140,6 +140,29 @@ class FaissStore:
             if self.kind == IVF_SQ8 else faiss.SearchParameters(sel=selector)
         return self.index.search(queries, k, params=params)
 
+    def above(self, query: np.ndarray, bar: float, allowed: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored vector (only ids in allowed, if given) whose inner product with the one
+        query vector is above bar, as (ids, scores), best first: FAISS's range search, as exact
+        or approximate as the store's search."""
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        if not len(self):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        params = None
+        if allowed is not None:
+            allowed = np.ascontiguousarray(allowed, dtype=np.int64)
+            if self.kind == IVF_SQ8 and len(allowed) <= EXACT_FILTERED:
+                scores = self.vectors(allowed) @ query[0]
+                ids, scores = allowed[scores > bar], scores[scores > bar]
+                order = np.argsort(-scores, kind="stable")
+                return ids[order], scores[order]
+            selector = faiss.IDSelectorBatch(allowed)
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe) \
+                if self.kind == IVF_SQ8 else faiss.SearchParameters(sel=selector)
+        _, scores, ids = self.index.range_search(query, float(bar), params=params)
+        order = np.lexsort((ids, -scores))  # best first, equal scores by id
+        return ids[order].astype(np.int64), scores[order]
+
     def _exact_among(self, queries: np.ndarray, k: int, allowed: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
         """Exact search over the allowed ids' vectors alone: a narrow filter would leave the

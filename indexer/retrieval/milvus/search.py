@@ -32,6 +32,10 @@ from indexer.retrieval.milvus.client import (
 )
 from indexer.storage.manifest import Manifest
 
+# Milvus returns at most this many hits a search (its topk limit): through Milvus, a matching
+# set holds at most this many passages by meaning and articles by each word.
+MATCH_DEPTH = 16_384
+
 
 class MilvusBuild(Build):
     """One build in Milvus, opened. Articles are known by their row number in the build."""
@@ -136,6 +140,30 @@ class MilvusBuild(Build):
         return self._ranked(self._sparse(
             self.articles_name, "words", {term_key(s): 1.0 for s in dict.fromkeys(stems)},
             depth, filter_expression(filters), ["key"]), "key")
+
+    def similar(self, vector: np.ndarray, bar: float, filters: Filters) -> Ranked:
+        ids, scores = self.semantic(vector, MATCH_DEPTH, filters)
+        return ids[scores > bar], scores[scores > bar]
+
+    def holding(self, stem: str, filters: Filters) -> np.ndarray:
+        keys, _ = self._ranked(self._sparse(self.articles_name, "words", {term_key(stem): 1.0},
+                                            MATCH_DEPTH, filter_expression(filters), ["key"]),
+                               "key")
+        return np.sort(keys)
+
+    def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:
+        if not len(keys):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        where = f"article in {[int(k) for k in keys]}" + (" and position == 0" if vector is None
+                                                          else "")
+        best: dict[int, tuple[float, int]] = {}  # article -> (-similarity, passage id)
+        for row in self._query(self.passages_name, where, ["pid", "article", "vector"]):
+            near = float(np.dot(row["vector"], vector[0])) if vector is not None else np.nan
+            entry = (-near if near == near else 0.0, int(row["pid"]))
+            best[int(row["article"])] = min(best.get(int(row["article"]), entry), entry)
+        found = [best[int(k)] for k in keys]
+        return (np.array([pid for _, pid in found], dtype=np.int64),
+                np.array([np.nan if vector is None else -near for near, _ in found]))
 
     def phrases(self, pairs: Sequence[str], articles: np.ndarray) -> Ranked:
         keys, scores = self._ranked(self._sparse(
