@@ -1,5 +1,5 @@
-"""Watches: a saved search lists exactly the passages a later build brings into its results,
-from the command line, the API, the page and an Atom feed."""
+"""Watches: a saved search lists exactly the new stories a later build brings into what
+matches it, each once, from the command line, the API, the page and an Atom feed."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from jsonschema import Draft202012Validator, ValidationError
 from click.testing import CliRunner
 
-from helpers import STORM_STORY
+from helpers import DATA, STORM_STORY
 from indexer import QueryError, Searcher, build_index, make_filters, update_index
-from indexer.features.watches import WATCH_FILE, Watches, WatchError, passage_key
+from indexer.features.watches import WATCH_FILE, Watches, WatchError
 from webapp import create_app
 from webapp.cli import main
 
@@ -28,34 +28,58 @@ def add_stories(archive):
         "storm waves damaged the fish market beside it, the port said on Monday.\n")
 
 
-def keys(searcher: Searcher, depth: int) -> list[str]:
-    return [passage_key(h) for h in searcher.search(QUESTION, depth, group="passage").hits]
+def matching(searcher: Searcher, query: str = QUESTION) -> list[str]:
+    return [h.article.id for h in searcher.search(query, 100, matching_only=True).hits]
 
 
-def test_a_watch_reports_exactly_the_passages_an_update_brings(archive, tmp_path, words):
+def test_a_watch_reports_each_new_story_that_matches_once(archive, tmp_path, words):
     index = tmp_path / "ix"
     build_index([archive], index, embedder=words)
     watches = Watches(index)
-    watches.save(Searcher(index, embedder=words), "harbour", QUESTION, depth=4)
-    before = keys(Searcher(index, embedder=words), 4)
+    before = matching(Searcher(index, embedder=words))
+    saved = watches.save(Searcher(index, embedder=words), "harbour", QUESTION)
+    assert saved.seen == before  # none: no story here says storm, damage and harbour
     assert [new for _, new in watches.check(Searcher(index, embedder=words))] == [[]]
 
     add_stories(archive)
     update_index([archive], index, model=words.name, embedder=words)
     searcher = Searcher(index, embedder=words)
-    after = keys(searcher, 4)
     (watch, new), = watches.check(searcher)
-    expected = [k for k in after if k not in before]
-    assert [f["key"] for f in new] == expected  # exactly the new ones, best first
-    assert {f["title"] for f in new} >= {"Storm floods the harbour", "Gale batters harbour wall"}
+    assert {f["key"] for f in new} == set(matching(searcher)) - set(before) == {"storm", "gale"}
+    assert [f["rank"] for f in new] == sorted(f["rank"] for f in new)  # best first
+    assert {f["title"] for f in new} == {"Storm floods the harbour", "Gale batters harbour wall"}
     assert watches.check(searcher)[0][1] == new  # the same build checked again: the same
 
-    # A rebuild numbers the passages anew; nothing in it is new to the watch.
+    # A rebuild numbers everything anew; nothing in it is new to the watch.
     build_index([archive], index, embedder=words)
     assert watches.check(Searcher(index, embedder=words))[0][1] == []
     watch = watches.get("harbour")
-    assert [c["new"] for c in watch.checks] == [0, len(new), 0]  # saved, the update, the rebuild
-    assert [f["key"] for f in watch.findings] == expected
+    assert [c["new"] for c in watch.checks] == [0, 2, 0]  # saved, the update, the rebuild
+    assert {f["key"] for f in watch.findings} == {"storm", "gale"}
+
+
+def test_a_copy_is_not_new_and_a_follow_up_says_whose(tmp_path, embedder):
+    """Of the bridge's stories, the watch holds the crack's; an update brings a copy of it
+    (nothing new) and the reopening (new, in the crack's thread), and nothing else matches."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    lines = (DATA / "threads" / "bridge.jsonl").read_text().splitlines()
+    stories = {json.loads(line)["id"]: line for line in lines}
+    (archive / "a.jsonl").write_text(stories["crack"] + "\n" + stories["museum"] + "\n")
+    index = tmp_path / "ix"
+    build_index([archive], index, embedder=embedder)
+    watches = Watches(index)
+    watches.save(Searcher(index, embedder=embedder), "bridge", "Harbour Bridge crack")
+    (archive / "b.jsonl").write_text(stories["crack-copy"] + "\n" + stories["reopen"] + "\n")
+    update_index([archive], index, embedder=embedder)
+    (_, new), = watches.check(Searcher(index, embedder=embedder))
+    assert [(f["key"], f["follows"]) for f in new] == [("reopen", "crack")]
+    out = CliRunner().invoke(main, ["watch", "--index-dir", str(index)])
+    assert "1 new story" in out.output and "a follow-up in the thread of crack" in out.output
+    again = CliRunner().invoke(main, ["watch", "--index-dir", str(index)])
+    assert "bridge: 0 new stories" in again.output  # shown once: now read
+    history = CliRunner().invoke(main, ["watch", "check", "--all", "--index-dir", str(index)])
+    assert "bridge: 1 kept story" in history.output and "reopen" in history.output
 
 
 def test_watches_refuse_bad_names_unknown_ones_and_a_damaged_file(words_index, tmp_path,
@@ -91,14 +115,16 @@ def test_the_cli_saves_a_watch_and_lists_what_an_update_brought(archive, tmp_pat
     updated = runner.invoke(main, ["index", str(archive), "--update", *ix])
     assert updated.exit_code == 0, updated.output
     assert "Watch harbour: " in updated.output and "Watch harbour: 0" not in updated.output
-    listed = runner.invoke(main, ["watch", *ix])
-    assert listed.exit_code == 0 and "Storm floods the harbour" in listed.output
     rows = [json.loads(line) for line in
             runner.invoke(main, ["watch", *ix, "check", "--json"]).output.splitlines()]
-    assert {r["title"] for r in rows} >= {"Storm floods the harbour"}
+    assert {r["title"] for r in rows} >= {"Storm floods the harbour"}  # not read before
     assert {r["watch"] for r in rows} == {"harbour"}
+    listed = runner.invoke(main, ["watch", *ix])
+    assert listed.exit_code == 0 and "harbour: 0 new stories" in listed.output  # read now
+    kept = runner.invoke(main, ["watch", *ix, "check", "--all"])
+    assert "Storm floods the harbour" in kept.output
     history = runner.invoke(main, ["watch", *ix, "list"]).output
-    assert "harbour: storm damage at the harbour" in history and "new passage" in history
+    assert "harbour: storm damage at the harbour" in history and "new stor" in history
     # The folder may come after the subcommand too; there it wins over one given before it.
     assert runner.invoke(main, ["watch", "list", *ix]).output == history
     elsewhere = ["--index-dir", str(tmp_path / "none")]

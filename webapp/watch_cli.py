@@ -25,9 +25,9 @@ from webapp.options import (backend_option, count_of, filter_options, index_dir_
 @backend_option
 @model_option
 def watch(ctx: click.Context, index_dir: Path, backend: str, model: str) -> None:
-    """Saved searches and what is new in them. Alone: check every watch against the index
-    served and print the passages each now finds that it never had before, best first
-    (`index` checks them after each build, so this lists what the last one brought)."""
+    """Saved searches and the new stories in them. Alone: check every watch against the index
+    served and print the stories each has found that were not shown yet, best first (`index`
+    checks them after each build, so this lists what the builds since brought)."""
     ctx.obj = {"index_dir": index_dir, "backend": backend, "model": model}
     if ctx.invoked_subcommand is None:
         ctx.invoke(watch_check)
@@ -62,8 +62,8 @@ def _watch_context(ctx: click.Context, here: dict[str, Any]) -> tuple[Any, Any]:
 @click.argument("query")
 @click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
 @filter_options
-@click.option("--depth", default=20, show_default=True, type=click.IntRange(1, 100),
-              help="How many of its best passages the watch follows.")
+@click.option("--depth", default=0, show_default=True, type=click.IntRange(0, 100),
+              help="Follow its N best ranked stories too, besides those that match.")
 @click.pass_context
 def watch_add(ctx: click.Context, name: str, query: str, mode: str, since: str | None,
               until: str | None, sources: tuple[str, ...], languages: tuple[str, ...],
@@ -77,8 +77,13 @@ def watch_add(ctx: click.Context, name: str, query: str, mode: str, since: str |
                          depth)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Saved the watch {w.name!r}: {w.query!r}, following its {w.depth} best "
-               f"passages; `news-search watch` lists what later builds bring.")
+    click.echo(f"Saved the watch {w.name!r}: {w.query!r}, following the {len(w.seen)} "
+               f"articles of the stories that match it{_depth(w.depth)}; `news-search watch` "
+               "lists the new stories later builds bring.")
+
+
+def _depth(depth: int) -> str:
+    return f" and of its {depth} best" if depth else ""
 
 
 @watch.command("list")
@@ -102,11 +107,12 @@ def watch_list(ctx: click.Context, as_json: bool, **here: Any) -> None:
         filters = " ".join(f"--{k} {v}" for k, vs in w.filters.to_dict().items()
                            for v in (vs if isinstance(vs, list) else [vs]))
         click.secho(f"{w.name}: {w.query}", bold=True)
-        click.echo(f"   {w.mode}, {w.depth} passages{' ' + filters if filters else ''}; saved "
-                   f"{w.created}")
+        click.echo(f"   {w.mode}, the stories that match{_depth(w.depth)}"
+                   f"{' ' + filters if filters else ''}; saved {w.created}")
         for c in reversed(w.checks[-5:]):
             click.echo(f"   {c['at']}  {c['index']}  "
-                       + ("saved" if c.get("saved") else count_of(c["new"], "new passage")))
+                       + ("saved" if c.get("saved")
+                          else count_of(c["new"], "new story", "new stories")))
 
 
 @watch.command("remove")
@@ -126,29 +132,39 @@ def watch_remove(ctx: click.Context, name: str, **here: Any) -> None:
 @watch.command("check")
 @_here
 @click.argument("names", nargs=-1)
+@click.option("--all", "history", is_flag=True,
+              help="Print every finding kept, newest first, read or not.")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON Lines.")
 @click.pass_context
-def watch_check(ctx: click.Context, names: tuple[str, ...] = (), as_json: bool = False,
-                **here: Any) -> None:
-    """Check the watches (all, or NAMES) against the index served; print what is new."""
+def watch_check(ctx: click.Context, names: tuple[str, ...] = (), history: bool = False,
+                as_json: bool = False, **here: Any) -> None:
+    """Check the watches (all, or NAMES) against the index served; print the new stories not
+    shown yet (then they are read), or with --all every one kept."""
     watches, searcher = _watch_context(ctx, here)
     try:
-        report = watches.check(searcher(), list(names) or None)
+        watches.check(searcher(), list(names) or None)
+        report = [(w, w.findings) for w in (watches.get(n) for n in names or watches.names())] \
+            if history else watches.unread(list(names) or None)
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from None
     if not report and not as_json:
         click.echo("No watches: `news-search watch add NAME QUERY` saves one.")
-    for w, new in report:
+    for w, found in report:
         if as_json:
-            for f in new:
+            for f in found:
                 click.echo(json.dumps({"watch": w.name, **f}, ensure_ascii=False))
             continue
-        click.secho(f"{w.name}: {count_of(len(new), 'new passage')} ({w.query})", bold=True)
-        for f in new:
-            meta = " · ".join(x for x in (f["source"], f["date"][:10]) if x)
-            click.echo(f"  {f['rank']}. {f['title'] or '(untitled)'}"
-                       + (f" · {meta}" if meta else ""))
-            click.echo(textwrap.fill(f["passage"], width=96, initial_indent="     ",
-                                     subsequent_indent="     "))
+        what = "kept" if history else "new"
+        click.secho(f"{w.name}: {count_of(len(found), f'{what} story', f'{what} stories')} "
+                    f"({w.query})", bold=True)
+        for f in found:
+            _print_finding(f)
 
 
+def _print_finding(f: dict[str, Any]) -> None:
+    meta = " · ".join(x for x in (f["source"], f["date"][:10], f.get("key", "")) if x)
+    click.echo(f"  {f['rank']}. {f['title'] or '(untitled)'}" + (f" · {meta}" if meta else ""))
+    if f.get("follows"):
+        click.echo(f"     a follow-up in the thread of {f['follows']}")
+    click.echo(textwrap.fill(f["passage"], width=96, initial_indent="     ",
+                             subsequent_indent="     "))

@@ -108,7 +108,7 @@ def watch_page(name: str):
 
 @bp.get("/watch/<name>.atom")
 def feed(name: str):
-    """The watch as an Atom feed: an entry for each passage it found, newest first."""
+    """The watch as an Atom feed: an entry for each story it found, newest first."""
     watch = _watch(name)
     ET.register_namespace("", ATOM)
     root = ET.Element(f"{{{ATOM}}}feed")
@@ -147,7 +147,8 @@ def feed(name: str):
 
 def _entry_id(watch, key: str) -> str:  # noqa: ANN001 - a Watch
     """An entry's id: a tag URI (RFC 4151), the same wherever the feed is read from; the
-    passage's key (article id and digest) percent-encoded, so any article id makes a valid IRI."""
+    finding's key (its article's id; once, a passage's id and digest) percent-encoded, so any
+    article id makes a valid IRI."""
     year = watch.created[:4] if watch.created[:4].isdigit() else "2026"
     return f"tag:news-search,{year}:watch/{quote(watch.name, safe='')}/{quote(key, safe='')}"
 

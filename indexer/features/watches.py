@@ -1,12 +1,13 @@
-"""Watches: searches saved by name, and what is new in their results each time the index changes.
+"""Watches: searches saved by name, and the new stories in them each time the index changes.
 
-A watch follows the first `depth` passages its search ranks (by meaning and words, as the
-search does). Checked against a build of the index, the passages among them it has never had
-before are that build's findings for it, best first. A passage is known by its article's id and
-its text, so a rebuild (which numbers passages anew) finds nothing new that is not. A check is
+A watch follows stories, not passages: the stories that match its search (search/matching.py),
+and its `depth` best ranked ones too if asked. Checked against a build of the index, a story
+it has never had (neither its article nor a copy of it) is that build's finding for it, once,
+with its best passage, best first; one in a thread it already holds says so (a follow-up). A
+story is known by its articles' ids, so a rebuild finds nothing new that is not. A check is
 recorded once per build: checking again against the same build gives the same findings, so
 `index --update` can check every watch (keeping the feeds current) and `news-search watch`
-still lists what that update brought.
+still lists what that update brought, until it is read.
 
 Watches live in the index folder (watch_store.py), beside the builds, so they survive rebuilds.
 A check searches with no lock held and writes each watch's rows in a short transaction.
@@ -14,7 +15,6 @@ A check searches with no lock held and writes each watch's rows in a short trans
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sqlite3
@@ -37,19 +37,20 @@ from indexer.storage.watch_store import (
     forget_rows,
     put_watch,
     rows,
+    take_unread,
 )
 
 WATCH_FILE = STORE_FILE
-__all__ = ["Watch", "Watches", "WatchError", "WatchesDamaged", "passage_key", "check_name"]
+__all__ = ["Watch", "Watches", "WatchError", "WatchesDamaged", "story_ids", "check_name"]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-DEFAULT_DEPTH = 20  # the passages a watch follows
+DEFAULT_DEPTH = 0  # the best ranked stories a watch follows besides those that match
 MAX_DEPTH = 100
 MAX_WATCHES = 200  # a server that lets its page save watches keeps this many at most
 KEPT_FINDINGS = 200  # the newest findings a watch keeps (its feed shows them)
 KEPT_CHECKS = 100  # the newest checks a watch keeps in its history
 FINDING_FIELDS = ("rank", "score", "article_id", "title", "source", "date", "url", "position",
                   "passage")  # of Hit.fields, in the order a finding has always kept them
-KEPT_SEEN = 20_000  # passages a watch remembers having had
+KEPT_SEEN = 20_000  # articles a watch remembers having had
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Watch:
     sources: list[str] = field(default_factory=list)
     depth: int = DEFAULT_DEPTH
     created: str = ""
-    seen: list[str] = field(default_factory=list)  # passage keys, oldest first
+    seen: list[str] = field(default_factory=list)  # article ids, oldest first
     checks: list[dict[str, Any]] = field(default_factory=list)  # {index, at, new}
     findings: list[dict[str, Any]] = field(default_factory=list)  # newest first
     languages: list[str] = field(default_factory=list)
@@ -83,16 +84,21 @@ class Watch:
                 "checks": list(reversed(self.checks)), "found": len(self.findings)}
 
 
-def passage_key(hit: Hit) -> str:
-    """What knows a passage across builds: its article's id and a digest of its text."""
-    digest = hashlib.sha256(hit.passage.text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
-    return f"{hit.article.id}#{digest}"
+def story_ids(hit: Hit) -> list[str]:
+    """What knows a story across builds: its articles' ids (its copies' too)."""
+    return [hit.article.id, *(c.id for c in hit.copies)]
 
 
-def _finding(hit: Hit, build: str, at: str) -> dict[str, Any]:
+def known_ids(seen: list[str]) -> set[str]:
+    """The article ids a watch has had; from a key of the passages watches once followed
+    ("ARTICLE#digest"), its article's."""
+    return {key.split("#", 1)[0] if "#" in key else key for key in seen}
+
+
+def _finding(hit: Hit, build: str, at: str, follows: str | None) -> dict[str, Any]:
     shown = hit.fields()
     return {"index": build, "found": at, **{k: shown[k] for k in FINDING_FIELDS},
-            "key": passage_key(hit)}
+            "key": hit.article.id, "follows": follows}
 
 
 def _now() -> str:
@@ -183,16 +189,15 @@ class Watches:
         a new watch beyond that many."""
         name, mode = check_name(name), check_mode(mode)
         query, _ = check_query(query, 1)
-        if not 1 <= depth <= MAX_DEPTH:
-            raise QueryError(f"depth must be 1 to {MAX_DEPTH}, got {depth}")
+        if not 0 <= depth <= MAX_DEPTH:
+            raise QueryError(f"depth must be 0 to {MAX_DEPTH}, got {depth}")
         filters = make_filters(filters.since, filters.until, filters.sources, filters.languages,
                                filters.entities)
         watch = Watch(name, query, mode, filters.since, filters.until, list(filters.sources),
                       depth, _now(), languages=list(filters.languages),
                       entities=list(filters.entities))
         build = searcher.health()["index"]
-        hits = self._passages(searcher, watch)  # a bad filter fails before any write
-        watch.seen = [passage_key(h) for h in hits]
+        watch.seen = self._followed(searcher, watch, set(), False)[0]  # a bad filter fails
         watch.checks = [{"index": build, "at": watch.created, "new": 0, "saved": True}]
         with self.store.writing() as conn:
             known = conn.execute("SELECT 1 FROM watches WHERE name = ?", (name,)).fetchone()
@@ -234,21 +239,60 @@ class Watches:
             report.append((watch, self._check_one(searcher, watch, build)))
         return report
 
+    def unread(self, names: list[str] | None = None) -> list[tuple[Watch, list[dict[str, Any]]]]:
+        """Each watch (all, or those named) with its findings not read yet, newest first, now
+        marked read: what `news-search watch` shows, until it has shown it."""
+        known = self.names()
+        for name in names or []:
+            if name not in known:
+                raise _unknown(name)
+        found = []
+        with self.store.writing() as conn:
+            for name in [n for n in known if not names or n in names]:
+                row = conn.execute("SELECT data FROM watches WHERE name = ?", (name,)).fetchone()
+                try:
+                    fields = _loads(row[0])
+                    watch = Watch(name, **{k: fields[k] for k in _SEARCH_FIELDS if k in fields})
+                    found.append((watch, take_unread(conn, name)))
+                except (ValueError, TypeError):
+                    self.damaged.append(name)  # the others are shown all the same
+        return found
+
     @staticmethod
-    def _passages(searcher: Searcher, watch: Watch) -> list[Hit]:
-        """The passages the watch follows now: its search's first `depth`."""
-        return searcher.search(watch.query, watch.depth, watch.mode, watch.filters,
-                               group="passage").hits
+    def _followed(searcher: Searcher, watch: Watch, known: set[str], results: bool = True
+                  ) -> tuple[list[str], list[Hit]]:
+        """The articles of the stories the watch follows now (those that match its search,
+        and its `depth` best), and the results of those not known, best first (none unless
+        results): a copy of a known story is not new."""
+        ids, fresh = searcher.new_stories(watch.query, known, watch.mode, watch.filters,
+                                          results)
+        if watch.depth:
+            best = searcher.search(watch.query, watch.depth, watch.mode, watch.filters).hits
+            had = set(ids)
+            ids += [h.article.id for h in best if h.article.id not in had]
+            fresh += [h for h in best if results and h.article.id not in had | known]
+        fresh = [h for h in fresh if not known.intersection(story_ids(h))]
+        return ids + [c for h in fresh for c in story_ids(h)[1:]], fresh
+
+    @staticmethod
+    def _follows(searcher: Searcher, hit: Hit, known: set[str]) -> str | None:
+        """The id of a story the watch holds in this new story's thread, if one is."""
+        if hit.thread_stories < 2:
+            return None
+        return next((t.article.id for t in searcher.thread(hit.article.id)
+                     if known.intersection([t.article.id, *(c.id for c in t.copies)])), None)
 
     def _check_one(self, searcher: Searcher, watch: Watch, build: str) -> list[dict[str, Any]]:
         last = watch.checks[-1] if watch.checks else None
         if last and last["index"] == build:
             return [f for f in watch.findings if f["index"] == build and not last.get("saved")]
-        hits = self._passages(searcher, watch)
-        seen = set(watch.seen)
+        known = known_ids(watch.seen)
+        # Saved when watches followed passages: what it follows now is where it starts again.
+        rebase = any("#" in key for key in watch.seen[-1:])
+        ids, hits = self._followed(searcher, watch, known, not rebase)
         at = _now()
-        new = [_finding(h, build, at) for h in hits if passage_key(h) not in seen]
-        check = {"index": build, "at": at, "new": len(new)}
+        new = [_finding(h, build, at, self._follows(searcher, h, known)) for h in hits]
+        check = {"index": build, "at": at, "new": len(new), **({"saved": True} if rebase else {})}
         with self.store.writing() as conn:
             mine = conn.execute("SELECT data FROM watches WHERE name = ?",
                                 (watch.name,)).fetchone()
@@ -258,7 +302,7 @@ class Watches:
             if latest and latest[0]["index"] == build:  # another process checked it meanwhile
                 return [f for f in rows(conn, "findings", watch.name, newest_first=True)
                         if f["index"] == build]
-            add_rows(conn, "seen", watch.name, [[f["key"]] for f in new], KEPT_SEEN)
+            add_rows(conn, "seen", watch.name, [[i] for i in ids if i not in known], KEPT_SEEN)
             add_rows(conn, "findings", watch.name, list(reversed(new)), KEPT_FINDINGS)
             add_rows(conn, "checks", watch.name, [check], KEPT_CHECKS)
         watch.findings = [*new, *watch.findings][:KEPT_FINDINGS]

@@ -214,3 +214,19 @@ def rows(conn: sqlite3.Connection, table: str, name: str, newest_first: bool = F
     found = conn.execute(f"SELECT {column} FROM {table} WHERE watch = ? ORDER BY n {order} "
                          "LIMIT ?", (name, limit)).fetchall()
     return [r[0] if table == "seen" else json.loads(r[0]) for r in found]
+
+
+def take_unread(conn: sqlite3.Connection, name: str) -> list[Any]:
+    """A watch's findings not read yet, newest first (decoded), now marked read: those after
+    the mark its row's data keeps ("read", the last finding's number)."""
+    row = conn.execute("SELECT data FROM watches WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return []
+    data = json.loads(row[0])
+    found = conn.execute("SELECT n, data FROM findings WHERE watch = ? AND n > ? ORDER BY n DESC",
+                         (name, int(data.get("read", 0)))).fetchall()
+    if found:
+        data["read"] = found[0][0]
+        conn.execute("UPDATE watches SET data = ? WHERE name = ?",
+                     (json.dumps(data, ensure_ascii=False), name))
+    return [json.loads(d) for _, d in found]
