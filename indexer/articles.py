@@ -48,6 +48,7 @@ _BULLETS = "•·▪►■◆●-–—*"
 _YEAR = re.compile(r"(1[6-9]|2[0-9])\d\d")
 _WS = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\x00"), None)
+UNTITLED = "(untitled)"  # what an article without a headline is called, everywhere
 MAX_ID_CHARS = 1000  # a longer id is replaced by one made from the article (derive_id)
 # Inside an id: a run of whitespace or control characters (a tab, a line break) is one space.
 _ID_GAPS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
@@ -66,9 +67,15 @@ class Article:
     origin: str = field(default="", compare=False)  # where it was read: "file" or "file:line"
     language: str = field(default="", compare=False)  # detected when indexed: "en", or ""
 
+    @property
+    def heading(self) -> str:
+        """The headline as shown: an untitled article is UNTITLED on the page, in the API, in
+        exports, feeds and on a terminal alike."""
+        return self.title or UNTITLED
+
     def to_dict(self) -> dict[str, str]:
         """The article's public fields, for JSON (every result has one: no deep copy)."""
-        return {"id": self.id, "title": self.title, "date": self.date, "source": self.source,
+        return {"id": self.id, "title": self.heading, "date": self.date, "source": self.source,
                 "url": self.url, "language": self.language}
 
     @property

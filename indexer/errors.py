@@ -31,3 +31,7 @@ class IndexBusyError(IndexerError):
 
 class QueryError(IndexerError, ValueError):
     """A search request is invalid (an empty query, k out of range...)."""
+
+
+class UnknownEntityError(QueryError):
+    """No article names the person, organisation or place asked for."""

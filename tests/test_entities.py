@@ -102,3 +102,54 @@ def test_the_cli_api_and_page_use_entities(index, tmp_path, words):
     assert client.get("/api/search?q=news&entity=Nobody+Here").status_code == 400
     page = client.get("/?q=President+Emmanuel+Macron").get_data(as_text=True)
     assert "People: " in page and "entity=Emmanuel+Macron" in page
+
+
+VARIANTS = DATA / "entity-variants"
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory, words):
+    index = built(tmp_path_factory, words, "entity-variants", VARIANTS, entities=True)
+    return index, Searcher(index, embedder=words)
+
+
+def test_a_name_is_one_entity_whatever_variant_names_it(variants):
+    """"Kim Jong Nam" and "Kim Jong-nam", "U.S" and "United States" are one each; "Sessions"
+    is Jeff Sessions (the one person of that surname here); a filter takes any variant."""
+    _, searcher = variants
+
+    def ids(name: str) -> set[str]:
+        return {h.article.id for h in searcher.search(
+            "news", 10, filters=make_filters(entities=[name])).hits}
+
+    assert ids("Kim Jong Nam") == ids("kim jong-nam") == {"body", "airport"}
+    assert ids("U.S") == ids("US") == ids("United States") == {"sanctions"}
+    assert ids("Sessions") == {"recusal"}
+    facets = searcher.facets("Kim Jong Nam")
+    named = [(kind, name, n) for kind, name, n in facets.entities if "Kim" in name]
+    assert named == [("person", "Kim Jong Nam", 2)]  # one entity, counted in both stories
+    with pytest.raises(QueryError, match="no article names 'Kim Jong Un'"):
+        ids("Kim Jong Un")
+
+
+def test_an_entity_page_shows_its_names_its_articles_over_time_and_its_company(variants, words):
+    index, searcher = variants
+    found = searcher.entity("kim jong-nam")
+    assert (found.name, found.kind, found.articles) == ("Kim Jong Nam", "person", 2)
+    assert dict(found.variants) == {"Kim Jong Nam": 1, "Kim Jong-nam": 1}
+    assert sum(b.count for b in found.timeline.buckets) == 2
+    assert [a.id for a in found.latest] == ["body", "airport"]  # newest first
+    assert {"Malaysia", "Kuala Lumpur", "North Korea"} <= {n for _, n, _ in found.companions}
+    client = create_app({"INDEX_DIR": str(index), "EMBEDDER": words}).test_client()
+    body = client.get("/api/entity?name=U.S").get_json()
+    assert (body["name"], body["kind"], body["articles"]) == ("United States", "place", 1)
+    assert client.get("/api/entity?name=Nobody+Here").status_code == 404
+    assert client.get("/api/entity").status_code == 400
+    assert client.get("/api/entity?name=x&colour=1").status_code == 400
+    page = client.get("/entity?name=Kim+Jong-nam").get_data(as_text=True)
+    assert "<h1>Kim Jong Nam</h1>" in page and "“Kim Jong-nam” (1)" in page
+    assert client.get("/entity?name=Nobody").status_code == 404
+    out = CliRunner().invoke(main, ["entity", "Sessions", "--index-dir", str(index)],
+                             obj={"embedder": words})
+    assert out.exit_code == 0 and out.output.startswith("Jeff Sessions\n")
+    assert "recusal" in out.output

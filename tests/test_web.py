@@ -332,3 +332,19 @@ def test_the_timeline_is_labelled_and_its_bars_still_filter(client):
     bars = chart.count('<rect x="') // 2
     assert len(starts) == (3 if bars > 2 else 2) and starts == sorted(starts)
     assert chart.count("<a href=\"/?q=year&amp;since=") == bars  # every bar a link
+
+
+def test_an_untitled_article_is_named_alike_on_the_page_in_the_api_and_in_exports(tmp_path,
+                                                                                  words):
+    from indexer import build_index
+
+    (tmp_path / "a.jsonl").write_text(json.dumps({
+        "id": "bare", "title": "", "date": "2020-01-02",
+        "text": "Workers repaired the lighthouse lamp on the northern pier."}) + "\n")
+    build_index([tmp_path / "a.jsonl"], tmp_path / "ix", embedder=words)
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": words}).test_client()
+    api = client.get("/api/search?q=lighthouse+lamp").get_json()["results"][0]["article"]
+    row = client.get("/api/export?q=lighthouse+lamp&format=jsonl").get_data(as_text=True)
+    page = client.get("/?q=lighthouse+lamp").get_data(as_text=True)
+    assert api["title"] == json.loads(row)["title"] == "(untitled)"
+    assert ">(untitled)</a>" in page

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from indexer import DEFAULT_MODE, check_mode, make_filters
 from indexer.articles import printable
+from indexer.errors import UnknownEntityError
 from indexer.features.batch import answer_each
 from indexer.search.timeline import timelines_json
 from indexer.features.export import COLUMNS, MEDIA_TYPES, all_results, write_rows
@@ -138,6 +139,25 @@ def facets():
     kwargs = facets_args(request.args)
     return jsonify({"query": kwargs["query"], "filters": kwargs["filters"].to_dict(),
                     **get_searcher().facets(**kwargs).to_dict()})
+
+
+@bp.get("/entity")
+def entity():
+    """A person, organisation or place by any of its names (?name=, and interval): its names,
+    its articles per period, the names most often beside it and its latest articles.
+
+    Errors: 400 without a name, with a bad interval or another parameter, or for an index
+    without entities; 404 for a name no article gives; 503 when no usable index is loaded.
+    """
+    refuse_unknown(request.args, ("name", "interval"))
+    name = request.args.get("name", "")
+    if not name.strip():
+        abort(400, "name must name a person, organisation or place")
+    try:
+        found = get_searcher().entity(name, request.args.get("interval") or "auto")
+    except UnknownEntityError as exc:
+        abort(404, str(exc))
+    return jsonify(found.to_dict())
 
 
 @bp.get("/thread")

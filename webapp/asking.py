@@ -24,7 +24,7 @@ from indexer.progress import progress_bar, say
 from indexer.search.timeline import timelines_json
 from webapp.options import (backend_option, count_of, filter_options, index_dir_option,
                             model_option, open_searcher)
-from webapp.terminal import print_hits, print_thread, print_timelines
+from webapp.terminal import print_entity, print_hits, print_thread, print_timelines
 
 
 @click.command()
@@ -188,3 +188,25 @@ def thread_command(article_id: str, as_json: bool, index_dir: Path, backend: str
     print_thread(stories)
 
 
+
+
+@click.command("entity")
+@click.argument("name")
+@click.option("--interval", type=click.Choice(INTERVALS), default="auto", show_default=True,
+              help="Length of a period of its timeline.")
+@click.option("--json", "as_json", is_flag=True, help="Print it as the API does.")
+@index_dir_option
+@backend_option
+@model_option
+def entity_command(name: str, interval: str, as_json: bool, index_dir: Path, backend: str,
+                   model: str) -> None:
+    """Print a person, organisation or place by any of its names (index --entities): the names
+    it was found as, its articles per period, the names most beside it, its latest articles."""
+    try:
+        found = open_searcher(index_dir, model, backend).entity(name, interval)
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(found.to_dict(), indent=2, ensure_ascii=False))
+        return
+    print_entity(found)

@@ -35,7 +35,7 @@ from indexer.retrieval.milvus.upload import upload
 from indexer.storage.indexdir import current_build, served_build
 from indexer.storage.vectors import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
 from indexer.storage.vectors import KINDS as STORE_KINDS
-from webapp.asking import batch, search, thread_command, timeline
+from webapp.asking import batch, entity_command, search, thread_command, timeline
 from webapp.options import (
     SIZE,
     backend_option,
@@ -339,6 +339,7 @@ main.add_command(search)
 main.add_command(timeline)
 main.add_command(batch)
 main.add_command(thread_command)
+main.add_command(entity_command)
 main.add_command(watch)
 
 

@@ -279,6 +279,32 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "503": _error_response("no usable index is loaded"),
                 },
             }},
+            "/api/entity": {"get": {
+                "summary": "A person, organisation or place by any of its names (index "
+                           "--entities): its names, articles per period, company, latest",
+                "parameters": [
+                    {"name": "name", "in": "query", "required": True,
+                     "schema": {"type": "string"}},
+                    {"name": "interval", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": list(INTERVALS), "default": "auto"}},
+                ],
+                "responses": {
+                    "200": {"description": "the entity", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["name", "kind", "articles"],
+                                   "properties": {
+                            "name": {"type": "string"}, "kind": {"type": "string"},
+                            "articles": {"type": "integer"},
+                            "variants": {"type": "array", "items": {"type": "object"}},
+                            "timeline": _TIMELINE,
+                            "companions": {"type": "array", "items": {"type": "object"}},
+                            "latest": {"type": "array",
+                                       "items": {"$ref": "#/components/schemas/Article"}}}}}}},
+                    "400": _error_response("no name, a bad interval, an unknown parameter, or "
+                                           "an index without entities"),
+                    "404": _error_response("no article names it"),
+                    "503": _error_response("no usable index is loaded"),
+                },
+            }},
             "/api/timeline": {"get": {
                 "summary": "How many of the stories that match a question fall in each period",
                 "parameters": [

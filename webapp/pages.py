@@ -11,6 +11,7 @@ from typing import Sequence
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from indexer import Hit, IndexerError, QueryError, highlight, query_stems
+from indexer.errors import UnknownEntityError
 from indexer.features.batch import (BatchError, Question, answer_all, answer_each,
                                     questions_in)
 from indexer.features.export import write_rows
@@ -217,6 +218,24 @@ def thread():
         abort(404, f"no thread for the article '{article_id[:200]}' in this index (an index "
                    "built before threads gets them on its next `news-search index PATH --update`)")
     return render_template("thread.html", stories=stories, article_url=article_url)
+
+
+@bp.get("/entity")
+def entity():
+    """A person, organisation or place (?name=, any of its names): its articles over time,
+    the names beside it, its latest articles.
+
+    Errors: 400 without a name or for an index without entities; 404 for a name no article
+    gives.
+    """
+    name = request.args.get("name", "")
+    if not name.strip():
+        abort(400, "name must name a person, organisation or place")
+    try:
+        found = get_searcher().entity(name)
+    except UnknownEntityError as exc:
+        abort(404, str(exc))
+    return render_template("entity.html", entity=found, article_url=article_url)
 
 
 MAX_BATCH = 100  # questions the page answers at once (the API's limit too)

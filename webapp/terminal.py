@@ -9,6 +9,7 @@ from typing import Sequence
 
 import click
 
+from indexer.search.entity import EntityView
 from indexer.search.results import Facets, SearchResult, ThreadStory
 from indexer.search.timeline import Timeline
 
@@ -108,9 +109,29 @@ def print_thread(stories: Sequence[ThreadStory]) -> None:
     for s in stories:
         a = s.article
         meta = " · ".join(x for x in (a.date[:10], a.source) if x)
-        click.secho(f"{a.title or '(untitled)'}", bold=True)
+        click.secho(f"{a.heading}", bold=True)
         copies = len(s.copies)
         click.echo(f"{INDENT}{meta} · {a.id}" + (
             f" (and {copies} cop{'y' if copies == 1 else 'ies'})" if copies else ""))
         if s.adds:
             click.echo(f"{INDENT}adds: {', '.join(s.adds)}")
+
+
+def print_entity(found: EntityView) -> None:
+    """An entity: its name, kind and variants, its articles per period, the names beside it,
+    its latest articles."""
+    click.secho(found.name, bold=True)
+    names = ", ".join(f"{v} ({n})" for v, n in found.variants)
+    click.echo(f"{INDENT}a {found.kind} named in {found.articles} article"
+               f"{'' if found.articles == 1 else 's'}: as {names}")
+    t = found.timeline
+    for b in t.buckets:
+        bar = "#" * round(40 * b.count / t.peak) if t.peak else ""
+        click.echo(f"{b.start.isoformat()}  {b.count:5d}  {bar}".rstrip())
+    if t.undated:
+        click.echo(f"undated     {t.undated:5d}")
+    if found.companions:
+        click.echo("Named beside it: " + ", ".join(f"{e} ({n})" for _, e, n in found.companions))
+    click.echo("Latest:")
+    for a in found.latest:
+        click.echo(f"{INDENT}{a.date[:10] or '(undated)'}  {a.heading} · {a.id}")

@@ -9,6 +9,7 @@ import numpy as np
 
 from indexer.analysis import language
 from indexer.analysis.entities import SAMPLE_CHARS, find
+from indexer.analysis.entity_names import resolve
 from indexer.analysis.threads import thread_ids
 from indexer.chunking import Layout
 from indexer.dates import day_number
@@ -46,7 +47,8 @@ def find_threads(meta: MetadataWriter, vectors: Callable[[np.ndarray], np.ndarra
 
 
 def find_entities(meta: MetadataWriter, progress: bool = False) -> int:
-    """Find and store the entities of every article that has none yet: how many were read."""
+    """Find and store the entities of every article that has none yet, then resolve the
+    names of all of them across the archive (entity_names.py): how many were read."""
     todo = meta.without_entities(SAMPLE_CHARS)
     bar = progress_bar(total=len(todo), desc="Entities", unit=" articles", disable=not progress)
     try:
@@ -55,4 +57,5 @@ def find_entities(meta: MetadataWriter, progress: bool = False) -> int:
             bar.update(1)
     finally:
         bar.close()
+    meta.set_entity_names(resolve(meta.entity_mentions()))
     return len(todo)

@@ -134,9 +134,23 @@ class Build(ABC):
         """(article, story, first passage's text) of the article's thread, oldest first."""
 
     @abstractmethod
-    def check_entities(self, filters: Filters) -> None:
-        """QueryError when an entity asked for cannot be filtered on: none found with that
-        name, or no entities in this index."""
+    def check_entities(self, filters: Filters) -> Filters:
+        """filters with each entity as the index names it (any variant: entity_names.py);
+        QueryError when one cannot be filtered on: none found with that name, or no entities
+        in this index."""
+
+    @abstractmethod
+    def entity(self, name: str) -> tuple[str, str, list[tuple[str, int]], np.ndarray] | None:
+        """The entity a name stands for: its name, kind, the names it was found as (with
+        their articles) and the keys of the articles naming it; None if none is named so."""
+
+    @abstractmethod
+    def article_days(self, keys: np.ndarray) -> np.ndarray:
+        """Each article's day (proleptic ordinal; NaN undated), by key."""
+
+    @abstractmethod
+    def articles_by_key(self, keys: np.ndarray) -> list[Article]:
+        """The articles (without their text) of these keys, in that order."""
 
     @abstractmethod
     def entity_counts(self, keys: np.ndarray, top: int) -> list[tuple[str, str, int]]:

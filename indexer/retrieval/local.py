@@ -6,6 +6,7 @@ import functools
 import logging
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -237,16 +238,36 @@ class LocalBuild(Build):
     def thread(self, article_id: str) -> list[tuple[Article, str, str]]:
         return self.meta.thread(article_id)
 
-    def check_entities(self, filters: Filters) -> None:
+    def check_entities(self, filters: Filters) -> Filters:
         if not filters.entities:
-            return
+            return filters
         if not self.meta.has_entities():
             raise QueryError("this index was built without entities: rebuild or update it "
                              "with `news-search index PATH --entities`")
+        names = []
         for name in filters.entities:
-            if not self.meta.entity_known(name):
+            canonical = self.meta.entity_canonical(name)
+            if canonical is None:
                 raise QueryError(f"no article names {name!r} (as a person, organisation or "
                                  "place): GET /api/facets lists those the results name")
+            names.append(canonical)
+        return replace(filters, entities=tuple(dict.fromkeys(names)))
+
+    def entity(self, name: str) -> tuple[str, str, list[tuple[str, int]], np.ndarray] | None:
+        if not self.meta.has_entities():
+            raise QueryError("this index was built without entities: rebuild or update it "
+                             "with `news-search index PATH --entities`")
+        canonical = self.meta.entity_canonical(name)
+        if canonical is None:
+            return None
+        kind, variants, rowids = self.meta.entity(canonical)
+        return canonical, kind, variants, np.array(rowids, dtype=np.int64)
+
+    def article_days(self, keys: np.ndarray) -> np.ndarray:
+        return self.days[np.asarray(keys, dtype=np.int64)]
+
+    def articles_by_key(self, keys: np.ndarray) -> list[Article]:
+        return self.meta.articles_by_rowid([int(k) for k in keys])
 
     def entity_counts(self, keys: np.ndarray, top: int) -> list[tuple[str, str, int]]:
         return self.meta.entity_counts([int(k) for k in keys], top)

@@ -64,8 +64,7 @@ def resolved(loaded: Build, filters: Filters) -> Filters:
     """filters with outlets as the index names them; QueryError for an outlet or a language
     the index does not have."""
     filters = check_languages(resolve_sources(filters, loaded.sources), loaded.languages)
-    loaded.check_entities(filters)
-    return filters
+    return loaded.check_entities(filters)
 
 
 def boost_recent(loaded: Build, pool: Pool, half_life: int) -> Pool:

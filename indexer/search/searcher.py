@@ -17,7 +17,7 @@ from indexer.articles import Article
 from indexer.chunking import Passage
 from indexer.embedding.embedder import DEFAULT_MODEL, Embedder, get_embedder
 from indexer.errors import QueryError
-from indexer.filters import Filters
+from indexer.filters import Filters, make_filters
 from indexer.query import parse
 from indexer.retrieval.backend import Build
 from indexer.retrieval.factory import open_backend
@@ -39,6 +39,7 @@ from indexer.search.checks import (
     check_stories,
     log,
 )
+from indexer.search.entity import EntityView, entity_view
 from indexer.search.facets import count_facets
 from indexer.search.fusion import HYBRID, KEYWORD, reciprocal_rank_fusion
 from indexer.search.matching import matching_pool
@@ -350,6 +351,15 @@ class Searcher:
                 "built_at": m.built_at, "store": m.store}
 
 
+
+    def entity(self, name: str, interval: str = "auto") -> EntityView:
+        """A person, organisation or place by any of its names: its articles over time, the
+        names beside it, its latest articles (search/entity.py); QueryError for a name no
+        article gives, or an index without entities."""
+        names = make_filters(entities=[name]).entities  # checked as a filter's are
+        if not names:
+            raise QueryError("name must name a person, organisation or place")
+        return entity_view(self._current(), names[0], check_interval(interval))
 
     def thread(self, article_id: str) -> list[ThreadStory]:
         """The stories of the article's thread, first report first (thread.thread_stories)."""

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from indexer.analysis.entity_names import spelling_key
 from indexer.articles import Article
 from indexer.chunking import Layout, Passage
 from indexer.dates import FIRST_YEAR, LAST_YEAR
@@ -18,8 +19,10 @@ _ARTICLE_COLUMNS = "a.id, a.title, a.text, a.date, a.source, a.url, a.origin, a.
 _HEADER_COLUMNS = _ARTICLE_COLUMNS.replace("a.text", "''")  # all but the text
 
 
-def _filter_sql(filters: "Filters | None") -> tuple[str, list[str]]:
-    """SQL conditions on `a` (articles) for filters, to follow a WHERE clause, and their values."""
+def _filter_sql(filters: "Filters | None", resolved: bool = False) -> tuple[str, list[str]]:
+    """SQL conditions on `a` (articles) for filters, to follow a WHERE clause, and their values.
+    resolved: the entities named are canonical names (entity_names), each standing for all its
+    variants."""
     if not filters:
         return "", []
     where, params = [], []
@@ -40,7 +43,9 @@ def _filter_sql(filters: "Filters | None") -> tuple[str, list[str]]:
         where.append(f"a.language IN ({','.join('?' * len(filters.languages))})")
         params.extend(filters.languages)
     for name in filters.entities:  # an article names them all
-        where.append("a.rowid IN (SELECT article_rowid FROM entities WHERE name = ?"
+        where.append("a.rowid IN (SELECT article_rowid FROM entities WHERE name IN (SELECT name"
+                     " FROM entity_names WHERE canonical = ?))" if resolved else
+                     "a.rowid IN (SELECT article_rowid FROM entities WHERE name = ?"
                      " COLLATE NOCASE)")
         params.append(name)
     return "".join(f" AND {w}" for w in where), params
@@ -56,6 +61,7 @@ class MetadataReader:
                                     "`news-search index PATH`")
         self._local = threading.local()
         self._held: set[str] | None = None  # the articles table's columns
+        self._spellings: dict[str, str] | None = None  # an entity's spelling key -> its name
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -102,7 +108,7 @@ class MetadataReader:
 
     def filtered_passages(self, filters: "Filters") -> list[int]:
         """Ids of the passages whose articles pass filters."""
-        where, params = _filter_sql(filters)
+        where, params = _filter_sql(filters, self._has_names())
         return [pid for (pid,) in self._conn().execute(
             "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
             f" WHERE 1{where}", params)]
@@ -180,14 +186,67 @@ class MetadataReader:
         return bool(self._conn().execute(
             "SELECT 1 FROM entities WHERE name = ? COLLATE NOCASE LIMIT 1", (name,)).fetchone())
 
+    def _has_names(self) -> bool:
+        """Whether the entities' names were resolved (entity_names.py; a build before, not)."""
+        return has_table(self._conn(), "entity_names")
+
+    def entity_canonical(self, name: str) -> str | None:
+        """The name the index gives the entity a name stands for (any variant, case or
+        spelling: "U.S", "Kim Jong Nam"); None when no article names it."""
+        if not self.has_entities():
+            return None
+        if not self._has_names():
+            return name if self.entity_known(name) else None
+        row = self._conn().execute("SELECT canonical FROM entity_names WHERE name = ? COLLATE"
+                                   " NOCASE LIMIT 1", (name,)).fetchone()
+        if row:
+            return row[0]
+        if self._spellings is None:  # a build never changes: read once
+            self._spellings = {spelling_key(n): c for n, c in self._conn().execute(
+                "SELECT name, canonical FROM entity_names ORDER BY name")}
+        return self._spellings.get(spelling_key(name))
+
+    def entity(self, canonical: str) -> tuple[str, list[tuple[str, int]], list[int]]:
+        """An entity by its canonical name: its kind, the names it was found as with their
+        articles (most first), and the row ids of the articles naming it."""
+        if not self._has_names():
+            rows = self._conn().execute(
+                "SELECT kind, name, article_rowid FROM entities WHERE name = ? COLLATE NOCASE",
+                (canonical,)).fetchall()
+            kind = rows[0][0] if rows else ""
+        else:
+            rows = self._conn().execute(
+                "SELECT n.kind, e.name, e.article_rowid FROM entity_names n JOIN entities e"
+                " ON e.name = n.name WHERE n.canonical = ?", (canonical,)).fetchall()
+            kind = rows[0][0] if rows else ""
+        variants: dict[str, set[int]] = {}
+        for _, name, rowid in rows:
+            variants.setdefault(name, set()).add(rowid)
+        ranked = sorted(((n, len(r)) for n, r in variants.items()), key=lambda v: (-v[1], v[0]))
+        return kind, ranked, sorted({rowid for _, _, rowid in rows})
+
+    def articles_by_rowid(self, rowids: Sequence[int]) -> list[Article]:
+        """The articles (without their text) of these row ids, in that order."""
+        if not rowids:
+            return []
+        rows = self._conn().execute(
+            f"SELECT a.rowid, {self._columns(_HEADER_COLUMNS)} FROM articles a WHERE a.rowid IN"
+            f" ({','.join('?' * len(rowids))})", list(rowids)).fetchall()
+        found = {row[0]: Article(*row[1:]) for row in rows}
+        return [found[r] for r in rowids if r in found]
+
     def entity_counts(self, rowids: Sequence[int], top: int) -> list[tuple[str, str, int]]:
         """(kind, name, articles) of the entities most named among these articles, most first,
         up to top of each kind."""
         if not rowids or not self.has_entities():
             return []
+        marks = ','.join('?' * len(rowids))
         rows = self._conn().execute(
+            "SELECT n.kind, n.canonical, count(DISTINCT e.article_rowid) AS c FROM entities e"
+            f" JOIN entity_names n ON n.name = e.name WHERE e.article_rowid IN ({marks})"
+            " GROUP BY n.canonical ORDER BY c DESC, n.canonical" if self._has_names() else
             f"SELECT kind, name, count(DISTINCT article_rowid) AS n FROM entities"
-            f" WHERE article_rowid IN ({','.join('?' * len(rowids))})"
+            f" WHERE article_rowid IN ({marks})"
             " GROUP BY kind, name COLLATE NOCASE ORDER BY n DESC, name", list(rowids)).fetchall()
         taken: dict[str, int] = {}
         found = []

@@ -102,6 +102,18 @@ class MetadataWriter:
                               [(rowid, kind, name) for kind, name in found])
         self.conn.execute("INSERT INTO entities_done VALUES (?)", (rowid,))
 
+    def entity_mentions(self) -> list[tuple[str, str, int]]:
+        """(kind, name, articles naming it so) of every entity found."""
+        return self.conn.execute("SELECT kind, name, count(DISTINCT article_rowid) FROM entities"
+                                 " GROUP BY kind, name").fetchall()
+
+    def set_entity_names(self, names: dict[str, tuple[str, str]]) -> None:
+        """Store what each name found stands for: (canonical name, kind), replacing all."""
+        self.conn.execute("DELETE FROM entity_names")
+        self.conn.executemany("INSERT INTO entity_names VALUES (?, ?, ?)",
+                              [(name, canonical, kind) for name, (canonical, kind)
+                               in names.items()])
+
     def next_passage_id(self) -> int:
         """The first free passage id."""
         return self.conn.execute("SELECT coalesce(max(id), -1) + 1 FROM passages").fetchone()[0]

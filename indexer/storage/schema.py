@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS entities (  -- who and what each article names
 CREATE INDEX IF NOT EXISTS entities_by_name ON entities(name COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS entities_by_article ON entities(article_rowid);
 CREATE TABLE IF NOT EXISTS entities_done (article_rowid INTEGER PRIMARY KEY);
+CREATE INDEX IF NOT EXISTS entities_by_exact_name ON entities(name);
+CREATE TABLE IF NOT EXISTS entity_names (  -- each name as found: the one it stands for
+    name TEXT PRIMARY KEY,
+    canonical TEXT NOT NULL,
+    kind TEXT NOT NULL  -- voted across the mentions of all its names
+);
+CREATE INDEX IF NOT EXISTS entity_names_by_canonical ON entity_names(canonical);
 """
 # Keyword search tables of index formats 2 and 3: keyword search is now kept beside the
 # database (keywords.py).

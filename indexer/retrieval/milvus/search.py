@@ -276,10 +276,24 @@ class MilvusBuild(Build):
     def thread(self, article_id: str) -> list[tuple[Article, str, str]]:
         return []
 
-    def check_entities(self, filters: Filters) -> None:
+    def check_entities(self, filters: Filters) -> Filters:
         if filters.entities:
             raise QueryError("entity filters need the local index: Milvus collections do not "
                              "hold entities yet")
+        return filters
+
+    def entity(self, name: str) -> tuple[str, str, list[tuple[str, int]], np.ndarray] | None:
+        raise QueryError("entity pages need the local index: Milvus collections do not hold "
+                         "entities yet")
+
+    def article_days(self, keys: np.ndarray) -> np.ndarray:
+        found = self._articles(f"key in {[int(k) for k in keys]}")
+        return np.array([day_number(found[int(k)].date) if int(k) in found else np.nan
+                         for k in keys], dtype=np.float64)
+
+    def articles_by_key(self, keys: np.ndarray) -> list[Article]:
+        found = self._articles(f"key in {[int(k) for k in keys]}")
+        return [found[int(k)] for k in keys if int(k) in found]
 
     def entity_counts(self, keys: np.ndarray, top: int) -> list[tuple[str, str, int]]:
         return []

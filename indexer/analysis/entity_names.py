@@ -1,0 +1,103 @@
+"""One name for each person, organisation and place across an archive: the variants spaCy
+finds (entities.py) resolved, and each one's kind voted across its mentions.
+
+- Spelling: names equal once case, accents, dots, hyphens and apostrophes are set aside are one
+  ("Kim Jong-nam", "Kim Jong Nam"; "U.S.", "US").
+- Initials: a name of 2 to 5 capitals ("US", "EU", "UN") is the name of several words whose
+  initials they are, if the archive names one such more than any other ("United States").
+- Surnames: a person named by one word ("Sessions") is the person of two or more words ending
+  in it ("Jeff Sessions") when that person has at least DOMINANT of the mentions of all such;
+  such a surname names that person even where no article names it alone ("Collins", asked
+  for, is "Susan Collins").
+- Each name is shown in its commonest spelling, with the kind most of its mentions were given
+  ("Brexit", found now as a person, now as an organisation, takes the majority).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from typing import Iterable
+
+DOMINANT = 0.8  # a surname's share of mentions that makes it one person's
+_NOT_WORD = re.compile(r"[.\u00b7'’`]")
+_SEPARATOR = re.compile(r"[\s\-‐‑–—_/]+")
+
+
+def spelling_key(name: str) -> str:
+    """What a name is once case, accents, dots, hyphens and apostrophes are set aside."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode() or name
+    return " ".join(_SEPARATOR.split(_NOT_WORD.sub("", folded).lower())).strip()
+
+
+def _initials(key: str) -> str:
+    words = [w for w in key.split() if w not in ("of", "the", "and", "for")]
+    return "".join(w[0] for w in words) if len(words) > 1 else ""
+
+
+def resolve(mentions: Iterable[tuple[str, str, int]]) -> dict[str, tuple[str, str]]:
+    """For (kind, name, articles naming it so) rows, each name's (canonical name, kind)."""
+    count: Counter[str] = Counter()  # spelling key -> mentions
+    kinds: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for kind, name, n in mentions:
+        key = spelling_key(name)
+        if key:
+            count[key] += n
+            kinds[key][kind] += n
+            spellings[key][name] += n
+    merged = {key: key for key in count}
+    _merge_initials(merged, count)
+    _merge_surnames(merged, count, kinds)
+    totals: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    shown: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for key, target in merged.items():
+        totals[target].update(kinds[key])
+        if key == target:
+            shown[target].update(spellings[key])
+    found = {}
+    for key, target in merged.items():
+        canonical = shown[target].most_common(1)[0][0]
+        kind = max(totals[target].items(), key=lambda kv: (kv[1], kv[0]))[0]
+        for name in spellings[key]:
+            found[name] = (canonical, kind)
+    for surname, person in _surnames(count, kinds, merged).items():
+        canonical, kind = found[shown[person].most_common(1)[0][0]]
+        found.setdefault(canonical.split()[-1] if canonical.split()[-1].lower() == surname
+                         else surname.title(), (canonical, kind))
+    return found
+
+
+def _merge_initials(merged: dict[str, str], count: Counter[str]) -> None:
+    by_initials: defaultdict[str, list[str]] = defaultdict(list)
+    for key in count:
+        if (initials := _initials(key)) and 2 <= len(initials) <= 5:
+            by_initials[initials].append(key)
+    for key in count:
+        if " " in key or not 2 <= len(key) <= 5 or key not in by_initials:
+            continue
+        ranked = sorted(by_initials[key], key=lambda k: (-count[k], k))
+        if len(ranked) == 1 or count[ranked[0]] > count[ranked[1]]:
+            merged[key] = ranked[0]
+
+
+def _surnames(count: Counter[str], kinds: dict[str, Counter[str]], merged: dict[str, str]
+              ) -> dict[str, str]:
+    """Each surname (the last word of a person of two or more words) that one person holds
+    DOMINANT of the mentions of, with that person's key."""
+    by_last: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for key in count:
+        if " " in key and kinds[key].most_common(1)[0][0] == "person":
+            by_last[key.rsplit(" ", 1)[1]][merged[key]] += count[key]
+    return {last: people.most_common(1)[0][0] for last, people in by_last.items()
+            if people.most_common(1)[0][1] >= DOMINANT * sum(people.values())}
+
+
+def _merge_surnames(merged: dict[str, str], count: Counter[str],
+                    kinds: dict[str, Counter[str]]) -> None:
+    surnames = _surnames(count, kinds, merged)
+    for key in count:
+        if " " not in key and key in surnames and merged[key] == key \
+                and kinds[key].most_common(1)[0][0] == "person":
+            merged[key] = surnames[key]

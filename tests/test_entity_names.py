@@ -1,0 +1,45 @@
+"""One name for each entity across an archive (analysis/entity_names.py): each merge rule, and
+the vote on kinds, on mentions whose answer is known."""
+
+from __future__ import annotations
+
+from indexer.analysis.entity_names import resolve, spelling_key
+
+
+def test_spellings_that_differ_in_case_dots_hyphens_and_accents_are_one():
+    assert spelling_key("Kim Jong-nam") == spelling_key("Kim Jong Nam") == "kim jong nam"
+    assert spelling_key("U.S.") == spelling_key("US") == spelling_key("U.S") == "us"
+    assert spelling_key("Le Pen") == spelling_key("le pen") != spelling_key("Lepen")
+    assert spelling_key("José Mourinho") == "jose mourinho"
+    found = resolve([("person", "Kim Jong-nam", 23), ("person", "Kim Jong Nam", 15)])
+    assert found["Kim Jong Nam"] == found["Kim Jong-nam"] == ("Kim Jong-nam", "person")
+
+
+def test_initials_are_the_name_they_stand_for_when_one_dominates():
+    found = resolve([("place", "United States", 40), ("place", "US", 30), ("place", "U.S.", 20),
+                     ("organisation", "EU", 9), ("organisation", "European Union", 3),
+                     ("organisation", "UN", 5), ("organisation", "United Nations", 2),
+                     ("organisation", "Union of Nations", 2), ("organisation", "IBM", 4)])
+    assert found["US"] == found["U.S."] == ("United States", "place")
+    assert found["EU"] == ("European Union", "organisation")
+    assert found["UN"] == ("UN", "organisation")  # two names of those initials, neither leads
+    assert found["IBM"] == ("IBM", "organisation")  # no name of those initials: itself
+
+
+def test_a_surname_is_the_person_who_holds_most_of_its_mentions():
+    found = resolve([("person", "Jeff Sessions", 67), ("person", "Sessions", 7),
+                     ("person", "Susan Collins", 26), ("person", "Phil Collins", 3),
+                     ("person", "Kim Jong-un", 30), ("person", "Kim Jong-nam", 23),
+                     ("person", "Kim", 4), ("place", "Washington", 50),
+                     ("person", "George Washington", 5)])
+    assert found["Sessions"] == ("Jeff Sessions", "person")
+    assert found["Collins"] == ("Susan Collins", "person")  # 26 of 29: named, though never alone
+    assert found["Kim"] == ("Kim", "person")  # no one Kim dominates
+    assert found["Washington"] == ("Washington", "place")  # a place is no one's surname
+
+
+def test_the_kind_is_the_one_most_mentions_give_and_the_commonest_spelling_shows():
+    found = resolve([("person", "Brexit", 4), ("organisation", "Brexit", 9), ("place", "brexit", 1),
+                     ("place", "Aleppo", 30), ("person", "Aleppo", 1)])
+    assert found["Brexit"] == found["brexit"] == ("Brexit", "organisation")
+    assert found["Aleppo"] == ("Aleppo", "place")
