@@ -25,6 +25,13 @@ from indexer.features.evaluate import holds_answer, load_answers, load_collectio
 from indexer.filters import Filters
 from indexer.retrieval.local import first_places
 from indexer.search import matching
+from indexer.storage.indexdir import current_build
+from indexer.storage.manifest import Manifest
+
+
+def built_with(index_dir: Path) -> str:
+    """The model the index folder's build was made with."""
+    return Manifest.read(current_build(index_dir)).model
 
 
 def matched_ids(searcher: Searcher, query: str) -> list[str]:
@@ -65,7 +72,8 @@ def main() -> None:
     parser.add_argument("--share", type=float, action="append",
                         help="word shares to try (default: the rule's)")
     args = parser.parse_args()
-    searchers = [(Path(c), Searcher(Path(ix))) for c, ix in (s.split("=", 1) for s in args.sets)]
+    searchers = [(Path(c), Searcher(Path(ix), model=built_with(Path(ix))))
+                 for c, ix in (s.split("=", 1) for s in args.sets)]
     model = searchers[0][1].manifest.model
     for bar in args.bar or [matching.MEANING_BARS.get(model)]:
         for share in args.share or [matching.WORDS_SHARE]:
