@@ -68,6 +68,8 @@ def matching_pool(build: Build, pool: Pool, vector: np.ndarray | None, stems: li
     matched = distinct(*keys)
     kept = np.flatnonzero(np.isin(pool.about.owners, matched))
     missing = np.setdiff1d(matched, pool.about.owners[kept], assume_unique=True)
+    if not len(missing):  # the ranked pool holds every one: its rows, already described
+        return pool.reordered(kept, pool.scores)
     extra_ids, extra_near = _nearest_passages(build, missing, near_ids, near, vector)
     order = np.argsort(np.where(np.isnan(extra_near), np.inf, -extra_near), kind="stable")
     ids = np.concatenate([pool.ids[kept], extra_ids[order]])
