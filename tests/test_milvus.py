@@ -168,15 +168,19 @@ def test_milvus_going_away_is_a_503_and_its_return_is_served(tmp_path, embedder)
         client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "EMBEDDER": embedder,
                              "BACKEND": address}).test_client()
         assert client.get("/api/search?q=Aleppo").status_code == 200
+        assert client.get("/api/health").get_json()["status"] == "ok"
         stop_milvus(proc)
         gone = client.get("/api/search?q=Aleppo+rebels")
         assert gone.status_code == 503 and "Milvus" in gone.get_json()["error"]["message"]
+        down = client.get("/api/health")  # the store is asked, not the manifest read
+        assert down.status_code == 503 and "Milvus" in down.get_json()["error"]["message"]
         proc = start_milvus(tmp_path / "data", port)
         deadline = time.monotonic() + 60
         while (back := client.get("/api/search?q=Aleppo+evacuation")).status_code != 200:
             assert back.status_code == 503 and time.monotonic() < deadline
             time.sleep(0.5)
         assert back.get_json()["results"][0]["article"]["source"] == "AFP"
+        assert client.get("/api/health").get_json()["status"] == "ok"
     finally:
         stop_milvus(proc)
 

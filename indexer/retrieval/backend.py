@@ -56,6 +56,11 @@ class Build(ABC):
     oldest: float
 
     @abstractmethod
+    def probe(self) -> None:
+        """Ask the store for one row: an IndexerError saying why when it cannot answer now
+        (what /api/health reports)."""
+
+    @abstractmethod
     def admits(self, filters: Filters) -> bool:
         """Whether any passage passes the filters (cheap: searching need not start if not)."""
 
@@ -80,7 +85,7 @@ class Build(ABC):
 
     @abstractmethod
     def holding(self, stem: str, filters: Filters) -> np.ndarray:
-        """The articles (keys, ascending) whose text holds the stem."""
+        """The articles (keys, in any order) whose text holds the stem."""
 
     @abstractmethod
     def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:

@@ -129,6 +129,9 @@ class LocalBuild(Build):
                 self._filtered.popitem(last=False)
         return allowed
 
+    def probe(self) -> None:
+        self.meta.probe()
+
     def admits(self, filters: Filters) -> bool:
         allowed = self._allowed(filters)
         return allowed is None or len(allowed[0]) > 0

@@ -340,8 +340,10 @@ class Searcher:
 
     def health(self) -> dict[str, Any]:
         """What the served index holds and how it was built; `problem` says why it is not the
-        build that CURRENT names, when it is not."""
+        build that CURRENT names, when it is not. The store is asked for a row first: an
+        IndexerError (a 503 from the server) when it cannot answer."""
         loaded = self._current()
+        loaded.probe()
         m = loaded.manifest
         day = lambda d: None if d != d else date.fromordinal(int(d)).isoformat()  # noqa: E731
         return {"status": "degraded" if self.problem else "ok", "problem": self.problem,

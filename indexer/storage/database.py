@@ -178,6 +178,14 @@ class MetadataReader:
             " WHERE a2.id = ?) ORDER BY a.date, a.rowid", (article_id,)).fetchall()
         return [(Article(*row[:-2]), row[-2], row[-1] or "") for row in rows]
 
+    def probe(self) -> None:
+        """Read one row: IndexCorruptError when the database cannot be read now."""
+        try:
+            self._conn().execute("SELECT rowid FROM articles LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise IndexCorruptError(f"{self.path} cannot be read ({exc}): rebuild the index "
+                                    "with `news-search index PATH`") from None
+
     def has_entities(self) -> bool:
         """Whether entities were found for this index (index --entities)."""
         return has_table(self._conn(), "entities")

@@ -111,16 +111,15 @@ class KeywordIndex:
         return weights
 
     def holding(self, stem: str, allowed: np.ndarray | None = None) -> np.ndarray:
-        """The ids (ascending) of the documents that hold the stem, only those in allowed
-        (ascending) if given: its column of the score matrix, read, not scored."""
+        """The ids (in no particular order) of the documents that hold the stem, only those in
+        allowed if given: its column of the score matrix, read, not scored."""
         if self.retriever is None:
             return np.zeros(0, dtype=np.int64)
         column = self.retriever.vocab_dict.get(stem)
         indptr = self.retriever.scores["indptr"]
         if column is None or column >= len(indptr) - 1:
             return np.zeros(0, dtype=np.int64)
-        found = self.ids[np.sort(self.retriever.scores["indices"][indptr[column]:
-                                                                   indptr[column + 1]])]
+        found = self.ids[self.retriever.scores["indices"][indptr[column]:indptr[column + 1]]]
         return found if allowed is None else found[np.isin(found, allowed, assume_unique=True)]
 
     def top(self, stems: Sequence[str], n: int, allowed: np.ndarray | None = None,

@@ -84,6 +84,10 @@ class MilvusBuild(Build):
 
     _FOUND = ["article", "story", "day", "article_id", "copies"]
 
+    @guarded("answer a health probe")
+    def probe(self) -> None:
+        self.client.query(self.passages_name, filter="pid >= 0", output_fields=["pid"], limit=1)
+
     def admits(self, filters: Filters) -> bool:
         if not filters:
             return True
