@@ -153,3 +153,11 @@ def test_an_entity_page_shows_its_names_its_articles_over_time_and_its_company(v
                              obj={"embedder": words})
     assert out.exit_code == 0 and out.output.startswith("Jeff Sessions\n")
     assert "recusal" in out.output
+
+
+def test_a_surname_several_people_share_asks_which_one(variants):
+    _, searcher = variants
+    with pytest.raises(QueryError, match=r"'Collins' is the surname of several people.*"
+                                         r"Phil Collins \(1\).*Susan Collins \(1\)"):
+        searcher.search("news", 3, filters=make_filters(entities=["Collins"]))
+    assert searcher.entity("Susan Collins").articles == 1

@@ -36,6 +36,11 @@ def test_a_surname_is_the_person_who_holds_most_of_its_mentions():
     assert found["Collins"] == ("Susan Collins", "person")  # 26 of 29: named, though never alone
     assert found["Kim"] == ("Kim", "person")  # no one Kim dominates
     assert found["Washington"] == ("Washington", "place")  # a place is no one's surname
+    found = resolve([("organisation", "Trump", 737), ("person", "Trump", 163),
+                     ("person", "Donald Trump", 827), ("person", "Ivanka Trump", 40),
+                     ("organisation", "Ford", 50), ("person", "Harrison Ford", 2)])
+    assert found["Trump"] == ("Donald Trump", "person")  # mostly called an organisation
+    assert found["Ford"] == ("Ford", "organisation")  # a company far more than the actor
 
 
 def test_the_kind_is_the_one_most_mentions_give_and_the_commonest_spelling_shows():
@@ -43,3 +48,7 @@ def test_the_kind_is_the_one_most_mentions_give_and_the_commonest_spelling_shows
                      ("place", "Aleppo", 30), ("person", "Aleppo", 1)])
     assert found["Brexit"] == found["brexit"] == ("Brexit", "organisation")
     assert found["Aleppo"] == ("Aleppo", "place")
+    # One word, found mostly as a person but no one's surname: not a person after all.
+    found = resolve([("person", "Brexit", 157), ("place", "Brexit", 70),
+                     ("organisation", "Brexit", 19), ("person", "Madonna", 3)])
+    assert found["Brexit"] == ("Brexit", "place") and found["Madonna"] == ("Madonna", "person")

@@ -5,12 +5,14 @@ finds (entities.py) resolved, and each one's kind voted across its mentions.
   ("Kim Jong-nam", "Kim Jong Nam"; "U.S.", "US").
 - Initials: a name of 2 to 5 capitals ("US", "EU", "UN") is the name of several words whose
   initials they are, if the archive names one such more than any other ("United States").
-- Surnames: a person named by one word ("Sessions") is the person of two or more words ending
-  in it ("Jeff Sessions") when that person has at least DOMINANT of the mentions of all such;
-  such a surname names that person even where no article names it alone ("Collins", asked
-  for, is "Susan Collins").
-- Each name is shown in its commonest spelling, with the kind most of its mentions were given
-  ("Brexit", found now as a person, now as an organisation, takes the majority).
+- Surnames: a name of one word ("Sessions", "Trump") is the person of two or more words ending
+  in it ("Jeff Sessions") when that person has at least DOMINANT of the mentions of all such,
+  and the word is mostly found as a person, or (spaCy's small model often calls a surname an
+  organisation) as no place and at most twice as often as that person's whole name. Such a
+  surname names that person even where no article names it alone.
+- Each name is shown in its commonest spelling, with the kind most of its mentions were given;
+  a name of one word that is no person's surname is a person only if nothing else was found
+  ("Brexit", found as a person in 157 articles and a place in 70, is not a person).
 """
 
 from __future__ import annotations
@@ -57,9 +59,14 @@ def resolve(mentions: Iterable[tuple[str, str, int]]) -> dict[str, tuple[str, st
         if key == target:
             shown[target].update(spellings[key])
     found = {}
+    last_words = {k.rsplit(" ", 1)[1] for k in count
+                  if " " in k and kinds[k].most_common(1)[0][0] == "person"}
     for key, target in merged.items():
         canonical = shown[target].most_common(1)[0][0]
-        kind = max(totals[target].items(), key=lambda kv: (kv[1], kv[0]))[0]
+        votes = totals[target]
+        if " " not in target and target not in last_words and len(votes) > 1:
+            votes = Counter({k: n for k, n in votes.items() if k != "person"})
+        kind = max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0]
         for name in spellings[key]:
             found[name] = (canonical, kind)
     for surname, person in _surnames(count, kinds, merged).items():
@@ -98,6 +105,9 @@ def _merge_surnames(merged: dict[str, str], count: Counter[str],
                     kinds: dict[str, Counter[str]]) -> None:
     surnames = _surnames(count, kinds, merged)
     for key in count:
-        if " " not in key and key in surnames and merged[key] == key \
-                and kinds[key].most_common(1)[0][0] == "person":
+        if " " in key or key not in surnames or merged[key] != key:
+            continue
+        found_as = kinds[key].most_common(1)[0][0]
+        if found_as == "person" or (found_as != "place"
+                                    and 2 * count[surnames[key]] >= count[key]):
             merged[key] = surnames[key]

@@ -251,8 +251,7 @@ class LocalBuild(Build):
         for name in filters.entities:
             canonical = self.meta.entity_canonical(name)
             if canonical is None:
-                raise QueryError(f"no article names {name!r} (as a person, organisation or "
-                                 "place): GET /api/facets lists those the results name")
+                raise self._unknown_entity(name)
             names.append(canonical)
         return replace(filters, entities=tuple(dict.fromkeys(names)))
 
@@ -262,9 +261,22 @@ class LocalBuild(Build):
                              "with `news-search index PATH --entities`")
         canonical = self.meta.entity_canonical(name)
         if canonical is None:
+            if self.meta.people_surnamed(name):
+                raise self._unknown_entity(name)
             return None
         kind, variants, rowids = self.meta.entity(canonical)
         return canonical, kind, variants, np.array(rowids, dtype=np.int64)
+
+    def _unknown_entity(self, name: str) -> QueryError:
+        """Why a name names no entity: no article gives it, or it is the surname of several
+        people (each named)."""
+        people = self.meta.people_surnamed(name)
+        if people:
+            listed = ", ".join(f"{p} ({n})" for p, n in people)
+            return QueryError(f"{name!r} is the surname of several people here, none named "
+                              f"most: {listed}; name one")
+        return QueryError(f"no article names {name!r} (as a person, organisation or place): "
+                          "GET /api/facets lists those the results name")
 
     def article_days(self, keys: np.ndarray) -> np.ndarray:
         return self.days[np.asarray(keys, dtype=np.int64)]

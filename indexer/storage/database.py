@@ -214,6 +214,16 @@ class MetadataReader:
                 "SELECT name, canonical FROM entity_names ORDER BY name")}
         return self._spellings.get(spelling_key(name))
 
+    def people_surnamed(self, word: str, top: int = 5) -> list[tuple[str, int]]:
+        """The people whose name ends in this word, with their articles, most first."""
+        if not self._has_names() or " " in word.strip():
+            return []
+        return self._conn().execute(
+            "SELECT n.canonical, count(DISTINCT e.article_rowid) AS c FROM entity_names n"
+            " JOIN entities e ON e.name = n.name WHERE n.kind = 'person' AND n.canonical"
+            " LIKE '% ' || ? GROUP BY n.canonical ORDER BY c DESC, n.canonical LIMIT ?",
+            (word.strip(), top)).fetchall()
+
     def entity(self, canonical: str) -> tuple[str, list[tuple[str, int]], list[int]]:
         """An entity by its canonical name: its kind, the names it was found as with their
         articles (most first), and the row ids of the articles naming it."""
