@@ -52,3 +52,20 @@ def test_the_kind_is_the_one_most_mentions_give_and_the_commonest_spelling_shows
     found = resolve([("person", "Brexit", 157), ("place", "Brexit", 70),
                      ("organisation", "Brexit", 19), ("person", "Madonna", 3)])
     assert found["Brexit"] == ("Brexit", "place") and found["Madonna"] == ("Madonna", "person")
+
+
+def test_a_title_and_a_surname_are_the_person_of_that_surname():
+    found = resolve([("person", "Theresa May", 74), ("person", "Mrs May", 28),
+                     ("person", "May", 3), ("organisation", "Mr Sessions", 4),
+                     ("person", "Jeff Sessions", 71), ("person", "Tory Brexit", 1),
+                     ("person", "Brexit", 157), ("place", "Brexit", 70)])
+    assert found["Mrs May"] == found["May"] == ("Theresa May", "person")
+    assert found["Mr Sessions"] == ("Jeff Sessions", "person")
+    assert found["Brexit"] == ("Brexit", "place")  # one "Tory Brexit" makes no surname
+
+
+def test_initials_never_stand_for_a_person():
+    found = resolve([("person", "Ms Sturgeon", 13), ("person", "Nicola Sturgeon", 36),
+                     ("organisation", "MS", 1)])
+    assert found["MS"] == ("MS", "organisation")
+    assert found["Ms Sturgeon"] == ("Nicola Sturgeon", "person")
