@@ -122,8 +122,9 @@ class Build(ABC):
         article id (those not stored are missing: the caller finds them in what it reads)."""
 
     @abstractmethod
-    def story_copies(self, article_id: str) -> list[Article]:
-        """The other articles of this article's story, oldest first."""
+    def story_copies(self, article_ids: Sequence[str]) -> dict[str, list[Article]]:
+        """For each of these articles, the other articles of its story, oldest first (those
+        with none are left out): asked for all of them at once."""
 
     @abstractmethod
     def story_days(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:

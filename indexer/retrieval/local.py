@@ -204,8 +204,9 @@ class LocalBuild(Build):
                  ) -> dict[int, tuple[Passage, Article]]:
         return self.meta.passages(ids, layouts)
 
-    def story_copies(self, article_id: str) -> list[Article]:
-        return self.meta.story_copies(article_id)
+    def story_copies(self, article_ids: Sequence[str]) -> dict[str, list[Article]]:
+        return {aid: found for aid in dict.fromkeys(article_ids)
+                if (found := self.meta.story_copies(aid))}
 
     @functools.cached_property
     def _article_stories(self) -> np.ndarray:

@@ -130,7 +130,7 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
                              for at in [*choice, *own[:MORE_SHOWN]]}, layouts)
     stems = query_stems(query)
     weights = loaded.idf(stems)
-    hits, picks, keys = [], [], []
+    hits, picks, keys, copied = [], [], [], []
     for head, own, choice in zip(shown, owns, choices):
         choice = [at for at in choice if int(pool.ids[at]) in found]
         if not choice:
@@ -150,13 +150,14 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
         others = [at for at in [head, *own] if at != chosen]
         more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
                      for at in others[:MORE_SHOWN] if int(pool.ids[at]) in found)
-        copies = tuple(loaded.story_copies(article.id)) \
-            if group == "article" and pool.about.shared[head] else ()
+        if group == "article" and pool.about.shared[head]:
+            copied.append(article.id)
         hits.append(Hit(first_rank + len(hits), float(pool.scores[head]), pid, passage, article,
-                        lights, similarity, keyword, more, len(own), copies))
+                        lights, similarity, keyword, more, len(own)))
         # One result per story shows more of it; a passage result shows the passage ranked.
         picks.append(around(passage, lights) if group == "article" else None)
         keys.append(int(owners[head]))
     hits = widened(loaded, hits, picks, stems, layouts)
-    return [replace(h, thread_stories=int(n))
+    copies = loaded.story_copies(copied) if copied else {}  # the page's, in one request
+    return [replace(h, thread_stories=int(n), copies=tuple(copies.get(h.article.id, ())))
             for h, n in zip(hits, loaded.thread_stories(np.array(keys, dtype=np.int64)))]

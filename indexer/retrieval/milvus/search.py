@@ -248,15 +248,25 @@ class MilvusBuild(Build):
                                             r["text"]), article)
         return found
 
-    def story_copies(self, article_id: str) -> list[Article]:
-        mine = self._query(self.articles_name, f"id == {json.dumps(article_id)}", ["story"])
-        if not mine:
-            return []
-        rows = self._query(self.articles_name, f"story == {mine[0]['story']} and "
-                           f"id != {json.dumps(article_id)}", ["key", "date"])
+    def story_copies(self, article_ids: Sequence[str]) -> dict[str, list[Article]]:
+        """Three queries for all the articles, whatever their number: their stories, the
+        stories' articles, and those articles."""
+        ids = list(dict.fromkeys(article_ids))
+        if not ids:
+            return {}
+        story_of = {r["id"]: r["story"] for r in self._query(
+            self.articles_name, f"id in {json.dumps(ids)}", ["id", "story"])}
+        if not story_of:
+            return {}
+        rows = self._query(self.articles_name, f"story in {sorted(set(story_of.values()))}",
+                           ["key", "id", "date", "story"])
         found = self._articles(f"key in {[int(r['key']) for r in rows]}") if rows else {}
-        order = sorted(rows, key=lambda r: (r["date"], r["key"]))
-        return [found[int(r["key"])] for r in order]
+        by_story: dict[int, list[dict]] = {}
+        for row in sorted(rows, key=lambda r: (r["date"], r["key"])):
+            by_story.setdefault(row["story"], []).append(row)
+        return {aid: copies for aid, story in story_of.items()
+                if (copies := [found[int(r["key"])] for r in by_story.get(story, [])
+                               if r["id"] != aid and int(r["key"]) in found])}
 
     @guarded("query")
     def story_days(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
