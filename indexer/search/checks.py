@@ -29,6 +29,8 @@ THREAD_ADDS = 6  # new words listed for each later story of a thread
 MAX_PAGE = 100
 MORE_SHOWN = 3  # other matching passages of an article listed under its best one
 ANSWER_CHOICES = 6  # passages of an article a result may show (answers.py): the best and 5 more
+# ... for the first ANSWERED results; below them, where a reader looks less, the best and 1 more
+ANSWERED, LOWER_CHOICES = 3, 2
 RELOAD_CHECK_SECONDS = 1.0
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,8 @@ import numpy as np
 from indexer.chunking import LEAD_READ, Layout, Passage, opening, sentence_spans
 from indexer.retrieval.backend import Build
 from indexer.search.answers import SHOWN_WORDS, around, choose, window
-from indexer.search.checks import ANSWER_CHOICES, EXPLAIN_SENTENCES, MORE_SHOWN
+from indexer.search.checks import (ANSWER_CHOICES, ANSWERED, EXPLAIN_SENTENCES, LOWER_CHOICES,
+                                   MORE_SHOWN)
 from indexer.search.highlight import Highlights, closest_sentences, highlight, matched_words
 from indexer.search.ranking import Pool
 from indexer.search.results import Hit
@@ -123,8 +124,9 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
     # What a result may show instead of its best passage: its article's next ones in the
     # pool that hold the question's words (answers.py; semantic mode has no word counts).
     worded = ~np.isnan(pool.keyword) if mode != "semantic" else np.ones(len(pool.ids), bool)
-    choices = [[head, *[at for at in own if worded[at]][:ANSWER_CHOICES - 1]]
-               for head, own in zip(shown, owns)]
+    choices = [[head, *[at for at in own if worded[at]][
+        :(ANSWER_CHOICES if first_rank + i <= ANSWERED else LOWER_CHOICES) - 1]]
+        for i, (head, own) in enumerate(zip(shown, owns))]
     layouts: dict[str, Layout] = {}
     found = loaded.passages({int(pool.ids[at]) for choice, own in zip(choices, owns)
                              for at in [*choice, *own[:MORE_SHOWN]]}, layouts)
