@@ -9,7 +9,8 @@ that should match):
   word weighed by its rarity (BM25's IDF): every rare word and most of the others. A question
   of one word matches every story that holds it, as a count of stories "mentioning" it does.
 Keyword mode matches by words alone, semantic mode by meaning alone. Operators (query.py) then
-drop what they exclude. A story counts once, by its best passage.
+drop what they exclude (the ranked pool has dropped it already: only the stories it did not
+reach are read for them). A story counts once, by its best passage.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 
 from indexer.filters import Filters
+from indexer.query import Query
 from indexer.retrieval.backend import Build
 from indexer.retrieval.local import distinct, first_places
-from indexer.search.ranking import Pool
+from indexer.search.ranking import Pool, admitted
 
 # A bar for each packaged model, from bench/matching.py on NewsQA and SciFact (recall above 0.6
 # on both, precision near their words-alone figure; docs/history/benchmarks.md). e5's cosines sit
@@ -53,11 +55,12 @@ def worded(build: Build, stems: list[str], filters: Filters) -> np.ndarray:
     return found[carried >= WORDS_SHARE * total * (1 - 1e-9)]
 
 
-def matching_pool(build: Build, pool: Pool, vector: np.ndarray | None, stems: list[str],
-                  mode: str, filters: Filters) -> Pool:
+def matching_pool(build: Build, pool: Pool, vector: np.ndarray | None, query: Query,
+                  stems: list[str], mode: str, filters: Filters) -> Pool:
     """The pool of the stories that match (the rule above): the ranked pool's passages of
-    matching articles, in its order, then one passage (the nearest in meaning) of each
-    matching article it did not reach, nearest first, scored EXTRA_SCORE."""
+    matching articles, in its order (pool: the query's ranked pool, its operators applied),
+    then one passage (the nearest in meaning) of each matching article it did not reach and
+    the operators keep, nearest first, scored EXTRA_SCORE."""
     bar = meaning_bar(build.manifest.model)
     keys = [np.zeros(0, dtype=np.int64)]
     near_ids, near = np.zeros(0, dtype=np.int64), np.zeros(0)
@@ -73,6 +76,8 @@ def matching_pool(build: Build, pool: Pool, vector: np.ndarray | None, stems: li
         return pool.reordered(kept, pool.scores)
     extra_ids, extra_near = _nearest_passages(build, missing, near_ids, near, vector)
     order = np.argsort(np.where(np.isnan(extra_near), np.inf, -extra_near), kind="stable")
+    if not query.plain:
+        order = order[admitted(build, extra_ids[order], query)]
     ids = np.concatenate([pool.ids[kept], extra_ids[order]])
     return Pool.ranked(build, ids,
                        np.concatenate([pool.scores[kept], np.full(len(order), EXTRA_SCORE)]),

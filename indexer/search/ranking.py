@@ -145,12 +145,17 @@ def result_heads(pool: Pool, group: str, sort: str) -> tuple[np.ndarray, int]:
 
 
 def constrained(build: Build, pool: Pool, query: Query) -> Pool:
-    """The pool without the passages of the articles the query's operators drop (query.py):
-    each article read once, whole, with its headline."""
-    found = build.passages(pool.ids.tolist())
+    """The pool without the passages of the articles the query's operators drop (query.py)."""
+    return pool.reordered(np.flatnonzero(admitted(build, pool.ids, query)), pool.scores)
+
+
+def admitted(build: Build, ids: np.ndarray, query: Query) -> np.ndarray:
+    """For each passage id, whether the query's operators keep its article: each article read
+    once, whole, with its headline."""
+    found = build.passages(np.asarray(ids).tolist())
     titles = {article.id: article.title for _, article in found.values()}
-    ids = sorted(titles)
-    texts = build.excerpts([(aid, 0, 1 << 30) for aid in ids])
-    kept = {aid for aid, text in zip(ids, texts) if query.admits(titles[aid], text)}
-    keep = [int(pid) in found and found[int(pid)][1].id in kept for pid in pool.ids.tolist()]
-    return pool.reordered(np.flatnonzero(np.array(keep, dtype=bool)), pool.scores)
+    ordered = sorted(titles)
+    texts = build.excerpts([(aid, 0, 1 << 30) for aid in ordered])
+    kept = {aid for aid, text in zip(ordered, texts) if query.admits(titles[aid], text)}
+    return np.array([int(pid) in found and found[int(pid)][1].id in kept
+                     for pid in np.asarray(ids).tolist()], dtype=bool)

@@ -161,9 +161,8 @@ class Searcher:
             parsed = parse(query)
             vector = None if mode == "keyword" else \
                 self._query_vector(parsed.text, loaded.manifest.precision)
-            found = matching_pool(loaded, self._pool(loaded, query, mode, filters), vector,
-                                  analyse(parsed.text), mode, filters)
-            return found if parsed.plain else constrained(loaded, found, parsed)
+            return matching_pool(loaded, self._pool(loaded, query, mode, filters), vector,
+                                 parsed, analyse(parsed.text), mode, filters)
         return self._cached((loaded.name, query, mode, filters, "matching"), make)
 
     def ranked(self, query: str, mode: str = DEFAULT_MODE, depth: int = CANDIDATES,
