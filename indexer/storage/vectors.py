@@ -135,10 +135,13 @@ class FaissStore:
         allowed = np.ascontiguousarray(allowed, dtype=np.int64)
         if self.kind == IVF_SQ8 and len(allowed) <= EXACT_FILTERED:
             return self._exact_among(queries, k, allowed)
+        return self.index.search(queries, k, params=self._among(allowed))
+
+    def _among(self, allowed: np.ndarray) -> faiss.SearchParameters:
+        """Search parameters that keep to the allowed ids (an IVF's with its nprobe)."""
         selector = faiss.IDSelectorBatch(allowed)
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe) \
+        return faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe) \
             if self.kind == IVF_SQ8 else faiss.SearchParameters(sel=selector)
-        return self.index.search(queries, k, params=params)
 
     def above(self, query: np.ndarray, bar: float, allowed: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
@@ -156,9 +159,7 @@ class FaissStore:
                 ids, scores = allowed[scores > bar], scores[scores > bar]
                 order = np.argsort(-scores, kind="stable")
                 return ids[order], scores[order]
-            selector = faiss.IDSelectorBatch(allowed)
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe) \
-                if self.kind == IVF_SQ8 else faiss.SearchParameters(sel=selector)
+            params = self._among(allowed)
         _, scores, ids = self.index.range_search(query, float(bar), params=params)
         order = np.lexsort((ids, -scores))  # best first, equal scores by id
         return ids[order].astype(np.int64), scores[order]
