@@ -35,3 +35,7 @@ class QueryError(IndexerError, ValueError):
 
 class UnknownEntityError(QueryError):
     """No article names the person, organisation or place asked for."""
+
+
+class AmbiguousNameError(QueryError):
+    """A name several entities share (a surname of several people): the message names them."""

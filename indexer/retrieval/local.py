@@ -16,7 +16,8 @@ from indexer.articles import Article
 from indexer.retrieval.backend import Build, Described, Ranked
 from indexer.chunking import Layout, Passage
 from indexer.dates import day_number
-from indexer.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError
+from indexer.errors import (AmbiguousNameError, IndexCorruptError, IndexMismatchError,
+                            IndexNotFoundError, QueryError)
 from indexer.filters import Filters
 from indexer.storage.indexdir import builds, current_build, current_name, read_current
 from indexer.storage.keywords import load_keyword_indexes
@@ -245,9 +246,7 @@ class LocalBuild(Build):
     def check_entities(self, filters: Filters) -> Filters:
         if not filters.entities:
             return filters
-        if not self.meta.has_entities():
-            raise QueryError("this index was built without entities: rebuild or update it "
-                             "with `news-search index PATH --entities`")
+        self._need_entities()
         names = []
         for name in filters.entities:
             canonical = self.meta.entity_canonical(name)
@@ -257,16 +256,20 @@ class LocalBuild(Build):
         return replace(filters, entities=tuple(dict.fromkeys(names)))
 
     def entity(self, name: str) -> tuple[str, str, list[tuple[str, int]], np.ndarray] | None:
-        if not self.meta.has_entities():
-            raise QueryError("this index was built without entities: rebuild or update it "
-                             "with `news-search index PATH --entities`")
+        self._need_entities()
         canonical = self.meta.entity_canonical(name)
         if canonical is None:
-            if self.meta.people_surnamed(name):
-                raise self._unknown_entity(name)
+            error = self._unknown_entity(name)
+            if isinstance(error, AmbiguousNameError):
+                raise error
             return None
         kind, variants, rowids = self.meta.entity(canonical)
         return canonical, kind, variants, np.array(rowids, dtype=np.int64)
+
+    def _need_entities(self) -> None:
+        if not self.meta.has_entities():
+            raise QueryError("this index was built without entities: rebuild or update it "
+                             "with `news-search index PATH --entities`")
 
     def _unknown_entity(self, name: str) -> QueryError:
         """Why a name names no entity: no article gives it, or it is the surname of several
@@ -274,8 +277,8 @@ class LocalBuild(Build):
         people = self.meta.people_surnamed(name)
         if people:
             listed = ", ".join(f"{p} ({n})" for p, n in people)
-            return QueryError(f"{name!r} is the surname of several people here, none named "
-                              f"most: {listed}; name one")
+            return AmbiguousNameError(f"{name!r} is the surname of several people here, none "
+                                      f"named most: {listed}; name one")
         return QueryError(f"no article names {name!r} (as a person, organisation or place): "
                           "GET /api/facets lists those the results name")
 
