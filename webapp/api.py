@@ -150,11 +150,9 @@ def entity():
     without entities; 404 for a name no article gives; 503 when no usable index is loaded.
     """
     refuse_unknown(request.args, ("name", "interval"))
-    name = request.args.get("name", "")
-    if not name.strip():
-        abort(400, "name must name a person, organisation or place")
-    try:
-        found = get_searcher().entity(name, request.args.get("interval") or "auto")
+    try:  # an empty name is the searcher's QueryError: a 400
+        found = get_searcher().entity(request.args.get("name", ""),
+                                      request.args.get("interval") or "auto")
     except UnknownEntityError as exc:
         abort(404, str(exc))
     return jsonify(found.to_dict())

@@ -228,11 +228,8 @@ def entity():
     Errors: 400 without a name or for an index without entities; 404 for a name no article
     gives.
     """
-    name = request.args.get("name", "")
-    if not name.strip():
-        abort(400, "name must name a person, organisation or place")
-    try:
-        found = get_searcher().entity(name)
+    try:  # an empty name is the searcher's QueryError: a 400
+        found = get_searcher().entity(request.args.get("name", ""))
     except UnknownEntityError as exc:
         abort(404, str(exc))
     return render_template("entity.html", entity=found, article_url=article_url)

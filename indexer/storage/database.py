@@ -61,6 +61,7 @@ class MetadataReader:
                                     "`news-search index PATH`")
         self._local = threading.local()
         self._held: set[str] | None = None  # the articles table's columns
+        self._tables: dict[str, bool] = {}  # whether it has each table asked about
         self._spellings: dict[str, str] | None = None  # an entity's spelling key -> its name
 
     def _conn(self) -> sqlite3.Connection:
@@ -128,6 +129,13 @@ class MetadataReader:
             self._held = {row[1] for row in self._conn().execute("PRAGMA table_info(articles)")}
         return name in self._held
 
+    def _has_table(self, name: str) -> bool:
+        """Whether the database has this table (older builds lack the newer ones), asked once:
+        a build never changes once published."""
+        if name not in self._tables:
+            self._tables[name] = has_table(self._conn(), name)
+        return self._tables[name]
+
     def _has_stories(self) -> bool:
         return self._has_column("story")  # without: each article is its own story
 
@@ -161,14 +169,14 @@ class MetadataReader:
 
     def threads(self) -> list[tuple[int, int]]:
         """(article row id, thread) of every article; none for an index built before threads."""
-        if not has_table(self._conn(), "threads"):
+        if not self._has_table("threads"):
             return []
         return self._conn().execute("SELECT article_rowid, thread FROM threads").fetchall()
 
     def thread(self, article_id: str) -> list[tuple[Article, str, str]]:
         """(article, story, its first passage's text) of every article in the thread of the
         article with this id, oldest first; [] if it has none recorded."""
-        if not has_table(self._conn(), "threads"):
+        if not self._has_table("threads"):
             return []
         rows = self._conn().execute(
             f"SELECT {self._columns(_HEADER_COLUMNS)}, a.story, (SELECT p.text FROM passages p"
@@ -188,7 +196,7 @@ class MetadataReader:
 
     def has_entities(self) -> bool:
         """Whether entities were found for this index (index --entities)."""
-        return has_table(self._conn(), "entities")
+        return self._has_table("entities")
 
     def entity_known(self, name: str) -> bool:
         return bool(self._conn().execute(
@@ -196,7 +204,7 @@ class MetadataReader:
 
     def _has_names(self) -> bool:
         """Whether the entities' names were resolved (entity_names.py; a build before, not)."""
-        return has_table(self._conn(), "entity_names")
+        return self._has_table("entity_names")
 
     def entity_canonical(self, name: str) -> str | None:
         """The name the index gives the entity a name stands for (any variant, case or
@@ -227,16 +235,12 @@ class MetadataReader:
     def entity(self, canonical: str) -> tuple[str, list[tuple[str, int]], list[int]]:
         """An entity by its canonical name: its kind, the names it was found as with their
         articles (most first), and the row ids of the articles naming it."""
-        if not self._has_names():
-            rows = self._conn().execute(
-                "SELECT kind, name, article_rowid FROM entities WHERE name = ? COLLATE NOCASE",
-                (canonical,)).fetchall()
-            kind = rows[0][0] if rows else ""
-        else:
-            rows = self._conn().execute(
-                "SELECT n.kind, e.name, e.article_rowid FROM entity_names n JOIN entities e"
-                " ON e.name = n.name WHERE n.canonical = ?", (canonical,)).fetchall()
-            kind = rows[0][0] if rows else ""
+        rows = self._conn().execute(
+            "SELECT n.kind, e.name, e.article_rowid FROM entity_names n JOIN entities e"
+            " ON e.name = n.name WHERE n.canonical = ?" if self._has_names() else
+            "SELECT kind, name, article_rowid FROM entities WHERE name = ? COLLATE NOCASE",
+            (canonical,)).fetchall()
+        kind = rows[0][0] if rows else ""
         variants: dict[str, set[int]] = {}
         for _, name, rowid in rows:
             variants.setdefault(name, set()).add(rowid)
