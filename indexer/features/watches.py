@@ -136,8 +136,7 @@ class Watches:
                 seen: bool = False) -> Watch:
         """A watch from its row, with its checks; findings (else as many placeholders, for
         counting) and seen passages when asked."""
-        fields = _loads(data)
-        watch = Watch(name, **{k: fields[k] for k in _SEARCH_FIELDS if k in fields})
+        watch = _searched(name, data)
         watch.checks = rows(conn, "checks", name)
         watch.findings = rows(conn, "findings", name, newest_first=True) if findings else \
             [{}] * conn.execute("SELECT COUNT(*) FROM findings WHERE watch = ?",
@@ -223,12 +222,8 @@ class Watches:
         each with that build's findings, best first (the same findings again when that build
         was checked before). Each watch is searched with no lock held, then its rows written."""
         build = searcher.health()["index"]
-        known = self.names()
-        for name in names or []:
-            if name not in known:
-                raise _unknown(name)
         report = []
-        for name in [n for n in known if not names or n in names]:
+        for name in self._chosen(names):
             try:
                 watch = self.get(name, seen=True)
             except WatchesDamaged:
@@ -242,21 +237,25 @@ class Watches:
     def unread(self, names: list[str] | None = None) -> list[tuple[Watch, list[dict[str, Any]]]]:
         """Each watch (all, or those named) with its findings not read yet, newest first, now
         marked read: what `news-search watch` shows, until it has shown it."""
+        chosen = self._chosen(names)
+        found = []
+        with self.store.writing() as conn:
+            for name in chosen:
+                row = conn.execute("SELECT data FROM watches WHERE name = ?", (name,)).fetchone()
+                try:
+                    found.append((_searched(name, row[0]), take_unread(conn, name)))
+                except (ValueError, TypeError):
+                    self.damaged.append(name)  # the others are shown all the same
+        return found
+
+    def _chosen(self, names: list[str] | None) -> list[str]:
+        """The watches named (all if none), in the order they were saved; WatchError for a
+        name no watch has."""
         known = self.names()
         for name in names or []:
             if name not in known:
                 raise _unknown(name)
-        found = []
-        with self.store.writing() as conn:
-            for name in [n for n in known if not names or n in names]:
-                row = conn.execute("SELECT data FROM watches WHERE name = ?", (name,)).fetchone()
-                try:
-                    fields = _loads(row[0])
-                    watch = Watch(name, **{k: fields[k] for k in _SEARCH_FIELDS if k in fields})
-                    found.append((watch, take_unread(conn, name)))
-                except (ValueError, TypeError):
-                    self.damaged.append(name)  # the others are shown all the same
-        return found
+        return [n for n in known if not names or n in names]
 
     @staticmethod
     def _followed(searcher: Searcher, watch: Watch, known: set[str], results: bool = True
@@ -308,6 +307,12 @@ class Watches:
         watch.findings = [*new, *watch.findings][:KEPT_FINDINGS]
         watch.checks = [*watch.checks, check][-KEPT_CHECKS:]
         return new
+
+
+def _searched(name: str, data: str) -> Watch:
+    """A watch's search, from its row's data."""
+    fields = _loads(data)
+    return Watch(name, **{k: fields[k] for k in _SEARCH_FIELDS if k in fields})
 
 
 def _loads(text: str) -> dict[str, Any]:
