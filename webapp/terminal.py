@@ -12,6 +12,7 @@ import click
 from indexer.search.entity import EntityView
 from indexer.search.results import Facets, SearchResult, ThreadStory
 from indexer.search.timeline import Timeline
+from webapp.options import count_of
 
 WIDTH = 96
 INDENT = "   "
@@ -64,7 +65,7 @@ def print_hits(result: SearchResult) -> None:
     if result.has_more:
         click.echo(f"More: --page {result.page + 1}")
     n = result.matching
-    click.echo(f"{n} stor{'y' if n == 1 else 'ies'} match{'es' if n == 1 else ''} by meaning or "
+    click.echo(f"{count_of(n, 'story', 'stories')} match{'es' if n == 1 else ''} by meaning or "
                "words" + ("" if result.matching_only else " (--match lists them alone)") + ".")
 
 
@@ -72,7 +73,7 @@ def print_timelines(found: Sequence[Timeline], facets: Facets, share: bool) -> N
     """Each period's count (and share) as a bar, one column a question, then the facets."""
     width = 50 // len(found)
     for t in found:
-        click.echo(f"{t.matching} stor{'y' if t.matching == 1 else 'ies'} match {t.query!r} by "
+        click.echo(f"{count_of(t.matching, 'story', 'stories')} match {t.query!r} by "
                    "meaning or words" + (f"; the best {t.stories} counted"
                                          if t.stories < t.matching else ""))
     if len(found) > 1:
@@ -122,8 +123,8 @@ def print_entity(found: EntityView) -> None:
     its latest articles."""
     click.secho(found.name, bold=True)
     names = ", ".join(f"{v} ({n})" for v, n in found.variants)
-    click.echo(f"{INDENT}a {found.kind} named in {found.articles} article"
-               f"{'' if found.articles == 1 else 's'}: as {names}")
+    click.echo(f"{INDENT}a {found.kind} named in {count_of(found.articles, 'article')}: as "
+               f"{names}")
     t = found.timeline
     for b in t.buckets:
         bar = "#" * round(40 * b.count / t.peak) if t.peak else ""
