@@ -16,7 +16,7 @@ from indexer.chunking import Layout
 from indexer.retrieval.backend import Build
 from indexer.retrieval.local import LocalBuild
 from indexer.retrieval.milvus.client import MilvusAddress
-from indexer.retrieval.milvus.search import MilvusBackend
+from indexer.retrieval.milvus.served import MilvusBackend
 from indexer.retrieval.milvus.upload import upload
 from indexer.storage.indexdir import current_build
 from indexer.terms import analyse

@@ -192,6 +192,8 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
             cluster = RayCluster(ray_address, actors)
             click.echo(f"Reading in Ray Data tasks; chunking and embedding with {cluster.actors} "
                        f"actor{'s' * (cluster.actors > 1)} on Ray", err=True)
+        if address is not None and store_kind is None and not update:
+            store_kind = "flat"  # Milvus is fed the embedders' vectors, not reconstructions
         _run_build(list(paths), index_dir, model, update, store_kind=store_kind,
                    nprobe=nprobe, precision=precision, cluster=cluster,
                    entities=find_entities or None,

@@ -87,6 +87,21 @@ class Build(ABC):
     def holding(self, stem: str, filters: Filters) -> np.ndarray:
         """The articles (keys, in any order) whose text holds the stem."""
 
+    def worded(self, weights: dict[str, float], share: float, filters: Filters) -> np.ndarray:
+        """The articles (keys, ascending) whose text holds stems carrying `share` of the
+        weights' sum (weights: each stem's, as idf gives them), read by stem (holding)."""
+        stems = [s for s in weights]
+        total = sum(weights.values())
+        if not stems or total <= 0:
+            return np.zeros(0, dtype=np.int64)
+        held = [self.holding(stem, filters) for stem in stems]
+        keys = np.concatenate(held)
+        if not len(keys):
+            return keys.astype(np.int64)
+        found, at = np.unique(keys, return_inverse=True)
+        carried = np.bincount(at, np.repeat([weights[s] for s in stems], [len(h) for h in held]))
+        return found[carried >= share * total * (1 - 1e-9)]
+
     @abstractmethod
     def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:
         """For each article (by key), its passage nearest the query vector and that passage's

@@ -12,7 +12,7 @@ from indexer.retrieval.local import LocalBackend
 def open_backend(index_dir: Path, model: str, backend: str | None) -> Any:
     """Where the served builds come from: the index folder, or Milvus (backend milvus://...)."""
     from indexer.retrieval.milvus.client import MilvusAddress, is_milvus
-    from indexer.retrieval.milvus.search import MilvusBackend
+    from indexer.retrieval.milvus.served import MilvusBackend
 
     if is_milvus(backend):
         return MilvusBackend(MilvusAddress.parse(backend), model)

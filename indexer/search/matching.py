@@ -42,17 +42,7 @@ def worded(build: Build, stems: list[str], filters: Filters) -> np.ndarray:
     """The articles (keys, ascending) whose text holds words carrying WORDS_SHARE of the
     stems' weight (their IDF)."""
     stems = list(dict.fromkeys(stems))
-    weights = build.idf(stems)
-    total = sum(weights.values())
-    if not stems or total <= 0:
-        return np.zeros(0, dtype=np.int64)
-    held = [build.holding(stem, filters) for stem in stems]
-    keys = np.concatenate(held)
-    if not len(keys):
-        return keys.astype(np.int64)
-    found, at = np.unique(keys, return_inverse=True)
-    carried = np.bincount(at, np.repeat([weights[s] for s in stems], [len(h) for h in held]))
-    return found[carried >= WORDS_SHARE * total * (1 - 1e-9)]
+    return build.worded(build.idf(stems) if stems else {}, WORDS_SHARE, filters)
 
 
 def matching_pool(build: Build, pool: Pool, vector: np.ndarray | None, query: Query,

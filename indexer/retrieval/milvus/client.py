@@ -7,12 +7,14 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from hashlib import blake2b
+from itertools import islice
 from typing import Any, Iterable
 
 import numpy as np
 
-from indexer.dates import day_number
+from indexer.dates import day_number, passes_date_filters
 from indexer.errors import IndexerError
 from indexer.filters import Filters
 
@@ -22,10 +24,13 @@ BATCH = 500  # rows an insert sends
 KEEP_BUILDS = 2  # the build served and the one before it, as in a local index folder
 PROPERTY = "news_search"  # the collection property holding the manifest and what it serves
 SEEN = 20_000  # passages whose article, story and day are kept from the searches that found them
-TERMS = 2**32 - 2  # Milvus sparse dimensions (below 2^32 - 1): term keys are hashed below TERMS
-# A document with no term at all (a headline of stop words) still needs one nonzero weight: a
-# dimension no term has, which no question holds.
-EMPTY = {TERMS: 1e-30}
+# Milvus computes BM25 (its BM25 function) over our terms (terms.analyse, terms.phrases), so
+# that its answers are the local index's: each term written as a token of TOKEN_CHARS base-36
+# characters hashed from it, one word to any analyzer. A text field holds MAX_STRING * 4
+# bytes: an article's first MAX_TERMS terms are weighed (a news article has far fewer).
+TOKEN_CHARS = 8
+MAX_TERMS = MAX_STRING * 4 // (TOKEN_CHARS + 1)
+K1, B = 1.2, 0.75  # as the local index's (storage/keywords.py)
 log = logging.getLogger(__name__)
 
 
@@ -86,20 +91,42 @@ def reason(exc: Exception) -> str:
     return " ".join(str(getattr(exc, "message", None) or exc).split())[:300]
 
 
-def term_key(term: str) -> int:
-    """A word's sparse dimension: 32 bits of its BLAKE2b digest (stable across processes)."""
-    return int.from_bytes(blake2b(term.encode(), digest_size=4).digest(), "little") % TERMS
+@lru_cache(maxsize=500_000)
+def term_number(term: str) -> int:
+    """A term's number: its BLAKE2b digest below 36^TOKEN_CHARS (stable across processes)."""
+    return int.from_bytes(blake2b(term.encode(), digest_size=8).digest(), "little") \
+        % 36**TOKEN_CHARS
 
 
-def pair_key(pair: str) -> int:
-    """A phrase's sparse dimension: its 64-bit key in the local phrase index, folded."""
-    from indexer.storage.keywords import term_keys
-    return int(term_keys([pair])[0] % np.uint64(TERMS))
+@lru_cache(maxsize=500_000)
+def token(term: str) -> str:
+    """A term as Milvus' analyzer reads it: its number in base 36, TOKEN_CHARS long."""
+    return np.base_repr(term_number(term), 36).lower().rjust(TOKEN_CHARS, "0")
+
+
+def tokens(terms: Iterable[str], limit: int = MAX_TERMS) -> str:
+    """The text a BM25 field is computed from: the terms' tokens, the first `limit` of them."""
+    return " ".join(token(t) for t in islice(terms, limit))
+
+
+def query_text(terms: Iterable[str]) -> str:
+    """A BM25 search's text: each term once, as the local index weighs a question."""
+    return " ".join(token(t) for t in dict.fromkeys(terms))
 
 
 def day_key(date: str) -> int:
+    """The article's day (proleptic ordinal) as stored; -1 when undated (dates.day_number)."""
     day = day_number(date)
     return -1 if day != day else int(day)
+
+
+def date_key(date: str) -> int:
+    """A date as filters compare it, YYYYMMDD (00 for a month or day not given); -1 when it
+    passes no date filter. Orders as the local index's comparison of the date as text."""
+    if not passes_date_filters(date):
+        return -1
+    parts = [int(p) if p.isdigit() else 0 for p in (date[5:7], date[8:10])]
+    return int(date[:4]) * 10_000 + parts[0] * 100 + parts[1]
 
 
 def clip(text: str) -> str:
@@ -113,12 +140,11 @@ def _quoted(values: Iterable[str]) -> str:
 def filter_expression(filters: Filters) -> str:
     """The Milvus expression for filters, on fields both collections have ("" for none)."""
     parts = []
-    if filters.since or filters.until:
-        parts.append("dated == true")  # a date kept as written never passes a date filter
-    if filters.since:
-        parts.append(f"date >= {json.dumps(filters.since)}")
-    if filters.until:
-        parts.append(f"date <= {json.dumps(filters.until + '~')}")  # the whole last day is in
+    if filters.since or filters.until:  # -1: a date kept as written passes no date filter
+        parts.append(f"date_key >= {max(date_key(filters.since), 0) if filters.since else 0}")
+    if filters.until:  # the whole last period is in: 2016 is 2016-99-99
+        year, month, day = (filters.until.split("-") + ["99", "99"])[:3]
+        parts.append(f"date_key <= {int(year) * 10_000 + int(month) * 100 + int(day)}")
     if filters.sources:
         parts.append(f"source_key in {_quoted(s.lower() for s in filters.sources)}")
     if filters.languages:

@@ -7,34 +7,48 @@ import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from indexer.articles import Article
 from indexer.chunking import Layout, Passage
-from indexer.dates import day_number
-from indexer.errors import IndexNotFoundError, QueryError
+from indexer.errors import QueryError
 from indexer.filters import Filters
 from indexer.retrieval.backend import Build, Described, Ranked
 from indexer.retrieval.milvus.client import (
+    K1,
     PROPERTY,
     SEEN,
     BackendUnavailableError,
     MilvusAddress,
-    connect,
     filter_expression,
     guarded,
-    pair_key,
+    query_text,
     reason,
     served_collection,
-    term_key,
+    term_number,
 )
+from indexer.retrieval.milvus.schema import EF
+from indexer.retrieval.milvus.words import needed_sets, text_match
 from indexer.storage.manifest import Manifest
 
-# Milvus returns at most this many hits a search (its topk limit): through Milvus, a matching
-# set holds at most this many passages by meaning and articles by each word.
+# Milvus returns at most this many hits a search or query (its topk limit): through Milvus, a
+# matching set holds at most this many passages by meaning and articles by words.
 MATCH_DEPTH = 16_384
+KEPT = 4_096  # stems' IDF and passages' vectors kept from earlier reads
+# What a page shows of a passage and its article, all on the passage's row.
+_SHOWN = ["pid", "article", "position", "start", "end", "text", "article_id", "title", "date",
+          "source", "url", "origin", "language", "vector"]
+_ARTICLE = ["key", "id", "title", "date", "source", "url", "origin", "language"]
+
+
+def _bm25(hits: Sequence[Any]) -> list[Any]:
+    """The hits of a BM25 search that share a term with the question, scored as the local
+    index scores them: Milvus' BM25 is Lucene's times (k1 + 1); milvus-lite gives it negated."""
+    for hit in hits:
+        hit["distance"] = abs(hit["distance"]) / (K1 + 1)
+    return [h for h in hits if h["distance"] > 0]
 
 
 class MilvusBuild(Build):
@@ -56,12 +70,19 @@ class MilvusBuild(Build):
                                           f"index PATH --backend {address}`") from None
         self.manifest = Manifest(**held["manifest"])
         self.manifest.check_model(model, Path(str(address)))
+        self.generation = f"{collection}@{self.manifest.built_at}"
         self.sources = [tuple(pair) for pair in held["sources"]]
         self.languages = [tuple(pair) for pair in held.get("languages", [])]
         self.newest = float("nan") if held["newest"] is None else float(held["newest"])
         self.oldest = float("nan") if held["oldest"] is None else float(held["oldest"])
         self._lock = threading.Lock()
+        # What searches and reads said, kept for the next look-up: a passage's article, story,
+        # day, article id and whether its story has copies; an article id's story; a stem's IDF;
+        # a passage's vector.
         self._seen: OrderedDict[int, tuple[int, int, int, str, bool]] = OrderedDict()
+        self._story_of: OrderedDict[str, int] = OrderedDict()
+        self._idf: OrderedDict[str, float] = OrderedDict()
+        self._vectors: OrderedDict[int, list[float]] = OrderedDict()
         try:
             self.load()
         except Exception as exc:  # noqa: BLE001
@@ -69,18 +90,26 @@ class MilvusBuild(Build):
                                           f"({reason(exc)})") from None
 
     def load(self) -> None:
-        """Have Milvus hold the build's collections in memory (it is a no-op when it does)."""
+        """Have Milvus hold the build's collections in memory (a no-op when it does); refused
+        for a build no longer served (rebuilt meanwhile: it is released, and stays so)."""
+        if hasattr(self, "_seen") and \
+                served_collection(self.client, self.address) != self.passages_name:
+            raise BackendUnavailableError(f"{self.address} was rebuilt while answering: ask "
+                                          "again")
         for name in (self.passages_name, self.articles_name, self.texts_name, self.terms_name):
             self.client.load_collection(name)
 
-    def _remember(self, hits: Sequence[Any]) -> None:
+    def _keep(self, cache: OrderedDict, items: Iterable[tuple], limit: int) -> None:
         with self._lock:
-            for hit in hits:
-                e = hit["entity"]
-                self._seen[int(hit["pid"])] = (e["article"], e["story"], e["day"], e["article_id"],
-                                               e["copies"] > 0)
-            while len(self._seen) > SEEN:
-                self._seen.popitem(last=False)
+            cache.update(items)
+            while len(cache) > limit:
+                cache.popitem(last=False)
+
+    def _remember(self, hits: Sequence[Any]) -> None:
+        entities = [(int(h["pid"]), h["entity"]) for h in hits]
+        self._keep(self._seen, ((pid, (e["article"], e["story"], e["day"], e["article_id"],
+                                       e["copies"] > 0)) for pid, e in entities), SEEN)
+        self._keep(self._story_of, ((e["article_id"], e["story"]) for _, e in entities), SEEN)
 
     _FOUND = ["article", "story", "day", "article_id", "copies"]
 
@@ -101,19 +130,22 @@ class MilvusBuild(Build):
 
     @guarded("search")
     def _search(self, collection: str, field: str, data: Any, depth: int, expression: str,
-                fields: list[str]) -> list[Any]:
+                fields: list[str], **params: Any) -> list[Any]:
+        if depth <= 0:
+            return []
+        metric = "BM25" if isinstance(data, str) else "IP"
         found = self.client.search(collection, data=[data], anns_field=field, limit=depth,
                                    filter=expression, output_fields=fields,
-                                   search_params={"metric_type": "IP"})
+                                   search_params={"metric_type": metric, "params": params})
         return list(found[0])
 
-    def _sparse(self, collection: str, field: str, terms: dict[int, float], depth: int,
-                expression: str, fields: list[str]) -> list[Any]:
-        """The hits of a sparse (BM25) search that share a term with the query."""
-        if not terms or depth <= 0:
-            return []
-        return [h for h in self._search(collection, field, terms, depth, expression, fields)
-                if h["distance"] > 0]
+    def _dense(self, vector: np.ndarray, depth: int, filters: Filters, **params: Any
+               ) -> list[Any]:
+        hits = self._search(self.passages_name, "vector",
+                            np.asarray(vector, np.float32).reshape(-1).tolist(), depth,
+                            filter_expression(filters), self._FOUND, ef=max(depth, EF), **params)
+        self._remember(hits)
+        return hits
 
     @staticmethod
     def _ranked(hits: Sequence[Any], key: str) -> Ranked:
@@ -121,39 +153,45 @@ class MilvusBuild(Build):
                 np.array([h["distance"] for h in hits], dtype=np.float64))
 
     def semantic(self, vector: np.ndarray, depth: int, filters: Filters) -> Ranked:
-        hits = self._search(
-            self.passages_name,
-            "vector",
-            np.asarray(vector[0], np.float32).tolist(),
-            depth,
-            filter_expression(filters),
-            self._FOUND,
-        )
-        self._remember(hits)
-        return self._ranked(hits, "pid")
+        return self._ranked(self._dense(vector, depth, filters), "pid")
 
     def keyword(self, stems: Sequence[str], depth: int, filters: Filters,
                 ordered: bool = True) -> Ranked:
-        hits = self._sparse(self.passages_name, "words",
-                            {term_key(s): 1.0 for s in dict.fromkeys(stems)}, depth,
-                            filter_expression(filters), self._FOUND)
+        if not stems:
+            return self._ranked([], "pid")
+        hits = _bm25(self._search(self.passages_name, "words", query_text(stems), depth,
+                                  filter_expression(filters), self._FOUND))
         self._remember(hits)
         return self._ranked(hits, "pid")
 
     def article_keyword(self, stems: Sequence[str], depth: int, filters: Filters) -> Ranked:
-        return self._ranked(self._sparse(
-            self.articles_name, "words", {term_key(s): 1.0 for s in dict.fromkeys(stems)},
-            depth, filter_expression(filters), ["key"]), "key")
+        if not stems:
+            return self._ranked([], "key")
+        return self._ranked(_bm25(self._search(self.articles_name, "words", query_text(stems),
+                                               depth, filter_expression(filters), ["key"])),
+                            "key")
 
     def similar(self, vector: np.ndarray, bar: float, filters: Filters) -> Ranked:
-        ids, scores = self.semantic(vector, MATCH_DEPTH, filters)
+        """A range search: every passage above bar, up to MATCH_DEPTH of them."""
+        ids, scores = self._ranked(self._dense(vector, MATCH_DEPTH, filters, radius=bar,
+                                               range_filter=2.0), "pid")
         return ids[scores > bar], scores[scores > bar]
 
     def holding(self, stem: str, filters: Filters) -> np.ndarray:
-        keys, _ = self._ranked(self._sparse(self.articles_name, "words", {term_key(stem): 1.0},
-                                            MATCH_DEPTH, filter_expression(filters), ["key"]),
-                               "key")
-        return np.sort(keys)
+        return self.worded({stem: 1.0}, 1.0, filters)
+
+    def worded(self, weights: dict[str, float], share: float, filters: Filters) -> np.ndarray:
+        """One query: the articles matching any of the fewest sets of stems that carry share
+        of the weight (words.needed_sets), by TEXT_MATCH; by stem when the sets are many."""
+        sets = needed_sets(weights, share)
+        if sets is None:
+            return super().worded(weights, share, filters)
+        if not sets:
+            return np.zeros(0, dtype=np.int64)
+        expression = " and ".join(f"({e})" for e in (text_match("terms", sets),
+                                                    filter_expression(filters)) if e)
+        rows = self._query(self.articles_name, expression, ["key"], limit=MATCH_DEPTH)
+        return np.sort(np.array([r["key"] for r in rows], dtype=np.int64))
 
     def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:
         if not len(keys):
@@ -170,9 +208,11 @@ class MilvusBuild(Build):
                 np.array([np.nan if vector is None else -near for near, _ in found]))
 
     def phrases(self, pairs: Sequence[str], articles: np.ndarray) -> Ranked:
-        keys, scores = self._ranked(self._sparse(
-            self.articles_name, "pairs", {pair_key(p): 1.0 for p in dict.fromkeys(pairs)},
-            len(articles), f"key in {articles.tolist()}", ["key"]), "key")
+        if not pairs or not len(articles):
+            return self._ranked([], "key")
+        keys, scores = self._ranked(_bm25(self._search(
+            self.articles_name, "pairs", query_text(pairs), len(articles),
+            f"key in {articles.tolist()}", ["key"])), "key")
         order = np.argsort(keys)
         return keys[order], scores[order]
 
@@ -194,95 +234,101 @@ class MilvusBuild(Build):
         shared = np.array([r[4] for r in rows], dtype=bool)
         return Described(owners, stories.astype(np.int64), days, ties.astype(np.int64), shared)
 
-    @guarded("read term statistics")
     def idf(self, stems: Sequence[str]) -> dict[str, float]:
-        keys = {s: term_key(s) for s in stems}
-        held = {row["term"]: row["passages"] for row in self.client.query(
-            self.terms_name,
-            filter=f"term in {sorted(set(keys.values()))}", output_fields=["term", "passages"])} \
-            if keys else {}
-        n = self.manifest.passages
-        return {s: float(np.log(1 + (n - held.get(k, 0) + 0.5) / (held.get(k, 0) + 0.5)))
-                for s, k in keys.items()}
+        """From the terms collection (how many passages hold each), kept for the next asks."""
+        with self._lock:
+            known = {s: self._idf[s] for s in stems if s in self._idf}
+        missing = sorted({s for s in stems if s not in known})
+        if missing:
+            held = {r["term"]: r["passages"] for r in self._query(
+                self.terms_name, f"term in {sorted({term_number(s) for s in missing})}",
+                ["term", "passages"])}
+            n = self.manifest.passages
+            found = {s: float(np.log(1 + (n - (h := held.get(term_number(s), 0)) + 0.5)
+                                     / (h + 0.5))) for s in missing}
+            self._keep(self._idf, found.items(), KEPT)
+            known.update(found)
+        return {s: known[s] for s in stems}
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
-        rows = {int(r["pid"]): r["vector"] for r in self._query(
-            self.passages_name, f"pid in {[int(i) for i in ids]}", ["pid", "vector"])}
-        return np.array([rows[int(i)] for i in ids], dtype=np.float32)
+        with self._lock:
+            rows = {int(i): self._vectors[int(i)] for i in ids if int(i) in self._vectors}
+        missing = [int(i) for i in ids if int(i) not in rows]
+        if missing:
+            rows.update((int(r["pid"]), r["vector"]) for r in self._query(
+                self.passages_name, f"pid in {missing}", ["pid", "vector"]))
+        return np.array([rows[int(i)] for i in ids], dtype=np.float32).reshape(
+            len(ids), self.manifest.dimension)
 
     def lead_vectors(self, keys: np.ndarray) -> np.ndarray:
-        rows = {int(r["article"]): r["vector"] for r in self._query(
-            self.passages_name, f"article in {[int(k) for k in keys]} and position == 0",
-            ["article", "vector"])}
+        rows = {int(r["key"]): r["lead"] for r in self._query(
+            self.articles_name, f"key in {[int(k) for k in keys]}", ["key", "lead"])}
         return np.array([rows[int(k)] for k in keys], dtype=np.float32).reshape(
             len(keys), self.manifest.dimension)
 
     def _articles(self, expression: str, text: bool = False) -> dict[int, Article]:
-        rows = self._query(self.articles_name, expression,
-                           ["key", "id", "title", "date", "source", "url", "origin", "language"])
+        rows = self._query(self.articles_name, expression, _ARTICLE)
         texts: dict[int, list[tuple[int, str]]] = {}
         if text and rows:
             for row in self._query(self.texts_name,
                                    f"article in {[int(r['key']) for r in rows]}",
                                    ["article", "part", "text"]):
                 texts.setdefault(int(row["article"]), []).append((row["part"], row["text"]))
-        return {int(r["key"]): Article(r["id"], r["title"],
-                                       "".join(t for _, t in sorted(texts.get(int(r["key"]), []))),
-                                       r["date"], r["source"], r["url"], r["origin"],
-                                       r["language"])
+        return {int(r["key"]): _article(r, "".join(t for _, t in sorted(texts.get(int(r["key"]),
+                                                                                  []))))
                 for r in rows}
 
     def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None
                  ) -> dict[int, tuple[Passage, Article]]:
+        """One query: a passage's row holds what a page shows of its article, and its vector
+        (kept for vectors())."""
         # layouts: none are copied to Milvus yet: the page finds them in what it reads.
         ids = [int(i) for i in ids]
         if not ids:
             return {}
-        rows = self._query(self.passages_name, f"pid in {ids}",
-                           ["pid", "article", "position", "start", "end", "text"])
-        articles = self._articles(f"key in {sorted({int(r['article']) for r in rows})}")
+        rows = self._query(self.passages_name, f"pid in {ids}", _SHOWN)
+        self._keep(self._vectors, ((int(r["pid"]), r["vector"]) for r in rows), KEPT)
         found = {}
         for r in rows:
-            article = articles[int(r["article"])]
+            article = _article(r | {"id": r["article_id"]}, "")
             found[int(r["pid"])] = (Passage(article.id, r["position"], r["start"], r["end"],
                                             r["text"]), article)
         return found
 
     def story_copies(self, article_ids: Sequence[str]) -> dict[str, list[Article]]:
-        """Three queries for all the articles, whatever their number: their stories, the
-        stories' articles, and those articles."""
+        """One query for all the articles (their stories are known from the searches that
+        found them; two for those that are not)."""
         ids = list(dict.fromkeys(article_ids))
-        if not ids:
-            return {}
-        story_of = {r["id"]: r["story"] for r in self._query(
-            self.articles_name, f"id in {json.dumps(ids)}", ["id", "story"])}
+        with self._lock:
+            story_of = {aid: self._story_of[aid] for aid in ids if aid in self._story_of}
+        missing = [aid for aid in ids if aid not in story_of]
+        if missing:
+            story_of.update((r["id"], r["story"]) for r in self._query(
+                self.articles_name, f"id in {json.dumps(missing)}", ["id", "story"]))
         if not story_of:
             return {}
         rows = self._query(self.articles_name, f"story in {sorted(set(story_of.values()))}",
-                           ["key", "id", "date", "story"])
-        found = self._articles(f"key in {[int(r['key']) for r in rows]}") if rows else {}
+                           [*_ARTICLE, "story"])
         by_story: dict[int, list[dict]] = {}
         for row in sorted(rows, key=lambda r: (r["date"], r["key"])):
             by_story.setdefault(row["story"], []).append(row)
         return {aid: copies for aid, story in story_of.items()
-                if (copies := [found[int(r["key"])] for r in by_story.get(story, [])
-                               if r["id"] != aid and int(r["key"]) in found])}
+                if (copies := [_article(r, "") for r in by_story.get(story, [])
+                               if r["id"] != aid])}
 
     @guarded("query")
     def story_days(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
-        expression = " and ".join(x for x in ("dated == true", filter_expression(filters)) if x)
+        expression = " and ".join(x for x in ("day >= 0", filter_expression(filters)) if x)
         stories, days = [], []
         found = self.client.query_iterator(self.articles_name, filter=expression,
-                                           output_fields=["story", "date"], batch_size=4096)
+                                           output_fields=["story", "day"], batch_size=4096)
         try:
             while batch := found.next():
                 stories.extend(int(r["story"]) for r in batch)
-                days.extend(day_number(r["date"]) for r in batch)
+                days.extend(int(r["day"]) for r in batch)
         finally:
             found.close()
-        days_ = np.array(days, dtype=np.float64)
-        kept = ~np.isnan(days_)
-        return np.array(stories, dtype=np.int64)[kept], days_[kept]
+        return np.array(stories, dtype=np.int64), np.array(days, dtype=np.float64)
 
     def thread_stories(self, keys: np.ndarray) -> np.ndarray:
         return np.ones(len(keys), dtype=np.int64)  # threads are kept by the local index only
@@ -301,9 +347,11 @@ class MilvusBuild(Build):
                          "entities yet")
 
     def article_days(self, keys: np.ndarray) -> np.ndarray:
-        found = self._articles(f"key in {[int(k) for k in keys]}")
-        return np.array([day_number(found[int(k)].date) if int(k) in found else np.nan
-                         for k in keys], dtype=np.float64)
+        found = {int(r["key"]): r["day"] for r in self._query(
+            self.articles_name, f"key in {[int(k) for k in keys]}", ["key", "day"])}
+        days = np.array([found.get(int(k), -1) for k in keys], dtype=np.float64)
+        days[days < 0] = np.nan
+        return days
 
     def articles_by_key(self, keys: np.ndarray) -> list[Article]:
         found = self._articles(f"key in {[int(k) for k in keys]}")
@@ -340,33 +388,6 @@ class MilvusBuild(Build):
         return found
 
 
-class MilvusBackend:
-    """The build an address serves, for a Searcher: its name, and the build opened."""
-
-    def __init__(self, address: MilvusAddress, model: str):
-        self.address, self.model = address, model
-        self.client = connect(address)
-
-    def current_name(self) -> str | None:
-        return served_collection(self.client, self.address)
-
-    @staticmethod
-    def pointer_problem() -> str | None:
-        return None  # an alias names a collection or nothing; open() says which
-
-    def open_served(self) -> tuple[MilvusBuild, str | None]:
-        return self.open(), None
-
-    @staticmethod
-    def name_of(build: MilvusBuild) -> str:
-        return build.passages_name
-
-    def open(self, name: str | None = None) -> MilvusBuild:
-        name = name or self.current_name()
-        if name is None:
-            raise IndexNotFoundError(f"no index named {self.address.name} in Milvus at "
-                                     f"{self.address.uri}: build one with `news-search index "
-                                     f"PATH --backend {self.address}`")
-        return MilvusBuild(self.client, self.address, name, self.model)
-
-
+def _article(row: dict, text: str) -> Article:
+    return Article(row["id"], row["title"], text, row["date"], row["source"], row["url"],
+                   row["origin"], row["language"])

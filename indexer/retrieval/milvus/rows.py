@@ -1,0 +1,85 @@
+"""A local build's articles and passages as Milvus rows (schema.py): what a full copy writes,
+and what an update writes of the articles it touches."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from indexer.retrieval.milvus.client import (BATCH, MAX_STRING, clip, date_key, day_key,
+                                             term_number, tokens)
+from indexer.terms import analyse, phrases
+
+ARTICLE_FIELDS = ("key", "id", "title", "text", "date", "source", "url", "origin",
+                  "content_hash", "story", "language")  # MetadataReader.article_rows' order
+
+
+def passage_words(title: str, text: str) -> str:
+    """What keyword search reads of a passage (MetadataWriter.keyword_documents): its headline
+    and text; a headline-only article's one passage is its headline."""
+    return title if text == title else f"{title}\n{text}"
+
+
+class Rows:
+    """The rows of a local build (an opened LocalBuild), for all its articles or some."""
+
+    def __init__(self, build: Any):
+        self.build = build
+        self.articles = {row[0]: dict(zip(ARTICLE_FIELDS, row))
+                         for row in build.meta.article_rows()}
+        first_of = {a["id"]: key for key, a in self.articles.items()}
+        # A story is known in Milvus by the key of its first article (its story id's).
+        self.story = {key: first_of.get(a["story"], key) for key, a in self.articles.items()}
+        self.size = Counter(self.story.values())
+        # (id, article key, position, start, end, text), by id
+        self.passage_rows = build.meta.passage_rows()
+
+    def copies(self, key: int) -> int:
+        """How many other articles the article's story holds."""
+        return self.size[self.story[key]] - 1
+
+    def article_rows(self, keys: Iterable[int]) -> tuple[list[dict], list[dict]]:
+        """The articles' rows, with their lead vectors, and their texts' rows in parts."""
+        keys = list(keys)
+        leads = self.build.lead_vectors(np.array(keys, dtype=np.int64)) if keys else []
+        rows, texts = [], []
+        for key, lead in zip(keys, leads):
+            a = self.articles[key]
+            words = f"{a['title']}\n{a['text']}"
+            rows.append({"key": key, "id": a["id"], "title": clip(a["title"]),
+                         "date": clip(a["date"]), "source": clip(a["source"]),
+                         "source_key": clip(a["source"].lower()), "url": clip(a["url"]),
+                         "origin": clip(a["origin"]), "content_hash": a["content_hash"],
+                         "language": a["language"], "story": self.story[key],
+                         "day": day_key(a["date"]), "date_key": date_key(a["date"]),
+                         "lead": lead.tolist(), "terms": tokens(analyse(words)),
+                         "pair_terms": tokens(phrases(words))})
+            texts.extend({"article": key, "part": part, "text": a["text"][at:at + MAX_STRING],
+                          "placeholder": [0.0, 0.0]}
+                         for part, at in enumerate(range(0, max(len(a["text"]), 1), MAX_STRING)))
+        return rows, texts
+
+    def passage_blocks(self, keys: set[int] | None = None) -> Iterator[tuple[list[dict], Counter]]:
+        """The passages' rows (of the articles with these keys, else all), BATCH a block, with
+        how many of the block's passages hold each term (by term number)."""
+        chosen = [p for p in self.passage_rows if keys is None or p[1] in keys]
+        for at in range(0, len(chosen), BATCH):
+            block = chosen[at:at + BATCH]
+            vectors = self.build.vectors(np.array([p[0] for p in block], dtype=np.int64))
+            rows, held = [], Counter()
+            for (pid, key, position, start, end, text), vector in zip(block, vectors):
+                a = self.articles[key]
+                terms = analyse(passage_words(a["title"], text))
+                held.update({term_number(t) for t in terms})
+                rows.append({"pid": pid, "vector": vector.tolist(), "terms": tokens(terms),
+                             "article": key, "story": self.story[key], "day": day_key(a["date"]),
+                             "date_key": date_key(a["date"]), "position": position,
+                             "start": start, "end": end, "copies": self.copies(key),
+                             "article_id": a["id"], "source_key": clip(a["source"].lower()),
+                             "language": a["language"], "text": clip(text),
+                             "title": clip(a["title"]), "date": clip(a["date"]),
+                             "source": clip(a["source"]), "url": clip(a["url"]),
+                             "origin": clip(a["origin"])})
+            yield rows, held
