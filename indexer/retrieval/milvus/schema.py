@@ -31,12 +31,12 @@ def _text(schema: Any, name: str, **options: Any) -> None:
     schema.add_field(name, DataType.VARCHAR, max_length=MAX_STRING * 4, **options)
 
 
-def _bm25(schema: Any, index: Any, source: str, output: str, match: bool = False) -> None:
+def _bm25(schema: Any, index: Any, source: str, output: str) -> None:
     """A text field of term tokens and the sparse field Milvus' BM25 function computes from
-    it (match: TEXT_MATCH may filter on it too)."""
+    it."""
     from pymilvus import DataType, Function, FunctionType
 
-    _text(schema, source, enable_analyzer=True, analyzer_params=ANALYZER, enable_match=match)
+    _text(schema, source, enable_analyzer=True, analyzer_params=ANALYZER)
     schema.add_field(output, DataType.SPARSE_FLOAT_VECTOR)
     schema.add_function(Function(name=f"{output}_bm25", function_type=FunctionType.BM25,
                                  input_field_names=[source], output_field_names=[output]))
@@ -84,7 +84,7 @@ def _articles(client: Any, dimension: int) -> tuple[Any, Any]:
     schema.add_field("key", DataType.INT64, is_primary=True)
     schema.add_field("lead", DataType.FLOAT_VECTOR, dim=dimension)
     _add_index(index, "lead", "HNSW", "IP", HNSW)
-    _bm25(schema, index, "terms", "words", match=True)
+    _bm25(schema, index, "terms", "words")
     _bm25(schema, index, "pair_terms", "pairs")
     _scalars(schema, index, ("story", "day", "date_key"),
              ("id", "title", "date", "source", "source_key", "url", "origin", "content_hash",

@@ -28,9 +28,9 @@ from indexer.retrieval.milvus.client import (
     reason,
     served_collection,
     term_number,
+    token,
 )
 from indexer.retrieval.milvus.schema import EF
-from indexer.retrieval.milvus.words import needed_sets, text_match
 from indexer.storage.manifest import Manifest
 
 # Milvus returns at most this many hits a search or query (its topk limit): through Milvus, a
@@ -130,14 +130,16 @@ class MilvusBuild(Build):
 
     @guarded("search")
     def _search(self, collection: str, field: str, data: Any, depth: int, expression: str,
-                fields: list[str], **params: Any) -> list[Any]:
+                fields: list[str], batch: bool = False, **params: Any) -> list[Any]:
+        """The hits of one search; batch: data is a list of questions, and the hits of each
+        come in a list (one call for all)."""
         if depth <= 0:
-            return []
-        metric = "BM25" if isinstance(data, str) else "IP"
-        found = self.client.search(collection, data=[data], anns_field=field, limit=depth,
-                                   filter=expression, output_fields=fields,
+            return [[] for _ in data] if batch else []
+        metric = "BM25" if isinstance(data, str) or batch else "IP"
+        found = self.client.search(collection, data=data if batch else [data], anns_field=field,
+                                   limit=depth, filter=expression, output_fields=fields,
                                    search_params={"metric_type": metric, "params": params})
-        return list(found[0])
+        return [list(hits) for hits in found] if batch else list(found[0])
 
     def _dense(self, vector: np.ndarray, depth: int, filters: Filters, **params: Any
                ) -> list[Any]:
@@ -178,20 +180,30 @@ class MilvusBuild(Build):
         return ids[scores > bar], scores[scores > bar]
 
     def holding(self, stem: str, filters: Filters) -> np.ndarray:
-        return self.worded({stem: 1.0}, 1.0, filters)
+        return self._holding([stem], filters)[0]
+
+    def _holding(self, stems: list[str], filters: Filters) -> list[np.ndarray]:
+        """For each stem, the articles (keys, ascending) whose text holds it: one search of
+        the articles' BM25 for all, a question a stem (up to MATCH_DEPTH articles each)."""
+        if not stems:
+            return []
+        found = self._search(self.articles_name, "words", [token(s) for s in stems],
+                             MATCH_DEPTH, filter_expression(filters), ["key"], batch=True)
+        return [np.sort(np.array([h["key"] for h in _bm25(hits)], dtype=np.int64))
+                for hits in found]
 
     def worded(self, weights: dict[str, float], share: float, filters: Filters) -> np.ndarray:
-        """One query: the articles matching any of the fewest sets of stems that carry share
-        of the weight (words.needed_sets), by TEXT_MATCH; by stem when the sets are many."""
-        sets = needed_sets(weights, share)
-        if sets is None:
-            return super().worded(weights, share, filters)
-        if not sets:
+        stems = list(weights)
+        total = sum(weights.values())
+        if not stems or total <= 0:
             return np.zeros(0, dtype=np.int64)
-        expression = " and ".join(f"({e})" for e in (text_match("terms", sets),
-                                                    filter_expression(filters)) if e)
-        rows = self._query(self.articles_name, expression, ["key"], limit=MATCH_DEPTH)
-        return np.sort(np.array([r["key"] for r in rows], dtype=np.int64))
+        held = self._holding(stems, filters)
+        keys = np.concatenate(held)
+        if not len(keys):
+            return keys
+        found, at = np.unique(keys, return_inverse=True)
+        carried = np.bincount(at, np.repeat([weights[s] for s in stems], [len(h) for h in held]))
+        return found[carried >= share * total * (1 - 1e-9)]
 
     def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:
         if not len(keys):

@@ -1,0 +1,118 @@
+"""Searches through Milvus (a milvus-lite server on a loopback port) beside the local index, in
+one run: the Milvus calls each search makes, latency, and whether the answers agree.
+
+Usage: python bench/milvus_search.py [--articles 600] [--questions 60] [--rounds 3]
+           [--archive ../shared/data/newsarticles.jsonl]
+
+Builds the archive's first ARTICLES articles into a local index (flat, as `index --backend
+milvus://` does), copies it into a fresh milvus-lite server (the copy's rate is printed), then
+asks QUESTIONS headlines of those articles (hybrid, k=10, a new question each time: no cache
+helps) of the local index and of Milvus in turn, ROUNDS times, and prints: Milvus calls a search
+(every client call counted: search, query, query iterators), p50 and p90 of both at one client,
+their ratio, and for how many questions the top 10 and the count of stories that match are the
+same. Machine noise: compare only figures of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from bench.search_latency import machine  # noqa: E402
+from helpers import free_port, start_milvus, stop_milvus  # noqa: E402
+from indexer import Searcher, build_index  # noqa: E402
+from indexer.retrieval.milvus.client import MilvusAddress  # noqa: E402
+from indexer.retrieval.milvus.upload import upload  # noqa: E402
+from indexer.storage.indexdir import current_build  # noqa: E402
+
+CALLS = ("search", "query", "query_iterator", "hybrid_search", "get", "describe_collection",
+         "describe_alias", "load_collection")
+
+
+def counted(client, tally: Counter, spent: Counter) -> None:  # noqa: ANN001 - a MilvusClient
+    """Count every call of the client's methods in tally, and its milliseconds in spent, by
+    what it was (a search by its field)."""
+    for name in CALLS:
+        method = getattr(client, name)
+
+        def wrapper(*args, _method=method, _name=name, **kwargs):
+            what = f"{_name}:{kwargs.get('anns_field', '')}{args[0].split('__')[-1] if args else ''}"
+            tally[_name] += 1
+            started = time.perf_counter()
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                spent[what] += (time.perf_counter() - started) * 1000
+        setattr(client, name, wrapper)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archive", default="../shared/data/newsarticles.jsonl")
+    parser.add_argument("--articles", type=int, default=600)
+    parser.add_argument("--questions", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(machine())
+    work = Path(tempfile.mkdtemp(prefix="milvus-bench-"))
+    lines = Path(args.archive).read_text().splitlines()[:args.articles]
+    (work / "archive.jsonl").write_text("\n".join(lines) + "\n")
+    titles = [t for t in (json.loads(line).get("title", "") for line in lines) if t.strip()]
+    questions = titles[:: max(1, len(titles) // args.questions)][:args.questions]
+    build_index([work / "archive.jsonl"], work / "ix", store_kind="flat")
+    port = free_port()
+    proc = start_milvus(work / "milvus", port)
+    try:
+        address = f"milvus://127.0.0.1:{port}/bench"
+        started = time.perf_counter()
+        upload(current_build(work / "ix"), MilvusAddress.parse(address))
+        copy = time.perf_counter() - started
+        local = Searcher(work / "ix")
+        remote = Searcher(work / "ix", backend=address)
+        print(f"{local.manifest.passages} passages copied in {copy:.1f} s "
+              f"({local.manifest.passages / copy:.0f} passages/s)")
+        tally, spent = Counter(), Counter()
+        counted(remote._backend.client, tally, spent)
+        times: dict[str, list[float]] = {"local": [], "milvus": []}
+        calls, same_top, same_count = [], 0, 0
+        for round_ in range(args.rounds):
+            for i, question in enumerate(questions):
+                asked = f"{question} {'?' * (round_ + 1)}"  # a new question: no cache helps
+                for name, searcher in (("local", local), ("milvus", remote)):
+                    before = sum(tally.values())
+                    started = time.perf_counter()
+                    result = searcher.search(asked, 10)
+                    times[name].append((time.perf_counter() - started) * 1000)
+                    if name == "milvus":
+                        calls.append(sum(tally.values()) - before)
+                        if round_ == 0:
+                            same_top += [h.article.id for h in result.hits] == \
+                                [h.article.id for h in mine.hits]
+                            same_count += result.matching == mine.matching
+                    mine = result
+        q = lambda xs, p: statistics.quantiles(xs, n=100)[p - 1]  # noqa: E731
+        for name, found in times.items():
+            print(f"{name}: p50 {q(found, 50):.1f} ms, p90 {q(found, 90):.1f} ms "
+                  f"({len(found)} searches)")
+        print(f"Milvus / local p50: {q(times['milvus'], 50) / q(times['local'], 50):.1f}x")
+        print(f"Milvus calls a search: median {statistics.median(calls):.0f}, max {max(calls)}; "
+              f"by kind over all: {dict(tally)}")
+        print("ms a search in Milvus calls, by kind: " + ", ".join(
+            f"{k} {v / len(calls):.1f}" for k, v in spent.most_common()))
+        print(f"same top 10: {same_top} of {len(questions)}; same count of stories that match: "
+              f"{same_count} of {len(questions)}")
+    finally:
+        stop_milvus(proc)
+
+
+if __name__ == "__main__":
+    main()
