@@ -45,7 +45,8 @@ def counted(client, tally: Counter, spent: Counter) -> None:  # noqa: ANN001 - a
         method = getattr(client, name)
 
         def wrapper(*args, _method=method, _name=name, **kwargs):
-            what = f"{_name}:{kwargs.get('anns_field', '')}{args[0].split('__')[-1] if args else ''}"
+            collection = args[0].split("__")[-1] if args else ""
+            what = f"{_name}:{kwargs.get('anns_field', '')}{collection}"
             tally[_name] += 1
             started = time.perf_counter()
             try:
@@ -87,6 +88,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             for i, question in enumerate(questions):
                 asked = f"{question} {'?' * (round_ + 1)}"  # a new question: no cache helps
+                first = None  # the local index's result
                 for name, searcher in (("local", local), ("milvus", remote)):
                     before = sum(tally.values())
                     started = time.perf_counter()
@@ -96,9 +98,9 @@ def main() -> None:
                         calls.append(sum(tally.values()) - before)
                         if round_ == 0:
                             same_top += [h.article.id for h in result.hits] == \
-                                [h.article.id for h in mine.hits]
-                            same_count += result.matching == mine.matching
-                    mine = result
+                                [h.article.id for h in first.hits]
+                            same_count += result.matching == first.matching
+                    first = first or result
         q = lambda xs, p: statistics.quantiles(xs, n=100)[p - 1]  # noqa: E731
         for name, found in times.items():
             print(f"{name}: p50 {q(found, 50):.1f} ms, p90 {q(found, 90):.1f} ms "

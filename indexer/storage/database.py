@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -328,19 +329,31 @@ class MetadataReader:
             (article_id,)).fetchone()
         return Article(*row) if row else None
 
-    def article_rows(self) -> list[tuple]:
-        """Every article as (rowid, id, title, text, date, source, url, origin, content_hash,
-        story, language), language "" in an index built before languages: for a copy of the
-        whole build (Milvus' upload)."""
+    def article_rows(self, keys: Iterable[int] | None = None) -> list[tuple]:
+        """Every article (or those with these row ids) as (rowid, id, title, text, date, source,
+        url, origin, content_hash, story, language), language "" in an index built before
+        languages: for a copy of the build (Milvus' upload and update)."""
         language = "language" if self._has_languages() else "''"
         return self._conn().execute(
             "SELECT rowid, id, title, text, date, source, url, origin, content_hash, story, "
-            f"{language} FROM articles").fetchall()
+            f"{language} FROM articles{_among('rowid', keys)}",
+            () if keys is None else (json.dumps(list(keys)),)).fetchall()
 
-    def passage_rows(self) -> list[tuple]:
-        """Every passage as (id, article rowid, position, start, end, text), by id."""
-        return self._conn().execute('SELECT id, article_rowid, position, start, "end", text'
-                                    " FROM passages ORDER BY id").fetchall()
+    def passage_rows(self, keys: Iterable[int] | None = None) -> list[tuple]:
+        """Every passage (or those of the articles with these row ids) as (id, article rowid,
+        position, start, end, text), by id."""
+        return self._conn().execute(
+            'SELECT id, article_rowid, position, start, "end", text FROM passages'
+            f"{_among('article_rowid', keys)} ORDER BY id",
+            () if keys is None else (json.dumps(list(keys)),)).fetchall()
+
+    def story_rows(self) -> dict[int, tuple[str, str, int, int]]:
+        """Every article's (id, content hash, its story's first article's row id, how many
+        articles its story holds), by row id: what tells an update's changes apart."""
+        return {rowid: rest for rowid, *rest in self._conn().execute(
+            "SELECT a.rowid, a.id, a.content_hash, coalesce(f.rowid, a.rowid), s.n FROM"
+            " articles a LEFT JOIN articles f ON f.id = a.story JOIN (SELECT story, count(*)"
+            " AS n FROM articles GROUP BY story) s ON s.story = a.story")}
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -348,3 +361,8 @@ class MetadataReader:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _among(column: str, keys: Iterable[int] | None) -> str:
+    """A WHERE clause keeping the rows whose column is among keys (one JSON parameter), or none."""
+    return "" if keys is None else f" WHERE {column} IN (SELECT value FROM json_each(?))"

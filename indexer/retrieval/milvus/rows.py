@@ -23,22 +23,23 @@ def passage_words(title: str, text: str) -> str:
 
 
 class Rows:
-    """The rows of a local build (an opened LocalBuild), for all its articles or some."""
+    """The rows of a local build (an opened LocalBuild): of all its articles, or of those with
+    these keys (row ids) alone, read from its database only for them."""
 
-    def __init__(self, build: Any):
+    def __init__(self, build: Any, keys: Iterable[int] | None = None):
         self.build = build
+        keys = None if keys is None else sorted(keys)
+        self.stories = build.meta.story_rows()  # key -> (id, content hash, story key, size)
         self.articles = {row[0]: dict(zip(ARTICLE_FIELDS, row))
-                         for row in build.meta.article_rows()}
-        first_of = {a["id"]: key for key, a in self.articles.items()}
-        # A story is known in Milvus by the key of its first article (its story id's).
-        self.story = {key: first_of.get(a["story"], key) for key, a in self.articles.items()}
-        self.size = Counter(self.story.values())
+                         for row in build.meta.article_rows(keys)}
         # (id, article key, position, start, end, text), by id
-        self.passage_rows = build.meta.passage_rows()
+        self.passage_rows = build.meta.passage_rows(keys)
+        # A story is known in Milvus by the key of its first article (its story id's).
+        self.story = {key: about[2] for key, about in self.stories.items()}
 
     def copies(self, key: int) -> int:
         """How many other articles the article's story holds."""
-        return self.size[self.story[key]] - 1
+        return self.stories[key][3] - 1
 
     def article_rows(self, keys: Iterable[int]) -> tuple[list[dict], list[dict]]:
         """The articles' rows, with their lead vectors, and their texts' rows in parts."""
@@ -72,7 +73,7 @@ class Rows:
             for (pid, key, position, start, end, text), vector in zip(block, vectors):
                 a = self.articles[key]
                 terms = analyse(passage_words(a["title"], text))
-                held.update({term_number(t) for t in terms})
+                held.update(set(map(term_number, terms)))
                 rows.append({"pid": pid, "vector": vector.tolist(), "terms": tokens(terms),
                              "article": key, "story": self.story[key], "day": day_key(a["date"]),
                              "date_key": date_key(a["date"]), "position": position,
@@ -83,3 +84,11 @@ class Rows:
                              "source": clip(a["source"]), "url": clip(a["url"]),
                              "origin": clip(a["origin"])})
             yield rows, held
+
+    def held(self) -> Counter:
+        """How many of the passages hold each term (by term number)."""
+        held: Counter = Counter()
+        for pid, key, _, _, _, text in self.passage_rows:
+            held.update(set(map(term_number, analyse(passage_words(self.articles[key]["title"],
+                                                                   text)))))
+        return held

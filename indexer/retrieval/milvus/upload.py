@@ -66,36 +66,41 @@ def _write(client: Any, names: dict[str, str], rows: Rows, progress: bool) -> No
     from indexer.progress import progress_bar
 
     articles, texts = rows.article_rows(rows.articles)
-    _insert(client, names["articles"], articles)
-    _insert(client, names["texts"], texts)
+    insert(client, names["articles"], articles)
+    insert(client, names["texts"], texts)
     bar = progress_bar(total=len(rows.passage_rows), desc="Passages to Milvus",
                        unit=" passages", disable=not progress, leave=False)
     held: Counter = Counter()
     for block, counts in rows.passage_blocks():
-        _insert(client, names["passages"], block)
+        insert(client, names["passages"], block)
         held.update(counts)
         bar.update(len(block))
     bar.close()
-    _insert(client, names["terms"], [{"term": k, "passages": n, "placeholder": [0.0, 0.0]}
+    insert(client, names["terms"], [{"term": k, "passages": n, "placeholder": [0.0, 0.0]}
                                      for k, n in held.items()])
 
 
-def _publish(client: Any, address: MilvusAddress, names: dict[str, str], build: Any) -> None:
-    """What the searcher reads of the build (its manifest, outlets, languages, dates) on the
-    passages collection; every collection flushed and loaded; then the alias moved to it."""
+def describe(client: Any, collection: str, build: Any) -> None:
+    """What the searcher reads of the build (its manifest, outlets, languages, dates), set on
+    the passages collection: a new manifest is a new generation to the searchers."""
     held = {"manifest": asdict(build.manifest), "sources": build.sources,
             "languages": build.languages,
             "newest": None if build.newest != build.newest else build.newest,
             "oldest": None if build.oldest != build.oldest else build.oldest}
-    client.alter_collection_properties(names["passages"],
-                                       properties={PROPERTY: json.dumps(held)})
+    client.alter_collection_properties(collection, properties={PROPERTY: json.dumps(held)})
+
+
+def _publish(client: Any, address: MilvusAddress, names: dict[str, str], build: Any) -> None:
+    """The build described; every collection flushed and loaded; then the alias moved to it."""
+    describe(client, names["passages"], build)
     for name in names.values():
         client.flush(name)
         client.load_collection(name)
     _move_alias(client, address, names["passages"])
 
 
-def _insert(client: Any, collection: str, rows: list[dict]) -> None:
+def insert(client: Any, collection: str, rows: list[dict]) -> None:
+    """The rows written, BATCH at a time."""
     for at in range(0, len(rows), BATCH):
         client.insert(collection, rows[at:at + BATCH])
 
