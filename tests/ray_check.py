@@ -62,11 +62,12 @@ def main(archive: str, work: str) -> None:
     try:
         big, local_read, ray_read, local_report, ray_report = _read_in_parts(work_dir)
         ray = cli("index", archive, "--index-dir", str(work_dir / "ray"), "--ray", "--actors",
-                  "2", "--backend", address)
+                  "2")
         plain = cli("index", archive, "--index-dir", str(work_dir / "plain"))
         built = (len(FaissStore.load(current_build(work_dir / "ray"), 384)),
                  len(FaissStore.load(current_build(work_dir / "plain"), 384)))
-        # An article added to the archive: --update --ray embeds it alone, as a local update.
+        # An article added to the archive: --update --ray embeds it alone, as a local update,
+        # and the index folder's build goes to Milvus (whole: Milvus serves none of it yet).
         (Path(archive) / "late.jsonl").write_text(json.dumps({
             "id": "late-1", "title": "Harbour reopens after the storm", "date": "2024-03-09",
             "text": "The harbour reopened on Saturday, three days after the storm closed "
@@ -92,7 +93,7 @@ def main(archive: str, work: str) -> None:
             "built": built, "ray_read": read_lines(ray.stdout),
             "plain_read": read_lines(plain.stdout),
             "updates": [ray_update.returncode, plain_update.returncode],
-            "update_err": ray_update.stderr[-2000:],
+            "update_err": ray_update.stderr[-2000:], "update_out": ray_update.stdout,
             "ray_updated": [line for line in ray_update.stdout.splitlines()
                             if line.startswith("Updated:")],
             "plain_updated": [line for line in plain_update.stdout.splitlines()

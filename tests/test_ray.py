@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from helpers import ARCHIVE, ROOT, SEEDS
+from helpers import ARCHIVE, DATA, ROOT, SEEDS
 
 # CI sets NEWS_SEARCH_REQUIRE_NETNS=1 where it found that it can make a network namespace.
 REQUIRED = bool(os.environ.get("NEWS_SEARCH_REQUIRE_NETNS"))
@@ -44,7 +44,7 @@ def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
     assert "chunking and embedding with 2 actors on Ray" in found["ray_err"]
     # Files read in Ray tasks report what they skipped, and why, as a local build does.
     assert found["ray_read"] == found["plain_read"] and len(found["plain_read"]) == 3
-    assert "now the index served as milvus://127.0.0.1:" in found["ray_out"]
+    assert "now the index served as milvus://127.0.0.1:" in found["update_out"]
     assert found["built"][0] == found["built"][1] > 10
     assert found["updates"] == [0, 0], found["update_err"]
     assert found["ray_updated"] == found["plain_updated"] == [
@@ -56,6 +56,42 @@ def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
     assert found["late"] == "late-1"  # the update reached Milvus
     assert found["parts"] > 3 and found["parts_equal"]  # a large file read in parts, by tasks
     assert found["parts_reports"][0] == found["parts_reports"][1]
+
+
+def test_two_ray_nodes_build_straight_into_milvus(tmp_path):
+    """A head and a second node started with `ray start`: the build reads, embeds and writes on
+    both, the machine running `index` makes no index folder, and Milvus answers as a local
+    build of the same archive does (syndicated copies, counts, outlets)."""
+    if not isolated():
+        message = "cannot make a network namespace here (unshare --net needs root)"
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    archive = tmp_path / "archive"
+    shutil.copytree(ARCHIVE, archive / "archive")
+    shutil.copytree(SEEDS, archive / "seeds")
+    shutil.copytree(DATA / "syndicated", archive / "syndicated")
+    (archive / "again.jsonl").write_text('{"id": "csv-1", "title": "A second csv-1", '
+                                         '"text": "Read after the first: skipped."}\n')
+    # Enough articles for several batches: each of the two actors (one a node) writes some.
+    (archive / "council.jsonl").write_text("".join(json.dumps(
+        {"id": f"council-{i}", "title": f"Council report {i} on the harbour works",
+         "text": f"The council met on day {i} to discuss the harbour works. " * 5})
+        + "\n" for i in range(90)))
+    done = subprocess.run(
+        ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable,
+         str(ROOT / "tests" / "ray_nodes_check.py"), str(archive), str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["ray_start"] == [0, 0], found["ray_start_err"]
+    assert found["exit"] == 0, found["err"]
+    assert "from 2 Ray nodes" in found["out"] and "now the index served as milvus://" in \
+        found["out"]
+    assert "skipped" in found["out"] and "duplicate article id 'csv-1'" in found["out"]
+    assert not found["folder_made"]
+    assert found["same"] == [True] * 6
+    assert found["health"][0] == found["health"][1] and found["sources"]
 
 
 def test_a_failure_on_the_cluster_is_one_clear_error():

@@ -31,8 +31,7 @@ from indexer.embedding.onnx_query import DEFAULT_PRECISION, PRECISIONS
 from indexer.reading.report import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
 from indexer.retrieval.factory import open_backend
 from indexer.retrieval.milvus.client import MilvusAddress, is_milvus
-from indexer.retrieval.milvus.sync import Written, update
-from indexer.retrieval.milvus.upload import upload
+from webapp.milvus_cli import build_on_cluster, copy_to_milvus
 from indexer.storage.indexdir import current_build, served_build
 from indexer.storage.vectors import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
 from indexer.storage.vectors import KINDS as STORE_KINDS
@@ -122,33 +121,6 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
                f"index served from {index_dir}")
 
 
-def _copy_to_milvus(index_dir: Path, address: MilvusAddress, before: Path | None) -> None:
-    """Copy the index folder's build to Milvus, the alias moving to it once it is complete; an
-    update of the build Milvus serves (before) writes only what changed."""
-    started = time.perf_counter()
-    try:
-        if before is not None:
-            click.echo(f"Writing the update of {current_build(index_dir)} to {address}",
-                       err=True)
-            w = update(current_build(index_dir), before, address, progress=True)
-        else:
-            click.echo(f"Copying {current_build(index_dir)} to {address}", err=True)
-            w = Written(upload(current_build(index_dir), address, progress=True), whole=True)
-    except KeyboardInterrupt:
-        click.echo(f"\nError: interrupted: {address} is unchanged", err=True)
-        os._exit(130)
-    took = time.perf_counter() - started
-    if w.whole:
-        click.echo(f"Copied in {took:.1f} s to {w.collection}; it is now the index served as "
-                   f"{address}")
-    else:
-        click.echo(f"Updated {address} in {took:.1f} s: {count_of(w.articles_deleted, 'article')}"
-                   f" ({count_of(w.passages_deleted, 'passage')}) deleted, "
-                   f"{count_of(w.articles_written, 'article')} "
-                   f"({count_of(w.passages_written, 'passage')}) written, "
-                   f"{count_of(w.terms_written, 'term count')} moved")
-
-
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--update", is_flag=True,
@@ -209,18 +181,33 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
                        f"actor{'s' * (cluster.actors > 1)} on Ray", err=True)
         if address is not None and store_kind is None and not update:
             store_kind = "flat"  # Milvus is fed the embedders' vectors, not reconstructions
-        before = current_build(index_dir) if update and address is not None else None
+        before = _built_before(index_dir) if update and address is not None else None
+        read_options = ReadOptions(follow_links, max_file_size, max_article_size)
+        if cluster is not None and address is not None and not update:
+            build_on_cluster(list(paths), address, cluster, model, precision, read_options,
+                             find_entities)
+            return _check_watches(index_dir, model, backend)
         _run_build(list(paths), index_dir, model, update, store_kind=store_kind,
                    nprobe=nprobe, precision=precision, cluster=cluster,
-                   entities=find_entities or None,
-                   read_options=ReadOptions(follow_links, max_file_size, max_article_size))
+                   entities=find_entities or None, read_options=read_options)
         if ray_address:
             stop_ray()
         if address is not None:
-            _copy_to_milvus(index_dir, address, before)
+            copy_to_milvus(index_dir, address, before)
     except (IndexerError, ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
     _check_watches(index_dir, model, backend)
+
+
+def _built_before(index_dir: Path) -> Path:
+    """The index folder's build that an update through Milvus starts from."""
+    try:
+        return current_build(index_dir)
+    except IndexNotFoundError as exc:
+        raise IndexNotFoundError(f"{exc}. An update through Milvus is made in the index folder "
+                                 "the build was made in (--index-dir); a build on a Ray cluster "
+                                 "into Milvus (--ray --backend, no folder) is updated by "
+                                 "building it again") from None
 
 
 def _check_watches(index_dir: Path, model: str, backend: str) -> None:

@@ -130,6 +130,22 @@ class RayCluster:
         self.precision = ""  # what the actors made: int8 on CPUs, float32 on GPUs
         self.part_bytes = part_bytes
 
+    def items(self, paths: Iterable[Path], options: ReadOptions) -> tuple[list[dict], _InOrder]:
+        """What the cluster's reading tasks read, numbered: each file, or part of a large JSON
+        Lines file (readers.parts), with what listing skipped before it; the folders are listed
+        here. And the listing's skips after the last file."""
+        files, listing = [], _InOrder()  # what listing skips goes with the file after it
+        for file, root in archive_files(paths, listing, options):
+            cut = parts(file, self.part_bytes) or [None]
+            files += [{"file": os.fsencode(file), "root": os.fsencode(root),
+                       "before": pickle.dumps((listing.pending, listing.more) if i == 0
+                                              else ([], 0)),
+                       "part": pickle.dumps((part, i, len(cut)) if part else None),
+                       "no": len(files) + i}
+                      for i, part in enumerate(cut)]
+            listing.pending, listing.more = [], 0
+        return files, listing
+
     def read(self, paths: Iterable[Path], report: ReadReport,
              options: ReadOptions = ReadOptions()) -> Iterator[Article]:
         """read_archive's articles, in its order, each file (or part of a large JSON Lines
@@ -137,15 +153,7 @@ class RayCluster:
         their skips reported here."""
         import ray
 
-        files, listing = [], _InOrder()  # what listing skips goes with the file after it
-        for file, root in archive_files(paths, listing, options):
-            cut = parts(file, self.part_bytes) or [None]
-            files += [{"file": os.fsencode(file), "root": os.fsencode(root),
-                       "before": pickle.dumps((listing.pending, listing.more) if i == 0
-                                              else ([], 0)),
-                       "part": pickle.dumps((part, i, len(cut)) if part else None)}
-                      for i, part in enumerate(cut)]
-            listing.pending, listing.more = [], 0
+        files, listing = self.items(paths, options)
         if files:
             found = ray.data.from_items(files, override_num_blocks=len(files)).flat_map(
                 _read, fn_kwargs={"options": options, "cwd": os.fsencode(os.getcwd())})

@@ -22,6 +22,40 @@ def passage_words(title: str, text: str) -> str:
     return title if text == title else f"{title}\n{text}"
 
 
+def article_row(key: int, a: dict, story: int, lead: np.ndarray) -> dict:
+    """An article's row (a: its fields, as ARTICLE_FIELDS name them), in the story with this
+    key, with its lead passage's vector."""
+    words = f"{a['title']}\n{a['text']}"
+    return {"key": key, "id": a["id"], "title": clip(a["title"]), "date": clip(a["date"]),
+            "source": clip(a["source"]), "source_key": clip(a["source"].lower()),
+            "url": clip(a["url"]), "origin": clip(a["origin"]), "content_hash": a["content_hash"],
+            "language": a["language"], "story": story, "day": day_key(a["date"]),
+            "date_key": date_key(a["date"]), "lead": np.asarray(lead).tolist(),
+            "terms": tokens(analyse(words)), "pair_terms": tokens(phrases(words))}
+
+
+def text_rows(key: int, text: str) -> list[dict]:
+    """An article's text in parts of MAX_STRING characters."""
+    return [{"article": key, "part": part, "text": text[at:at + MAX_STRING],
+             "placeholder": [0.0, 0.0]}
+            for part, at in enumerate(range(0, max(len(text), 1), MAX_STRING))]
+
+
+def passage_row(passage: tuple, vector: np.ndarray, a: dict, story: int, copies: int
+                ) -> tuple[dict, set[int]]:
+    """A passage's row ((id, article key, position, start, end, text), its vector, its
+    article's fields, story and copies) and the numbers of the terms it holds."""
+    pid, key, position, start, end, text = passage
+    terms = analyse(passage_words(a["title"], text))
+    return ({"pid": pid, "vector": np.asarray(vector).tolist(), "terms": tokens(terms),
+             "article": key, "story": story, "day": day_key(a["date"]),
+             "date_key": date_key(a["date"]), "position": position, "start": start, "end": end,
+             "copies": copies, "article_id": a["id"], "source_key": clip(a["source"].lower()),
+             "language": a["language"], "text": clip(text), "title": clip(a["title"]),
+             "date": clip(a["date"]), "source": clip(a["source"]), "url": clip(a["url"]),
+             "origin": clip(a["origin"])}, set(map(term_number, terms)))
+
+
 class Rows:
     """The rows of a local build (an opened LocalBuild): of all its articles, or of those with
     these keys (row ids) alone, read from its database only for them."""
@@ -47,42 +81,23 @@ class Rows:
         leads = self.build.lead_vectors(np.array(keys, dtype=np.int64)) if keys else []
         rows, texts = [], []
         for key, lead in zip(keys, leads):
-            a = self.articles[key]
-            words = f"{a['title']}\n{a['text']}"
-            rows.append({"key": key, "id": a["id"], "title": clip(a["title"]),
-                         "date": clip(a["date"]), "source": clip(a["source"]),
-                         "source_key": clip(a["source"].lower()), "url": clip(a["url"]),
-                         "origin": clip(a["origin"]), "content_hash": a["content_hash"],
-                         "language": a["language"], "story": self.story[key],
-                         "day": day_key(a["date"]), "date_key": date_key(a["date"]),
-                         "lead": lead.tolist(), "terms": tokens(analyse(words)),
-                         "pair_terms": tokens(phrases(words))})
-            texts.extend({"article": key, "part": part, "text": a["text"][at:at + MAX_STRING],
-                          "placeholder": [0.0, 0.0]}
-                         for part, at in enumerate(range(0, max(len(a["text"]), 1), MAX_STRING)))
+            rows.append(article_row(key, self.articles[key], self.story[key], lead))
+            texts.extend(text_rows(key, self.articles[key]["text"]))
         return rows, texts
 
-    def passage_blocks(self, keys: set[int] | None = None) -> Iterator[tuple[list[dict], Counter]]:
-        """The passages' rows (of the articles with these keys, else all), BATCH a block, with
-        how many of the block's passages hold each term (by term number)."""
-        chosen = [p for p in self.passage_rows if keys is None or p[1] in keys]
-        for at in range(0, len(chosen), BATCH):
-            block = chosen[at:at + BATCH]
+    def passage_blocks(self) -> Iterator[tuple[list[dict], Counter]]:
+        """The passages' rows, BATCH a block, with how many of the block's passages hold each
+        term (by term number)."""
+        for at in range(0, len(self.passage_rows), BATCH):
+            block = self.passage_rows[at:at + BATCH]
             vectors = self.build.vectors(np.array([p[0] for p in block], dtype=np.int64))
             rows, held = [], Counter()
-            for (pid, key, position, start, end, text), vector in zip(block, vectors):
-                a = self.articles[key]
-                terms = analyse(passage_words(a["title"], text))
-                held.update(set(map(term_number, terms)))
-                rows.append({"pid": pid, "vector": vector.tolist(), "terms": tokens(terms),
-                             "article": key, "story": self.story[key], "day": day_key(a["date"]),
-                             "date_key": date_key(a["date"]), "position": position,
-                             "start": start, "end": end, "copies": self.copies(key),
-                             "article_id": a["id"], "source_key": clip(a["source"].lower()),
-                             "language": a["language"], "text": clip(text),
-                             "title": clip(a["title"]), "date": clip(a["date"]),
-                             "source": clip(a["source"]), "url": clip(a["url"]),
-                             "origin": clip(a["origin"])})
+            for passage, vector in zip(block, vectors):
+                key = passage[1]
+                row, terms = passage_row(passage, vector, self.articles[key], self.story[key],
+                                         self.copies(key))
+                rows.append(row)
+                held.update(terms)
             yield rows, held
 
     def held(self) -> Counter:
