@@ -56,6 +56,37 @@ def counted(client, tally: Counter, spent: Counter) -> None:  # noqa: ANN001 - a
         setattr(client, name, wrapper)
 
 
+def row_bytes(rows: list[dict]) -> float:
+    """The mean bytes a row's fields hold as written (vectors as float32, integers 8 B, text
+    as UTF-8); what Milvus computes (the BM25 sparse vectors) not counted."""
+    def size(value) -> int:  # noqa: ANN001
+        if isinstance(value, str):
+            return len(value.encode())
+        if isinstance(value, list):
+            return 4 * len(value)
+        return 8
+    return sum(sum(size(v) for v in row.values()) for row in rows) / max(1, len(rows))
+
+
+def rows_measured(folder: Path) -> str:
+    """The mean bytes of a passage's row and an article's (with its text's rows)."""
+    from indexer.retrieval.local import LocalBuild
+    from indexer.retrieval.milvus.rows import Rows
+    from indexer.storage.manifest import Manifest
+
+    rows = Rows(LocalBuild(folder, Manifest.read(folder).model))
+    passages = [row for block, _ in rows.passage_blocks() for row in block]
+    articles, texts = rows.article_rows(rows.articles)
+    by_field = {k: sum(len(str(r[k]).encode()) if isinstance(r[k], str) else 8
+                       for r in passages) / len(passages) for k in ("text", "terms", "title")}
+    text = row_bytes(texts) * len(texts) / len(articles)
+    return (f"row bytes: a passage {row_bytes(passages):.0f} (its vector "
+            f"{4 * len(passages[0]['vector'])}, text {by_field['text']:.0f}, terms "
+            f"{by_field['terms']:.0f}, headline {by_field['title']:.0f}); an article "
+            f"{row_bytes(articles):.0f} and its text {text:.0f}"
+            f"; {len(passages) / len(articles):.1f} passages an article")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", default="../shared/data/newsarticles.jsonl")
@@ -81,6 +112,7 @@ def main() -> None:
         remote = Searcher(work / "ix", backend=address)
         print(f"{local.manifest.passages} passages copied in {copy:.1f} s "
               f"({local.manifest.passages / copy:.0f} passages/s)")
+        print(rows_measured(current_build(work / "ix")))
         tally, spent = Counter(), Counter()
         counted(remote._backend.client, tally, spent)
         times: dict[str, list[float]] = {"local": [], "milvus": []}
