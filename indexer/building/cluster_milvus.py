@@ -117,7 +117,7 @@ def _write_terms(batch: dict, uri: str, name: str) -> dict:
 def _report(found: Archive, reports, listing, report: ReadReport) -> None:  # noqa: ANN001
     """What reading skipped, in order (tasks' rows, then the listing's last), and the later
     copies of an id, into report."""
-    for _ in _reported(iter(reports.iter_rows()), report):
+    for _ in _reported(iter(reports.iter_rows()) if reports is not None else iter(()), report):
         pass
     for skipped in listing.pending:
         report.skip(skipped.where, skipped.reason)
@@ -141,16 +141,15 @@ def build_into_milvus(paths: Sequence[Path], address: MilvusAddress, cluster: Ra
     client = connect(address)
     dimension = Embedder(model, precision=precision).dimension  # read from its files, not loaded
     items, listing = cluster.items([Path(p) for p in paths], options)
-    report = ReadReport()
-    read = ray.data.from_items(items or [{}], override_num_blocks=max(1, len(items)))
-    read = read.flat_map(keyed, fn_kwargs={"options": options, "cwd": os.fsencode(os.getcwd())}) \
-        if items else None
+    report, read = ReadReport(), None
+    if items:
+        read = ray.data.from_items(items, override_num_blocks=len(items)).flat_map(
+            keyed, fn_kwargs={"options": options, "cwd": os.fsencode(os.getcwd())})
     if progress:
         say("Surveying the archive on the cluster (ids, syndicated copies, counts)")
     found, reports = survey(read) if read is not None else (Archive(), None)
-    if reports is not None:
-        _report(found, reports, listing, report)
-    if found.articles - len(found.skipped) <= 0:
+    _report(found, reports, listing, report)
+    if found.articles <= 0:  # the ids read twice are not counted
         raise EmptyArchiveError(f"no articles found in {', '.join(map(printable, paths))} "
                                 f"({report.files} files read, {report.skip_count} skipped): "
                                 f"nothing was changed in {address}")

@@ -87,14 +87,19 @@ class Build(ABC):
     def holding(self, stem: str, filters: Filters) -> np.ndarray:
         """The articles (keys, in any order) whose text holds the stem."""
 
+    def holding_each(self, stems: list[str], filters: Filters) -> list[np.ndarray]:
+        """For each stem, the articles (keys) whose text holds it: one holding() a stem, unless
+        a backend reads them at once."""
+        return [self.holding(stem, filters) for stem in stems]
+
     def worded(self, weights: dict[str, float], share: float, filters: Filters) -> np.ndarray:
         """The articles (keys, ascending) whose text holds stems carrying `share` of the
-        weights' sum (weights: each stem's, as idf gives them), read by stem (holding)."""
-        stems = [s for s in weights]
+        weights' sum (weights: each stem's, as idf gives them)."""
+        stems = list(weights)
         total = sum(weights.values())
         if not stems or total <= 0:
             return np.zeros(0, dtype=np.int64)
-        held = [self.holding(stem, filters) for stem in stems]
+        held = self.holding_each(stems, filters)
         keys = np.concatenate(held)
         if not len(keys):
             return keys.astype(np.int64)

@@ -58,7 +58,7 @@ class MilvusBuild(MilvusReads):
         come in a list (one call for all)."""
         if depth <= 0:
             return [[] for _ in data] if batch else []
-        metric = "BM25" if isinstance(data, str) or batch else "IP"
+        metric = "BM25" if isinstance(data, str) or batch else "IP"  # batches: of BM25 texts
         found = self.client.search(collection, data=data if batch else [data], anns_field=field,
                                    limit=depth, filter=expression, output_fields=fields,
                                    search_params={"metric_type": metric, "params": params})
@@ -91,7 +91,7 @@ class MilvusBuild(MilvusReads):
 
     def article_keyword(self, stems: Sequence[str], depth: int, filters: Filters) -> Ranked:
         """In the same search (a batch of questions), the articles holding each stem, kept for
-        the matching set that the search asks for next (_holding): one call for both."""
+        the matching set that the search asks for next (holding_each): one call for both."""
         if not stems:
             return self._ranked([], "key")
         unique = list(dict.fromkeys(stems))
@@ -111,9 +111,9 @@ class MilvusBuild(MilvusReads):
         return ids[scores > bar], scores[scores > bar]
 
     def holding(self, stem: str, filters: Filters) -> np.ndarray:
-        return self._holding([stem], filters)[0]
+        return self.holding_each([stem], filters)[0]
 
-    def _holding(self, stems: list[str], filters: Filters) -> list[np.ndarray]:
+    def holding_each(self, stems: list[str], filters: Filters) -> list[np.ndarray]:
         """For each stem, the articles (keys, ascending) whose text holds it: one search of
         the articles' BM25 for all, a question a stem (up to MATCH_DEPTH articles each)."""
         if not stems:
@@ -126,19 +126,6 @@ class MilvusBuild(MilvusReads):
                              MATCH_DEPTH, filter_expression(filters), ["key"], batch=True)
         return [np.sort(np.array([h["key"] for h in _bm25(hits)], dtype=np.int64))
                 for hits in found]
-
-    def worded(self, weights: dict[str, float], share: float, filters: Filters) -> np.ndarray:
-        stems = list(weights)
-        total = sum(weights.values())
-        if not stems or total <= 0:
-            return np.zeros(0, dtype=np.int64)
-        held = self._holding(stems, filters)
-        keys = np.concatenate(held)
-        if not len(keys):
-            return keys
-        found, at = np.unique(keys, return_inverse=True)
-        carried = np.bincount(at, np.repeat([weights[s] for s in stems], [len(h) for h in held]))
-        return found[carried >= share * total * (1 - 1e-9)]
 
     def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:
         if not len(keys):
