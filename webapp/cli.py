@@ -41,6 +41,7 @@ from webapp.options import (
     backend_option,
     count_of,
     default_seeds,
+    echo_read,
     given_embedder,
     index_dir_option,
     model_option,
@@ -58,9 +59,6 @@ from .serving import (
     prepare_questions,
     serve_processes,
 )
-
-MAX_SKIPPED_SHOWN = 20
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="news-search")
@@ -104,12 +102,7 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
         raise click.ClickException(f"cannot write the index{where}: {exc.strerror or exc}; "
                                    f"{index_dir} is unchanged") from None
     report, m = result.report, result.manifest
-    click.echo(f"Read {count_of(report.files, 'file')}: {count_of(m.articles, 'article')}, "
-               f"{report.skip_count} skipped ({result.read_seconds:.1f} s)")
-    for skipped in report.skipped[:MAX_SKIPPED_SHOWN]:
-        click.echo(f"  skipped {skipped.where}: {skipped.reason}")
-    if report.skip_count > MAX_SKIPPED_SHOWN:
-        click.echo(f"  ... and {report.skip_count - MAX_SKIPPED_SHOWN} more")
+    echo_read(report, m.articles, f" ({result.read_seconds:.1f} s)")
     if m.updated:
         u = m.updated
         click.echo(f"Updated: {count_of(u['added'], 'article')} added, {u['changed']} changed "

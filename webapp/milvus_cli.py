@@ -18,10 +18,7 @@ from indexer.retrieval.milvus.client import MilvusAddress
 from indexer.retrieval.milvus.sync import Written, update
 from indexer.retrieval.milvus.upload import upload
 from indexer.storage.indexdir import current_build
-from webapp.options import count_of
-
-MAX_SKIPPED_SHOWN = 20
-
+from webapp.options import count_of, echo_read
 
 def copy_to_milvus(index_dir: Path, address: MilvusAddress, before: Path | None) -> None:
     """Copy the index folder's build to Milvus, the alias moving to it once it is complete; an
@@ -68,12 +65,7 @@ def build_on_cluster(paths: list[Path], address: MilvusAddress, cluster: RayClus
     finally:
         stop_ray()
     report, m = built.report, built.manifest
-    click.echo(f"Read {count_of(report.files, 'file')}: {count_of(m.articles, 'article')}, "
-               f"{report.skip_count} skipped")
-    for skipped in report.skipped[:MAX_SKIPPED_SHOWN]:
-        click.echo(f"  skipped {skipped.where}: {skipped.reason}")
-    if report.skip_count > MAX_SKIPPED_SHOWN:
-        click.echo(f"  ... and {report.skip_count - MAX_SKIPPED_SHOWN} more")
+    echo_read(report, m.articles)
     click.echo(f"Wrote {count_of(m.passages, 'passage')} ({m.precision}) from "
                f"{count_of(built.nodes, 'Ray node')} in {m.build_seconds:.1f} s to "
                f"{built.collection}; it is now the index served as {address}")

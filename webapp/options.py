@@ -104,3 +104,16 @@ def count_of(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
+MAX_SKIPPED_SHOWN = 20
+
+
+def echo_read(report: Any, articles: int, took: str = "") -> None:
+    """What a build read and skipped (the first MAX_SKIPPED_SHOWN skips, with their reasons)."""
+    click.echo(f"Read {count_of(report.files, 'file')}: {count_of(articles, 'article')}, "
+               f"{report.skip_count} skipped{took}")
+    for skipped in report.skipped[:MAX_SKIPPED_SHOWN]:
+        click.echo(f"  skipped {skipped.where}: {skipped.reason}")
+    if report.skip_count > MAX_SKIPPED_SHOWN:
+        click.echo(f"  ... and {report.skip_count - MAX_SKIPPED_SHOWN} more")
+
+
