@@ -31,10 +31,11 @@ from indexer.embedding.embedder import Embedder
 from indexer.errors import EmptyArchiveError, IndexerError
 from indexer.progress import say
 from indexer.reading.report import ReadOptions, ReadReport
-from indexer.retrieval.milvus.client import BATCH, MilvusAddress, connect, reason
+from indexer.retrieval.milvus.client import MilvusAddress, connect, reason
 from indexer.retrieval.milvus.rows import article_row, passage_row, text_rows
 from indexer.retrieval.milvus.schema import KINDS, schemas
-from indexer.retrieval.milvus.upload import GRACE_SECONDS, _drop, _drop_old_builds, _publish
+from indexer.retrieval.milvus.upload import (GRACE_SECONDS, _drop, _drop_old_builds, _publish,
+                                             insert)
 from indexer.storage.manifest import Manifest
 
 POSITION_BITS = 17  # a passage's id: (its article's key << POSITION_BITS) | its position
@@ -92,8 +93,7 @@ class _EmbedAndWrite:
                 held.update(terms)
             at += len(passages)
         for kind, found in rows.items():
-            for i in range(0, len(found), BATCH):
-                self.client.insert(f"{self.base}__{kind}", found[i:i + BATCH])
+            insert(self.client, f"{self.base}__{kind}", found)
         terms = sorted(held)
         return {"term": np.array([*terms, -1], dtype=np.int64),
                 "n": np.array([*(held[t] for t in terms), len(todo)], dtype=np.int64),
@@ -109,8 +109,7 @@ def _write_terms(batch: dict, uri: str, name: str) -> dict:
     client = MilvusClient(uri=uri, timeout=120)
     rows = [{"term": int(t), "passages": int(n), "placeholder": [0.0, 0.0]}
             for t, n in zip(batch["term"], batch["sum(n)"])]
-    for i in range(0, len(rows), BATCH):
-        client.insert(name, rows[i:i + BATCH])
+    insert(client, name, rows)
     return {"written": np.array([len(rows)], dtype=np.int64)}
 
 

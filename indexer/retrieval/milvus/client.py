@@ -177,6 +177,12 @@ def guarded(what: str):
     return wrap
 
 
+def held(client: Any, collection: str) -> dict:
+    """What a build holds on its passages collection for the searcher (its manifest, outlets,
+    languages, dates: upload.describe writes it)."""
+    return json.loads(client.describe_collection(collection)["properties"][PROPERTY])
+
+
 def served_collection(client: Any, address: MilvusAddress) -> str | None:
     """The passages collection the address's alias names, or None if there is none."""
     try:

@@ -17,11 +17,11 @@ from indexer.errors import QueryError
 from indexer.filters import Filters
 from indexer.retrieval.backend import Build
 from indexer.retrieval.milvus.client import (
-    PROPERTY,
     BackendUnavailableError,
     MilvusAddress,
     filter_expression,
     guarded,
+    held,
     reason,
     served_collection,
 )
@@ -46,19 +46,18 @@ class MilvusReads(Build):
             f"{base}__articles", f"{base}__texts", f"{base}__terms")
         self.name = f"{address}#{collection}"
         try:
-            properties = client.describe_collection(collection).get("properties", {})
-            held = json.loads(properties[PROPERTY])
+            about = held(client, collection)
         except Exception as exc:  # noqa: BLE001
             raise BackendUnavailableError(f"Milvus collection {collection} cannot be read "
                                           f"({reason(exc)}): rebuild it with `news-search "
                                           f"index PATH --backend {address}`") from None
-        self.manifest = Manifest(**held["manifest"])
+        self.manifest = Manifest(**about["manifest"])
         self.manifest.check_model(model, Path(str(address)))
         self.generation = f"{collection}@{self.manifest.built_at}"
-        self.sources = [tuple(pair) for pair in held["sources"]]
-        self.languages = [tuple(pair) for pair in held.get("languages", [])]
-        self.newest = float("nan") if held["newest"] is None else float(held["newest"])
-        self.oldest = float("nan") if held["oldest"] is None else float(held["oldest"])
+        self.sources = [tuple(pair) for pair in about["sources"]]
+        self.languages = [tuple(pair) for pair in about.get("languages", [])]
+        self.newest = float("nan") if about["newest"] is None else float(about["newest"])
+        self.oldest = float("nan") if about["oldest"] is None else float(about["oldest"])
         self._lock = threading.Lock()
         # What searches and reads said, kept for the next look-up: a passage's article, story,
         # day, article id and whether its story has copies; an article id's story; a stem's IDF;

@@ -3,17 +3,14 @@ writes into it, so that what was cached of it is dropped."""
 
 from __future__ import annotations
 
-import json
-
 from indexer.errors import IndexNotFoundError
-from indexer.retrieval.milvus.client import PROPERTY, MilvusAddress, connect, served_collection
+from indexer.retrieval.milvus.client import MilvusAddress, connect, held, served_collection
 from indexer.retrieval.milvus.search import MilvusBuild
 
 
 def generation(client, collection: str) -> str:  # noqa: ANN001 - a MilvusClient
     """The collection's name with the time its content was last written (its manifest's)."""
-    held = json.loads(client.describe_collection(collection)["properties"][PROPERTY])
-    return f"{collection}@{held['manifest']['built_at']}"
+    return f"{collection}@{held(client, collection)['manifest']['built_at']}"
 
 
 class MilvusBackend:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexer.retrieval.milvus.client import (PROPERTY, BackendUnavailableError, MilvusAddress,
-                                             connect, reason, served_collection)
+from indexer.retrieval.milvus.client import (BackendUnavailableError, MilvusAddress, connect,
+                                             held, reason, served_collection)
 from indexer.retrieval.milvus.rows import Rows
 from indexer.retrieval.milvus.upload import BATCH, describe, insert, upload
 from indexer.storage.manifest import Manifest
@@ -44,7 +44,7 @@ def update(folder: Path, before: Path, address: MilvusAddress, progress: bool = 
     client = connect(address)
     collection = served_collection(client, address)
     old = Manifest.read(before)
-    if collection is None or _served_manifest(client, collection).get("built_at") != old.built_at:
+    if collection is None or held(client, collection)["manifest"].get("built_at") != old.built_at:
         return Written(upload(folder, address, progress), whole=True)
     new_build = LocalBuild(folder, Manifest.read(folder).model)
     old_build = LocalBuild(before, old.model)
@@ -77,12 +77,6 @@ def update(folder: Path, before: Path, address: MilvusAddress, progress: bool = 
                    written[1] + rewritten[1], terms)
 
 
-def _served_manifest(client: Any, collection: str) -> dict:
-    import json
-
-    return json.loads(client.describe_collection(collection)["properties"][PROPERTY])["manifest"]
-
-
 def _delete(client: Any, collection: str, field: str, values: list[int]) -> int:
     for at in range(0, len(values), BATCH):
         client.delete(collection, filter=f"{field} in {values[at:at + BATCH]}")
@@ -92,16 +86,14 @@ def _delete(client: Any, collection: str, field: str, values: list[int]) -> int:
 def _write(client: Any, base: str, rows: Rows, upsert: bool) -> tuple[int, int, Counter]:
     """The rows' articles, texts (unless upsert: their text is unchanged) and passages written;
     (articles, passages, the passages' term counts)."""
-    write = (lambda c, r: [client.upsert(c, r[at:at + BATCH]) for at in range(0, len(r), BATCH)]) \
-        if upsert else (lambda c, r: insert(client, c, r))
     articles, texts = rows.article_rows(rows.articles)
-    write(f"{base}__articles", articles)
+    insert(client, f"{base}__articles", articles, upsert)
     if not upsert:
-        write(f"{base}__texts", texts)
+        insert(client, f"{base}__texts", texts)
     held: Counter = Counter()
     passages = 0
     for block, counts in rows.passage_blocks():
-        write(f"{base}__passages", block)
+        insert(client, f"{base}__passages", block, upsert)
         held.update(counts)
         passages += len(block)
     return len(articles), passages, held
@@ -120,9 +112,7 @@ def _count_terms(client: Any, collection: str, change: Counter) -> int:
     now = {k: counts.get(k, 0) + n for k, n in change.items()}
     insert(client, collection, [{"term": k, "passages": n, "placeholder": [0.0, 0.0]}
                                 for k, n in now.items() if n > 0 and k not in counts])
-    kept = [{"term": k, "passages": n, "placeholder": [0.0, 0.0]}
-            for k, n in now.items() if n > 0 and k in counts]
-    for at in range(0, len(kept), BATCH):
-        client.upsert(collection, kept[at:at + BATCH])
+    insert(client, collection, [{"term": k, "passages": n, "placeholder": [0.0, 0.0]}
+                                for k, n in now.items() if n > 0 and k in counts], upsert=True)
     _delete(client, collection, "term", [k for k, n in now.items() if n <= 0])
     return len(now)

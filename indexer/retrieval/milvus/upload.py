@@ -99,10 +99,11 @@ def _publish(client: Any, address: MilvusAddress, names: dict[str, str], build: 
     _move_alias(client, address, names["passages"])
 
 
-def insert(client: Any, collection: str, rows: list[dict]) -> None:
-    """The rows written, BATCH at a time."""
+def insert(client: Any, collection: str, rows: list[dict], upsert: bool = False) -> None:
+    """The rows written (upsert: replacing those of their keys), BATCH at a time."""
+    write = client.upsert if upsert else client.insert
     for at in range(0, len(rows), BATCH):
-        client.insert(collection, rows[at:at + BATCH])
+        write(collection, rows[at:at + BATCH])
 
 
 def _move_alias(client: Any, address: MilvusAddress, collection: str) -> None:
