@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +26,9 @@ def isolated() -> bool:
         ["unshare", "--net", "true"], capture_output=True).returncode == 0
 
 
-def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
+def isolated_archive(tmp_path) -> Path:
+    """The fixtures' archive and the seeds in tmp_path, once a network namespace can be made
+    (else the test is skipped, or failed where CI requires one)."""
     if not isolated():
         message = "cannot make a network namespace here (unshare --net needs root)"
         if REQUIRED:
@@ -34,12 +37,21 @@ def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
     archive = tmp_path / "archive"
     shutil.copytree(ARCHIVE, archive / "archive")
     shutil.copytree(SEEDS, archive / "seeds")
+    return archive
+
+
+def run_isolated(script: str, archive: Path, tmp_path: Path, timeout: int) -> dict:
+    """What tests/SCRIPT prints as JSON, run in a network namespace of its own (loopback only)."""
     done = subprocess.run(
         ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable,
-         str(ROOT / "tests" / "ray_check.py"), str(archive), str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
+         str(ROOT / "tests" / script), str(archive), str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
+    found = run_isolated("ray_check.py", isolated_archive(tmp_path), tmp_path, 900)
     assert found["ray_exit"] == 0 and found["plain_exit"] == 0, found["ray_err"]
     assert "chunking and embedding with 2 actors on Ray" in found["ray_err"]
     # Files read in Ray tasks report what they skipped, and why, as a local build does.
@@ -62,14 +74,7 @@ def test_two_ray_nodes_build_straight_into_milvus(tmp_path):
     """A head and a second node started with `ray start`: the build reads, embeds and writes on
     both, the machine running `index` makes no index folder, and Milvus answers as a local
     build of the same archive does (syndicated copies, counts, outlets)."""
-    if not isolated():
-        message = "cannot make a network namespace here (unshare --net needs root)"
-        if REQUIRED:
-            pytest.fail(message)
-        pytest.skip(message)
-    archive = tmp_path / "archive"
-    shutil.copytree(ARCHIVE, archive / "archive")
-    shutil.copytree(SEEDS, archive / "seeds")
+    archive = isolated_archive(tmp_path)
     shutil.copytree(DATA / "syndicated", archive / "syndicated")
     (archive / "again.jsonl").write_text('{"id": "csv-1", "title": "A second csv-1", '
                                          '"text": "Read after the first: skipped."}\n')
@@ -78,12 +83,7 @@ def test_two_ray_nodes_build_straight_into_milvus(tmp_path):
         {"id": f"council-{i}", "title": f"Council report {i} on the harbour works",
          "text": f"The council met on day {i} to discuss the harbour works. " * 5})
         + "\n" for i in range(90)))
-    done = subprocess.run(
-        ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable,
-         str(ROOT / "tests" / "ray_nodes_check.py"), str(archive), str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200)
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found = run_isolated("ray_nodes_check.py", archive, tmp_path, 1200)
     assert found["ray_start"] == [0, 0], found["ray_start_err"]
     assert found["exit"] == 0, found["err"]
     assert "from 2 Ray nodes" in found["out"] and "now the index served as milvus://" in \

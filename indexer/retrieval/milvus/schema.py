@@ -57,16 +57,22 @@ def _scalars(schema: Any, index: Any, integers: tuple[str, ...], strings: tuple[
         index.add_index(name, index_type="INVERTED")
 
 
-def _passages(client: Any, dimension: int) -> tuple[Any, Any]:
-    """A passage, its vector, its BM25 and what a page shows of its article."""
+def _searched(client: Any, primary: str, vector: str, dimension: int) -> tuple[Any, Any]:
+    """A collection keyed by primary, with a vector (HNSW) and its words' BM25."""
     from pymilvus import DataType
 
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     index = client.prepare_index_params()
-    schema.add_field("pid", DataType.INT64, is_primary=True)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
-    _add_index(index, "vector", "HNSW", "IP", HNSW)
+    schema.add_field(primary, DataType.INT64, is_primary=True)
+    schema.add_field(vector, DataType.FLOAT_VECTOR, dim=dimension)
+    _add_index(index, vector, "HNSW", "IP", HNSW)
     _bm25(schema, index, "terms", "words")
+    return schema, index
+
+
+def _passages(client: Any, dimension: int) -> tuple[Any, Any]:
+    """A passage, its vector, its BM25 and what a page shows of its article."""
+    schema, index = _searched(client, "pid", "vector", dimension)
     _scalars(schema, index,
              ("article", "story", "day", "date_key", "position", "start", "end", "copies"),
              ("article_id", "source_key", "language", "text", "title", "date", "source", "url",
@@ -77,14 +83,7 @@ def _passages(client: Any, dimension: int) -> tuple[Any, Any]:
 
 def _articles(client: Any, dimension: int) -> tuple[Any, Any]:
     """An article (its text is in texts), its words' and phrases' BM25 and its lead vector."""
-    from pymilvus import DataType
-
-    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    index = client.prepare_index_params()
-    schema.add_field("key", DataType.INT64, is_primary=True)
-    schema.add_field("lead", DataType.FLOAT_VECTOR, dim=dimension)
-    _add_index(index, "lead", "HNSW", "IP", HNSW)
-    _bm25(schema, index, "terms", "words")
+    schema, index = _searched(client, "key", "lead", dimension)
     _bm25(schema, index, "pair_terms", "pairs")
     _scalars(schema, index, ("story", "day", "date_key"),
              ("id", "title", "date", "source", "source_key", "url", "origin", "content_hash",
