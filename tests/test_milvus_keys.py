@@ -1,15 +1,20 @@
-"""What the Milvus backend computes without a server: dates as the filters compare them, and the
-stories a build on a cluster finds from pairs of copies."""
+"""What the Milvus backend computes without a server: dates as the filters compare them, the
+stories a build on a cluster finds from pairs of copies, and a search's calls asked at once."""
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from itertools import product
+
+import pytest
 
 from indexer.building.cluster_stories import _stories
 from indexer.dates import passes_date_filters
 from indexer.filters import make_filters
 from indexer.retrieval.milvus.client import date_key, filter_expression
+from indexer.retrieval.milvus.search import at_once
 
 DATES = ["2016", "2016-05", "2016-05-10", "2016-05-10T23:59:00Z", "2016-05-31", "2016-06-01",
          "2016-12-31 08:00", "2017-01-01", "1999-02", "2399-12-31", "9999-12-31", "0001-01-01",
@@ -42,3 +47,25 @@ def test_copies_found_on_a_cluster_are_stories_named_by_their_first_article():
     assert found == {1: (1, 5), 3: (1, 5), 5: (1, 5), 7: (1, 5), 9: (1, 5),
                      20: (20, 2), 21: (20, 2)}
     assert 30 not in found
+
+
+def test_a_search_asks_its_first_milvus_calls_side_by_side_and_raises_what_one_raised():
+    met = threading.Barrier(3, timeout=5)  # each ask waits until all three are under way
+    started = time.perf_counter()
+    found = at_once({name: (lambda name=name: (met.wait(), name)[1]) for name in "abc"})
+    assert found == {"a": "a", "b": "b", "c": "c"}
+    assert time.perf_counter() - started < 5
+    ended = []
+
+    def slow() -> str:
+        time.sleep(0.2)
+        ended.append("slow")
+        return "slow"
+
+    def broken() -> str:
+        raise ValueError("Milvus said no")
+
+    with pytest.raises(ValueError, match="Milvus said no"):
+        at_once({"broken": broken, "slow": slow})
+    assert ended == ["slow"]  # the other call ended before the error was raised
+    assert at_once({}) == {}

@@ -20,6 +20,17 @@ from indexer.filters import Filters
 from indexer.storage.manifest import Manifest
 
 Ranked = tuple[np.ndarray, np.ndarray]  # ids (int64) and scores (float64), aligned
+NONE: Ranked = (np.zeros(0, dtype=np.int64), np.zeros(0))
+
+
+@dataclass(frozen=True)
+class Lists:
+    """What a ranking fuses: the passages by meaning, the passages by their words and the
+    articles by their whole text's words (each empty where the mode reads none)."""
+
+    semantic: Ranked = NONE
+    keyword: Ranked = NONE
+    articles: Ranked = NONE
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,16 @@ class Build(ABC):
     @abstractmethod
     def article_keyword(self, stems: Sequence[str], depth: int, filters: Filters) -> Ranked:
         """The `depth` articles (by key) with the best BM25 of their whole text, in any order."""
+
+    def retrieve(self, vector: np.ndarray | None, stems: Sequence[str] | None, depth: int,
+                 filters: Filters, ordered: bool = True, articles: bool = True) -> Lists:
+        """The lists a ranking fuses, `depth` each: by meaning (none without a vector), by the
+        passages' words and, if articles, by the articles' (none without stems). Here one after
+        the other; a backend whose calls cross a network may ask them at once."""
+        return Lists(NONE if vector is None else self.semantic(vector, depth, filters),
+                     NONE if stems is None else self.keyword(stems, depth, filters, ordered),
+                     self.article_keyword(stems, depth, filters)
+                     if stems is not None and articles else NONE)
 
     @abstractmethod
     def similar(self, vector: np.ndarray, bar: float, filters: Filters) -> Ranked:

@@ -9,7 +9,7 @@ import numpy as np
 
 from indexer.filters import Filters, check_languages, resolve_sources
 from indexer.query import Query
-from indexer.retrieval.backend import Build, Described
+from indexer.retrieval.backend import Build, Described, Lists
 from indexer.retrieval.local import distinct, first_places
 from indexer.search.checks import DATE_SORTED
 from indexer.search.fusion import LEAD_ARTICLES, Weights, min_max_array
@@ -97,16 +97,15 @@ def lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarr
 
 
 
-def convex(loaded: Build, stems: list[str], pairs: list[str], depth: int,
-            filters: Filters, semantic: tuple[np.ndarray, np.ndarray],
-            keyword: tuple[np.ndarray, np.ndarray], weights: Weights,
-            vector: np.ndarray | None = None) -> Pool:
-    """Candidates of both lists (ids, scores) by the weighted sum of their min-max normalised
-    similarity, own BM25 and article BM25 (Bruch et al. 2023 found such a convex combination
-    better than RRF; it is here too, on every eval set), and of their article's phrase BM25
-    (for the query's word pairs) over the best candidate's. A candidate's similarity or
-    BM25 is NaN where that list did not retrieve it."""
-    art_ids, art_scores = loaded.article_keyword(stems, depth, filters)
+def convex(loaded: Build, pairs: list[str], lists: Lists, weights: Weights,
+           vector: np.ndarray | None = None) -> Pool:
+    """Candidates of both passage lists (ids, scores) by the weighted sum of their min-max
+    normalised similarity, own BM25 and article BM25 (Bruch et al. 2023 found such a convex
+    combination better than RRF; it is here too, on every eval set), and of their article's
+    phrase BM25 (for the query's word pairs) over the best candidate's. A candidate's
+    similarity or BM25 is NaN where that list did not retrieve it."""
+    semantic, keyword = lists.semantic, lists.keyword
+    art_ids, art_scores = lists.articles
     order = np.argsort(art_ids, kind="stable")
     art_ids, art_scores = art_ids[order], min_max_array(art_scores)[order]
     candidates = distinct(semantic[0], keyword[0])

@@ -181,30 +181,26 @@ class Searcher:
 
     def _ranked(self, loaded: Build, query: str, mode: str, depth: int, filters: Filters
                 ) -> Pool:
-        no_ids, no_scores = np.zeros(0, dtype=np.int64), np.zeros(0)
-        sem_ids, sem_scores, kw_ids, kw_scores = no_ids, no_scores, no_ids, no_scores
         # Filters apply inside the retrievers, so a narrow filter still fills the pool.
         if filters and not loaded.admits(filters):
             return Pool.ranked(loaded, [], [])
-        vector = None
-        if mode != "keyword":
-            vector = self._query_vector(query, loaded.manifest.precision)
-            sem_ids, sem_scores = loaded.semantic(vector, depth, filters)
-        stems = analyse(query)
-        if mode != "semantic":  # the hybrid fusion looks scores up: it needs no order
-            kw_ids, kw_scores = loaded.keyword(stems, depth, filters, mode == "hybrid-rrf")
+        vector = None if mode == "keyword" else \
+            self._query_vector(query, loaded.manifest.precision)
+        stems = None if mode == "semantic" else analyse(query)
+        # The hybrid fusion looks scores up: it needs no order.
+        lists = loaded.retrieve(vector, stems, depth, filters, ordered=mode == "hybrid-rrf",
+                                articles=mode in ("hybrid", "keyword"))
         if mode == "semantic":
-            return Pool.ranked(loaded, sem_ids, sem_scores, sem_scores)
+            return Pool.ranked(loaded, *lists.semantic, lists.semantic[1])
         if mode == "hybrid-rrf":  # the textbook fusion, kept for comparison in `eval`
-            similarity = dict(zip(sem_ids.tolist(), sem_scores.tolist()))
-            keyword = dict(zip(kw_ids.tolist(), kw_scores.tolist()))
+            similarity = dict(zip(lists.semantic[0].tolist(), lists.semantic[1].tolist()))
+            keyword = dict(zip(lists.keyword[0].tolist(), lists.keyword[1].tolist()))
             fused = reciprocal_rank_fusion([list(similarity), list(keyword)])
             return Pool.ranked(loaded, [pid for pid, _ in fused], [score for _, score in fused],
                                 [similarity.get(pid, np.nan) for pid, _ in fused],
                                 [keyword.get(pid, np.nan) for pid, _ in fused], in_order=True)
-        return convex(loaded, stems, phrases(query), depth, filters,
-                            (sem_ids, sem_scores), (kw_ids, kw_scores),
-                            KEYWORD if mode == "keyword" else HYBRID, vector)
+        return convex(loaded, phrases(query), lists,
+                      KEYWORD if mode == "keyword" else HYBRID, vector)
 
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE,
                filters: Filters = Filters(), group: str = "article", page: int = 1,

@@ -60,10 +60,11 @@ class MilvusReads(Build):
         self.oldest = float("nan") if about["oldest"] is None else float(about["oldest"])
         self._lock = threading.Lock()
         # What searches and reads said, kept for the next look-up: a passage's article, story,
-        # day, article id and whether its story has copies; an article id's story; a stem's IDF;
-        # a passage's vector.
+        # day, article id and whether its story has copies; an article id's story and key; a
+        # stem's IDF; a passage's vector.
         self._seen: OrderedDict[int, tuple[int, int, int, str, bool]] = OrderedDict()
         self._story_of: OrderedDict[str, int] = OrderedDict()
+        self._key_of: OrderedDict[str, int] = OrderedDict()  # an article id's key
         self._idf: OrderedDict[str, float] = OrderedDict()
         self._vectors: OrderedDict[int, list[float]] = OrderedDict()
         self._held: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()  # stems -> articles
@@ -115,17 +116,19 @@ class MilvusReads(Build):
         return np.array([rows[int(k)] for k in keys], dtype=np.float32).reshape(
             len(keys), self.manifest.dimension)
 
+    def _texts(self, keys: Iterable[int]) -> dict[int, str]:
+        """The whole text of each article (by key) that has one: one query."""
+        parts: dict[int, list[tuple[int, str]]] = {}
+        keys = sorted({int(k) for k in keys})
+        for row in self._query(self.texts_name, f"article in {keys}", ["article", "part", "text"]
+                               ) if keys else []:
+            parts.setdefault(int(row["article"]), []).append((row["part"], row["text"]))
+        return {key: "".join(text for _, text in sorted(found)) for key, found in parts.items()}
+
     def _articles(self, expression: str, text: bool = False) -> dict[int, Article]:
         rows = self._query(self.articles_name, expression, _ARTICLE)
-        texts: dict[int, list[tuple[int, str]]] = {}
-        if text and rows:
-            for row in self._query(self.texts_name,
-                                   f"article in {[int(r['key']) for r in rows]}",
-                                   ["article", "part", "text"]):
-                texts.setdefault(int(row["article"]), []).append((row["part"], row["text"]))
-        return {int(r["key"]): _article(r, "".join(t for _, t in sorted(texts.get(int(r["key"]),
-                                                                                  []))))
-                for r in rows}
+        texts = self._texts(int(r["key"]) for r in rows) if text else {}
+        return {int(r["key"]): _article(r, texts.get(int(r["key"]), "")) for r in rows}
 
     def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None
                  ) -> dict[int, tuple[Passage, Article]]:
@@ -137,6 +140,7 @@ class MilvusReads(Build):
             return {}
         rows = self._query(self.passages_name, f"pid in {ids}", _SHOWN)
         self._keep(self._vectors, ((int(r["pid"]), r["vector"]) for r in rows), KEPT)
+        self._keep(self._key_of, ((r["article_id"], int(r["article"])) for r in rows), KEPT)
         found = {}
         for r in rows:
             article = _article(r | {"id": r["article_id"]}, "")
@@ -210,9 +214,15 @@ class MilvusReads(Build):
         return []
 
     def excerpts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
+        """One query for the articles whose keys the page's reads gave (two for the others)."""
         ids = sorted({article_id for article_id, _, _ in spans})
-        texts = {a.id: a.text for a in self._articles(f"id in {json.dumps(ids)}",
-                                                      text=True).values()}
+        with self._lock:
+            keys = {aid: self._key_of[aid] for aid in ids if aid in self._key_of}
+        found = self._texts(keys.values())
+        texts = {aid: found.get(key, "") for aid, key in keys.items()}
+        if missing := [aid for aid in ids if aid not in keys]:
+            texts.update((a.id, a.text) for a in self._articles(f"id in {json.dumps(missing)}",
+                                                                text=True).values())
         return [texts.get(article_id, "")[start:end] for article_id, start, end in spans]
 
     def article(self, article_id: str) -> Article | None:

@@ -3,12 +3,13 @@ local index gives them (reads.py: the reads by id)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import threading
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from indexer.filters import Filters
-from indexer.retrieval.backend import Described, Ranked
+from indexer.retrieval.backend import Described, Lists, Ranked
 from indexer.retrieval.milvus.client import (
     K1,
     SEEN,
@@ -35,6 +36,32 @@ def _bm25(hits: Sequence[Any]) -> list[Any]:
     return [h for h in hits if h["distance"] > 0]
 
 
+def at_once(asks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Each ask's answer, asked side by side: the first in this thread, each other in a thread
+    of its own (real threads where gevent serves: it leaves threads unpatched; a pool's queue it
+    would patch). The first exception raised is raised here, once all have ended."""
+    found: dict[str, Any] = {}
+    failed: list[BaseException] = []
+
+    def ask(name: str) -> None:
+        try:
+            found[name] = asks[name]()
+        except BaseException as exc:  # noqa: BLE001 - raised again below, in the caller
+            failed.append(exc)
+
+    names = list(asks)
+    threads = [threading.Thread(target=ask, args=(name,), daemon=True) for name in names[1:]]
+    for thread in threads:
+        thread.start()
+    if names:
+        ask(names[0])
+    for thread in threads:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return found
+
+
 class MilvusBuild(MilvusReads):
     """One build in Milvus, opened, with the searches that find candidates."""
 
@@ -43,6 +70,7 @@ class MilvusBuild(MilvusReads):
         self._keep(self._seen, ((pid, (e["article"], e["story"], e["day"], e["article_id"],
                                        e["copies"] > 0)) for pid, e in entities), SEEN)
         self._keep(self._story_of, ((e["article_id"], e["story"]) for _, e in entities), SEEN)
+        self._keep(self._key_of, ((e["article_id"], e["article"]) for _, e in entities), SEEN)
 
     _FOUND = ["article", "story", "day", "article_id", "copies"]
 
@@ -103,6 +131,23 @@ class MilvusBuild(MilvusReads):
             np.sort(np.array([h["key"] for h in _bm25(hits)], dtype=np.int64))
             for hits in found[1:]])], HELD)
         return self._ranked(_bm25(found[0])[:depth], "key")
+
+    def retrieve(self, vector: np.ndarray | None, stems: Sequence[str] | None, depth: int,
+                 filters: Filters, ordered: bool = True, articles: bool = True) -> Lists:
+        """The lists asked at once, with the stems' IDF that the matching set and the page
+        read next: a search waits for the slowest of these calls, not for their sum."""
+        asks: dict[str, Callable[[], Any]] = {}
+        if vector is not None:
+            asks["semantic"] = lambda: self.semantic(vector, depth, filters)
+        if stems is not None:
+            asks["keyword"] = lambda: self.keyword(stems, depth, filters, ordered)
+            if articles:
+                asks["articles"] = lambda: self.article_keyword(stems, depth, filters)
+            if stems:
+                asks["idf"] = lambda: self.idf(list(dict.fromkeys(stems)))
+        found = at_once(asks)
+        found.pop("idf", None)
+        return Lists(**found)
 
     def similar(self, vector: np.ndarray, bar: float, filters: Filters) -> Ranked:
         """A range search: every passage above bar, up to MATCH_DEPTH of them."""
