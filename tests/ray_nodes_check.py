@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers import ALEPPO_QUESTION, ROOT, free_port, start_milvus, stop_milvus  # noqa: E402
@@ -62,6 +64,12 @@ def main() -> None:
         found["same"] = [shown(local.search(q, 5)) == shown(remote.search(q, 5))
                          and local.search(q, 5).matching == remote.search(q, 5).matching
                          for q in QUESTIONS]
+        from indexer.terms import analyse
+
+        stems = sorted({s for q in QUESTIONS for s in analyse(q)})  # the shards' sums, read
+        found["idf_same"] = np.allclose(
+            [local._current().idf(stems)[s] for s in stems],
+            [remote._current().idf(stems)[s] for s in stems], rtol=0, atol=1e-9)
         found["health"] = [{k: s.health()[k] for k in ("articles", "passages", "outlets")}
                            for s in (local, remote)]
         found["sources"] = local.sources() == remote.sources()

@@ -91,6 +91,7 @@ def test_two_ray_nodes_build_straight_into_milvus(tmp_path):
     assert "skipped" in found["out"] and "duplicate article id 'csv-1'" in found["out"]
     assert not found["folder_made"]
     assert found["same"] == [True] * 6
+    assert found["idf_same"]  # the terms' counts summed on both nodes as a local build counts
     assert found["health"][0] == found["health"][1] and found["sources"]
 
 

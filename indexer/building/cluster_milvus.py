@@ -1,9 +1,9 @@
 """A build on a Ray cluster written straight into Milvus: the archive is read twice by the
 cluster's tasks (cluster_stories.survey, then embedding), and the actors that embed write the
-rows themselves; the terms' passage counts are summed by a group-by and written from the
-cluster too. The machine running `index` lists the files, creates the collections, receives
-reports and counts, and moves the alias once all is written: no article, passage or vector
-passes through it, and it loads no model.
+rows themselves; the terms' passage counts are summed as they come by actors that each hold a
+share of the vocabulary, and written from the cluster too. The machine running `index` lists the
+files, creates the collections, receives reports and counts, and moves the alias once all is
+written: no article, passage or vector passes through it, and it loads no model.
 
 Threads and entities are the local index's alone (they need every article at once: an index
 folder); a build into Milvus has none, and says so.
@@ -51,13 +51,33 @@ class ClusterBuild:
     nodes: int  # Ray nodes whose actors wrote rows
 
 
+class _TermShard:
+    """A running sum of the passage counts of the terms that fall to it (term % shards): what
+    the object store holds of the counts is one batch's in flight, not every batch's."""
+
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()
+
+    def add(self, terms: np.ndarray, counts: np.ndarray) -> None:
+        self.counts.update(dict(zip(terms.tolist(), counts.tolist())))
+
+    def write(self, uri: str, name: str) -> int:
+        """Its sums written to the terms collection; how many terms."""
+        from pymilvus import MilvusClient
+
+        rows = [{"term": int(t), "passages": int(n), "placeholder": [0.0, 0.0]}
+                for t, n in self.counts.items()]
+        insert(MilvusClient(uri=uri, timeout=120), name, rows)
+        return len(rows)
+
+
 class _EmbedAndWrite:
     """One actor: the model loaded once, a Milvus client; batches of keyed articles chunked,
-    embedded and written as rows; what it returns: the batch's terms' passage counts, and one
-    row (term -1) of its counts and node."""
+    embedded and written as rows, the batch's terms' passage counts added to the term shards;
+    what it returns: one row of the batch's counts and its node."""
 
     def __init__(self, model: str, precision: str, threads: int, gpu: bool, max_words: int,
-                 overlap: int, uri: str, base: str, known: list):
+                 overlap: int, uri: str, base: str, known: list, shards: list):
         import ray
         from pymilvus import MilvusClient
 
@@ -68,6 +88,7 @@ class _EmbedAndWrite:
         self.client = MilvusClient(uri=uri, timeout=120)
         self.stories, self.skipped = ray.get(known[0])  # a reference in a list: not resolved
         self.node = ray.get_runtime_context().get_node_id()
+        self.shards = shards
 
     def __call__(self, batch: dict) -> dict:
         todo = [(int(k), pickle.loads(i)) for k, i in zip(batch["key"], batch["item"])
@@ -94,23 +115,22 @@ class _EmbedAndWrite:
             at += len(passages)
         for kind, found in rows.items():
             insert(self.client, f"{self.base}__{kind}", found)
-        terms = sorted(held)
-        return {"term": np.array([*terms, -1], dtype=np.int64),
-                "n": np.array([*(held[t] for t in terms), len(todo)], dtype=np.int64),
-                "passages": np.array([0] * len(terms) + [len(rows["passages"])], np.int64),
-                "about": np.array([""] * len(terms) + [
-                    f"{self.node} {self.embedder.passage_precision}"], dtype=object)}
+        self._count(held)
+        return {"articles": np.array([len(todo)], dtype=np.int64),
+                "passages": np.array([len(rows["passages"])], dtype=np.int64),
+                "about": np.array([f"{self.node} {self.embedder.passage_precision}"],
+                                  dtype=object)}
 
+    def _count(self, held: Counter) -> None:
+        """The batch's counts added to the shards, and waited for: a slow shard slows the
+        actors rather than piling counts up in the object store."""
+        import ray
 
-def _write_terms(batch: dict, uri: str, name: str) -> dict:
-    """A batch of summed term counts written to the terms collection."""
-    from pymilvus import MilvusClient
-
-    client = MilvusClient(uri=uri, timeout=120)
-    rows = [{"term": int(t), "passages": int(n), "placeholder": [0.0, 0.0]}
-            for t, n in zip(batch["term"], batch["sum(n)"])]
-    insert(client, name, rows)
-    return {"written": np.array([len(rows)], dtype=np.int64)}
+        terms = np.array(sorted(held), dtype=np.int64)
+        counts = np.array([held[t] for t in terms.tolist()], dtype=np.int64)
+        share = terms % len(self.shards)
+        ray.get([shard.add.remote(terms[share == i], counts[share == i])
+                 for i, shard in enumerate(self.shards) if (share == i).any()])
 
 
 def _report(found: Archive, reports, listing, report: ReadReport) -> None:  # noqa: ANN001
@@ -191,25 +211,31 @@ def _embed_and_write(read, cluster: RayCluster, names: dict, address: MilvusAddr
     from ray.data import ActorPoolStrategy
 
     known = ray.put((found.stories, {key for key, *_ in found.skipped}))
+    # No CPU asked: they wait on messages; spread, so no one machine holds the vocabulary.
+    shards = [ray.remote(_TermShard).options(num_cpus=0, scheduling_strategy="SPREAD").remote()
+              for _ in range(max(2, cluster.actors))]
     written = read.map_batches(
         _EmbedAndWrite, batch_size=32, batch_format="numpy",
         fn_constructor_kwargs={"model": model, "precision": precision,
                                "threads": cluster.cpus_each, "gpu": bool(cluster.gpus),
                                "max_words": max_words, "overlap": overlap,
                                "uri": address.uri, "base": names["passages"].removesuffix(
-                                   "__passages"), "known": [known]},
+                                   "__passages"), "known": [known], "shards": shards},
         # Less than the CPUs the actor's threads use: the reading tasks before it in the
         # stream need one too, or an actor holding every CPU waits on them for ever.
         # One batch in flight an actor: a batch goes to the actor free for it, not queued
         # behind the first actor that started.
         compute=ActorPoolStrategy(size=cluster.actors, max_tasks_in_flight_per_actor=1),
         num_cpus=max(0.5, cluster.cpus_each - 1),
-        num_gpus=1 if cluster.gpus else 0).materialize()
-    summary = written.filter(expr="term < 0").take_all()
-    written.filter(expr="term >= 0").groupby("term").sum("n").map_batches(
-        _write_terms, batch_format="numpy",
-        fn_kwargs={"uri": address.uri, "name": names["terms"]}).materialize()
-    about = [r["about"].split(" ") for r in summary]
+        num_gpus=1 if cluster.gpus else 0)
+    try:
+        written = written.take_all()
+        ray.get([shard.write.remote(address.uri, names["terms"]) for shard in shards])
+    finally:
+        for shard in shards:
+            ray.kill(shard)
+    about = [r["about"].split(" ") for r in written]
     made = {precision for _, precision in about}
-    return ((sum(int(r["n"]) for r in summary), sum(int(r["passages"]) for r in summary)),
+    return ((sum(int(r["articles"]) for r in written),
+             sum(int(r["passages"]) for r in written)),
             len({node for node, _ in about}), made.pop() if len(made) == 1 else "mixed")
