@@ -73,7 +73,8 @@ def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
 def test_two_ray_nodes_build_straight_into_milvus(tmp_path):
     """A head and a second node started with `ray start`: the build reads, embeds and writes on
     both, the machine running `index` makes no index folder, and Milvus answers as a local
-    build of the same archive does (syndicated copies, counts, outlets)."""
+    build of the same archive does (syndicated copies, counts, outlets); an update on the
+    cluster writes what changed and answers as a local build of the changed archive."""
     archive = isolated_archive(tmp_path)
     shutil.copytree(DATA / "syndicated", archive / "syndicated")
     (archive / "again.jsonl").write_text('{"id": "csv-1", "title": "A second csv-1", '
@@ -93,6 +94,18 @@ def test_two_ray_nodes_build_straight_into_milvus(tmp_path):
     assert found["same"] == [True] * 6
     assert found["idf_same"]  # the terms' counts summed on both nodes as a local build counts
     assert found["health"][0] == found["health"][1] and found["sources"]
+    # The archive changed, then updated on the cluster: only what differs is written, and
+    # Milvus answers as a local build of the changed archive does (by meaning: milvus-lite
+    # weighs BM25 within each stored segment), the new copy shown with its story.
+    assert found["update_exit"] == 0, found["update_err"]
+    assert "6 articles added, 1 changed (re-embedded), 3 removed" in found["update_out"], \
+        found["update_out"]
+    assert "written from" in found["update_out"] and not found["folder_made"]
+    updated = found["updated"]
+    assert updated["same"] == [True] * 6 and updated["idf_same"]
+    assert updated["health"][0] == updated["health"][1]
+    assert updated["storm"][0] == updated["storm"][1] and "storm-late" in updated["storm"][1]
+    assert found["milvus_exit"] is None  # Milvus served throughout
 
 
 def test_a_failure_on_the_cluster_is_one_clear_error():

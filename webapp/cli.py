@@ -174,12 +174,13 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
                        f"actor{'s' * (cluster.actors > 1)} on Ray", err=True)
         if address is not None and store_kind is None and not update:
             store_kind = "flat"  # Milvus is fed the embedders' vectors, not reconstructions
-        before = _built_before(index_dir) if update and address is not None else None
         read_options = ReadOptions(follow_links, max_file_size, max_article_size)
-        if cluster is not None and address is not None and not update:
+        if cluster is not None and address is not None and \
+                not (update and _has_build(index_dir)):  # the cluster writes: no folder
             build_on_cluster(list(paths), address, cluster, model, precision, read_options,
-                             find_entities)
+                             find_entities, update)
             return _check_watches(index_dir, model, backend)
+        before = _built_before(index_dir) if update and address is not None else None
         _run_build(list(paths), index_dir, model, update, store_kind=store_kind,
                    nprobe=nprobe, precision=precision, cluster=cluster,
                    entities=find_entities or None, read_options=read_options)
@@ -192,6 +193,14 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
     _check_watches(index_dir, model, backend)
 
 
+def _has_build(index_dir: Path) -> bool:
+    try:
+        current_build(index_dir)
+        return True
+    except IndexNotFoundError:
+        return False
+
+
 def _built_before(index_dir: Path) -> Path:
     """The index folder's build that an update through Milvus starts from."""
     try:
@@ -199,8 +208,8 @@ def _built_before(index_dir: Path) -> Path:
     except IndexNotFoundError as exc:
         raise IndexNotFoundError(f"{exc}. An update through Milvus is made in the index folder "
                                  "the build was made in (--index-dir); a build on a Ray cluster "
-                                 "into Milvus (--ray --backend, no folder) is updated by "
-                                 "building it again") from None
+                                 "into Milvus (--ray --backend, no folder) is updated with "
+                                 "--ray too") from None
 
 
 def _check_watches(index_dir: Path, model: str, backend: str) -> None:

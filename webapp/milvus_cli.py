@@ -1,5 +1,5 @@
 """The CLI's builds into Milvus: a local build copied or its update written, and a build on a
-Ray cluster written straight from the cluster."""
+Ray cluster written straight from the cluster, or its update."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from indexer.building.cluster_milvus import build_into_milvus
+from indexer.building.cluster_update import ClusterUpdate, update_on_cluster
 from indexer.building.ray_cluster import RayCluster, stop_ray
 from indexer.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from indexer.errors import IndexerError
@@ -48,15 +49,20 @@ def copy_to_milvus(index_dir: Path, address: MilvusAddress, before: Path | None)
 
 
 def build_on_cluster(paths: list[Path], address: MilvusAddress, cluster: RayCluster, model: str,
-                     precision: str | None, options: ReadOptions, entities: bool) -> None:
-    """Build the archive on the cluster straight into Milvus (building/cluster_milvus.py)."""
+                     precision: str | None, options: ReadOptions, entities: bool,
+                     update: bool = False) -> None:
+    """Build the archive on the cluster straight into Milvus (building/cluster_milvus.py), or
+    update the build it wrote there (building/cluster_update.py)."""
     if entities:
         raise IndexerError("--entities needs an index folder: a build on a Ray cluster into "
                            "Milvus has no entities (nor threads); build without --ray, or "
                            "without --entities")
-    click.echo(f"Building {', '.join(map(str, paths))} on the Ray cluster into {address} with "
-               f"{model}", err=True)
+    click.echo(f"{'Updating' if update else 'Building'} {address} on the Ray cluster from "
+               f"{', '.join(map(str, paths))} with {model}", err=True)
     try:
+        if update:
+            return _updated(update_on_cluster(paths, address, cluster, model, options,
+                                              progress=True), address)
         built = build_into_milvus(paths, address, cluster, model, DEFAULT_MAX_WORDS,
                                   DEFAULT_OVERLAP, precision or "int8", options, progress=True)
     except KeyboardInterrupt:
@@ -69,3 +75,15 @@ def build_on_cluster(paths: list[Path], address: MilvusAddress, cluster: RayClus
     click.echo(f"Wrote {count_of(m.passages, 'passage')} ({m.precision}) from "
                f"{count_of(built.nodes, 'Ray node')} in {m.build_seconds:.1f} s to "
                f"{built.collection}; it is now the index served as {address}")
+
+
+def _updated(u: ClusterUpdate, address: MilvusAddress) -> None:
+    m = u.manifest
+    echo_read(u.report, m.articles)
+    click.echo(f"Updated {address} on the cluster in {m.build_seconds:.1f} s: "
+               f"{count_of(m.updated['added'], 'article')} added, {m.updated['changed']} "
+               f"changed (re-embedded), {m.updated['removed']} removed; "
+               f"{count_of(u.passages_deleted, 'passage')} deleted, {u.passages_written} "
+               f"written from {count_of(u.nodes, 'Ray node')}, "
+               f"{count_of(u.moved, 'article')} moved to another story, "
+               f"{count_of(u.terms, 'term count')} moved; {m.passages} passages in all")

@@ -34,6 +34,7 @@ from indexer.reading.report import ReadOptions, ReadReport
 from indexer.retrieval.milvus.client import MilvusAddress, connect, reason
 from indexer.retrieval.milvus.rows import article_row, passage_row, text_rows
 from indexer.retrieval.milvus.schema import KINDS, schemas
+from indexer.retrieval.milvus.sync import count_terms
 from indexer.retrieval.milvus.upload import (GRACE_SECONDS, _drop, _drop_old_builds, _publish,
                                              insert)
 from indexer.storage.manifest import Manifest
@@ -61,14 +62,50 @@ class _TermShard:
     def add(self, terms: np.ndarray, counts: np.ndarray) -> None:
         self.counts.update(dict(zip(terms.tolist(), counts.tolist())))
 
-    def write(self, uri: str, name: str) -> int:
-        """Its sums written to the terms collection; how many terms."""
+    def write(self, uri: str, name: str, moved: bool) -> int:
+        """Its sums written to the terms collection (moved: added to the counts there, as an
+        update moves them); how many terms."""
         from pymilvus import MilvusClient
 
-        rows = [{"term": int(t), "passages": int(n), "placeholder": [0.0, 0.0]}
-                for t, n in self.counts.items()]
-        insert(MilvusClient(uri=uri, timeout=120), name, rows)
-        return len(rows)
+        client = MilvusClient(uri=uri, timeout=120)
+        if moved:
+            return count_terms(client, name, self.counts)
+        insert(client, name, [{"term": int(t), "passages": int(n), "placeholder": [0.0, 0.0]}
+                              for t, n in self.counts.items()])
+        return len(self.counts)
+
+
+def add_counts(shards: list, held: Counter) -> None:
+    """Counts (term number -> passages, negative for passages deleted) added to the shards, and
+    waited for: a slow shard slows the writers rather than piling counts up in the object
+    store."""
+    import ray
+
+    terms = np.array(sorted(held), dtype=np.int64)
+    counts = np.array([held[t] for t in terms.tolist()], dtype=np.int64)
+    share = terms % len(shards)
+    ray.get([shard.add.remote(terms[share == i], counts[share == i])
+             for i, shard in enumerate(shards) if (share == i).any()])
+
+
+def term_shards(cluster: RayCluster) -> list:
+    """The actors that sum the terms' counts. No CPU asked: they wait on messages; spread, so
+    no one machine holds the vocabulary."""
+    import ray
+
+    return [ray.remote(_TermShard).options(num_cpus=0, scheduling_strategy="SPREAD").remote()
+            for _ in range(max(2, cluster.actors))]
+
+
+def write_terms(shards: list, uri: str, name: str, moved: bool = False) -> int:
+    """The shards' sums written (see _TermShard.write), then the shards ended; how many."""
+    import ray
+
+    try:
+        return sum(ray.get([shard.write.remote(uri, name, moved) for shard in shards]))
+    finally:
+        for shard in shards:
+            ray.kill(shard)
 
 
 class _EmbedAndWrite:
@@ -86,13 +123,16 @@ class _EmbedAndWrite:
         self.embedder.load_passage_model()
         self.max_words, self.overlap, self.base = max_words, overlap, base
         self.client = MilvusClient(uri=uri, timeout=120)
-        self.stories, self.skipped = ray.get(known[0])  # a reference in a list: not resolved
+        # A reference in a list: not resolved. keys: the articles to write (by the survey's
+        # key) with their keys in Milvus; None: all, under the survey's keys.
+        self.stories, self.skipped, self.keys = ray.get(known[0])
         self.node = ray.get_runtime_context().get_node_id()
         self.shards = shards
 
     def __call__(self, batch: dict) -> dict:
-        todo = [(int(k), pickle.loads(i)) for k, i in zip(batch["key"], batch["item"])
-                if k >= 0 and int(k) not in self.skipped]
+        todo = [(int(k) if self.keys is None else self.keys[int(k)], pickle.loads(i))
+                for k, i in zip(batch["key"], batch["item"]) if k >= 0 and int(k) not in
+                self.skipped and (self.keys is None or int(k) in self.keys)]
         chunked = [(k, a, chunk_article(a, self.max_words, self.overlap)) for k, a in todo]
         texts = [embedding_text(a.title, p.text) for _, a, ps in chunked for p in ps]
         vectors = self.embedder.encode(texts) if texts else np.zeros((0, 1), np.float32)
@@ -115,23 +155,11 @@ class _EmbedAndWrite:
             at += len(passages)
         for kind, found in rows.items():
             insert(self.client, f"{self.base}__{kind}", found)
-        self._count(held)
+        add_counts(self.shards, held)
         return {"articles": np.array([len(todo)], dtype=np.int64),
                 "passages": np.array([len(rows["passages"])], dtype=np.int64),
                 "about": np.array([f"{self.node} {self.embedder.passage_precision}"],
                                   dtype=object)}
-
-    def _count(self, held: Counter) -> None:
-        """The batch's counts added to the shards, and waited for: a slow shard slows the
-        actors rather than piling counts up in the object store."""
-        import ray
-
-        terms = np.array(sorted(held), dtype=np.int64)
-        counts = np.array([held[t] for t in terms.tolist()], dtype=np.int64)
-        share = terms % len(self.shards)
-        ray.get([shard.add.remote(terms[share == i], counts[share == i])
-                 for i, shard in enumerate(self.shards) if (share == i).any()])
-
 
 def _report(found: Archive, reports, listing, report: ReadReport) -> None:  # noqa: ANN001
     """What reading skipped, in order (tasks' rows, then the listing's last), and the later
@@ -147,18 +175,12 @@ def _report(found: Archive, reports, listing, report: ReadReport) -> None:  # no
                     "must be unique; the first was indexed")
 
 
-def build_into_milvus(paths: Sequence[Path], address: MilvusAddress, cluster: RayCluster,
-                      model: str, max_words: int, overlap: int, precision: str = "int8",
-                      options: ReadOptions = ReadOptions(), progress: bool = False,
-                      grace: float = GRACE_SECONDS) -> ClusterBuild:
-    """Build the archive at paths into new Milvus collections on the cluster, then move the
-    alias to them: the build served before keeps serving until then, and a failure leaves it
-    served (and drops what was written)."""
+def surveyed(paths: Sequence[Path], address: MilvusAddress, cluster: RayCluster,
+             options: ReadOptions, progress: bool) -> tuple[object, Archive, ReadReport]:
+    """Pass one (cluster_stories.survey): the archive's dataset of keyed rows, what the survey
+    found, and what reading skipped; EmptyArchiveError when it holds no article."""
     import ray
 
-    started = time.perf_counter()
-    client = connect(address)
-    dimension = Embedder(model, precision=precision).dimension  # read from its files, not loaded
     items, listing = cluster.items([Path(p) for p in paths], options)
     report, read = ReadReport(), None
     if items:
@@ -172,6 +194,20 @@ def build_into_milvus(paths: Sequence[Path], address: MilvusAddress, cluster: Ra
         raise EmptyArchiveError(f"no articles found in {', '.join(map(printable, paths))} "
                                 f"({report.files} files read, {report.skip_count} skipped): "
                                 f"nothing was changed in {address}")
+    return read, found, report
+
+
+def build_into_milvus(paths: Sequence[Path], address: MilvusAddress, cluster: RayCluster,
+                      model: str, max_words: int, overlap: int, precision: str = "int8",
+                      options: ReadOptions = ReadOptions(), progress: bool = False,
+                      grace: float = GRACE_SECONDS) -> ClusterBuild:
+    """Build the archive at paths into new Milvus collections on the cluster, then move the
+    alias to them: the build served before keeps serving until then, and a failure leaves it
+    served (and drops what was written)."""
+    started = time.perf_counter()
+    client = connect(address)
+    dimension = Embedder(model, precision=precision).dimension  # read from its files, not loaded
+    read, found, report = surveyed(paths, address, cluster, options, progress)
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"{time.time_ns() % 1_000_000_000:09d}"
     names = {kind: f"{address.name}__{stamp}__{kind}" for kind in KINDS}
     try:
@@ -179,8 +215,12 @@ def build_into_milvus(paths: Sequence[Path], address: MilvusAddress, cluster: Ra
             client.create_collection(names[kind], schema=schema, index_params=index)
         if progress:
             say(f"Embedding and writing to Milvus with {cluster.actors} actors on Ray")
-        counts, nodes, made = _embed_and_write(read, cluster, names, address, found, model,
-                                               precision, max_words, overlap)
+        shards = term_shards(cluster)
+        counts, nodes, made = embed_and_write(
+            read, cluster, names["passages"].removesuffix("__passages"), address.uri,
+            (found.stories, {key for key, *_ in found.skipped}, None), shards, model,
+            precision, max_words, overlap)
+        write_terms(shards, address.uri, names["terms"])
         manifest = Manifest(model=model, dimension=dimension, max_words=max_words,
                             overlap=overlap, articles=counts[0], passages=counts[1],
                             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -202,38 +242,29 @@ def build_into_milvus(paths: Sequence[Path], address: MilvusAddress, cluster: Ra
     return ClusterBuild(names["passages"], manifest, report, nodes)
 
 
-def _embed_and_write(read, cluster: RayCluster, names: dict, address: MilvusAddress,  # noqa: ANN001
-                     found: Archive, model: str, precision: str, max_words: int,
-                     overlap: int) -> tuple[tuple[int, int], int, str]:
-    """Pass two: the actors embed and write; the terms' counts summed and written. ((articles,
-    passages) written, the nodes that wrote, the vectors' precision)."""
+def embed_and_write(read, cluster: RayCluster, base: str, uri: str, known: tuple,  # noqa: ANN001
+                    shards: list, model: str, precision: str, max_words: int, overlap: int
+                    ) -> tuple[tuple[int, int], int, str]:
+    """Pass two: the actors embed and write the articles (known: the stories by key, the
+    survey's keys skipped, and the keys written, see _EmbedAndWrite), adding their terms'
+    counts to the shards. ((articles, passages) written, the nodes that wrote, the vectors'
+    precision)."""
     import ray
     from ray.data import ActorPoolStrategy
 
-    known = ray.put((found.stories, {key for key, *_ in found.skipped}))
-    # No CPU asked: they wait on messages; spread, so no one machine holds the vocabulary.
-    shards = [ray.remote(_TermShard).options(num_cpus=0, scheduling_strategy="SPREAD").remote()
-              for _ in range(max(2, cluster.actors))]
     written = read.map_batches(
         _EmbedAndWrite, batch_size=32, batch_format="numpy",
         fn_constructor_kwargs={"model": model, "precision": precision,
                                "threads": cluster.cpus_each, "gpu": bool(cluster.gpus),
-                               "max_words": max_words, "overlap": overlap,
-                               "uri": address.uri, "base": names["passages"].removesuffix(
-                                   "__passages"), "known": [known], "shards": shards},
+                               "max_words": max_words, "overlap": overlap, "uri": uri,
+                               "base": base, "known": [ray.put(known)], "shards": shards},
         # Less than the CPUs the actor's threads use: the reading tasks before it in the
         # stream need one too, or an actor holding every CPU waits on them for ever.
         # One batch in flight an actor: a batch goes to the actor free for it, not queued
         # behind the first actor that started.
         compute=ActorPoolStrategy(size=cluster.actors, max_tasks_in_flight_per_actor=1),
         num_cpus=max(0.5, cluster.cpus_each - 1),
-        num_gpus=1 if cluster.gpus else 0)
-    try:
-        written = written.take_all()
-        ray.get([shard.write.remote(address.uri, names["terms"]) for shard in shards])
-    finally:
-        for shard in shards:
-            ray.kill(shard)
+        num_gpus=1 if cluster.gpus else 0).take_all()
     about = [r["about"].split(" ") for r in written]
     made = {precision for _, precision in about}
     return ((sum(int(r["articles"]) for r in written),

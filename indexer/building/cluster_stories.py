@@ -37,12 +37,12 @@ def keyed(row: dict, options: Any, cwd: bytes) -> Iterator[dict]:
 
 
 def _profiles(batch: dict) -> dict:
-    """Each article's key, id, origin, day, outlet, language and MinHash signature (empty for
-    one without a body); a report row keeps its item."""
+    """Each article's key, id, content hash, origin, day, outlet, language and MinHash
+    signature (empty for one without a body); a report row keeps its item."""
     from datasketch import MinHash
 
-    out: dict[str, list] = {k: [] for k in ("key", "id", "origin", "day", "source", "language",
-                                            "sig", "item")}
+    out: dict[str, list] = {k: [] for k in ("key", "id", "hash", "origin", "day", "source",
+                                            "language", "sig", "item")}
     for key, item in zip(batch["key"], batch["item"]):
         article = pickle.loads(item) if key >= 0 else None
         words = _words(article.text) if article else []
@@ -53,6 +53,7 @@ def _profiles(batch: dict) -> dict:
             signature = minhash.hashvalues.astype(np.uint64).tobytes()
         day = day_of(article.date) if article else None
         for name, value in (("key", int(key)), ("id", article.id if article else ""),
+                            ("hash", article.content_hash if article else ""),
                             ("origin", article.origin if article else ""),
                             ("day", day.toordinal() if day else -1),
                             ("source", article.source if article else ""),
@@ -130,6 +131,7 @@ class Archive:
     languages: Counter = field(default_factory=Counter)
     oldest: float = float("nan")
     newest: float = float("nan")
+    profiles: Any = None  # the articles read (key, id, hash...): a dataset on the cluster
 
     def outlets(self) -> list[tuple[str, int]]:
         """The outlets with their article counts, largest first, as the local index lists them
@@ -167,6 +169,8 @@ def survey(read: Any) -> tuple[Archive, Any]:
     pairs = articles.flat_map(_bands, fn_kwargs={"dropped": dropped}).groupby("band") \
         .map_groups(_pairs, batch_format="numpy")
     found.stories = _stories((int(r["a"]), int(r["b"])) for r in pairs.take_all())
+    found.profiles = articles.filter(lambda row: row["key"] not in dropped) if dropped \
+        else articles
     return found, profiles.filter(expr="key < 0")
 
 

@@ -141,12 +141,13 @@ class MetadataReader:
         return self._has_column("story")  # without: each article is its own story
 
     def story_copies(self, article_id: str) -> list[Article]:
-        """The other articles of this article's story (its syndicated copies), oldest first."""
+        """The other articles of this article's story (its syndicated copies), oldest first, then
+        by id (not by the order of reading: an update lists them as a rebuild does)."""
         if not self._has_stories():
             return []
         rows = self._conn().execute(
             f"SELECT {self._columns(_HEADER_COLUMNS)} FROM articles a WHERE a.story ="
-            " (SELECT story FROM articles WHERE id = ?) AND a.id != ? ORDER BY a.date, a.rowid",
+            " (SELECT story FROM articles WHERE id = ?) AND a.id != ? ORDER BY a.date, a.id",
             (article_id, article_id)).fetchall()
         return [Article(*row) for row in rows]
 

@@ -80,8 +80,10 @@ def connect(address: MilvusAddress) -> Any:
     # errors it raises say the same, and ours name what to do. Set once it is imported.
     for name in ("pymilvus", "pymilvus.decorators"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    # A channel of its own: pymilvus shares one between a process's clients of an address, and
+    # once milvus-lite has dropped it (GOAWAY, too_many_pings), a new client failed to recover it.
     try:
-        return MilvusClient(uri=address.uri, timeout=10)
+        return MilvusClient(uri=address.uri, timeout=10, dedicated=True)
     except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds
         raise BackendUnavailableError(f"cannot reach Milvus at {address.uri} ({reason(exc)}): "
                                       "start it, or check --backend") from None

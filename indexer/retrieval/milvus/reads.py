@@ -163,7 +163,7 @@ class MilvusReads(Build):
         rows = self._query(self.articles_name, f"story in {sorted(set(story_of.values()))}",
                            [*_ARTICLE, "story"])
         by_story: dict[int, list[dict]] = {}
-        for row in sorted(rows, key=lambda r: (r["date"], r["key"])):
+        for row in sorted(rows, key=lambda r: (r["date"], r["id"])):  # as the local index
             by_story.setdefault(row["story"], []).append(row)
         return {aid: copies for aid, story in story_of.items()
                 if (copies := [_article(r, "") for r in by_story.get(story, [])

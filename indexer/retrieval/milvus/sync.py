@@ -63,7 +63,7 @@ def update(folder: Path, before: Path, address: MilvusAddress, progress: bool = 
         rewritten = _write(client, base, Rows(new_build, moved), upsert=True)
         change = written[2]
         change.subtract(dropped.held())  # a Counter's "-" would drop the terms lost
-        terms = _count_terms(client, f"{base}__terms", change)
+        terms = count_terms(client, f"{base}__terms", change)
         for kind in ("passages", "articles", "texts", "terms"):
             client.flush(f"{base}__{kind}")
         describe(client, collection, new_build)
@@ -99,7 +99,7 @@ def _write(client: Any, base: str, rows: Rows, upsert: bool) -> tuple[int, int, 
     return len(articles), passages, held
 
 
-def _count_terms(client: Any, collection: str, change: Counter) -> int:
+def count_terms(client: Any, collection: str, change: Counter) -> int:
     """The terms' passage counts moved by change (term number -> passages gained, or lost if
     negative); a term no passage holds any more is deleted. How many terms were written."""
     change = {k: n for k, n in change.items() if n}
