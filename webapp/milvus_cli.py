@@ -80,6 +80,10 @@ def build_on_cluster(paths: list[Path], address: MilvusAddress, cluster: RayClus
 def _updated(u: ClusterUpdate, address: MilvusAddress) -> None:
     m = u.manifest
     echo_read(u.report, m.articles)
+    if not (u.passages_deleted or u.passages_written or u.moved or u.terms):
+        click.echo(f"Updated {address} on the cluster in {m.build_seconds:.1f} s: no article "
+                   f"changed, nothing written; {m.passages} passages in all")
+        return
     click.echo(f"Updated {address} on the cluster in {m.build_seconds:.1f} s: "
                f"{count_of(m.updated['added'], 'article')} added, {m.updated['changed']} "
                f"changed (re-embedded), {m.updated['removed']} removed; "
