@@ -4,6 +4,7 @@ model mismatch, and the engine going away and coming back."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from webapp.cli import main
 
 QUESTIONS = [ALEPPO_QUESTION, "why was the bridge closed", "water for farms", "storm power cut",
              "interest rates", "engine warning grounds the regional plane", "museum", "ZQ-8812"]
+ODD_ID = 'été "2" \\ naïve'
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +47,10 @@ def indexes(milvus, tmp_path_factory, embedder):
     # Headlines with no word to search (stop words only) or no pair of words: no BM25 weight.
     (archive / "bare.jsonl").write_text('{"id": "bare-1", "title": "The", "text": ""}\n'
                                         '{"id": "bare-2", "title": "Flood", "text": ""}\n')
+    # An id outside ASCII, with quotes: Milvus' filter expressions must read it as written.
+    (archive / "odd-id.jsonl").write_text(json.dumps(
+        {"id": ODD_ID, "title": "Glacier walkers", "text": "The glacier walkers of Zermatt "
+         "crossed the ice at dawn, guided by ropes and an old map."}) + "\n")
     folder = tmp_path_factory.mktemp("cluster-index")
     build_index([archive], folder, embedder=embedder)
     address = f"milvus://127.0.0.1:{milvus}/fixtures"
@@ -89,6 +95,9 @@ def test_milvus_answers_as_the_local_index(indexes, embedder):
     assert remote.languages() == local.languages() and ("de", 1) in remote.languages()
     assert [h.article.language for h in remote.search("Hochwasser Hamburg", 1).hits] == ["de"]
     assert remote.health()["articles"] == local.health()["articles"]
+    assert remote.article(ODD_ID) == local.article(ODD_ID) and remote.article(ODD_ID).text
+    assert remote.article_passages(ODD_ID) == local.article_passages(ODD_ID)
+    assert [h.article.id for h in remote.search("glacier walkers Zermatt", 1).hits] == [ODD_ID]
 
 
 def test_a_failed_copy_changes_nothing_and_leaves_no_collection(indexes, monkeypatch):

@@ -19,6 +19,7 @@ from indexer.errors import IndexerError
 from indexer.filters import Filters
 
 SCHEME = "milvus://"
+CONNECT_TRIES = 3  # handshakes tried before a server is called unreachable
 MAX_STRING = 16_000  # characters a string field holds (Milvus counts at most 65,535 bytes)
 BATCH = 500  # rows an insert sends
 KEEP_BUILDS = 2  # the build served and the one before it, as in a local index folder
@@ -82,11 +83,26 @@ def connect(address: MilvusAddress) -> Any:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     # A channel of its own: pymilvus shares one between a process's clients of an address, and
     # once milvus-lite has dropped it (GOAWAY, too_many_pings), a new client failed to recover it.
-    try:
-        return MilvusClient(uri=address.uri, timeout=10, dedicated=True)
-    except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds
-        raise BackendUnavailableError(f"cannot reach Milvus at {address.uri} ({reason(exc)}): "
-                                      "start it, or check --backend") from None
+    # Pings no more often than a gRPC server allows by default (5 minutes), so none is dropped.
+    tries = 1
+    while True:
+        try:
+            return MilvusClient(uri=address.uri, timeout=10, dedicated=True,
+                                grpc_options={"grpc.keepalive_time_ms": 330_000})
+        except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds
+            # A server busy past the handshake's 10 s (writing a build) is asked again; one
+            # that refuses the connection is not.
+            if tries < CONNECT_TRIES and _timed_out(exc):
+                tries += 1
+                continue
+            raise BackendUnavailableError(f"cannot reach Milvus at {address.uri} ({reason(exc)}): "
+                                          "start it, or check --backend") from None
+
+
+def _timed_out(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    code = getattr(cause, "code", None)
+    return callable(code) and getattr(code(), "name", "") == "DEADLINE_EXCEEDED"
 
 
 def reason(exc: Exception) -> str:
@@ -135,8 +151,10 @@ def clip(text: str) -> str:
     return text[:MAX_STRING]
 
 
-def _quoted(values: Iterable[str]) -> str:
-    return "[" + ", ".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
+def literal(value: str | list[str]) -> str:
+    """A string or list of strings as a filter expression writes it: Milvus reads JSON's escapes
+    except \\uXXXX (an id holds no control character: articles.clean_id)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def filter_expression(filters: Filters) -> str:
@@ -148,9 +166,9 @@ def filter_expression(filters: Filters) -> str:
         year, month, day = (filters.until.split("-") + ["99", "99"])[:3]
         parts.append(f"date_key <= {int(year) * 10_000 + int(month) * 100 + int(day)}")
     if filters.sources:
-        parts.append(f"source_key in {_quoted(s.lower() for s in filters.sources)}")
+        parts.append(f"source_key in {literal([s.lower() for s in filters.sources])}")
     if filters.languages:
-        parts.append(f"language in {_quoted(filters.languages)}")
+        parts.append(f"language in {literal(list(filters.languages))}")
     return " and ".join(parts)
 
 

@@ -3,7 +3,6 @@ passages and articles by id that a page, an article and a timeline make."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -22,6 +21,7 @@ from indexer.retrieval.milvus.client import (
     filter_expression,
     guarded,
     held,
+    literal,
     reason,
     served_collection,
 )
@@ -157,7 +157,7 @@ class MilvusReads(Build):
         missing = [aid for aid in ids if aid not in story_of]
         if missing:
             story_of.update((r["id"], r["story"]) for r in self._query(
-                self.articles_name, f"id in {json.dumps(missing)}", ["id", "story"]))
+                self.articles_name, f"id in {literal(missing)}", ["id", "story"]))
         if not story_of:
             return {}
         rows = self._query(self.articles_name, f"story in {sorted(set(story_of.values()))}",
@@ -221,16 +221,16 @@ class MilvusReads(Build):
         found = self._texts(keys.values())
         texts = {aid: found.get(key, "") for aid, key in keys.items()}
         if missing := [aid for aid in ids if aid not in keys]:
-            texts.update((a.id, a.text) for a in self._articles(f"id in {json.dumps(missing)}",
+            texts.update((a.id, a.text) for a in self._articles(f"id in {literal(missing)}",
                                                                 text=True).values())
         return [texts.get(article_id, "")[start:end] for article_id, start, end in spans]
 
     def article(self, article_id: str) -> Article | None:
-        found = self._articles(f"id == {json.dumps(article_id)}", text=True)
+        found = self._articles(f"id == {literal(article_id)}", text=True)
         return next(iter(found.values()), None)
 
     def article_passages(self, article_id: str) -> list[tuple[int, Passage]]:
-        rows = self._query(self.passages_name, f"article_id == {json.dumps(article_id)}",
+        rows = self._query(self.passages_name, f"article_id == {literal(article_id)}",
                            ["pid", "position", "start", "end", "text"])
         return [(int(r["pid"]), Passage(article_id, r["position"], r["start"], r["end"],
                                         r["text"]))
