@@ -1,14 +1,14 @@
 """An update of a build that a Ray cluster wrote into Milvus, made on the cluster and written into
 the collections served: the archive surveyed again (cluster_stories.survey) and joined by article
-id with the articles Milvus holds (read by a task on the cluster), then only what differs is
-written: the rows of removed and changed articles deleted, new and changed articles embedded and
-written by the actors, the articles whose story gained or lost a copy rewritten, the terms'
-counts moved by the term shards. The machine running `index` holds counts and keys (of the
-articles written and of those in stories of several), never an article.
+id with the articles Milvus holds (read by tasks on the cluster, a range of ids each), then only
+what differs is written: the rows of removed and changed articles deleted, new and changed
+articles embedded and written by the actors, the articles whose story gained or lost a copy
+rewritten, the terms' counts moved by the term shards. The machine running `index` holds counts
+and keys (of the articles written and of those in stories of several), never an article.
 
 As with an index folder's update (retrieval/milvus/sync.py), searches during it may miss a
-changed article for a moment and see new ones before the manifest that counts them; the
-searchers start afresh once it is written.
+changed article for a moment and see new ones before the manifest that counts them; the searchers
+start afresh once it is written.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from indexer.building.ray_cluster import RayCluster
 from indexer.errors import IndexerError, IndexNotFoundError
 from indexer.progress import say
 from indexer.reading.report import ReadOptions, ReadReport
-from indexer.retrieval.milvus.client import (MilvusAddress, connect, held, reason,
+from indexer.retrieval.milvus.client import (MilvusAddress, connect, held, literal, reason,
                                              served_collection, term_number)
 from indexer.retrieval.milvus.rows import article_row, passage_row, passage_words
 from indexer.retrieval.milvus.schema import KINDS
@@ -41,6 +41,7 @@ from indexer.terms import analyse
 
 KEPT, NEW, CHANGED, REMOVED = 0, 1, 2, 3  # an article id's status, read against Milvus
 PART = 200  # articles whose rows one query reads (about 10 passages each: under Milvus' limit)
+SCAN_ARTICLES, MAX_SCANS = 250_000, 64  # articles Milvus holds that one task reads, tasks at most
 
 
 @dataclass
@@ -70,12 +71,16 @@ class ClusterUpdate:
     nodes: int
 
 
-def _served(_: dict, uri: str, name: str) -> Iterator[dict]:
-    """Every article Milvus holds of the build: its id, key, content hash and story."""
+def _served(part: dict, uri: str, name: str) -> Iterator[dict]:
+    """Every article Milvus holds of the build whose id is in the part's range (low <= id <
+    high, either end open where None): its id, key, content hash and story."""
     from pymilvus import MilvusClient
 
+    bounds = [f"id >= {literal(part['low'])}" if part["low"] is not None else "",
+              f"id < {literal(part['high'])}" if part["high"] is not None else ""]
     rows = MilvusClient(uri=uri, timeout=120).query_iterator(
-        name, filter="", output_fields=["key", "id", "content_hash", "story"], batch_size=4096)
+        name, filter=" and ".join(b for b in bounds if b),
+        output_fields=["key", "id", "content_hash", "story"], batch_size=4096)
     try:
         while batch := rows.next():
             for r in batch:
@@ -83,6 +88,18 @@ def _served(_: dict, uri: str, name: str) -> Iterator[dict]:
                        "story": int(r["story"])}
     finally:
         rows.close()
+
+
+def _parts(found: Archive) -> list[dict]:
+    """Ranges of ids that cut the archive in parts of about SCAN_ARTICLES (by a sample of its
+    ids), each read from Milvus by a task of its own: ids compare as text alike in Milvus and
+    here (by code point)."""
+    parts = min(MAX_SCANS, max(2, -(-found.articles // SCAN_ARTICLES)))
+    fraction = min(1.0, 100 * parts / max(1, found.articles))
+    ids = sorted({r["id"] for r in found.profiles.select_columns(["id"])
+                  .random_sample(fraction, seed=0).take_all()})
+    cuts = sorted({ids[len(ids) * i // parts] for i in range(1, parts)}) if ids else []
+    return [{"low": low, "high": high} for low, high in zip([None, *cuts], [*cuts, None])]
 
 
 def _read_side(batch: dict) -> dict:
@@ -110,7 +127,8 @@ def _joined(found: Archive, uri: str, articles: str) -> Any:
     """The archive's articles and Milvus' joined by id, on the cluster."""
     import ray
 
-    served = ray.data.from_items([{"part": 0}]).flat_map(
+    parts = _parts(found)
+    served = ray.data.from_items(parts, override_num_blocks=len(parts)).flat_map(
         _served, fn_kwargs={"uri": uri, "name": articles})
     read = found.profiles.select_columns(["id", "key", "hash"]).map_batches(
         _read_side, batch_format="numpy")
