@@ -25,8 +25,9 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 def _read_in_parts(work_dir: Path) -> tuple:
     """A folder read here and by a Ray cluster in parts: (its big file, what each read, their
-    reports)."""
+    reports, why a cluster of too many actors was refused)."""
     from indexer.building.ray_cluster import RayCluster, stop_ray
+    from indexer.errors import IndexerError
     from indexer.reading.readers import read_archive
     from indexer.reading.report import ReadReport
 
@@ -45,8 +46,13 @@ def _read_in_parts(work_dir: Path) -> tuple:
     local_read = [(a, a.origin) for a in read_archive([big.parent], local_report)]
     ray_read = [(a, a.origin) for a in RayCluster(actors=1, part_bytes=1500).read(
         [big.parent], ray_report)]
+    try:  # more actors than the cluster holds: refused, where they waited for room for ever
+        RayCluster(actors=99)
+        refused = ""
+    except IndexerError as exc:
+        refused = str(exc)
     stop_ray()  # the builds that follow start clusters of their own
-    return big, local_read, ray_read, local_report, ray_report
+    return big, local_read, ray_read, (local_report, ray_report), refused
 
 
 def main(archive: str, work: str) -> None:
@@ -60,7 +66,8 @@ def main(archive: str, work: str) -> None:
     milvus = start_milvus(work_dir / "milvus", port)
     address = f"milvus://127.0.0.1:{port}/viaray"
     try:
-        big, local_read, ray_read, local_report, ray_report = _read_in_parts(work_dir)
+        big, local_read, ray_read, (local_report, ray_report), refused = \
+            _read_in_parts(work_dir)
         ray = cli("index", archive, "--index-dir", str(work_dir / "ray"), "--ray", "--actors",
                   "2")
         plain = cli("index", archive, "--index-dir", str(work_dir / "plain"))
@@ -102,7 +109,8 @@ def main(archive: str, work: str) -> None:
             "source": hit.article.source, "passage": hit.passage.text,
             "late": late.article.id, "parts": len(parts(big, 1500) or []),
             "parts_equal": ray_read == local_read and len(local_read) == 41,
-            "parts_reports": [vars(local_report), vars(ray_report)]}, default=str))
+            "parts_reports": [vars(local_report), vars(ray_report)], "refused": refused},
+            default=str))
     finally:
         stop_milvus(milvus)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,6 +69,8 @@ def test_ray_indexing_equals_a_local_build_and_serves_from_milvus(tmp_path):
     assert found["late"] == "late-1"  # the update reached Milvus
     assert found["parts"] > 3 and found["parts_equal"]  # a large file read in parts, by tasks
     assert found["parts_reports"][0] == found["parts_reports"][1]
+    assert re.search(r"--actors 99: the Ray cluster has \d+ CPUs and 0 GPUs, room for \d+ "
+                     r"actors .*give fewer", found["refused"])
 
 
 def test_two_ray_nodes_build_straight_into_milvus(tmp_path):

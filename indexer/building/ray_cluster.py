@@ -30,6 +30,7 @@ from indexer.reading.streams import parts
 
 LOCAL = "local"  # --ray without an address: a Ray cluster of this machine alone
 PART_BYTES = 64 * 1024 * 1024  # a JSON Lines file larger than this is read in parts this size
+ACTORS_READY_SECONDS = 600  # how long the actors may take to start and load the model
 ARTICLES_A_BATCH = 32  # articles an actor chunks and embeds at a time (about 130 passages)
 
 # What the build writes: (article, its passages, its story) and their passages' vectors.
@@ -125,6 +126,14 @@ class RayCluster:
         resources = ray.cluster_resources()
         self.gpus = int(resources.get("GPU", 0))
         cpus = int(resources.get("CPU", 1))
+        room = self.gpus or cpus  # an actor takes a GPU, or at least a CPU
+        if actors and actors > room:
+            raise IndexerError(f"--actors {actors}: the Ray cluster has {cpus} CPUs and "
+                               f"{self.gpus} GPUs, room for {room} actors (a GPU each, or at "
+                               "least a CPU each); give fewer, or add nodes")
+        # Batches go out once every actor has loaded the model: the first actor ready took
+        # every batch of a small archive, and a node's actor none.
+        context.wait_for_min_actors_s = ACTORS_READY_SECONDS
         self.actors = actors or self.gpus or max(1, cpus // 2)
         self.cpus_each = 1 if self.gpus else max(1, cpus // self.actors)
         self.precision = ""  # what the actors made: int8 on CPUs, float32 on GPUs
