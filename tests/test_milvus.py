@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -17,7 +19,9 @@ from helpers import ALEPPO_QUESTION, ARCHIVE, DATA, ROOT, SEEDS, free_port, get,
     start_milvus, stop_milvus, wait_until_up
 from indexer import IndexMismatchError, Searcher, build_index, make_filters
 from indexer.storage.indexdir import current_build
-from indexer.retrieval.milvus.client import MilvusAddress, connect, served_collection
+from indexer.retrieval.milvus import client as client_module
+from indexer.retrieval.milvus.client import (BackendUnavailableError, MilvusAddress, connect,
+                                             served_collection)
 from indexer.retrieval.milvus.upload import upload
 from webapp import create_app
 from webapp.cli import main
@@ -177,6 +181,35 @@ def test_a_bad_address_and_no_index_are_clear_errors(milvus, tmp_path):
     result = CliRunner().invoke(main, ["search", "x", "--backend",
                                        f"milvus://127.0.0.1:{milvus}/never_built"])
     assert result.exit_code == 1 and "no index named never_built" in result.output
+
+
+def test_a_silent_server_is_asked_again_and_a_refusing_one_is_not(monkeypatch):
+    """A server that takes the connection but does not answer the handshake in time (busy) is
+    tried CONNECT_TRIES times; a port that refuses it fails at once; both say what to do."""
+    monkeypatch.setattr(client_module, "CONNECT_SECONDS", 0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def take() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=take, daemon=True).start()
+    try:
+        with pytest.raises(BackendUnavailableError, match="start it, or check --backend"):
+            connect(MilvusAddress.parse(f"milvus://127.0.0.1:{listener.getsockname()[1]}/x"))
+        assert len(accepted) == client_module.CONNECT_TRIES
+    finally:
+        listener.close()
+        for sock in accepted:
+            sock.close()
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailableError, match="start it, or check --backend"):
+        connect(MilvusAddress.parse(f"milvus://127.0.0.1:{free_port()}/x"))
+    assert time.monotonic() - started < 2
 
 
 def test_milvus_going_away_is_a_503_and_its_return_is_served(tmp_path, embedder):

@@ -19,7 +19,7 @@ from indexer.errors import IndexerError
 from indexer.filters import Filters
 
 SCHEME = "milvus://"
-CONNECT_TRIES = 3  # handshakes tried before a server is called unreachable
+CONNECT_TRIES, CONNECT_SECONDS = 3, 10  # handshakes tried before a server is called unreachable
 MAX_STRING = 16_000  # characters a string field holds (Milvus counts at most 65,535 bytes)
 BATCH = 500  # rows an insert sends
 KEEP_BUILDS = 2  # the build served and the one before it, as in a local index folder
@@ -87,10 +87,10 @@ def connect(address: MilvusAddress) -> Any:
     tries = 1
     while True:
         try:
-            return MilvusClient(uri=address.uri, timeout=10, dedicated=True,
+            return MilvusClient(uri=address.uri, timeout=CONNECT_SECONDS, dedicated=True,
                                 grpc_options={"grpc.keepalive_time_ms": 330_000})
         except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds
-            # A server busy past the handshake's 10 s (writing a build) is asked again; one
+            # A server busy past the handshake's time (writing a build) is asked again; one
             # that refuses the connection is not.
             if tries < CONNECT_TRIES and _timed_out(exc):
                 tries += 1
