@@ -18,6 +18,7 @@ import argparse
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,6 +85,7 @@ def main() -> None:
     finally:
         subprocess.run([RAY, "stop", "--force"], capture_output=True, env=ENV)
         stop_milvus(milvus)
+        shutil.rmtree(work, ignore_errors=True)  # its archive, index and Milvus data
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,7 @@ def main() -> None:
     finally:
         subprocess.run([RAY, "stop", "--force"], capture_output=True, env=ENV)
         stop_milvus(milvus)
+        shutil.rmtree(work, ignore_errors=True)  # its archive, index and Milvus data
 
 
 if __name__ == "__main__":

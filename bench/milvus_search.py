@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -155,6 +156,7 @@ def main() -> None:
               f"{same_count} of {len(questions)}")
     finally:
         stop_milvus(proc)
+        shutil.rmtree(work, ignore_errors=True)  # its archive, index and Milvus data
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ into the served ones). Machine noise: compare only figures of one run.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -73,6 +74,7 @@ def main() -> None:
         print(f"collections before and after: {before == after} ({len(after)})")
     finally:
         stop_milvus(proc)
+        shutil.rmtree(work, ignore_errors=True)  # its archive, index and Milvus data
 
 
 if __name__ == "__main__":
