@@ -31,7 +31,7 @@ from indexer.embedding.embedder import Embedder
 from indexer.errors import EmptyArchiveError, IndexerError
 from indexer.progress import say
 from indexer.reading.report import ReadOptions, ReadReport
-from indexer.retrieval.milvus.client import MilvusAddress, connect, reason
+from indexer.retrieval.milvus.client import MilvusAddress, client_at, connect, reason
 from indexer.retrieval.milvus.rows import article_row, passage_row, text_rows
 from indexer.retrieval.milvus.schema import KINDS, schemas
 from indexer.retrieval.milvus.sync import count_terms
@@ -65,9 +65,7 @@ class _TermShard:
     def write(self, uri: str, name: str, moved: bool) -> int:
         """Its sums written to the terms collection (moved: added to the counts there, as an
         update moves them); how many terms."""
-        from pymilvus import MilvusClient
-
-        client = MilvusClient(uri=uri, timeout=120)
+        client = client_at(uri)
         if moved:
             return count_terms(client, name, self.counts)
         insert(client, name, [{"term": int(t), "passages": int(n), "placeholder": [0.0, 0.0]}
@@ -116,13 +114,11 @@ class _EmbedAndWrite:
     def __init__(self, model: str, precision: str, threads: int, gpu: bool, max_words: int,
                  overlap: int, uri: str, base: str, known: list, shards: list):
         import ray
-        from pymilvus import MilvusClient
-
         self.embedder = Embedder(model, device=None if gpu else "cpu", precision=precision,
                                  threads=threads)
         self.embedder.load_passage_model()
         self.max_words, self.overlap, self.base = max_words, overlap, base
-        self.client = MilvusClient(uri=uri, timeout=120)
+        self.client = client_at(uri)
         # A reference in a list: not resolved. keys: the articles to write (by the survey's
         # key) with their keys in Milvus; None: all, under the survey's keys.
         self.stories, self.skipped, self.keys = ray.get(known[0])

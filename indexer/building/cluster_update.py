@@ -31,8 +31,8 @@ from indexer.building.ray_cluster import RayCluster
 from indexer.errors import IndexerError, IndexNotFoundError
 from indexer.progress import say
 from indexer.reading.report import ReadOptions, ReadReport
-from indexer.retrieval.milvus.client import (MilvusAddress, connect, held, literal, reason,
-                                             served_collection, term_number)
+from indexer.retrieval.milvus.client import (MilvusAddress, client_at, connect, held, literal,
+                                             reason, served_collection, term_number)
 from indexer.retrieval.milvus.rows import article_row, passage_row, passage_words
 from indexer.retrieval.milvus.schema import KINDS
 from indexer.retrieval.milvus.upload import describe, insert
@@ -74,11 +74,9 @@ class ClusterUpdate:
 def _served(part: dict, uri: str, name: str) -> Iterator[dict]:
     """Every article Milvus holds of the build whose id is in the part's range (low <= id <
     high, either end open where None): its id, key, content hash and story."""
-    from pymilvus import MilvusClient
-
     bounds = [f"id >= {literal(part['low'])}" if part["low"] is not None else "",
               f"id < {literal(part['high'])}" if part["high"] is not None else ""]
-    rows = MilvusClient(uri=uri, timeout=120).query_iterator(
+    rows = client_at(uri).query_iterator(
         name, filter=" and ".join(b for b in bounds if b),
         output_fields=["key", "id", "content_hash", "story"], batch_size=4096)
     try:
@@ -168,9 +166,7 @@ def _plan(joined: Any, found: Archive) -> Plan:
 
 def _delete(batch: dict, uri: str, base: str, shards: list) -> dict:
     """These articles' rows (by key) deleted, their passages' terms taken off the counts."""
-    from pymilvus import MilvusClient
-
-    client = MilvusClient(uri=uri, timeout=120)
+    client = client_at(uri)
     keys = [int(k) for k in batch["key"]]
     lost: Counter = Counter()
     rows = client.query(f"{base}__passages", filter=f"article in {keys}",
@@ -194,9 +190,7 @@ def _fields() -> tuple[list[str], list[str]]:
 def _restory(batch: dict, uri: str, base: str) -> dict:
     """These articles' rows (by key) rewritten in their new story (its key, and the copies it
     holds besides the article)."""
-    from pymilvus import MilvusClient
-
-    client = MilvusClient(uri=uri, timeout=120)
+    client = client_at(uri)
     to = {int(k): (int(s), int(c)) for k, s, c in zip(batch["key"], batch["story"],
                                                      batch["copies"])}
     article_fields, passage_fields = _fields()

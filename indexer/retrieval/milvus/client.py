@@ -73,7 +73,7 @@ def is_milvus(backend: str | None) -> bool:
 def connect(address: MilvusAddress) -> Any:
     """A MilvusClient for the address; BackendUnavailableError if the server does not answer."""
     try:
-        from pymilvus import MilvusClient
+        import pymilvus  # noqa: F401 - asked here for the error that names the extra
     except ImportError:
         raise IndexerError("the Milvus backend needs the cluster extra: pip install -e "
                            "\".[cluster]\"") from None
@@ -82,13 +82,11 @@ def connect(address: MilvusAddress) -> Any:
     for name in ("pymilvus", "pymilvus.decorators"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     # A channel of its own: pymilvus shares one between a process's clients of an address, and
-    # once milvus-lite has dropped it (GOAWAY, too_many_pings), a new client failed to recover it.
-    # Pings no more often than a gRPC server allows by default (5 minutes), so none is dropped.
+    # once milvus-lite had dropped it (GOAWAY, too_many_pings), a new client failed to recover it.
     tries = 1
     while True:
         try:
-            return MilvusClient(uri=address.uri, timeout=CONNECT_SECONDS, dedicated=True,
-                                grpc_options={"grpc.keepalive_time_ms": 330_000})
+            return client_at(address.uri, CONNECT_SECONDS, dedicated=True)
         except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds
             # A server busy past the handshake's time (writing a build) is asked again; one
             # that refuses the connection is not.
@@ -97,6 +95,16 @@ def connect(address: MilvusAddress) -> Any:
                 continue
             raise BackendUnavailableError(f"cannot reach Milvus at {address.uri} ({reason(exc)}): "
                                           "start it, or check --backend") from None
+
+
+def client_at(uri: str, timeout: float = 120, dedicated: bool = False) -> Any:
+    """A MilvusClient at uri (as a cluster's tasks and actors open it: the cluster extra is
+    there), pinging no more often than a gRPC server allows by default (5 minutes): pymilvus
+    pings every 10 s, and milvus-lite drops such a channel (GOAWAY, too_many_pings)."""
+    from pymilvus import MilvusClient
+
+    return MilvusClient(uri=uri, timeout=timeout, dedicated=dedicated,
+                        grpc_options={"grpc.keepalive_time_ms": 330_000})
 
 
 def _timed_out(exc: BaseException) -> bool:
