@@ -46,7 +46,7 @@ def _read_in_parts(work_dir: Path) -> tuple:
     local_read = [(a, a.origin) for a in read_archive([big.parent], local_report)]
     ray_read = [(a, a.origin) for a in RayCluster(actors=1, part_bytes=1500).read(
         [big.parent], ray_report)]
-    try:  # more actors than the cluster holds: refused, where they waited for room for ever
+    try:  # more actors than the cluster holds: refused (a build waits for every actor)
         RayCluster(actors=99)
         refused = ""
     except IndexerError as exc:
