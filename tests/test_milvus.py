@@ -15,13 +15,13 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from helpers import ALEPPO_QUESTION, ARCHIVE, DATA, ROOT, SEEDS, free_port, get, serve, \
-    start_milvus, stop_milvus, wait_until_up
+from helpers import ALEPPO_QUESTION, ARCHIVE, DATA, MILVUS_SERVERS, ROOT, SEEDS, free_port, get, \
+    serve, start_milvus, stop_milvus, wait_until_up
 from indexer import IndexMismatchError, Searcher, build_index, make_filters
 from indexer.storage.indexdir import current_build
 from indexer.retrieval.milvus import client as client_module
-from indexer.retrieval.milvus.client import (BackendUnavailableError, MilvusAddress, connect,
-                                             served_collection)
+from indexer.retrieval.milvus.client import BackendUnavailableError, MilvusAddress, connect
+from indexer.retrieval.milvus.registry import served_collection
 from indexer.retrieval.milvus.upload import upload
 from webapp import create_app
 from webapp.cli import main
@@ -31,11 +31,11 @@ QUESTIONS = [ALEPPO_QUESTION, "why was the bridge closed", "water for farms", "s
 ODD_ID = 'été "2" \\ naïve'
 
 
-@pytest.fixture(scope="module")
-def milvus(tmp_path_factory):
-    """The port of a milvus-lite server for this module's tests."""
+@pytest.fixture(scope="module", params=MILVUS_SERVERS)
+def milvus(request, tmp_path_factory):
+    """The port of a milvus-lite server for this module's tests: each of MILVUS_SERVERS."""
     port = free_port()
-    proc = start_milvus(tmp_path_factory.mktemp("milvus-data"), port)
+    proc = start_milvus(tmp_path_factory.mktemp("milvus-data"), port, request.param)
     yield port
     stop_milvus(proc)
 
@@ -216,9 +216,10 @@ def test_a_silent_server_is_asked_again_and_a_refusing_one_is_not(monkeypatch):
     assert time.monotonic() - started < 2
 
 
-def test_milvus_going_away_is_a_503_and_its_return_is_served(tmp_path, embedder):
+@pytest.mark.parametrize("server", MILVUS_SERVERS)
+def test_milvus_going_away_is_a_503_and_its_return_is_served(server, tmp_path, embedder):
     port = free_port()
-    proc = start_milvus(tmp_path / "data", port)
+    proc = start_milvus(tmp_path / "data", port, server)
     address = f"milvus://127.0.0.1:{port}/news"
     try:
         build_index([SEEDS], tmp_path / "ix", embedder=embedder)
@@ -232,7 +233,7 @@ def test_milvus_going_away_is_a_503_and_its_return_is_served(tmp_path, embedder)
         assert gone.status_code == 503 and "Milvus" in gone.get_json()["error"]["message"]
         down = client.get("/api/health")  # the store is asked, not the manifest read
         assert down.status_code == 503 and "Milvus" in down.get_json()["error"]["message"]
-        proc = start_milvus(tmp_path / "data", port)
+        proc = start_milvus(tmp_path / "data", port, server)
         deadline = time.monotonic() + 60
         while (back := client.get("/api/search?q=Aleppo+evacuation")).status_code != 200:
             assert back.status_code == 503 and time.monotonic() < deadline

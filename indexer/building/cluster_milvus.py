@@ -33,7 +33,7 @@ from indexer.progress import say
 from indexer.reading.report import ReadOptions, ReadReport
 from indexer.retrieval.milvus.client import MilvusAddress, client_at, connect, reason
 from indexer.retrieval.milvus.rows import article_row, passage_row, text_rows
-from indexer.retrieval.milvus.schema import KINDS, schemas
+from indexer.retrieval.milvus.schema import KINDS, create
 from indexer.retrieval.milvus.sync import count_terms
 from indexer.retrieval.milvus.upload import (GRACE_SECONDS, _drop, _drop_old_builds, _publish,
                                              insert)
@@ -207,8 +207,7 @@ def build_into_milvus(paths: Sequence[Path], address: MilvusAddress, cluster: Ra
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"{time.time_ns() % 1_000_000_000:09d}"
     names = {kind: f"{address.name}__{stamp}__{kind}" for kind in KINDS}
     try:
-        for kind, (schema, index) in schemas(client, dimension).items():
-            client.create_collection(names[kind], schema=schema, index_params=index)
+        vectors = create(client, names, dimension)
         if progress:
             say(f"Embedding and writing to Milvus with {cluster.actors} actors on Ray")
         shards = term_shards(cluster)
@@ -221,7 +220,8 @@ def build_into_milvus(paths: Sequence[Path], address: MilvusAddress, cluster: Ra
                             overlap=overlap, articles=counts[0], passages=counts[1],
                             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                             build_seconds=round(time.perf_counter() - started, 3),
-                            store="milvus-hnsw-ip", store_choice="hnsw", precision=made,
+                            store=f"milvus-{vectors.lower()}-ip",
+                            store_choice=vectors.lower(), precision=made,
                             sources=[printable(Path(p).resolve()) for p in paths],
                             skipped=report.skip_count)
         _publish(client, address, names, SimpleNamespace(

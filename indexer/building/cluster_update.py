@@ -31,8 +31,9 @@ from indexer.building.ray_cluster import RayCluster
 from indexer.errors import IndexerError, IndexNotFoundError
 from indexer.progress import say
 from indexer.reading.report import ReadOptions, ReadReport
-from indexer.retrieval.milvus.client import (MilvusAddress, client_at, connect, held, literal,
-                                             reason, served_collection, term_number)
+from indexer.retrieval.milvus.client import (MilvusAddress, client_at, connect, literal, reason,
+                                             term_number)
+from indexer.retrieval.milvus.registry import held, served_collection
 from indexer.retrieval.milvus.rows import article_row, passage_row, passage_words
 from indexer.retrieval.milvus.schema import KINDS
 from indexer.retrieval.milvus.upload import describe, insert

@@ -23,7 +23,6 @@ CONNECT_TRIES, CONNECT_SECONDS = 3, 10  # handshakes tried before a server is ca
 MAX_STRING = 16_000  # characters a string field holds (Milvus counts at most 65,535 bytes)
 BATCH = 500  # rows an insert sends
 KEEP_BUILDS = 2  # the build served and the one before it, as in a local index folder
-PROPERTY = "news_search"  # the collection property holding the manifest and what it serves
 SEEN = 20_000  # passages whose article, story and day are kept from the searches that found them
 # Milvus computes BM25 (its BM25 function) over our terms (terms.analyse, terms.phrases), so
 # that its answers are the local index's: each term written as a token of TOKEN_CHARS base-36
@@ -203,22 +202,3 @@ def guarded(what: str):
         guarded.__name__, guarded.__doc__ = method.__name__, method.__doc__
         return guarded
     return wrap
-
-
-def held(client: Any, collection: str) -> dict:
-    """What a build holds on its passages collection for the searcher (its manifest, outlets,
-    languages, dates: upload.describe writes it)."""
-    return json.loads(client.describe_collection(collection)["properties"][PROPERTY])
-
-
-def served_collection(client: Any, address: MilvusAddress) -> str | None:
-    """The passages collection the address's alias names, or None if there is none."""
-    try:
-        return client.describe_alias(address.name)["collection_name"]
-    except Exception as exc:  # noqa: BLE001
-        if "not found" in str(exc).lower() or "not exist" in str(exc).lower():
-            return None
-        raise BackendUnavailableError(f"Milvus at {address.uri} failed to name the collection "
-                                      f"served ({reason(exc)})") from None
-
-

@@ -20,11 +20,10 @@ from indexer.retrieval.milvus.client import (
     MilvusAddress,
     filter_expression,
     guarded,
-    held,
     literal,
     reason,
-    served_collection,
 )
+from indexer.retrieval.milvus.registry import held, served_collection
 from indexer.storage.manifest import Manifest
 
 KEPT = 4_096  # stems' IDF and passages' vectors kept from earlier reads

@@ -10,7 +10,9 @@ from indexer.retrieval.milvus.client import B, K1, MAX_STRING
 KINDS = ("passages", "articles", "texts", "terms")
 # HNSW over the embedders' float vectors (DiskANN is Milvus Distributed's for archives past
 # memory). M and efConstruction as Milvus' examples; a search explores max(its depth, EF).
+# A server without HNSW (milvus-lite's C++ build: FLAT and IVF_FLAT only) scans them: FLAT.
 HNSW = {"M": 16, "efConstruction": 200}
+VECTOR_INDEXES = ("HNSW", "FLAT")
 EF = 128
 # The terms' tokens (client.token) are words to any analyzer: the standard one splits them
 # apart and changes nothing else.
@@ -57,22 +59,23 @@ def _scalars(schema: Any, index: Any, integers: tuple[str, ...], strings: tuple[
         index.add_index(name, index_type="INVERTED")
 
 
-def _searched(client: Any, primary: str, vector: str, dimension: int) -> tuple[Any, Any]:
-    """A collection keyed by primary, with a vector (HNSW) and its words' BM25."""
+def _searched(client: Any, primary: str, vector: str, dimension: int, kind: str
+              ) -> tuple[Any, Any]:
+    """A collection keyed by primary, with a vector (an index of kind) and its words' BM25."""
     from pymilvus import DataType
 
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     index = client.prepare_index_params()
     schema.add_field(primary, DataType.INT64, is_primary=True)
     schema.add_field(vector, DataType.FLOAT_VECTOR, dim=dimension)
-    _add_index(index, vector, "HNSW", "IP", HNSW)
+    _add_index(index, vector, kind, "IP", HNSW if kind == "HNSW" else {})
     _bm25(schema, index, "terms", "words")
     return schema, index
 
 
-def _passages(client: Any, dimension: int) -> tuple[Any, Any]:
+def _passages(client: Any, dimension: int, kind: str) -> tuple[Any, Any]:
     """A passage, its vector, its BM25 and what a page shows of its article."""
-    schema, index = _searched(client, "pid", "vector", dimension)
+    schema, index = _searched(client, "pid", "vector", dimension, kind)
     _scalars(schema, index,
              ("article", "story", "day", "date_key", "position", "start", "end", "copies"),
              ("article_id", "source_key", "language", "text", "title", "date", "source", "url",
@@ -81,9 +84,9 @@ def _passages(client: Any, dimension: int) -> tuple[Any, Any]:
     return schema, index
 
 
-def _articles(client: Any, dimension: int) -> tuple[Any, Any]:
+def _articles(client: Any, dimension: int, kind: str) -> tuple[Any, Any]:
     """An article (its text is in texts), its words' and phrases' BM25 and its lead vector."""
-    schema, index = _searched(client, "key", "lead", dimension)
+    schema, index = _searched(client, "key", "lead", dimension, kind)
     _bm25(schema, index, "pair_terms", "pairs")
     _scalars(schema, index, ("story", "day", "date_key"),
              ("id", "title", "date", "source", "source_key", "url", "origin", "content_hash",
@@ -104,7 +107,7 @@ def _placeheld(client: Any, primary: str, auto: bool) -> tuple[Any, Any]:
     return schema, index
 
 
-def schemas(client: Any, dimension: int) -> dict[str, tuple[Any, Any]]:
+def schemas(client: Any, dimension: int, kind: str = "HNSW") -> dict[str, tuple[Any, Any]]:
     """Each collection's schema and index parameters, by kind: passages; articles; texts (an
     article's text in parts of MAX_STRING characters); terms (how many passages hold each
     term, for the question's IDF: BM25's own statistics are Milvus' and not to be read)."""
@@ -112,5 +115,22 @@ def schemas(client: Any, dimension: int) -> dict[str, tuple[Any, Any]]:
     _scalars(*texts, ("article", "part"), ("text",), ("article",))
     terms = _placeheld(client, "term", auto=False)
     _scalars(*terms, ("passages",), (), ())
-    return {"passages": _passages(client, dimension), "articles": _articles(client, dimension),
-            "texts": texts, "terms": terms}
+    return {"passages": _passages(client, dimension, kind),
+            "articles": _articles(client, dimension, kind), "texts": texts, "terms": terms}
+
+
+def create(client: Any, names: dict[str, str], dimension: int) -> str:
+    """The collections of a build made, under names (by kind), their vectors indexed by the
+    first of VECTOR_INDEXES the server offers: that index's name."""
+    for kind in VECTOR_INDEXES:
+        try:
+            for collection, (schema, index) in schemas(client, dimension, kind).items():
+                client.create_collection(names[collection], schema=schema, index_params=index)
+            return kind
+        except Exception as exc:
+            if "invalid index type" not in str(exc).lower() or kind == VECTOR_INDEXES[-1]:
+                raise
+            for name in names.values():  # those made before the refusal
+                if client.has_collection(name):
+                    client.drop_collection(name)
+    raise AssertionError("unreachable")

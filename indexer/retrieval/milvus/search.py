@@ -66,7 +66,7 @@ class MilvusBuild(MilvusReads):
     """One build in Milvus, opened, with the searches that find candidates."""
 
     def _remember(self, hits: Sequence[Any]) -> None:
-        entities = [(int(h["pid"]), h["entity"]) for h in hits]
+        entities = [(int(h.id), h["entity"]) for h in hits]
         self._keep(self._seen, ((pid, (e["article"], e["story"], e["day"], e["article_id"],
                                        e["copies"] > 0)) for pid, e in entities), SEEN)
         self._keep(self._story_of, ((e["article_id"], e["story"]) for _, e in entities), SEEN)
@@ -101,36 +101,37 @@ class MilvusBuild(MilvusReads):
         return hits
 
     @staticmethod
-    def _ranked(hits: Sequence[Any], key: str) -> Ranked:
-        return (np.array([h[key] for h in hits], dtype=np.int64),
+    def _ranked(hits: Sequence[Any]) -> Ranked:
+        """(ids, scores) of hits: the primary keys, as every Milvus names them (h.id)."""
+        return (np.array([h.id for h in hits], dtype=np.int64),
                 np.array([h["distance"] for h in hits], dtype=np.float64))
 
     def semantic(self, vector: np.ndarray, depth: int, filters: Filters) -> Ranked:
-        return self._ranked(self._dense(vector, depth, filters), "pid")
+        return self._ranked(self._dense(vector, depth, filters))
 
     def keyword(self, stems: Sequence[str], depth: int, filters: Filters,
                 ordered: bool = True) -> Ranked:
         if not stems:
-            return self._ranked([], "pid")
+            return self._ranked([])
         hits = _bm25(self._search(self.passages_name, "words", query_text(stems), depth,
                                   filter_expression(filters), self._FOUND))
         self._remember(hits)
-        return self._ranked(hits, "pid")
+        return self._ranked(hits)
 
     def article_keyword(self, stems: Sequence[str], depth: int, filters: Filters) -> Ranked:
         """In the same search (a batch of questions), the articles holding each stem, kept for
         the matching set that the search asks for next (holding_each): one call for both."""
         if not stems:
-            return self._ranked([], "key")
+            return self._ranked([])
         unique = list(dict.fromkeys(stems))
         found = self._search(self.articles_name, "words",
                              [query_text(stems), *(token(s) for s in unique)],
                              max(depth, MATCH_DEPTH), filter_expression(filters), ["key"],
                              batch=True)
         self._keep(self._held, [((tuple(unique), filters), [
-            np.sort(np.array([h["key"] for h in _bm25(hits)], dtype=np.int64))
+            np.sort(np.array([h.id for h in _bm25(hits)], dtype=np.int64))
             for hits in found[1:]])], HELD)
-        return self._ranked(_bm25(found[0])[:depth], "key")
+        return self._ranked(_bm25(found[0])[:depth])
 
     def retrieve(self, vector: np.ndarray | None, stems: Sequence[str] | None, depth: int,
                  filters: Filters, ordered: bool = True, articles: bool = True) -> Lists:
@@ -152,7 +153,7 @@ class MilvusBuild(MilvusReads):
     def similar(self, vector: np.ndarray, bar: float, filters: Filters) -> Ranked:
         """A range search: every passage above bar, up to MATCH_DEPTH of them."""
         ids, scores = self._ranked(self._dense(vector, MATCH_DEPTH, filters, radius=bar,
-                                               range_filter=2.0), "pid")
+                                               range_filter=2.0))
         return ids[scores > bar], scores[scores > bar]
 
     def holding(self, stem: str, filters: Filters) -> np.ndarray:
@@ -169,7 +170,7 @@ class MilvusBuild(MilvusReads):
             return held
         found = self._search(self.articles_name, "words", [token(s) for s in stems],
                              MATCH_DEPTH, filter_expression(filters), ["key"], batch=True)
-        return [np.sort(np.array([h["key"] for h in _bm25(hits)], dtype=np.int64))
+        return [np.sort(np.array([h.id for h in _bm25(hits)], dtype=np.int64))
                 for hits in found]
 
     def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:
@@ -188,10 +189,10 @@ class MilvusBuild(MilvusReads):
 
     def phrases(self, pairs: Sequence[str], articles: np.ndarray) -> Ranked:
         if not pairs or not len(articles):
-            return self._ranked([], "key")
+            return self._ranked([])
         keys, scores = self._ranked(_bm25(self._search(
             self.articles_name, "pairs", query_text(pairs), len(articles),
-            f"key in {articles.tolist()}", ["key"])), "key")
+            f"key in {articles.tolist()}", ["key"])))
         order = np.argsort(keys)
         return keys[order], scores[order]
 

@@ -4,7 +4,8 @@ writes into it, so that what was cached of it is dropped."""
 from __future__ import annotations
 
 from indexer.errors import IndexNotFoundError
-from indexer.retrieval.milvus.client import MilvusAddress, connect, held, served_collection
+from indexer.retrieval.milvus.client import MilvusAddress, connect
+from indexer.retrieval.milvus.registry import held, served_collection
 from indexer.retrieval.milvus.search import MilvusBuild
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from indexer.retrieval.milvus.client import (BackendUnavailableError, MilvusAddress, connect,
-                                             held, reason, served_collection)
+                                             reason)
+from indexer.retrieval.milvus.registry import held, served_collection
 from indexer.retrieval.milvus.rows import Rows
 from indexer.retrieval.milvus.upload import BATCH, describe, insert, upload
 from indexer.storage.manifest import Manifest

@@ -1,9 +1,8 @@
-"""A complete local build copied into new Milvus collections, which take the alias once
-whole."""
+"""A complete local build copied into new Milvus collections, which the address's name serves
+once whole (registry.py)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -14,15 +13,15 @@ from indexer.errors import IndexerError
 from indexer.retrieval.milvus.client import (
     BATCH,
     KEEP_BUILDS,
-    PROPERTY,
     BackendUnavailableError,
     MilvusAddress,
     connect,
     reason,
-    served_collection,
 )
+from indexer.retrieval.milvus.registry import forget, serve
+from indexer.retrieval.milvus.registry import describe as describe_build
 from indexer.retrieval.milvus.rows import Rows
-from indexer.retrieval.milvus.schema import KINDS, schemas
+from indexer.retrieval.milvus.schema import KINDS, create
 from indexer.storage.manifest import Manifest
 
 GRACE_SECONDS = 3.0  # for searches under way in the build before, before it is released
@@ -31,9 +30,9 @@ GRACE_SECONDS = 3.0  # for searches under way in the build before, before it is 
 def upload(folder: Path, address: MilvusAddress, progress: bool = False,
            grace: float = GRACE_SECONDS) -> str:
     """Copy a complete local build folder (its vectors as stored: flat, as the CLI builds one
-    for Milvus) into new Milvus collections, then move the alias to them: the build served
-    before keeps serving until then, and a failure leaves it served; it is released `grace`
-    seconds later. The passages collection's name."""
+    for Milvus) into new Milvus collections, then serve them under the address's name: the
+    build served before keeps serving until then, and a failure leaves it served; it is
+    released `grace` seconds later. The passages collection's name."""
     from indexer.retrieval.local import LocalBuild
 
     client = connect(address)
@@ -42,8 +41,7 @@ def upload(folder: Path, address: MilvusAddress, progress: bool = False,
     base = f"{address.name}__{stamp}"
     names = {kind: f"{base}__{kind}" for kind in KINDS}
     try:
-        for kind, (schema, index) in schemas(client, build.manifest.dimension).items():
-            client.create_collection(names[kind], schema=schema, index_params=index)
+        create(client, names, build.manifest.dimension)
         _write(client, names, Rows(build), progress)
         _publish(client, address, names, build)
     except IndexerError:
@@ -81,22 +79,22 @@ def _write(client: Any, names: dict[str, str], rows: Rows, progress: bool) -> No
 
 
 def describe(client: Any, collection: str, build: Any) -> None:
-    """What the searcher reads of the build (its manifest, outlets, languages, dates), set on
-    the passages collection: a new manifest is a new generation to the searchers."""
-    held = {"manifest": asdict(build.manifest), "sources": build.sources,
-            "languages": build.languages,
-            "newest": None if build.newest != build.newest else build.newest,
-            "oldest": None if build.oldest != build.oldest else build.oldest}
-    client.alter_collection_properties(collection, properties={PROPERTY: json.dumps(held)})
+    """What the searcher reads of the build (its manifest, outlets, languages, dates), written
+    for its passages collection: a new manifest is a new generation to the searchers."""
+    describe_build(client, collection, {
+        "manifest": asdict(build.manifest), "sources": build.sources,
+        "languages": build.languages,
+        "newest": None if build.newest != build.newest else build.newest,
+        "oldest": None if build.oldest != build.oldest else build.oldest})
 
 
 def _publish(client: Any, address: MilvusAddress, names: dict[str, str], build: Any) -> None:
-    """The build described; every collection flushed and loaded; then the alias moved to it."""
+    """The build described; every collection flushed and loaded; then the name moved to it."""
     describe(client, names["passages"], build)
     for name in names.values():
         client.flush(name)
         client.load_collection(name)
-    _move_alias(client, address, names["passages"])
+    serve(client, address, names["passages"])
 
 
 def insert(client: Any, collection: str, rows: list[dict], upsert: bool = False) -> None:
@@ -106,24 +104,23 @@ def insert(client: Any, collection: str, rows: list[dict], upsert: bool = False)
         write(collection, rows[at:at + BATCH])
 
 
-def _move_alias(client: Any, address: MilvusAddress, collection: str) -> None:
-    if served_collection(client, address) is None:
-        client.create_alias(collection, address.name)
-    else:
-        client.alter_alias(collection, address.name)
-
-
 def _drop(client: Any, names: Iterable[str]) -> None:
+    """The collections dropped, and the description of their build."""
+    names = list(names)
     for name in names:
         try:
             client.drop_collection(name)
         except Exception:  # noqa: BLE001, S110 - best effort: a half-made build is unnamed
             pass
+    try:
+        forget(client, [n for n in names if n.endswith("__passages")])
+    except Exception:  # noqa: BLE001, S110 - best effort: a description no name serves
+        pass
 
 
 def _drop_old_builds(client: Any, address: MilvusAddress, grace: float) -> None:
     """Release the builds of this name but the newest (the one served) from Milvus' memory once
-    the searches under way have had `grace` seconds to end (a searcher checks the alias every
+    the searches under way have had `grace` seconds to end (a searcher checks the name every
     second), and drop all but the newest KEEP_BUILDS (the one before stays on disk, to go back
     to)."""
     prefix = f"{address.name}__"
