@@ -2,10 +2,12 @@
 one run: the Milvus calls each search makes, latency, and whether the answers agree.
 
 Usage: python bench/milvus_search.py [--articles 600] [--questions 60] [--rounds 3]
-           [--archive ../shared/data/newsarticles.jsonl]
+           [--archive ../shared/data/newsarticles.jsonl] [--servers python,cpp]
 
 Builds the archive's first ARTICLES articles into a local index (flat, as `index --backend
-milvus://` does), copies it into a fresh milvus-lite server (the copy's rate is printed), then
+milvus://` does), copies it into a fresh milvus-lite server of each kind in turn (python:
+milvus-lite 3, the cluster extra's; cpp: milvus-lite 2.5.1, Milvus' C++ engine, fetched by
+tests/helpers.py) (the copy's rate is printed), then
 asks QUESTIONS headlines of those articles (hybrid, k=10, a new question each time: no cache
 helps) of the local index and of Milvus in turn, ROUNDS times, and prints: Milvus calls a search
 (every client call counted: search, query, query iterators), p50 and p90 of both at one client,
@@ -29,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from bench.search_latency import machine  # noqa: E402
-from helpers import free_port, start_milvus, stop_milvus  # noqa: E402
+from helpers import MILVUS_SERVERS, free_port, start_milvus, stop_milvus  # noqa: E402
 from indexer import Searcher, build_index  # noqa: E402
 from indexer.retrieval.milvus.client import MilvusAddress  # noqa: E402
 from indexer.retrieval.milvus.upload import upload  # noqa: E402
@@ -102,22 +104,11 @@ def report(times: dict[str, list[float]], calls: list[int], tally: Counter, spen
         f"{k} {v / len(calls):.1f}" for k, v in spent.most_common()))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archive", default="../shared/data/newsarticles.jsonl")
-    parser.add_argument("--articles", type=int, default=600)
-    parser.add_argument("--questions", type=int, default=60)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    print(machine())
-    work = Path(tempfile.mkdtemp(prefix="milvus-bench-"))
-    lines = Path(args.archive).read_text().splitlines()[:args.articles]
-    (work / "archive.jsonl").write_text("\n".join(lines) + "\n")
-    titles = [t for t in (json.loads(line).get("title", "") for line in lines) if t.strip()]
-    questions = titles[:: max(1, len(titles) // args.questions)][:args.questions]
-    build_index([work / "archive.jsonl"], work / "ix", store_kind="flat")
+def searched(server: str, work: Path, questions: list[str], rounds: int) -> None:
+    """Copy the build into a fresh milvus-lite server of that kind and ask the questions of it
+    and of the local index in turn; print what report() prints and whether they agree."""
     port = free_port()
-    proc = start_milvus(work / "milvus", port)
+    proc = start_milvus(work / f"milvus-{server}", port, server)
     try:
         address = f"milvus://127.0.0.1:{port}/bench"
         started = time.perf_counter()
@@ -125,18 +116,14 @@ def main() -> None:
         copy = time.perf_counter() - started
         local = Searcher(work / "ix")
         remote = Searcher(work / "ix", backend=address)
-        print(f"{local.manifest.passages} passages copied in {copy:.1f} s "
+        print(f"== milvus-lite {server}: {local.manifest.passages} passages copied in {copy:.1f} s "
               f"({local.manifest.passages / copy:.0f} passages/s)")
-        try:
-            print(rows_measured(current_build(work / "ix")))
-        except ImportError:  # code from before the rows were written by rows.py
-            pass
         tally, spent = Counter(), Counter()
         counted(remote._backend.client, tally, spent)
         times: dict[str, list[float]] = {"local": [], "milvus": []}
         calls, same_top, same_count = [], 0, 0
-        for round_ in range(args.rounds):
-            for i, question in enumerate(questions):
+        for round_ in range(rounds):
+            for question in questions:
                 asked = f"{question} {'?' * (round_ + 1)}"  # a new question: no cache helps
                 first = None  # the local index's result
                 for name, searcher in (("local", local), ("milvus", remote)):
@@ -156,6 +143,29 @@ def main() -> None:
               f"{same_count} of {len(questions)}")
     finally:
         stop_milvus(proc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archive", default="../shared/data/newsarticles.jsonl")
+    parser.add_argument("--articles", type=int, default=600)
+    parser.add_argument("--questions", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--servers", default=",".join(MILVUS_SERVERS),
+                        help="milvus-lite servers to ask, in turn (tests/helpers.py)")
+    args = parser.parse_args()
+    print(machine())
+    work = Path(tempfile.mkdtemp(prefix="milvus-bench-"))
+    try:
+        lines = Path(args.archive).read_text().splitlines()[:args.articles]
+        (work / "archive.jsonl").write_text("\n".join(lines) + "\n")
+        titles = [t for t in (json.loads(line).get("title", "") for line in lines) if t.strip()]
+        questions = titles[:: max(1, len(titles) // args.questions)][:args.questions]
+        build_index([work / "archive.jsonl"], work / "ix", store_kind="flat")
+        print(rows_measured(current_build(work / "ix")))
+        for server in args.servers.split(","):
+            searched(server, work, questions, args.rounds)
+    finally:
         shutil.rmtree(work, ignore_errors=True)  # its archive, index and Milvus data
 
 
