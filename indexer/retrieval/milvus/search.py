@@ -187,21 +187,6 @@ class MilvusBuild(MilvusReads):
         return (np.array([pid for _, pid in found], dtype=np.int64),
                 np.array([np.nan if vector is None else -near for near, _ in found]))
 
-    def lead_similarity(self, keys: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        """Computed by Milvus: a search of these articles' lead vectors (its scores are the
-        inner products), not their vectors read (384 floats each, decoded in Python); an
-        article an approximate index did not return is read."""
-        if not len(keys):
-            return np.zeros(0)
-        hits = self._search(self.articles_name, "lead",
-                            np.asarray(vector, np.float32).reshape(-1).tolist(), len(keys),
-                            f"key in {[int(k) for k in keys]}", [], ef=max(len(keys), EF))
-        found = {int(h.id): h["distance"] for h in hits}
-        if missing := [k for k in keys if int(k) not in found]:
-            found.update(zip(missing, (self.lead_vectors(np.array(missing)) @ vector[0])
-                             .tolist()))
-        return np.array([found[int(k)] for k in keys], dtype=np.float64)
-
     def phrases(self, pairs: Sequence[str], articles: np.ndarray) -> Ranked:
         if not pairs or not len(articles):
             return self._ranked([])
