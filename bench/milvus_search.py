@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -104,6 +105,12 @@ def report(times: dict[str, list[float]], calls: list[int], tally: Counter, spen
         f"{k} {v / len(calls):.1f}" for k, v in spent.most_common()))
 
 
+def cpu_seconds(pid: int) -> float:
+    """The user and system CPU seconds a process has used (Linux: /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def searched(server: str, work: Path, questions: list[str], rounds: int) -> None:
     """Copy the build into a fresh milvus-lite server of that kind and ask the questions of it
     and of the local index in turn; print what report() prints and whether they agree."""
@@ -122,15 +129,17 @@ def searched(server: str, work: Path, questions: list[str], rounds: int) -> None
         counted(remote._backend.client, tally, spent)
         times: dict[str, list[float]] = {"local": [], "milvus": []}
         calls, same_top, same_count = [], 0, 0
+        server_cpu = 0.0
         for round_ in range(rounds):
             for question in questions:
                 asked = f"{question} {'?' * (round_ + 1)}"  # a new question: no cache helps
                 first = None  # the local index's result
                 for name, searcher in (("local", local), ("milvus", remote)):
-                    before = sum(tally.values())
+                    before, cpu = sum(tally.values()), cpu_seconds(proc.pid)
                     started = time.perf_counter()
                     result = searcher.search(asked, 10)
                     times[name].append((time.perf_counter() - started) * 1000)
+                    server_cpu += (cpu_seconds(proc.pid) - cpu) * (name == "milvus")
                     if name == "milvus":
                         calls.append(sum(tally.values()) - before)
                         if round_ == 0:
@@ -139,6 +148,8 @@ def searched(server: str, work: Path, questions: list[str], rounds: int) -> None
                             same_count += result.matching == first.matching
                     first = first or result
         report(times, calls, tally, spent)
+        print(f"the server's CPU a search: {server_cpu * 1000 / len(calls):.1f} ms (/proc, "
+              f"in ticks of {1000 / os.sysconf('SC_CLK_TCK'):.0f} ms)")
         print(f"same top 10: {same_top} of {len(questions)}; same count of stories that match: "
               f"{same_count} of {len(questions)}")
     finally:

@@ -1,5 +1,6 @@
 """Run by test_ray.py inside a network namespace of its own (loopback only): a Ray head and a
-second node started with `ray start`, a real Milvus server, and `index --ray HEAD --backend
+second node started with `ray start`, a real Milvus server (milvus-lite 2.5.1, Milvus' C++
+engine; ray_check.py has the Python one), and `index --ray HEAD --backend
 milvus://...` building the archive on both nodes straight into Milvus; then a local build of the
 same archive to compare with; then the archive changed and updated on the cluster (`--update`),
 compared with a local build of it. Prints what the test compares, as JSON."""
@@ -36,7 +37,7 @@ def ray(*args: str) -> subprocess.CompletedProcess:
 def main() -> None:
     archive, work = Path(sys.argv[1]), Path(sys.argv[2])
     port = free_port()
-    milvus = start_milvus(work / "milvus", port)
+    milvus = start_milvus(work / "milvus", port, "cpp")
     head = free_port()
     found: dict = {}
     try:
