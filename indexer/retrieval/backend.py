@@ -155,6 +155,11 @@ class Build(ABC):
     def lead_vectors(self, keys: np.ndarray) -> np.ndarray:
         """The stored vectors of these articles' (by key) opening passages, in that order."""
 
+    def lead_similarity(self, keys: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """The inner product of the query vector (1, dimension) with the opening passage of
+        each of these articles (by key), in that order."""
+        return self.lead_vectors(keys) @ vector[0]
+
     @abstractmethod
     def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None
                  ) -> dict[int, tuple[Passage, Article]]:

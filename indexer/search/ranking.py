@@ -84,7 +84,7 @@ def lead_scores(loaded: Build, vector: np.ndarray, owners: np.ndarray, fused: np
     score; 0 for the others."""
     ranked = owners[np.argsort(-fused, kind="stable")]
     best = np.sort(ranked[first_places(ranked)[:LEAD_ARTICLES]])
-    scaled = min_max_array(loaded.lead_vectors(best) @ vector[0])
+    scaled = min_max_array(loaded.lead_similarity(best, vector))
     return lookup(best, scaled, owners)
 
 
