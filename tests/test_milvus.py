@@ -21,7 +21,7 @@ from indexer import IndexMismatchError, Searcher, build_index, make_filters
 from indexer.storage.indexdir import current_build
 from indexer.retrieval.milvus import client as client_module
 from indexer.retrieval.milvus.client import BackendUnavailableError, MilvusAddress, connect
-from indexer.retrieval.milvus.registry import served_collection
+from indexer.retrieval.milvus.registry import LEGACY_PROPERTY, REGISTRY, held, served_collection
 from indexer.retrieval.milvus.upload import upload
 from webapp import create_app
 from webapp.cli import main
@@ -124,6 +124,34 @@ def test_a_failed_copy_changes_nothing_and_leaves_no_collection(indexes, monkeyp
         upload(current_build(folder), parsed)
     assert served_collection(client, parsed) == before
     assert set(client.list_collections()) == collections
+
+
+def test_a_build_copied_before_the_registry_is_served_then_replaced(tmp_path, embedder):
+    """Builds copied before the registry were named by an alias and described by a collection
+    property (milvus-lite 3 has both): they are still served, and the next copy takes over."""
+    port = free_port()
+    proc = start_milvus(tmp_path / "data", port, "python")
+    try:
+        folder = tmp_path / "ix"
+        build_index([SEEDS], folder, embedder=embedder)
+        parsed = MilvusAddress.parse(f"milvus://127.0.0.1:{port}/legacy")
+        client = connect(parsed)
+        first = upload(current_build(folder), parsed)
+        about = held(client, first)
+        client.delete(REGISTRY, filter="part >= -1")  # as before: an alias and a property
+        client.create_alias(first, "legacy")
+        client.alter_collection_properties(first, properties={LEGACY_PROPERTY: json.dumps(about)})
+        assert served_collection(client, parsed) == first and held(client, first) == about
+        remote = Searcher(folder, embedder=embedder, backend=str(parsed))
+        local = Searcher(folder, embedder=embedder)
+        answer = remote.search(ALEPPO_QUESTION)
+        assert answer.hits and shown(answer) == shown(local.search(ALEPPO_QUESTION))
+        second = upload(current_build(folder), parsed, grace=0)
+        assert served_collection(client, parsed) == second != first
+        with pytest.raises(Exception, match="(?i)not (found|exist)"):
+            client.describe_alias("legacy")  # dropped: the old build can be dropped in turn
+    finally:
+        stop_milvus(proc)
 
 
 def test_an_update_through_milvus_writes_only_what_changed(milvus, tmp_path, embedder):

@@ -22,6 +22,7 @@ from indexer.retrieval.milvus.client import (
 )
 
 REGISTRY = "news_search_builds"
+LEGACY_PROPERTY = "news_search"  # where builds copied before the registry were described
 SERVED = -1  # the part of a name's row: which build it serves
 
 
@@ -49,14 +50,24 @@ def served_collection(client: Any, address: MilvusAddress) -> str | None:
     except Exception as exc:  # noqa: BLE001
         raise BackendUnavailableError(f"Milvus at {address.uri} failed to name the collection "
                                       f"served ({reason(exc)})") from None
-    return rows[0]["build"] if rows else None
+    return rows[0]["build"] if rows else _aliased(client, address.name)
+
+
+def _aliased(client: Any, name: str) -> str | None:
+    """The collection an alias of that name points to: how builds copied before the registry
+    were named (their description a collection property); None where there is none, or the
+    server has no aliases."""
+    try:
+        return client.describe_alias(name)["collection_name"]
+    except Exception:  # noqa: BLE001 - no such alias, or UNIMPLEMENTED (milvus-lite 2.5)
+        return None
 
 
 def held(client: Any, collection: str) -> dict:
     """What a build holds for the searcher (describe writes it); a KeyError if nothing."""
     rows = _query(client, f"build == {literal(collection)} and part >= 0", ["part", "text"])
-    if not rows:
-        raise KeyError(f"{collection} is not described in {REGISTRY}")
+    if not rows:  # a build copied before the registry: described by a property
+        return json.loads(client.describe_collection(collection)["properties"][LEGACY_PROPERTY])
     return json.loads("".join(r["text"] for r in sorted(rows, key=lambda r: r["part"])))
 
 
@@ -75,6 +86,10 @@ def serve(client: Any, address: MilvusAddress, collection: str) -> None:
     """The address's name serves collection from now on."""
     _registry(client)
     client.upsert(REGISTRY, [_row(_served_key(address.name), collection, SERVED, "")])
+    try:  # a build copied before the registry was named by an alias: it would outlive its drop
+        client.drop_alias(address.name)
+    except Exception:  # noqa: BLE001, S110 - none (or no aliases on this server)
+        pass
 
 
 def forget(client: Any, collections: list[str]) -> None:
