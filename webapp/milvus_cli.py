@@ -22,7 +22,7 @@ from indexer.storage.indexdir import current_build
 from webapp.options import count_of, echo_read
 
 def copy_to_milvus(index_dir: Path, address: MilvusAddress, before: Path | None) -> None:
-    """Copy the index folder's build to Milvus, the alias moving to it once it is complete; an
+    """Copy the index folder's build to Milvus, its name moving to it once it is complete; an
     update of the build Milvus serves (before) writes only what changed."""
     started = time.perf_counter()
     try:

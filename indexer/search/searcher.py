@@ -54,7 +54,7 @@ from indexer.terms import analyse, phrases
 
 
 class Searcher:
-    """Searches the index that an index folder (or a Milvus alias) serves, following it when a
+    """Searches the index that an index folder (or a name in Milvus) serves, following it when a
     rebuild swaps it."""
 
     def __init__(self, index_dir: Path, model: str | None = None,

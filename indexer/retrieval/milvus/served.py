@@ -33,7 +33,7 @@ class MilvusBackend:
 
     @staticmethod
     def pointer_problem() -> str | None:
-        return None  # an alias names a collection or nothing; open() says which
+        return None  # a name serves a collection or nothing; open() says which
 
     def open_served(self) -> tuple[MilvusBuild, str | None]:
         return self.open(), None
