@@ -2,7 +2,7 @@
 one run: the Milvus calls each search makes, latency, and whether the answers agree.
 
 Usage: python bench/milvus_search.py [--articles 600] [--questions 60] [--rounds 3]
-           [--archive ../shared/data/newsarticles.jsonl] [--servers python,cpp]
+           [--archive ../shared/data/newsarticles.jsonl] [--servers python,cpp] [--index-dir IX]
 
 Builds the archive's first ARTICLES articles into a local index (flat, as `index --backend
 milvus://` does), copies it into a fresh milvus-lite server of each kind in turn (python:
@@ -111,7 +111,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def searched(server: str, work: Path, questions: list[str], rounds: int) -> None:
+def searched(server: str, work: Path, index: Path, questions: list[str], rounds: int) -> None:
     """Copy the build into a fresh milvus-lite server of that kind and ask the questions of it
     and of the local index in turn; print what report() prints and whether they agree."""
     port = free_port()
@@ -119,10 +119,10 @@ def searched(server: str, work: Path, questions: list[str], rounds: int) -> None
     try:
         address = f"milvus://127.0.0.1:{port}/bench"
         started = time.perf_counter()
-        upload(current_build(work / "ix"), MilvusAddress.parse(address))
+        upload(current_build(index), MilvusAddress.parse(address))
         copy = time.perf_counter() - started
-        local = Searcher(work / "ix")
-        remote = Searcher(work / "ix", backend=address)
+        local = Searcher(index)
+        remote = Searcher(index, backend=address)
         print(f"== milvus-lite {server}: {local.manifest.passages} passages copied in {copy:.1f} s "
               f"({local.manifest.passages / copy:.0f} passages/s)")
         tally, spent = Counter(), Counter()
@@ -164,6 +164,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--servers", default=",".join(MILVUS_SERVERS),
                         help="milvus-lite servers to ask, in turn (tests/helpers.py)")
+    parser.add_argument("--index-dir", type=Path, default=None,
+                        help="a flat index of the archive's first ARTICLES, built already")
     args = parser.parse_args()
     print(machine())
     work = Path(tempfile.mkdtemp(prefix="milvus-bench-"))
@@ -172,10 +174,12 @@ def main() -> None:
         (work / "archive.jsonl").write_text("\n".join(lines) + "\n")
         titles = [t for t in (json.loads(line).get("title", "") for line in lines) if t.strip()]
         questions = titles[:: max(1, len(titles) // args.questions)][:args.questions]
-        build_index([work / "archive.jsonl"], work / "ix", store_kind="flat")
-        print(rows_measured(current_build(work / "ix")))
+        index = args.index_dir or work / "ix"
+        if args.index_dir is None:
+            build_index([work / "archive.jsonl"], index, store_kind="flat")
+        print(rows_measured(current_build(index)))
         for server in args.servers.split(","):
-            searched(server, work, questions, args.rounds)
+            searched(server, work, index, questions, args.rounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)  # its archive, index and Milvus data
 
