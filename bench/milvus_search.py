@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from bench.load import _cpu_s  # noqa: E402
 from bench.search_latency import machine  # noqa: E402
 from helpers import MILVUS_SERVERS, free_port, start_milvus, stop_milvus  # noqa: E402
 from indexer import Searcher, build_index  # noqa: E402
@@ -105,12 +106,6 @@ def report(times: dict[str, list[float]], calls: list[int], tally: Counter, spen
         f"{k} {v / len(calls):.1f}" for k, v in spent.most_common()))
 
 
-def cpu_seconds(pid: int) -> float:
-    """The user and system CPU seconds a process has used (Linux: /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def searched(server: str, work: Path, index: Path, questions: list[str], rounds: int) -> None:
     """Copy the build into a fresh milvus-lite server of that kind and ask the questions of it
     and of the local index in turn; print what report() prints and whether they agree."""
@@ -135,11 +130,11 @@ def searched(server: str, work: Path, index: Path, questions: list[str], rounds:
                 asked = f"{question} {'?' * (round_ + 1)}"  # a new question: no cache helps
                 first = None  # the local index's result
                 for name, searcher in (("local", local), ("milvus", remote)):
-                    before, cpu = sum(tally.values()), cpu_seconds(proc.pid)
+                    before, cpu = sum(tally.values()), _cpu_s(proc.pid)
                     started = time.perf_counter()
                     result = searcher.search(asked, 10)
                     times[name].append((time.perf_counter() - started) * 1000)
-                    server_cpu += (cpu_seconds(proc.pid) - cpu) * (name == "milvus")
+                    server_cpu += (_cpu_s(proc.pid) - cpu) * (name == "milvus")
                     if name == "milvus":
                         calls.append(sum(tally.values()) - before)
                         if round_ == 0:

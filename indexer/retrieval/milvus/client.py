@@ -158,6 +158,12 @@ def clip(text: str) -> str:
     return text[:MAX_STRING]
 
 
+def parts(text: str) -> list[str]:
+    """A text in parts of MAX_STRING characters (one, empty, for an empty text), to be joined
+    again in their order."""
+    return [text[at:at + MAX_STRING] for at in range(0, max(len(text), 1), MAX_STRING)]
+
+
 def literal(value: str | list[str]) -> str:
     """A string or list of strings as a filter expression writes it: Milvus reads JSON's escapes
     except \\uXXXX (an id holds no control character: articles.clean_id)."""

@@ -18,6 +18,7 @@ from indexer.retrieval.milvus.client import (
     BackendUnavailableError,
     MilvusAddress,
     literal,
+    parts,
     reason,
 )
 
@@ -74,12 +75,11 @@ def held(client: Any, collection: str) -> dict:
 def describe(client: Any, collection: str, about: dict) -> None:
     """Write what a build holds (a new manifest is a new generation to the searchers): its
     parts upserted, then any part left from a longer description before removed."""
-    text = json.dumps(about)
-    parts = [text[at:at + MAX_STRING] for at in range(0, max(len(text), 1), MAX_STRING)]
+    written = parts(json.dumps(about))
     _registry(client)
     client.upsert(REGISTRY, [_row(f"{collection}#{n}", collection, n, part)
-                             for n, part in enumerate(parts)])
-    client.delete(REGISTRY, filter=f"build == {literal(collection)} and part >= {len(parts)}")
+                             for n, part in enumerate(written)])
+    client.delete(REGISTRY, filter=f"build == {literal(collection)} and part >= {len(written)}")
 
 
 def serve(client: Any, address: MilvusAddress, collection: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from indexer.retrieval.milvus.client import (BATCH, MAX_STRING, clip, date_key, day_key,
+from indexer.retrieval.milvus.client import (BATCH, clip, date_key, day_key, parts,
                                              term_number, tokens)
 from indexer.terms import analyse, phrases
 
@@ -35,10 +35,9 @@ def article_row(key: int, a: dict, story: int, lead: np.ndarray) -> dict:
 
 
 def text_rows(key: int, text: str) -> list[dict]:
-    """An article's text in parts of MAX_STRING characters."""
-    return [{"article": key, "part": part, "text": text[at:at + MAX_STRING],
-             "placeholder": [0.0, 0.0]}
-            for part, at in enumerate(range(0, max(len(text), 1), MAX_STRING))]
+    """An article's text in parts of MAX_STRING characters (client.parts)."""
+    return [{"article": key, "part": part, "text": piece, "placeholder": [0.0, 0.0]}
+            for part, piece in enumerate(parts(text))]
 
 
 def passage_row(passage: tuple, vector: np.ndarray, a: dict, story: int, copies: int

@@ -4,6 +4,7 @@ local index gives them (reads.py: the reads by id)."""
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -192,26 +193,24 @@ class MilvusBuild(MilvusReads):
         inner products), not their vectors read (384 floats each, decoded in Python; 4 ms
         against 2 on milvus-lite 2.5.1); an article an approximate index did not return is
         read. But milvus-lite 3 filters a search row by row in Python (46 ms): there, read."""
-        if not len(keys) or self._python_engine():
+        if not len(keys) or self._python_engine:
             return super().lead_similarity(keys, vector)
         hits = self._search(self.articles_name, "lead",
                             np.asarray(vector, np.float32).reshape(-1).tolist(), len(keys),
                             f"key in {[int(k) for k in keys]}", [], ef=max(len(keys), EF))
         found = {int(h.id): h["distance"] for h in hits}
         if missing := [k for k in keys if int(k) not in found]:
-            found.update(zip(missing, (self.lead_vectors(np.array(missing)) @ vector[0])
-                             .tolist()))
+            found.update(zip(missing, super().lead_similarity(np.array(missing), vector)))
         return np.array([found[int(k)] for k in keys], dtype=np.float64)
 
+    @cached_property
     def _python_engine(self) -> bool:
         """Whether the server is milvus-lite 3, a Milvus in Python (it names itself so; Milvus'
         C++ servers give their version, or none: milvus-lite 2.5)."""
-        if not hasattr(self, "_is_python"):
-            try:
-                self._is_python = str(self.client.get_server_version()).startswith("milvus_lite")
-            except Exception:  # noqa: BLE001 - milvus-lite 2.5 does not answer it
-                self._is_python = False
-        return self._is_python
+        try:
+            return str(self.client.get_server_version()).startswith("milvus_lite")
+        except Exception:  # noqa: BLE001 - milvus-lite 2.5 does not answer it
+            return False
 
     def phrases(self, pairs: Sequence[str], articles: np.ndarray) -> Ranked:
         if not pairs or not len(articles):
