@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +11,8 @@ import pytest
 from helpers import ARCHIVE
 from indexer import Searcher, build_index, update_index
 from indexer.storage.indexdir import current_build
-from indexer.storage.vectors import (FLAT, IVF_SQ8, NPROBE, FaissStore, cells_for, choose_kind,
-                           nprobe_for)
+from indexer.storage.vectors import (FLAT, INT8_NAME, IVF_SQ8, NPROBE, FaissStore, cells_for,
+                                     choose_kind, nprobe_for)
 
 DIM = 32
 
@@ -156,3 +157,32 @@ def test_a_mapped_store_searches_and_reads_as_a_loaded_one(stores, tmp_path, whi
         assert all(np.array_equal(a, b) for a, b in zip(got, want))
     assert np.array_equal(mapped.vectors(ids[:100]), loaded.vectors(ids[:100]))
     assert len(mapped) == len(loaded) == len(vectors)
+
+
+def test_a_served_flat_store_scans_bytes_and_answers_as_the_float_scan(stores, tmp_path):
+    """A flat store opened for searching scans an 8-bit copy of its vectors and scores its best
+    again from the floats: the 1,000 deepest lists the fusion reads are the float scan's, ids
+    and scores alike; a small store is scanned as it is."""
+    flat, vectors, ids = stores[0], stores[2], stores[3]
+    flat.save(tmp_path)
+    mapped = FaissStore.load(tmp_path, DIM, mapped=True)
+    assert mapped._scan is not None and FaissStore.load(tmp_path, DIM)._scan is None
+    assert str(tmp_path / INT8_NAME) in Path("/proc/self/maps").read_text()  # shared, mapped
+    queries = clustered(30, seed=11)
+    for k in (1, 10, 1000):
+        (got, got_ids), (want, want_ids) = mapped.search(queries, k), flat.search(queries, k)
+        assert got.shape == want.shape == (30, k) and np.array_equal(got, want)
+        for row in range(30):  # equal scores come by id here, in FAISS's heap in no set order
+            assert sorted(zip(-got[row], got_ids[row])) == sorted(zip(-want[row], want_ids[row]))
+            assert np.all(np.diff(got_ids[row])[np.diff(got[row]) == 0] > 0)
+    # A build saved before the copy was, or with its copy damaged: the copy is made anew.
+    (tmp_path / INT8_NAME).write_bytes((tmp_path / INT8_NAME).read_bytes()[:5000])
+    again = FaissStore.load(tmp_path, DIM, mapped=True)
+    assert again._scan is not None and np.array_equal(again.search(queries, 10)[0],
+                                                      flat.search(queries, 10)[0])
+    small = FaissStore(DIM)
+    small.add(vectors[:500], ids[:500])
+    (tmp_path / "small").mkdir()
+    small.save(tmp_path / "small")
+    assert FaissStore.load(tmp_path / "small", DIM, mapped=True)._scan is None
+    assert not (tmp_path / "small" / INT8_NAME).exists()
