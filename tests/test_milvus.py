@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -20,7 +21,9 @@ from helpers import ALEPPO_QUESTION, ARCHIVE, DATA, MILVUS_SERVERS, ROOT, SEEDS,
 from indexer import IndexMismatchError, Searcher, build_index, make_filters
 from indexer.storage.indexdir import current_build
 from indexer.retrieval.milvus import client as client_module
-from indexer.retrieval.milvus.client import BackendUnavailableError, MilvusAddress, connect
+from indexer.retrieval.milvus import columns
+from indexer.retrieval.milvus.client import (BackendUnavailableError, MilvusAddress, connect,
+                                             query_text, token)
 from indexer.retrieval.milvus.registry import LEGACY_PROPERTY, REGISTRY, held, served_collection
 from indexer.retrieval.milvus.upload import upload
 from webapp import create_app
@@ -102,6 +105,35 @@ def test_milvus_answers_as_the_local_index(indexes, embedder):
     assert remote.article(ODD_ID) == local.article(ODD_ID) and remote.article(ODD_ID).text
     assert remote.article_passages(ODD_ID) == local.article_passages(ODD_ID)
     assert [h.article.id for h in remote.search("glacier walkers Zermatt", 1).hits] == [ODD_ID]
+
+
+def test_search_hits_are_read_by_columns_as_pymilvus_reads_them(indexes, monkeypatch):
+    """A search's answer decoded by columns (columns.py, not an object a hit) holds what
+    pymilvus' own hits hold: a vector search with fields, a BM25 batch with a term no article
+    holds, a filter that leaves nothing; with this pymilvus, none is asked its way instead."""
+    parsed = MilvusAddress.parse(indexes[1])
+    client = connect(parsed)
+    passages = served_collection(client, parsed)
+    articles = passages.removesuffix("__passages") + "__articles"
+    vector = client.query(passages, filter="pid >= 0", output_fields=["vector"], limit=1)[0]
+    fields = ["article", "story", "day", "article_id", "copies"]
+    dense, bm25 = {"metric_type": "IP", "params": {}}, {"metric_type": "BM25", "params": {}}
+    asks = [(passages, [list(vector["vector"])], "vector", 50, "", fields, dense),
+            (articles, [query_text(["storm", "power"]), token("storm"), token("zqzqzq")],
+             "words", 100, "", [], bm25),
+            (passages, [list(vector["vector"])], "vector", 10, 'article_id == "none"', fields,
+             dense)]
+    public = columns._public
+    monkeypatch.setattr(columns, "_public", lambda *args: pytest.fail("asked pymilvus' way"))
+    sizes = []
+    for ask in asks:
+        got, want = columns.search(client, *ask), public(client, *ask)
+        assert len(got) == len(want) == len(ask[1])
+        for a, b in zip(got, want):
+            assert np.array_equal(a.ids, b.ids) and np.array_equal(a.scores, b.scores)
+            assert a.fields == b.fields and set(a.fields) == set(ask[5])
+            sizes.append(len(a))
+    assert sizes[0] > 10 and sizes[1] > 0 and sizes[2] > 0 and sizes[3] == sizes[4] == 0
 
 
 def test_a_failed_copy_changes_nothing_and_leaves_no_collection(indexes, monkeypatch):

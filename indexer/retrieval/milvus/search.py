@@ -11,6 +11,7 @@ import numpy as np
 
 from indexer.filters import Filters
 from indexer.retrieval.backend import Described, Lists, Ranked
+from indexer.retrieval.milvus import columns
 from indexer.retrieval.milvus.client import (
     K1,
     SEEN,
@@ -20,6 +21,7 @@ from indexer.retrieval.milvus.client import (
     term_number,
     token,
 )
+from indexer.retrieval.milvus.columns import Found
 from indexer.retrieval.milvus.reads import KEPT, MilvusReads
 from indexer.retrieval.milvus.schema import EF
 
@@ -29,12 +31,11 @@ MATCH_DEPTH = 16_384
 HELD = 8  # questions whose articles holding each stem are kept (a search reads them twice)
 
 
-def _bm25(hits: Sequence[Any]) -> list[Any]:
+def _bm25(hits: Found) -> Found:
     """The hits of a BM25 search that share a term with the question, scored as the local
     index scores them: Milvus' BM25 is Lucene's times (k1 + 1); milvus-lite gives it negated."""
-    for hit in hits:
-        hit["distance"] = abs(hit["distance"]) / (K1 + 1)
-    return [h for h in hits if h["distance"] > 0]
+    scored = Found(hits.ids, np.abs(hits.scores) / (K1 + 1), hits.fields)
+    return scored.where(scored.scores > 0)
 
 
 def at_once(asks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -66,12 +67,13 @@ def at_once(asks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
 class MilvusBuild(MilvusReads):
     """One build in Milvus, opened, with the searches that find candidates."""
 
-    def _remember(self, hits: Sequence[Any]) -> None:
-        entities = [(int(h.id), h["entity"]) for h in hits]
-        self._keep(self._seen, ((pid, (e["article"], e["story"], e["day"], e["article_id"],
-                                       e["copies"] > 0)) for pid, e in entities), SEEN)
-        self._keep(self._story_of, ((e["article_id"], e["story"]) for _, e in entities), SEEN)
-        self._keep(self._key_of, ((e["article_id"], e["article"]) for _, e in entities), SEEN)
+    def _remember(self, hits: Found) -> None:
+        f = hits.fields
+        self._keep(self._seen, zip(hits.ids.tolist(), zip(
+            f["article"], f["story"], f["day"], f["article_id"], (c > 0 for c in f["copies"]))),
+            SEEN)
+        self._keep(self._story_of, zip(f["article_id"], f["story"]), SEEN)
+        self._keep(self._key_of, zip(f["article_id"], f["article"]), SEEN)
 
     _FOUND = ["article", "story", "day", "article_id", "copies"]
 
@@ -82,19 +84,18 @@ class MilvusBuild(MilvusReads):
 
     @guarded("search")
     def _search(self, collection: str, field: str, data: Any, depth: int, expression: str,
-                fields: list[str], batch: bool = False, **params: Any) -> list[Any]:
-        """The hits of one search; batch: data is a list of questions, and the hits of each
-        come in a list (one call for all)."""
+                fields: list[str], batch: bool = False, **params: Any) -> Any:
+        """The hits of one search (columns.Found); batch: data is a list of questions, and the
+        hits of each come in a list (one call for all)."""
         if depth <= 0:
-            return [[] for _ in data] if batch else []
+            return [Found.empty(fields) for _ in data] if batch else Found.empty(fields)
         metric = "BM25" if isinstance(data, str) or batch else "IP"  # batches: of BM25 texts
-        found = self.client.search(collection, data=data if batch else [data], anns_field=field,
-                                   limit=depth, filter=expression, output_fields=fields,
-                                   search_params={"metric_type": metric, "params": params})
-        return [list(hits) for hits in found] if batch else list(found[0])
+        found = columns.search(self.client, collection, data if batch else [data], field, depth,
+                               expression, fields, {"metric_type": metric, "params": params})
+        return found if batch else found[0]
 
     def _dense(self, vector: np.ndarray, depth: int, filters: Filters, **params: Any
-               ) -> list[Any]:
+               ) -> Found:
         hits = self._search(self.passages_name, "vector",
                             np.asarray(vector, np.float32).reshape(-1).tolist(), depth,
                             filter_expression(filters), self._FOUND, ef=max(depth, EF), **params)
@@ -102,10 +103,9 @@ class MilvusBuild(MilvusReads):
         return hits
 
     @staticmethod
-    def _ranked(hits: Sequence[Any]) -> Ranked:
-        """(ids, scores) of hits: the primary keys, as every Milvus names them (h.id)."""
-        return (np.array([h.id for h in hits], dtype=np.int64),
-                np.array([h["distance"] for h in hits], dtype=np.float64))
+    def _ranked(hits: Found) -> Ranked:
+        """(ids, scores) of hits: their primary keys."""
+        return hits.ids, hits.scores
 
     def semantic(self, vector: np.ndarray, depth: int, filters: Filters) -> Ranked:
         return self._ranked(self._dense(vector, depth, filters))
@@ -113,7 +113,7 @@ class MilvusBuild(MilvusReads):
     def keyword(self, stems: Sequence[str], depth: int, filters: Filters,
                 ordered: bool = True) -> Ranked:
         if not stems:
-            return self._ranked([])
+            return self._ranked(Found.empty())
         hits = _bm25(self._search(self.passages_name, "words", query_text(stems), depth,
                                   filter_expression(filters), self._FOUND))
         self._remember(hits)
@@ -123,16 +123,16 @@ class MilvusBuild(MilvusReads):
         """In the same search (a batch of questions), the articles holding each stem, kept for
         the matching set that the search asks for next (holding_each): one call for both."""
         if not stems:
-            return self._ranked([])
+            return self._ranked(Found.empty())
         unique = list(dict.fromkeys(stems))
         found = self._search(self.articles_name, "words",
                              [query_text(stems), *(token(s) for s in unique)],
-                             max(depth, MATCH_DEPTH), filter_expression(filters), ["key"],
+                             max(depth, MATCH_DEPTH), filter_expression(filters), [],
                              batch=True)
-        self._keep(self._held, [((tuple(unique), filters), [
-            np.sort(np.array([h.id for h in _bm25(hits)], dtype=np.int64))
-            for hits in found[1:]])], HELD)
-        return self._ranked(_bm25(found[0])[:depth])
+        self._keep(self._held, [((tuple(unique), filters),
+                                 [np.sort(_bm25(hits).ids) for hits in found[1:]])], HELD)
+        ids, scores = self._ranked(_bm25(found[0]))
+        return ids[:depth], scores[:depth]
 
     def retrieve(self, vector: np.ndarray | None, stems: Sequence[str] | None, depth: int,
                  filters: Filters, ordered: bool = True, articles: bool = True) -> Lists:
@@ -170,9 +170,8 @@ class MilvusBuild(MilvusReads):
         if held is not None:
             return held
         found = self._search(self.articles_name, "words", [token(s) for s in stems],
-                             MATCH_DEPTH, filter_expression(filters), ["key"], batch=True)
-        return [np.sort(np.array([h.id for h in _bm25(hits)], dtype=np.int64))
-                for hits in found]
+                             MATCH_DEPTH, filter_expression(filters), [], batch=True)
+        return [np.sort(_bm25(hits).ids) for hits in found]
 
     def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:
         if not len(keys):
@@ -198,7 +197,7 @@ class MilvusBuild(MilvusReads):
         hits = self._search(self.articles_name, "lead",
                             np.asarray(vector, np.float32).reshape(-1).tolist(), len(keys),
                             f"key in {[int(k) for k in keys]}", [], ef=max(len(keys), EF))
-        found = {int(h.id): h["distance"] for h in hits}
+        found = dict(zip(hits.ids.tolist(), hits.scores.tolist()))
         if missing := [k for k in keys if int(k) not in found]:
             found.update(zip(missing, super().lead_similarity(np.array(missing), vector)))
         return np.array([found[int(k)] for k in keys], dtype=np.float64)
@@ -214,10 +213,10 @@ class MilvusBuild(MilvusReads):
 
     def phrases(self, pairs: Sequence[str], articles: np.ndarray) -> Ranked:
         if not pairs or not len(articles):
-            return self._ranked([])
+            return self._ranked(Found.empty())
         keys, scores = self._ranked(_bm25(self._search(
             self.articles_name, "pairs", query_text(pairs), len(articles),
-            f"key in {articles.tolist()}", ["key"])))
+            f"key in {articles.tolist()}", [])))
         order = np.argsort(keys)
         return keys[order], scores[order]
 
