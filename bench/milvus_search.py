@@ -46,7 +46,7 @@ CALLS = ("search", "query", "query_iterator", "hybrid_search", "get", "describe_
 
 def counted(client, tally: Counter, spent: Counter) -> None:  # noqa: ANN001 - a MilvusClient
     """Count every call of the client's methods in tally, and its milliseconds in spent, by
-    what it was (a search by its field), and the searches read by columns (columns.search)."""
+    what it was (a search by its field), and the searches and queries read by columns."""
     def timed(method, name: str, what: str, *args, **kwargs):  # noqa: ANN001, ANN202
         tally[name] += 1
         started = time.perf_counter()
@@ -63,14 +63,20 @@ def counted(client, tally: Counter, spent: Counter) -> None:  # noqa: ANN001 - a
             return timed(_method, _name, f"{_name}:{kwargs.get('anns_field', '')}{collection}",
                          *args, **kwargs)
         setattr(client, name, wrapper)
-    by_columns = columns.search
+    searching, querying = columns.search, columns.query
 
     def searched(asked, collection: str, data: list, field: str, *args, **kwargs):  # noqa: ANN001, ANN202
         if asked is not client:
-            return by_columns(asked, collection, data, field, *args, **kwargs)
-        return timed(by_columns, "search", f"search:{field}{collection.split('__')[-1]}",
+            return searching(asked, collection, data, field, *args, **kwargs)
+        return timed(searching, "search", f"search:{field}{collection.split('__')[-1]}",
                      asked, collection, data, field, *args, **kwargs)
-    columns.search = searched
+
+    def queried(asked, collection: str, *args, **kwargs):  # noqa: ANN001, ANN202
+        if asked is not client:
+            return querying(asked, collection, *args, **kwargs)
+        return timed(querying, "query", f"query:{collection.split('__')[-1]}", asked,
+                     collection, *args, **kwargs)
+    columns.search, columns.query = searched, queried
 
 
 def row_bytes(rows: list[dict]) -> float:

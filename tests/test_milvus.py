@@ -107,10 +107,11 @@ def test_milvus_answers_as_the_local_index(indexes, embedder):
     assert [h.article.id for h in remote.search("glacier walkers Zermatt", 1).hits] == [ODD_ID]
 
 
-def test_search_hits_are_read_by_columns_as_pymilvus_reads_them(indexes, monkeypatch):
+def test_hits_and_rows_are_read_by_columns_as_pymilvus_reads_them(indexes, monkeypatch):
     """A search's answer decoded by columns (columns.py, not an object a hit) holds what
     pymilvus' own hits hold: a vector search with fields, a BM25 batch with a term no article
-    holds, a filter that leaves nothing; with this pymilvus, none is asked its way instead."""
+    holds, a filter that leaves nothing; a query's rows what its rows hold. With this pymilvus,
+    no search is asked its way instead."""
     parsed = MilvusAddress.parse(indexes[1])
     client = connect(parsed)
     passages = served_collection(client, parsed)
@@ -134,6 +135,16 @@ def test_search_hits_are_read_by_columns_as_pymilvus_reads_them(indexes, monkeyp
             assert a.fields == b.fields and set(a.fields) == set(ask[5])
             sizes.append(len(a))
     assert sizes[0] > 10 and sizes[1] > 0 and sizes[2] > 0 and sizes[3] == sizes[4] == 0
+    # A query's rows: scalars, text and each row's vector (one array for all, here).
+    shown = ["pid", "article", "position", "text", "article_id", "vector"]
+    got = columns.query(client, passages, "pid in [0, 1, 2, 5]", shown)
+    want = client.query(passages, filter="pid in [0, 1, 2, 5]", output_fields=shown)
+    assert len(got) == len(want) == 4 and all(set(g) >= set(shown) for g in got)
+    assert all(isinstance(g["vector"], np.ndarray) for g in got)  # read by columns
+    for g, w in zip(sorted(got, key=lambda r: r["pid"]), sorted(want, key=lambda r: r["pid"])):
+        assert {k: g[k] for k in shown[:-1]} == {k: w[k] for k in shown[:-1]}
+        assert np.array_equal(g["vector"], np.array(w["vector"], dtype=np.float32))
+    assert columns.query(client, passages, "pid < 0", shown) == []
 
 
 def test_a_failed_copy_changes_nothing_and_leaves_no_collection(indexes, monkeypatch):

@@ -15,6 +15,7 @@ from indexer.chunking import Layout, Passage
 from indexer.errors import QueryError
 from indexer.filters import Filters
 from indexer.retrieval.backend import Build
+from indexer.retrieval.milvus import columns
 from indexer.retrieval.milvus.client import (
     BackendUnavailableError,
     MilvusAddress,
@@ -96,8 +97,7 @@ class MilvusReads(Build):
     @guarded("query")
     def _query(self, collection: str, expression: str, fields: list[str], limit: int | None = None
                ) -> list[dict]:
-        return self.client.query(collection, filter=expression, output_fields=fields,
-                                 **({"limit": limit} if limit else {}))
+        return columns.query(self.client, collection, expression, fields, limit)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         with self._lock:
