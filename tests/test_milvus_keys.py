@@ -1,5 +1,6 @@
 """What the Milvus backend computes without a server: dates as the filters compare them, the
-stories a build on a cluster finds from pairs of copies, and a search's calls asked at once."""
+stories a build on a cluster finds from pairs of copies, a search's calls asked at once, and
+what its reads keep."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from indexer.building.cluster_stories import _stories
 from indexer.dates import passes_date_filters
 from indexer.filters import make_filters
 from indexer.retrieval.milvus.client import date_key, filter_expression
+from indexer.retrieval.milvus.reads import Recent
 from indexer.retrieval.milvus.search import at_once
 
 DATES = ["2016", "2016-05", "2016-05-10", "2016-05-10T23:59:00Z", "2016-05-31", "2016-06-01",
@@ -69,3 +71,19 @@ def test_a_search_asks_its_first_milvus_calls_side_by_side_and_raises_what_one_r
         at_once({"broken": broken, "slow": slow})
     assert ended == ["slow"]  # the other call ended before the error was raised
     assert at_once({}) == {}
+
+
+def test_what_a_search_found_again_outlives_what_it_found_once():
+    """The reads' cache keeps the last limit to 2 * limit entries put; an entry put again is
+    new again, so a search's candidates found before are still there after its range search
+    (thousands of passages) fills the rest."""
+    kept = Recent(100)
+    kept.update((i, f"early {i}") for i in range(200))  # searches before
+    kept.update((i, f"again {i}") for i in range(10))  # a new search finds 10 of them again
+    assert kept.get(50) == "early 50"
+    kept.update((i, "range") for i in range(1000, 1150))  # and many more after them
+    assert all(kept.get(i) == f"again {i}" and i in kept for i in range(10))
+    assert kept.get(50) is None and 50 not in kept and kept.get(50, "gone") == "gone"
+    assert kept[1149] == "range" and len(kept.new) + len(kept.old) <= 200
+    with pytest.raises(KeyError):
+        kept[50]

@@ -4,7 +4,6 @@ passages and articles by id that a page, an article and a timeline make."""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -17,6 +16,7 @@ from indexer.filters import Filters
 from indexer.retrieval.backend import Build
 from indexer.retrieval.milvus import columns
 from indexer.retrieval.milvus.client import (
+    SEEN,
     BackendUnavailableError,
     MilvusAddress,
     filter_expression,
@@ -28,6 +28,32 @@ from indexer.retrieval.milvus.registry import held, served_collection
 from indexer.storage.manifest import Manifest
 
 KEPT = 4_096  # stems' IDF and passages' vectors kept from earlier reads
+HELD = 8  # questions whose articles holding each stem are kept (a search reads them twice)
+
+
+class Recent:
+    """What reads said, kept for the next look-ups: the last `limit` to 2 * `limit` entries
+    put, in two generations, the older dropped when the newer fills. An entry put again is new
+    again, so what one search put outlives it (with one least-recent order, the entries a search
+    found again kept their old place and went first, while its range search filled the rest)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.new, self.old = limit, {}, {}
+
+    def update(self, items: Iterable[tuple]) -> None:
+        self.new.update(items)
+        if len(self.new) > self.limit:
+            self.old, self.new = self.new, {}
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        found = self.new.get(key, self)
+        return self.old.get(key, default) if found is self else found
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self.new or key in self.old
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.new[key] if key in self.new else self.old[key]
 # What a page shows of a passage and its article, all on the passage's row.
 _SHOWN = ["pid", "article", "position", "start", "end", "text", "article_id", "title", "date",
           "source", "url", "origin", "language", "vector"]
@@ -59,15 +85,13 @@ class MilvusReads(Build):
         self.newest = float("nan") if about["newest"] is None else float(about["newest"])
         self.oldest = float("nan") if about["oldest"] is None else float(about["oldest"])
         self._lock = threading.Lock()
-        # What searches and reads said, kept for the next look-up: a passage's article, story,
-        # day, article id and whether its story has copies; an article id's story and key; a
-        # stem's IDF; a passage's vector.
-        self._seen: OrderedDict[int, tuple[int, int, int, str, bool]] = OrderedDict()
-        self._story_of: OrderedDict[str, int] = OrderedDict()
-        self._key_of: OrderedDict[str, int] = OrderedDict()  # an article id's key
-        self._idf: OrderedDict[str, float] = OrderedDict()
-        self._vectors: OrderedDict[int, list[float]] = OrderedDict()
-        self._held: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()  # stems -> articles
+        # What searches and reads said, kept for the next look-ups.
+        self._seen = Recent(SEEN)  # passage id -> (article, story, day, article id, copies?)
+        self._story_of = Recent(SEEN)  # article id -> story
+        self._key_of = Recent(SEEN)  # article id -> key
+        self._idf = Recent(KEPT)  # stem -> IDF
+        self._vectors = Recent(KEPT)  # passage id -> vector
+        self._held = Recent(HELD)  # (stems, filters) -> the articles holding each stem
         try:
             self.load()
         except Exception as exc:  # noqa: BLE001
@@ -84,11 +108,9 @@ class MilvusReads(Build):
         for name in (self.passages_name, self.articles_name, self.texts_name, self.terms_name):
             self.client.load_collection(name)
 
-    def _keep(self, cache: OrderedDict, items: Iterable[tuple], limit: int) -> None:
+    def _keep(self, cache: Recent, items: Iterable[tuple]) -> None:
         with self._lock:
             cache.update(items)
-            while len(cache) > limit:
-                cache.popitem(last=False)
 
     @guarded("answer a health probe")
     def probe(self) -> None:
@@ -138,8 +160,8 @@ class MilvusReads(Build):
         if not ids:
             return {}
         rows = self._query(self.passages_name, f"pid in {ids}", _SHOWN)
-        self._keep(self._vectors, ((int(r["pid"]), r["vector"]) for r in rows), KEPT)
-        self._keep(self._key_of, ((r["article_id"], int(r["article"])) for r in rows), KEPT)
+        self._keep(self._vectors, ((int(r["pid"]), r["vector"]) for r in rows))
+        self._keep(self._key_of, ((r["article_id"], int(r["article"])) for r in rows))
         found = {}
         for r in rows:
             article = _article(r | {"id": r["article_id"]}, "")

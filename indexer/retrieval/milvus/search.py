@@ -14,7 +14,6 @@ from indexer.retrieval.backend import Described, Lists, Ranked
 from indexer.retrieval.milvus import columns
 from indexer.retrieval.milvus.client import (
     K1,
-    SEEN,
     filter_expression,
     guarded,
     query_text,
@@ -22,13 +21,12 @@ from indexer.retrieval.milvus.client import (
     token,
 )
 from indexer.retrieval.milvus.columns import Found
-from indexer.retrieval.milvus.reads import KEPT, MilvusReads
+from indexer.retrieval.milvus.reads import MilvusReads
 from indexer.retrieval.milvus.schema import EF
 
 # Milvus returns at most this many hits a search or query (its topk limit): through Milvus, a
 # matching set holds at most this many passages by meaning and articles by words.
 MATCH_DEPTH = 16_384
-HELD = 8  # questions whose articles holding each stem are kept (a search reads them twice)
 # What an articles' search asks for: the key alone (its hits' primary keys). Not no field at all:
 # milvus-lite 3 then sends every field, vectors and text (353 ms a search of 600 articles).
 _KEY = ["key"]
@@ -73,10 +71,9 @@ class MilvusBuild(MilvusReads):
     def _remember(self, hits: Found) -> None:
         f = hits.fields
         self._keep(self._seen, zip(hits.ids.tolist(), zip(
-            f["article"], f["story"], f["day"], f["article_id"], (c > 0 for c in f["copies"]))),
-            SEEN)
-        self._keep(self._story_of, zip(f["article_id"], f["story"]), SEEN)
-        self._keep(self._key_of, zip(f["article_id"], f["article"]), SEEN)
+            f["article"], f["story"], f["day"], f["article_id"], (c > 0 for c in f["copies"]))))
+        self._keep(self._story_of, zip(f["article_id"], f["story"]))
+        self._keep(self._key_of, zip(f["article_id"], f["article"]))
 
     _FOUND = ["article", "story", "day", "article_id", "copies"]
 
@@ -133,7 +130,7 @@ class MilvusBuild(MilvusReads):
                              max(depth, MATCH_DEPTH), filter_expression(filters), _KEY,
                              batch=True)
         self._keep(self._held, [((tuple(unique), filters),
-                                 [np.sort(_bm25(hits).ids) for hits in found[1:]])], HELD)
+                                 [np.sort(_bm25(hits).ids) for hits in found[1:]])])
         ids, scores = self._ranked(_bm25(found[0]))
         return ids[:depth], scores[:depth]
 
@@ -253,6 +250,6 @@ class MilvusBuild(MilvusReads):
             n = self.manifest.passages
             found = {s: float(np.log(1 + (n - (h := held.get(term_number(s), 0)) + 0.5)
                                      / (h + 0.5))) for s in missing}
-            self._keep(self._idf, found.items(), KEPT)
+            self._keep(self._idf, found.items())
             known.update(found)
         return {s: known[s] for s in stems}
