@@ -32,7 +32,7 @@ TRAIN_PER_CELL = 64  # vectors sampled to train each cell's centroid (FAISS warn
 # A filtered search that leaves at most this many passages is exact over just those vectors.
 EXACT_FILTERED = 20_000
 # A flat store of this many vectors or more is saved with an 8-bit copy (INT8_NAME, a quarter
-# of its bytes), which a server scans instead (int8_scan.py): 6% less CPU a search served from
+# of its bytes), which a server scans instead (int8_scan.py): 5% less CPU a search served from
 # NewsArticles' 33,749 passages, the same answers.
 INT8_SCAN_FROM = 4_096
 

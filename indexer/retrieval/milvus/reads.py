@@ -54,6 +54,8 @@ class Recent:
 
     def __getitem__(self, key: Any) -> Any:
         return self.new[key] if key in self.new else self.old[key]
+
+
 # What a page shows of a passage and its article, all on the passage's row.
 _SHOWN = ["pid", "article", "position", "start", "end", "text", "article_id", "title", "date",
           "source", "url", "origin", "language", "vector"]
