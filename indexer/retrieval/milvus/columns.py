@@ -6,7 +6,7 @@ search with five fields (milvus-lite 2.5.1, 600 articles), 2.6 ms of the client'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -39,23 +39,17 @@ def search(client: Any, collection: str, data: list, field: str, limit: int, exp
     """The hits of each question in data (vectors, or texts for a BM25 field), by columns:
     the search sent as pymilvus sends it, its answer decoded here. A pymilvus whose insides
     differ from 3.0's is asked the public way (`client.search`), and decoded from its hits."""
-    try:
-        from pymilvus.client import ts_utils
-        from pymilvus.client.grpc_handler import check_status
-        from pymilvus.client.prepare import Prepare
-
-        handler = client._get_connection()
-        options: dict[str, Any] = {}
-        default = ts_utils.construct_guarantee_ts(collection, options, handler.server_address, "")
-        request = Prepare.search_requests_with_expr(
-            collection_name=collection, anns_field=field, param=params, limit=limit, data=data,
-            expr=expression, output_fields=fields, round_decimal=-1,
-            use_default_consistency=default, **options)
-        stub = handler._stub
-    except (ImportError, AttributeError, TypeError):
+    options: dict[str, Any] = {}
+    sent = _request(client, collection, options, lambda prepare, default:
+                    prepare.search_requests_with_expr(
+                        collection_name=collection, anns_field=field, param=params, limit=limit,
+                        data=data, expr=expression, output_fields=fields, round_decimal=-1,
+                        use_default_consistency=default, **options))
+    if sent is None:
         return _public(client, collection, data, field, limit, expression, fields, params)
+    request, stub = sent
     response = stub.Search(request, timeout=None)
-    check_status(response.status)
+    _check(response.status)
     return decoded(response.results, fields)
 
 
@@ -64,24 +58,48 @@ def query(client: Any, collection: str, expression: str, fields: list[str],
     """The rows that match expression, each a dict of the fields asked (and the primary key);
     a float vector a numpy row. As `search`: pymilvus' way where its insides differ."""
     options: dict[str, Any] = {"limit": limit} if limit else {}
+    sent = _request(client, collection, options, lambda prepare, default:
+                    prepare.query_request(collection, expression, fields, None,
+                                          use_default_consistency=default, **options))
+    if sent is None:
+        return client.query(collection, filter=expression, output_fields=fields, **options)
+    request, stub = sent
+    response = stub.Query(request, timeout=None)
+    from pymilvus.client.types import Status
+
+    if Status.EMPTY_COLLECTION in {response.status.code, response.status.error_code}:
+        return []
+    _check(response.status)
+    return rows(response.fields_data, fields)
+
+
+def _request(client: Any, collection: str, options: dict[str, Any],
+             build: Callable[[Any, bool], Any]) -> tuple[Any, Any] | None:
+    """The request build(Prepare, default consistency) makes as pymilvus 3.0 makes it (options
+    gain the consistency it would ask of this collection), and the connection's gRPC stub to
+    send it on; None where pymilvus' insides differ (the caller asks the public way)."""
     try:
         from pymilvus.client import ts_utils
-        from pymilvus.client.grpc_handler import check_status
         from pymilvus.client.prepare import Prepare
-        from pymilvus.client.types import Status
 
         handler = client._get_connection()
         default = ts_utils.construct_guarantee_ts(collection, options, handler.server_address, "")
-        request = Prepare.query_request(collection, expression, fields, None,
-                                        use_default_consistency=default, **options)
-        stub, empty = handler._stub, Status.EMPTY_COLLECTION
+        return build(Prepare, default), handler._stub
     except (ImportError, AttributeError, TypeError):
-        return client.query(collection, filter=expression, output_fields=fields, **options)
-    response = stub.Query(request, timeout=None)
-    if empty in {response.status.code, response.status.error_code}:
-        return []
-    check_status(response.status)
-    return rows(response.fields_data, fields)
+        return None
+
+
+def _check(status: Any) -> None:
+    """pymilvus' own error for an answer that is not a success."""
+    from pymilvus.client.grpc_handler import check_status
+
+    check_status(status)
+
+
+def _scalars(column: Any) -> list | None:
+    """A column's values where it holds scalars (Milvus' FieldData), else None."""
+    kind = column.scalars.WhichOneof("data") if column.HasField("scalars") else None
+    return None if kind is None else list(getattr(column.scalars, kind).data)
 
 
 def rows(fields_data: Any, fields: list[str]) -> list[dict]:
@@ -92,9 +110,8 @@ def rows(fields_data: Any, fields: list[str]) -> list[dict]:
     for column in fields_data:
         if column.field_name not in fields and column.HasField("vectors"):
             continue
-        kind = column.scalars.WhichOneof("data") if column.HasField("scalars") else None
-        if kind is not None:
-            values.append(list(getattr(column.scalars, kind).data))
+        if (found := _scalars(column)) is not None:
+            values.append(found)
         elif column.HasField("vectors") and column.vectors.WhichOneof("data") == "float_vector":
             values.append(np.array(column.vectors.float_vector.data, dtype=np.float32)
                           .reshape(-1, column.vectors.dim))
@@ -109,11 +126,9 @@ def decoded(results: Any, fields: list[str]) -> list[Found]:
     (a search that found nothing may send none)."""
     ids = np.array(results.ids.int_id.data, dtype=np.int64)
     scores = np.array(results.scores, dtype=np.float64)
-    columns = {}
-    for column in results.fields_data:
-        kind = column.scalars.WhichOneof("data")
-        if kind is not None:  # vectors the searches do not ask for (milvus-lite 3 sends some)
-            columns[column.field_name] = list(getattr(column.scalars, kind).data)
+    # Vectors the searches do not ask for are left out (milvus-lite 3 sends some).
+    columns = {column.field_name: found for column in results.fields_data
+               if (found := _scalars(column)) is not None}
     found, start = [], 0
     for count in results.topks:
         end = start + count
