@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from indexer.errors import QueryError
-from indexer.terms import WORD, fold, word_stem
+from indexer.terms import STOPWORDS, WORD, fold, stem
 
 _SPACE = re.compile(r"\s")
 # Where a term may begin with an operator: + or - before a letter, a quote or title:, or title:.
@@ -40,9 +40,17 @@ class Term:
     def _sought(self) -> tuple[str | None, str]:
         """(the stem of a term of one word, else None; the term's words, spaced for a phrase
         search): made once, not for every article."""
-        tokens = WORD.findall(self.text)
-        single = word_stem(tokens[0]) if not self.phrase and len(tokens) == 1 else None
-        return single, f" {words(self.text)} "
+        tokens = WORD.findall(fold(self.text))
+        single = stem(tokens[0]) if not self.phrase and len(tokens) == 1 else None
+        return single, f" {' '.join(tokens)} "
+
+    @cached_property
+    def stems(self) -> tuple[str, ...]:
+        """The stems of the term's words that keyword search indexes (not stopwords): an
+        article that holds the term holds each of them, as the keyword index has them
+        (terms.analyse tokenises the same folded words)."""
+        return tuple(dict.fromkeys(stem(w) for w in WORD.findall(fold(self.text))
+                                   if w not in STOPWORDS))
 
     def held_by(self, article: "_Article") -> bool:
         """Whether the article holds the term: a word by its stem, a phrase (or a term of
@@ -63,7 +71,7 @@ class _Article:
 
     def stems(self, title: bool) -> set[str]:
         if title not in self._stems:
-            self._stems[title] = {word_stem(w) for w in WORD.findall(self.parts[title])}
+            self._stems[title] = {stem(w) for w in self.words(title).split()}
         return self._stems[title]
 
     def words(self, title: bool) -> str:

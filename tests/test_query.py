@@ -3,6 +3,7 @@ question is taken; plain questions as before; errors that point at the column.""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -98,3 +99,25 @@ def test_the_api_the_page_and_the_cli_take_the_syntax(words_index, words):
     out = CliRunner().invoke(main, ["search", "title:bridge", "--index-dir", str(words_index)],
                              obj={"embedder": words})
     assert out.exit_code == 0 and out.output.count("\n1. ") + out.output.startswith("1. ") == 1
+
+
+@pytest.mark.parametrize("query", [
+    '"central bank" rates', "+city -council", "water -city", 'title:"city council" x',
+    '+the bridge', '-"of the" bridge', "+closings", '"the city" -title:council', "rain -the",
+    "+central -bank", '"harbour bridge" storm', "+students"])
+def test_the_keyword_index_settles_what_it_can_exactly(words_searcher, query):
+    """admitted() reads only the articles the keyword index cannot settle (the stems of a
+    required term missing, or of every excluded term): what it keeps is what reading every
+    article keeps."""
+    from indexer.search.ranking import admitted
+
+    build = words_searcher._current()
+    ids = np.flatnonzero(build.owners >= 0)
+    owners = build.owners[ids]
+    parsed = parse(query)
+    found = build.passages(ids.tolist())
+    texts = dict(zip(sorted({a.id for _, a in found.values()}), build.excerpts(
+        [(aid, 0, 1 << 30) for aid in sorted({a.id for _, a in found.values()})])))
+    every = np.array([parsed.admits(found[pid][1].title, texts[found[pid][1].id])
+                      for pid in ids.tolist()])
+    assert admitted(build, ids, owners, parsed).tolist() == every.tolist()

@@ -108,6 +108,12 @@ class Build(ABC):
     def holding(self, stem: str, filters: Filters) -> np.ndarray:
         """The articles (keys, in any order) whose text holds the stem."""
 
+    def holding_every(self, stems: Sequence[str]) -> np.ndarray | None:
+        """The articles (keys, ascending) whose text holds every one of the stems, or None
+        where this backend cannot say it exactly (its lists of holders are cut short): then
+        the caller reads the articles."""
+        return None
+
     def holding_each(self, stems: list[str], filters: Filters) -> list[np.ndarray]:
         """For each stem, the articles (keys) whose text holds it: one holding() a stem, unless
         a backend reads them at once."""

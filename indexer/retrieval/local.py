@@ -162,6 +162,14 @@ class LocalBuild(Build):
         allowed = self._allowed(filters)
         return self.article_keywords.holding(stem, None if allowed is None else allowed[1])
 
+    def holding_every(self, stems: Sequence[str]) -> np.ndarray | None:
+        every = None
+        for stem in stems:  # each column read whole: exact
+            held = np.sort(self.article_keywords.holding(stem))
+            every = held if every is None else \
+                every[np.isin(every, held, assume_unique=True)]
+        return every
+
     def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:
         keys = np.asarray(keys, dtype=np.int64)
         if vector is None or not len(keys):

@@ -67,7 +67,7 @@ def matching_pool(build: Build, pool: Pool, vector: np.ndarray | None, query: Qu
     extra_ids, extra_near = _nearest_passages(build, missing, near_ids, near, vector)
     order = np.argsort(np.where(np.isnan(extra_near), np.inf, -extra_near), kind="stable")
     if not query.plain:
-        order = order[admitted(build, extra_ids[order], query)]
+        order = order[admitted(build, extra_ids[order], missing[order], query)]
     ids = np.concatenate([pool.ids[kept], extra_ids[order]])
     return Pool.ranked(build, ids,
                        np.concatenate([pool.scores[kept], np.full(len(order), EXTRA_SCORE)]),

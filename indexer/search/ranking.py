@@ -145,16 +145,37 @@ def result_heads(pool: Pool, group: str, sort: str) -> tuple[np.ndarray, int]:
 
 def constrained(build: Build, pool: Pool, query: Query) -> Pool:
     """The pool without the passages of the articles the query's operators drop (query.py)."""
-    return pool.reordered(np.flatnonzero(admitted(build, pool.ids, query)), pool.scores)
+    kept = admitted(build, pool.ids, pool.about.owners, query)
+    return pool.reordered(np.flatnonzero(kept), pool.scores)
 
 
-def admitted(build: Build, ids: np.ndarray, query: Query) -> np.ndarray:
-    """For each passage id, whether the query's operators keep its article: each article read
-    once, whole, with its headline."""
-    found = build.passages(np.asarray(ids).tolist())
+def admitted(build: Build, ids: np.ndarray, owners: np.ndarray, query: Query) -> np.ndarray:
+    """For each passage id (owners: its article's key), whether the query's operators keep its
+    article. The keyword index settles what it can: an article without the stems of a required
+    term is dropped, one without those of every excluded term (and nothing required) kept; the
+    rest are read once, whole, with their headlines (a quoted headline asked of NewsArticles
+    read 600 articles, 160 ms)."""
+    ids, owners = np.asarray(ids, dtype=np.int64), np.asarray(owners, dtype=np.int64)
+    unread = np.zeros(len(ids), dtype=bool)  # settled without reading: kept
+    may = np.ones(len(ids), dtype=bool)
+    for term in query.required:
+        held = build.holding_every(term.stems) if term.stems else None
+        if held is not None:
+            may &= np.isin(owners, held)
+    if not query.required:
+        unread = may.copy()
+        for term in query.excluded:
+            held = build.holding_every(term.stems) if term.stems else None
+            unread &= np.zeros(len(ids), bool) if held is None else ~np.isin(owners, held)
+    read = np.flatnonzero(may & ~unread)
+    heads = read[first_places(owners[read])]  # one passage an article names it
+    found = build.passages(ids[heads].tolist())
     titles = {article.id: article.title for _, article in found.values()}
     ordered = sorted(titles)
     texts = build.excerpts([(aid, 0, 1 << 30) for aid in ordered])
-    kept = {aid for aid, text in zip(ordered, texts) if query.admits(titles[aid], text)}
-    return np.array([int(pid) in found and found[int(pid)][1].id in kept
-                     for pid in np.asarray(ids).tolist()], dtype=bool)
+    kept_ids = {aid for aid, text in zip(ordered, texts) if query.admits(titles[aid], text)}
+    kept_keys = {int(owners[at]) for at in heads.tolist()
+                 if int(ids[at]) in found and found[int(ids[at])][1].id in kept_ids}
+    kept = unread.copy()
+    kept[read] = np.isin(owners[read], np.array(sorted(kept_keys), dtype=np.int64))
+    return kept
