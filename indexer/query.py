@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from indexer.errors import QueryError
-from indexer.terms import STOPWORDS, WORD, fold, stem
+from indexer.terms import STOPWORDS, WORD, fold, starts_word, stem, stem_prefixes
 
 _SPACE = re.compile(r"\s")
 # Where a term may begin with an operator: + or - before a letter, a quote or title:, or title:.
@@ -37,47 +37,81 @@ class Term:
     title: bool = False  # in the headline only
 
     @cached_property
-    def _sought(self) -> tuple[str | None, str]:
-        """(the stem of a term of one word, else None; the term's words, spaced for a phrase
-        search): made once, not for every article."""
+    def _sought(self) -> tuple[str | None, list[str]]:
+        """(the stem of a term of one word, else None; the term's words, folded): made once,
+        not for every article."""
         tokens = WORD.findall(fold(self.text))
-        single = stem(tokens[0]) if not self.phrase and len(tokens) == 1 else None
-        return single, f" {' '.join(tokens)} "
+        return (stem(tokens[0]) if not self.phrase and len(tokens) == 1 else None), tokens
 
     @cached_property
     def stems(self) -> tuple[str, ...]:
         """The stems of the term's words that keyword search indexes (not stopwords): an
         article that holds the term holds each of them, as the keyword index has them
         (terms.analyse tokenises the same folded words)."""
-        return tuple(dict.fromkeys(stem(w) for w in WORD.findall(fold(self.text))
-                                   if w not in STOPWORDS))
+        return tuple(dict.fromkeys(stem(w) for w in self._sought[1] if w not in STOPWORDS))
+
+    @property
+    def indexed(self) -> bool:
+        """Whether the keyword index of whole articles says exactly which articles hold it: a
+        word, anywhere in the article, of a stem no stopword has (stopwords are not indexed)."""
+        return not self.title and self._sought[0] is not None \
+            and self._sought[0] not in _STOPWORD_STEMS
 
     def held_by(self, article: "_Article") -> bool:
         """Whether the article holds the term: a word by its stem, a phrase (or a term of
         several words, "U.S.-led") by its words in order."""
-        stem, phrase = self._sought
-        if stem is not None:
-            return stem in article.stems(self.title)
-        return phrase in f" {article.words(self.title)} "
+        single, tokens = self._sought
+        folded = article.folded(self.title)
+        if single is not None:
+            return _holds_stem(folded, single)
+        if not tokens:  # no word at all: held by a text without words, as " " + "" + " "
+            return not WORD.search(folded)
+        found = self._words.search(folded)
+        while found is not None and not starts_word(folded, found.start()):
+            found = self._words.search(folded, found.start() + 1)
+        return found is not None
+
+    @cached_property
+    def _words(self) -> re.Pattern:
+        """The term's words, one after the other, as splitting a folded text into words (WORD)
+        would find them where the first begins a word: each a whole word (WORD would not go
+        on) with nothing but non-word characters between them. One scan of the text, not a
+        split of the whole of it (an article read for `-"of the"` is a few thousand words)."""
+        whole = "(?![’'.,]?\\w)"
+        return re.compile("\\W+".join(re.escape(t) + whole for t in self._sought[1]))
+
+
+_STOPWORD_STEMS = frozenset(stem(w) for w in STOPWORDS)
+_NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit outside ASCII
+
+
+def _holds_stem(folded: str, wanted: str) -> bool:
+    """Whether a word (WORD) of a folded text has this stem. Only the words that begin with one
+    of its prefixes are stemmed (terms.stem_prefixes), in a text whose words are ASCII (the
+    rule was checked on those); other texts stem every word."""
+    if not folded.isascii() and _NON_ASCII_WORD.search(folded):
+        return any(stem(w) == wanted for w in WORD.findall(folded))
+    for prefix in stem_prefixes(frozenset((wanted,))):
+        at = folded.find(prefix)
+        while at >= 0:
+            if starts_word(folded, at) and (word := WORD.match(folded, at)) \
+                    and stem(word.group()) == wanted:
+                return True
+            at = folded.find(prefix, at + 1)
+    return False
 
 
 class _Article:
-    """An article's headline and text as terms are looked for in them, each form made once."""
+    """An article's headline and text as terms are looked for in them, each folded once."""
 
     def __init__(self, title: str, text: str):
         self.parts = {True: title, False: f"{title}\n{text}"}
-        self._stems: dict[bool, set[str]] = {}
-        self._words: dict[bool, str] = {}
+        self._folded: dict[bool, str] = {}
 
-    def stems(self, title: bool) -> set[str]:
-        if title not in self._stems:
-            self._stems[title] = {stem(w) for w in self.words(title).split()}
-        return self._stems[title]
-
-    def words(self, title: bool) -> str:
-        if title not in self._words:
-            self._words[title] = words(self.parts[title])
-        return self._words[title]
+    def folded(self, title: bool) -> str:
+        if title not in self._folded:
+            self._folded[title] = fold(self.parts[title])
+        return self._folded[title]
 
 
 @dataclass(frozen=True)

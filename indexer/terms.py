@@ -10,6 +10,7 @@ from itertools import pairwise
 import snowballstemmer
 
 WORD = re.compile(r"\w+(?:[’'.,]\w+)*")
+_JOINERS = "'.,"  # what joins two runs of letters into one word (WORD), once folded
 COMPOUND = re.compile(r"\w+(?:-\w+)+")
 STOPWORDS = frozenset(
     """
@@ -93,3 +94,34 @@ def phrases(text: str) -> list[str]:
 def query_stems(query: str) -> frozenset[str]:
     """The stems of the query's meaningful words."""
     return frozenset(analyse(query))
+
+
+@lru_cache(maxsize=256)
+def stem_prefixes(stems: frozenset[str]) -> tuple[str, ...]:
+    """What a word must begin with to have one of stems as its stem, none the start of another:
+    a word's stem differs from its start (folded) in at most its last character, or is "die"
+    for "dy..." (search/highlight.py, matched_words)."""
+    starts = set()
+    for stem in stems:
+        starts.add(stem[:-1] or stem)
+        if len(stem) > 2 and stem.endswith("ie"):
+            starts.add(stem[:-2] + "y")
+    ordered = sorted(starts)
+    return tuple(p for i, p in enumerate(ordered)
+                 if not any(p.startswith(shorter) for shorter in ordered[:i]))
+
+
+def starts_word(folded: str, at: int) -> bool:
+    """Whether a word (WORD) of folded begins at `at`, where a letter or digit is: not inside
+    one, like the "s" of "a's" or "0" of "1,000"."""
+    if at == 0:
+        return True
+    before = folded[at - 1]
+    if in_word(before):
+        return False
+    return not (before in _JOINERS and at > 1 and in_word(folded[at - 2]))
+
+
+def in_word(char: str) -> bool:
+    """Whether char is one the regular expressions' \\w matches (a letter, digit or "_")."""
+    return char.isalnum() or char == "_"

@@ -121,3 +121,42 @@ def test_the_keyword_index_settles_what_it_can_exactly(words_searcher, query):
     every = np.array([parsed.admits(found[pid][1].title, texts[found[pid][1].id])
                       for pid in ids.tolist()])
     assert admitted(build, ids, owners, parsed).tolist() == every.tolist()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(list("ab ,.'’-_\n1éж“") + ["the", "Ab", "dying", "die"]),
+                max_size=30).map("".join),
+       st.lists(st.sampled_from(list("ab ,.'-1é") + ["the", "dy", "die"]), min_size=1,
+                max_size=8).map("".join))
+def test_a_term_is_held_as_splitting_the_text_into_words_says(text, term):
+    """Term.held_by finds words and phrases without splitting the whole text: what it finds is
+    what comparing against every word of the text finds (a phrase by its words in order, a word
+    by its stem)."""
+    from indexer.query import _Article, words
+    from indexer.terms import WORD, fold, stem
+
+    tokens = WORD.findall(fold(term))
+    for phrase in (True, False):
+        held = Term(term, phrase=phrase).held_by(_Article("", text))
+        if not phrase and len(tokens) == 1:
+            expected = stem(tokens[0]) in {stem(w) for w in WORD.findall(fold(f"\n{text}"))}
+        else:
+            expected = f" {' '.join(tokens)} " in f" {words(chr(10) + text)} "
+        assert held == expected, (text, term, phrase)
+
+
+def test_words_are_settled_by_the_index_unread(words_searcher, monkeypatch):
+    """A required or excluded word that is not a stopword is settled by the keyword index
+    alone: no article is read for "+bridge -harbour"; a phrase is read, in the articles that
+    hold its words' stems only."""
+    from indexer.search.ranking import admitted
+
+    build = words_searcher._current()
+    ids = np.flatnonzero(build.owners >= 0)
+    asked: list[list[str]] = []
+    monkeypatch.setattr(build, "excerpts", lambda spans: asked.append(
+        [aid for aid, _, _ in spans]) or [""] * len(spans))
+    admitted(build, ids, build.owners[ids], parse("bridge +bridge -harbour"))
+    assert asked == []
+    admitted(build, ids, build.owners[ids], parse('"cargo ship" storm'))
+    assert len(asked) == 1 and 0 < len(asked[0]) < len(set(build.owners[ids].tolist()))

@@ -5,18 +5,16 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from indexer.chunking import sentence_spans
-from indexer.terms import WORD, query_stems, word_stem
+from indexer.terms import WORD, query_stems, starts_word, stem_prefixes, word_stem
 
 __all__ = ["Highlights", "closest_sentences", "highlight", "query_stems"]
 
 _NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit outside ASCII
-_JOINERS = "'.,"  # what joins two runs of letters into one word (WORD), once folded
 
 
 @dataclass(frozen=True)
@@ -83,10 +81,10 @@ def matched_words(text: str, stems: frozenset[str]) -> list[tuple[int, int, str]
         return every_word_matched(text, stems)
     folded = text.lower().replace("’", "'")  # fold(), which keeps offsets for such a text
     found: dict[int, tuple[int, str]] = {}  # start -> (end, stem) of the words looked at
-    for prefix in _prefixes(stems):
+    for prefix in stem_prefixes(stems):
         at = folded.find(prefix)
         while at >= 0:
-            if at not in found and _starts_word(folded, at) and (word := WORD.match(folded, at)):
+            if at not in found and starts_word(folded, at) and (word := WORD.match(folded, at)):
                 found[at] = (word.end(), word_stem(text[at:word.end()]))
             at = folded.find(prefix, at + 1)
     return [(start, end, stem) for start, (end, stem) in sorted(found.items()) if stem in stems]
@@ -97,36 +95,6 @@ def every_word_matched(text: str, stems: frozenset[str]) -> list[tuple[int, int,
     folding may change their length, and the reference the shortcut is measured against."""
     return [(m.start(), m.end(), stem) for m in WORD.finditer(text)
             if (stem := word_stem(m.group())) in stems]
-
-
-@lru_cache(maxsize=256)
-def _prefixes(stems: frozenset[str]) -> tuple[str, ...]:
-    """What a word must begin with to have one of stems as its stem (see matched_words), none
-    the start of another."""
-    starts = set()
-    for stem in stems:
-        starts.add(stem[:-1] or stem)
-        if len(stem) > 2 and stem.endswith("ie"):
-            starts.add(stem[:-2] + "y")
-    ordered = sorted(starts)
-    return tuple(p for i, p in enumerate(ordered)
-                 if not any(p.startswith(shorter) for shorter in ordered[:i]))
-
-
-def _starts_word(folded: str, at: int) -> bool:
-    """Whether a word (WORD) of folded begins at `at`, where a letter or digit is: not inside
-    one, like the "s" of "a's" or "0" of "1,000"."""
-    if at == 0:
-        return True
-    before = folded[at - 1]
-    if _in_word(before):
-        return False
-    return not (before in _JOINERS and at > 1 and _in_word(folded[at - 2]))
-
-
-def _in_word(char: str) -> bool:
-    """Whether char is one the regular expressions' \\w matches (a letter, digit or "_")."""
-    return char.isalnum() or char == "_"
 
 
 def closest_sentences(texts: Sequence[str], query: np.ndarray,
