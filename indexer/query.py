@@ -51,11 +51,10 @@ class Term:
         return tuple(dict.fromkeys(stem(w) for w in self._sought[1] if w not in STOPWORDS))
 
     @property
-    def indexed(self) -> bool:
-        """Whether the keyword index of whole articles says exactly which articles hold it: a
-        word, anywhere in the article, of a stem no stopword has (stopwords are not indexed)."""
-        return not self.title and self._sought[0] is not None \
-            and self._sought[0] not in _STOPWORD_STEMS
+    def word(self) -> str | None:
+        """The stem of a term of one word looked for anywhere in the article (not in the
+        headline alone), which an index of articles by their words may settle; else None."""
+        return None if self.title else self._sought[0]
 
     def held_by(self, article: "_Article") -> bool:
         """Whether the article holds the term: a word by its stem, a phrase (or a term of
@@ -81,7 +80,6 @@ class Term:
         return re.compile("\\W+".join(re.escape(t) + whole for t in self._sought[1]))
 
 
-_STOPWORD_STEMS = frozenset(stem(w) for w in STOPWORDS)
 _NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit outside ASCII
 
 

@@ -37,6 +37,10 @@ def stem(word: str) -> str:
     return stemmer().stemWord(word)
 
 
+# The stems the stopwords have: a word of such a stem ("saying", "says") may be a stopword.
+STOPWORD_STEMS = frozenset(stem(w) for w in STOPWORDS)
+
+
 def fold(text: str) -> str:
     """text lower-cased, curly apostrophes made straight and accents dropped ("Café" -> "cafe")."""
     text = text.lower().replace("’", "'")

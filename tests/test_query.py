@@ -146,9 +146,9 @@ def test_a_term_is_held_as_splitting_the_text_into_words_says(text, term):
 
 
 def test_words_are_settled_by_the_index_unread(words_searcher, monkeypatch):
-    """A required or excluded word that is not a stopword is settled by the keyword index
-    alone: no article is read for "+bridge -harbour"; a phrase is read, in the articles that
-    hold its words' stems only."""
+    """A required or excluded word is settled by the build's keyword index and its record of
+    stopwords alone: no article is read for "+bridge -harbour" or "+the -said"; a phrase is
+    read, in the articles that hold its words' stems only."""
     from indexer.search.ranking import admitted
 
     build = words_searcher._current()
@@ -157,6 +157,27 @@ def test_words_are_settled_by_the_index_unread(words_searcher, monkeypatch):
     monkeypatch.setattr(build, "excerpts", lambda spans: asked.append(
         [aid for aid, _, _ in spans]) or [""] * len(spans))
     admitted(build, ids, build.owners[ids], parse("bridge +bridge -harbour"))
+    admitted(build, ids, build.owners[ids], parse("bridge +the -said -saying"))  # stopwords too
     assert asked == []
     admitted(build, ids, build.owners[ids], parse('"cargo ship" storm'))
     assert len(asked) == 1 and 0 < len(asked[0]) < len(set(build.owners[ids].tolist()))
+
+
+def test_a_build_without_its_stopwords_record_reads_for_them(words_index, tmp_path):
+    """A build made before the record of stopwords (storage/stopwords.py) reads the articles
+    for "+the" and "-said", and keeps what a build with the record keeps."""
+    import shutil
+
+    from indexer.retrieval.local import LocalBuild
+    from indexer.search.ranking import admitted
+    from indexer.storage.indexdir import current_build
+
+    folder = tmp_path / "older"
+    shutil.copytree(current_build(words_index), folder)
+    shutil.rmtree(folder / "bm25" / "stopwords")
+    builds = [LocalBuild(f, "test-words") for f in (current_build(words_index), folder)]
+    assert builds[0].stopwords is not None and builds[1].stopwords is None
+    for query in ("bridge +the", "rain -said", "storm -saying", "+closings -the"):
+        found = [admitted(b, ids, b.owners[ids], parse(query)).tolist()
+                 for b in builds for ids in [np.flatnonzero(b.owners >= 0)]]
+        assert found[0] == found[1], query

@@ -108,6 +108,12 @@ class Build(ABC):
     def holding(self, stem: str, filters: Filters) -> np.ndarray:
         """The articles (keys, in any order) whose text holds the stem."""
 
+    def holding_word(self, stem: str) -> np.ndarray | None:
+        """The articles (keys, ascending) holding a word of this stem, stopwords included, in
+        headline or text: exactly, or None where this backend cannot say it (the caller then
+        reads the articles)."""
+        return None
+
     def holding_every(self, stems: Sequence[str]) -> np.ndarray | None:
         """The articles (keys, ascending) whose text holds every one of the stems, or None
         where this backend cannot say it exactly (its lists of holders are cut short): then

@@ -19,8 +19,9 @@ from indexer.dates import day_number
 from indexer.errors import (AmbiguousNameError, IndexCorruptError, IndexMismatchError,
                             IndexNotFoundError, QueryError)
 from indexer.filters import Filters
+from indexer.terms import STOPWORD_STEMS
 from indexer.storage.indexdir import builds, current_build, current_name, read_current
-from indexer.storage.keywords import load_keyword_indexes
+from indexer.storage.keywords import load_keyword_indexes, load_stopwords
 from indexer.storage.manifest import Manifest
 from indexer.storage.database import MetadataReader
 from indexer.storage.vectors import FaissStore
@@ -65,6 +66,7 @@ class LocalBuild(Build):
         self.store = FaissStore.load(folder, self.manifest.dimension, mapped=True)
         self.meta = MetadataReader(folder)
         self.keywords, self.article_keywords, self.phrase_keywords = load_keyword_indexes(folder)
+        self.stopwords = load_stopwords(folder)  # None in a build made before them
         articles, passages = self.meta.counts()
         # Passage id -> article row id, and -> story (syndicated copies share one). Ids have
         # gaps where an update removed passages; those slots stay -1.
@@ -95,7 +97,8 @@ class LocalBuild(Build):
         self.oldest = float(known.min()) if len(known) else float("nan")
         if (articles, passages) != (self.manifest.articles, self.manifest.passages) \
                 or len(self.store) != passages or len(self.keywords) != passages \
-                or len(self.article_keywords) != articles or len(self.phrase_keywords) != articles:
+                or len(self.article_keywords) != articles or len(self.phrase_keywords) != articles \
+                or len(self.stopwords or ()) not in (0, articles):
             raise IndexCorruptError(
                 f"index {folder} is inconsistent: manifest says {self.manifest.articles} articles"
                 f" and {self.manifest.passages} passages, the database holds {articles} and "
@@ -161,6 +164,13 @@ class LocalBuild(Build):
     def holding(self, stem: str, filters: Filters) -> np.ndarray:
         allowed = self._allowed(filters)
         return self.article_keywords.holding(stem, None if allowed is None else allowed[1])
+
+    def holding_word(self, stem: str) -> np.ndarray | None:
+        held = np.sort(self.article_keywords.holding(stem))  # as a word that is no stopword
+        if stem not in STOPWORD_STEMS:
+            return held
+        stopwords = None if self.stopwords is None else self.stopwords.holding(stem)
+        return None if stopwords is None else distinct(held, stopwords)
 
     def holding_every(self, stems: Sequence[str]) -> np.ndarray | None:
         every = None

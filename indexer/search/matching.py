@@ -62,12 +62,12 @@ def matching_pool(build: Build, pool: Pool, vector: np.ndarray | None, query: Qu
     matched = distinct(*keys)
     kept = np.flatnonzero(np.isin(pool.about.owners, matched))
     missing = np.setdiff1d(matched, pool.about.owners[kept], assume_unique=True)
+    if len(missing) and not query.plain:  # before looking for their nearest passages
+        missing = missing[admitted(build, build.best_passages(missing, None)[0], missing, query)]
     if not len(missing):  # the ranked pool holds every one: its rows, already described
         return pool.reordered(kept, pool.scores)
     extra_ids, extra_near = _nearest_passages(build, missing, near_ids, near, vector)
     order = np.argsort(np.where(np.isnan(extra_near), np.inf, -extra_near), kind="stable")
-    if not query.plain:
-        order = order[admitted(build, extra_ids[order], missing[order], query)]
     ids = np.concatenate([pool.ids[kept], extra_ids[order]])
     return Pool.ranked(build, ids,
                        np.concatenate([pool.scores[kept], np.full(len(order), EXTRA_SCORE)]),

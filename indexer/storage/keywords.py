@@ -20,6 +20,7 @@ import numpy as np
 from indexer.progress import progress_bar
 
 from indexer.errors import IndexCorruptError
+from indexer.storage.stopwords import StopwordHolders
 from indexer.terms import analyse, phrases
 
 FOLDER = "bm25"  # in a build folder: one sub-folder per index
@@ -27,6 +28,7 @@ FOLDER = "bm25"  # in a build folder: one sub-folder per index
 # that follow each other, terms.phrases), which hybrid search uses to favour the articles that
 # say what the question says in its order.
 PASSAGES, ARTICLES, PHRASES = "passages", "articles", "phrases"
+STOPWORDS = "stopwords"  # which articles hold each stopword (storage/stopwords.py)
 # Lucene's BM25 with the textbook k1 and b (FTS5's too). Anserini's 0.9 / 0.4 and four other
 # settings scored within 0.001 nDCG@10 of it in hybrid search on both eval sets (README,
 # Evaluation).
@@ -250,13 +252,19 @@ class PhraseIndex:
 def write_keyword_indexes(folder: Path, passages: Sequence[tuple[int, str]],
                           articles: Sequence[tuple[int, str]], progress: bool = False) -> None:
     """Build and save the keyword indexes of a build folder: the passages' and the articles'
-    words, and the articles' phrases."""
+    words, the articles' phrases, and which articles hold each stopword."""
     for name, documents, kind, unit in ((PASSAGES, passages, KeywordIndex, PASSAGES),
                                         (ARTICLES, articles, KeywordIndex, ARTICLES),
                                         (PHRASES, articles, PhraseIndex, ARTICLES)):
         bar = progress_bar(documents, desc=f"Keyword index of {name}", unit=f" {unit}",
                    disable=not progress, leave=False)
         kind.build(bar).save(folder / FOLDER / name)
+    StopwordHolders.build(articles).save(folder / FOLDER / STOPWORDS)
+
+
+def load_stopwords(folder: Path) -> StopwordHolders | None:
+    """Which articles of a build folder hold each stopword; None for a build made before."""
+    return StopwordHolders.load(folder / FOLDER / STOPWORDS)
 
 
 def load_keyword_indexes(folder: Path) -> tuple[KeywordIndex, KeywordIndex, PhraseIndex]:
