@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from indexer.errors import QueryError
-from indexer.terms import STOPWORDS, WORD, fold, starts_word, stem, stem_prefixes
+from indexer.terms import (NON_ASCII_WORD, STOPWORDS, WORD, fold, starts_word, stem,
+                           stem_candidates)
 
 _SPACE = re.compile(r"\s")
 # Where a term may begin with an operator: + or - before a letter, a quote or title:, or title:.
@@ -80,23 +81,14 @@ class Term:
         return re.compile("\\W+".join(re.escape(t) + whole for t in self._sought[1]))
 
 
-_NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit outside ASCII
-
-
 def _holds_stem(folded: str, wanted: str) -> bool:
     """Whether a word (WORD) of a folded text has this stem. Only the words that begin with one
     of its prefixes are stemmed (terms.stem_prefixes), in a text whose words are ASCII (the
     rule was checked on those); other texts stem every word."""
-    if not folded.isascii() and _NON_ASCII_WORD.search(folded):
+    if not folded.isascii() and NON_ASCII_WORD.search(folded):
         return any(stem(w) == wanted for w in WORD.findall(folded))
-    for prefix in stem_prefixes(frozenset((wanted,))):
-        at = folded.find(prefix)
-        while at >= 0:
-            if starts_word(folded, at) and (word := WORD.match(folded, at)) \
-                    and stem(word.group()) == wanted:
-                return True
-            at = folded.find(prefix, at + 1)
-    return False
+    return any(stem(folded[start:end]) == wanted
+               for start, end in stem_candidates(folded, frozenset((wanted,))))
 
 
 class _Article:

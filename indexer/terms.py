@@ -6,10 +6,12 @@ import re
 import unicodedata
 from functools import lru_cache
 from itertools import pairwise
+from typing import Iterator
 
 import snowballstemmer
 
 WORD = re.compile(r"\w+(?:[’'.,]\w+)*")
+NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit outside ASCII
 _JOINERS = "'.,"  # what joins two runs of letters into one word (WORD), once folded
 COMPOUND = re.compile(r"\w+(?:-\w+)+")
 STOPWORDS = frozenset(
@@ -113,6 +115,18 @@ def stem_prefixes(stems: frozenset[str]) -> tuple[str, ...]:
     ordered = sorted(starts)
     return tuple(p for i, p in enumerate(ordered)
                  if not any(p.startswith(shorter) for shorter in ordered[:i]))
+
+
+def stem_candidates(folded: str, stems: frozenset[str]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each word (WORD) of a folded text that begins with one of stems'
+    prefixes (stem_prefixes), found by str.find: the only words that may have one of stems as
+    their stem, each once (no prefix begins another), by prefix, not in the text's order."""
+    for prefix in stem_prefixes(stems):
+        at = folded.find(prefix)
+        while at >= 0:
+            if starts_word(folded, at) and (word := WORD.match(folded, at)):
+                yield at, word.end()
+            at = folded.find(prefix, at + 1)
 
 
 def starts_word(folded: str, at: int) -> bool:

@@ -166,7 +166,7 @@ class LocalBuild(Build):
         return self.article_keywords.holding(stem, None if allowed is None else allowed[1])
 
     def holding_word(self, stem: str) -> np.ndarray | None:
-        held = np.sort(self.article_keywords.holding(stem))  # as a word that is no stopword
+        held = self.holding_every([stem])  # as a word that is no stopword
         if stem not in STOPWORD_STEMS:
             return held
         stopwords = None if self.stopwords is None else self.stopwords.holding(stem)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
@@ -10,12 +9,9 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from indexer.chunking import sentence_spans
-from indexer.terms import WORD, query_stems, starts_word, stem_prefixes, word_stem
+from indexer.terms import NON_ASCII_WORD, WORD, query_stems, stem_candidates, word_stem
 
 __all__ = ["Highlights", "closest_sentences", "highlight", "query_stems"]
-
-_NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit outside ASCII
-
 
 @dataclass(frozen=True)
 class Highlights:
@@ -77,17 +73,11 @@ def matched_words(text: str, stems: frozenset[str]) -> list[tuple[int, int, str]
     union and the NewsArticles (tests check the same words as stemming every one). A text
     with letters outside ASCII, which folding may change in length, stems every word.
     """
-    if not text.isascii() and _NON_ASCII_WORD.search(text):
+    if not text.isascii() and NON_ASCII_WORD.search(text):
         return every_word_matched(text, stems)
     folded = text.lower().replace("’", "'")  # fold(), which keeps offsets for such a text
-    found: dict[int, tuple[int, str]] = {}  # start -> (end, stem) of the words looked at
-    for prefix in stem_prefixes(stems):
-        at = folded.find(prefix)
-        while at >= 0:
-            if at not in found and starts_word(folded, at) and (word := WORD.match(folded, at)):
-                found[at] = (word.end(), word_stem(text[at:word.end()]))
-            at = folded.find(prefix, at + 1)
-    return [(start, end, stem) for start, (end, stem) in sorted(found.items()) if stem in stems]
+    return [(start, end, stem) for start, end in sorted(stem_candidates(folded, stems))
+            if (stem := word_stem(text[start:end])) in stems]
 
 
 def every_word_matched(text: str, stems: frozenset[str]) -> list[tuple[int, int, str]]:
