@@ -10,6 +10,7 @@ import pytest
 
 from helpers import ARCHIVE
 from indexer import Searcher, build_index, update_index
+from indexer.storage import int8_scan
 from indexer.storage.indexdir import current_build
 from indexer.storage.vectors import (FLAT, INT8_NAME, IVF_SQ8, NPROBE, FaissStore, cells_for,
                                      choose_kind, nprobe_for)
@@ -186,3 +187,38 @@ def test_a_served_flat_store_scans_bytes_and_answers_as_the_float_scan(stores, t
     small.save(tmp_path / "small")
     assert FaissStore.load(tmp_path / "small", DIM, mapped=True)._scan is None
     assert not (tmp_path / "small" / INT8_NAME).exists()
+
+
+@pytest.mark.parametrize("margin", [int8_scan.SAMPLE_MARGIN, 0.2])
+def test_the_bytes_scan_keeps_those_above_a_sampled_bar_and_finds_the_heaps_best(
+        stores, tmp_path, monkeypatch, margin):
+    """Where the store holds many times the candidates, the 8-bit scan keeps those above a bar
+    set on a sample instead of a heap: the same best as the heap's, ids and scores; where too
+    few pass the bar (most searches, with a margin of 0.2 and a bar from the sample's best)
+    the heap's scan answers."""
+    flat = stores[0]
+    flat.save(tmp_path)
+    mapped = FaissStore.load(tmp_path, DIM, mapped=True)
+    queries = clustered(30, seed=13)
+    monkeypatch.setattr(int8_scan, "RANGED_FROM", 10**9)
+    want = [mapped.search(queries, k) for k in (10, 200)]  # the heap's alone
+    monkeypatch.setattr(int8_scan, "RANGED_FROM", 8)
+    monkeypatch.setattr(int8_scan, "SAMPLE_MARGIN", margin)
+    if margin < 1:
+        monkeypatch.setattr(int8_scan, "SAMPLE_LEAST", 1)
+    above, heap = [], []
+    monkeypatch.setattr(mapped._scan, "_above", _spy(mapped._scan._above, above))
+    monkeypatch.setattr(mapped._scan.codes, "search", _spy(mapped._scan.codes.search, heap))
+    for k, (want_scores, want_ids) in zip((10, 200), want):
+        got_scores, got_ids = mapped.search(queries, k)
+        assert np.array_equal(got_scores, want_scores) and np.array_equal(got_ids, want_ids)
+    # The bar is set on a sample: now and then too few pass it (2 of these 60 searches).
+    assert len(above) == 60 and (len(heap) <= 6 if margin > 1 else len(heap) >= 30)
+
+
+def _spy(function, calls: list):
+    """function, with each call's result appended to calls."""
+    def spied(*args, **kwargs):
+        calls.append(function(*args, **kwargs))
+        return calls[-1]
+    return spied
