@@ -136,9 +136,14 @@ class Build(ABC):
         keys = np.concatenate(held)
         if not len(keys):
             return keys.astype(np.int64)
-        found, at = np.unique(keys, return_inverse=True)
-        carried = np.bincount(at, np.repeat([weights[s] for s in stems], [len(h) for h in held]))
-        return found[carried >= share * total * (1 - 1e-9)]
+        # Each article's weight summed over its stems in their order (a stable sort; np.unique
+        # hashes here, 2x slower on a common word's thousands of articles).
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        carried = np.add.reduceat(np.repeat([weights[s] for s in stems],
+                                            [len(h) for h in held])[order], starts)
+        return keys[starts][carried >= share * total * (1 - 1e-9)]
 
     @abstractmethod
     def best_passages(self, keys: np.ndarray, vector: np.ndarray | None) -> Ranked:

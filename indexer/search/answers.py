@@ -17,6 +17,8 @@ NewsQA's questions (docs/history/benchmarks.md, "Answers on top").
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from operator import itemgetter
 from typing import Mapping, Sequence
 
 from indexer.chunking import Passage, sentence_spans
@@ -42,8 +44,8 @@ CUE_WEIGHT = 0.1  # beside coverage (0..1): a tie-breaker more than a score
 # news says its facts first, so of two near-equal sentences the earlier more often answers.
 POSITION_WEIGHT = 0.05
 SHOWN_WORDS = 150  # a result shows its best sentence and the ones around it, this many words
+_start, _end = itemgetter(0), itemgetter(1)
 REACH = 1000  # characters of the article read either side of that sentence (150 words take ~900)
-_WORD = re.compile(r"\S+")
 
 
 def question_kind(query: str) -> tuple[str, re.Pattern | None] | None:
@@ -125,14 +127,20 @@ def window(passage: Passage, lights: Highlights, excerpt: str, offset: int, comp
         spans = [(s + offset, e + offset) for s, e in sentence_spans(excerpt)]
         whole = range(1 if offset > 0 else 0, len(spans) - (0 if complete else 1))
     else:
-        spans = [(s, e) for s, e in sentences if s >= offset and e <= offset + len(excerpt)]
+        # In order and apart, so those inside the excerpt follow each other.
+        spans = list(sentences[bisect_left(sentences, offset, key=_start):
+                               bisect_right(sentences, offset + len(excerpt), key=_end)])
         whole = range(len(spans))
     usable = {i for i in whole if spans[i][0] >= floor or spans[i][0] <= first < spans[i][1]}
     at = next((i for i in usable if spans[i][0] <= first < spans[i][1]), None)
     if at is None:
         return passage, lights
-    def count(i: int) -> int:
-        return len(_WORD.findall(excerpt, spans[i][0] - offset, spans[i][1] - offset))
+    counted: dict[int, int] = {}
+
+    def count(i: int) -> int:  # its words (runs of non-space), each sentence counted once
+        if i not in counted:
+            counted[i] = len(excerpt[spans[i][0] - offset:spans[i][1] - offset].split())
+        return counted[i]
 
     lo = hi = at
     total = count(at)

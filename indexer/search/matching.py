@@ -60,8 +60,7 @@ def matching_pool(build: Build, pool: Pool, vector: np.ndarray | None, query: Qu
     if mode != "semantic":
         keys.append(worded(build, stems, filters))
     matched = distinct(*keys)
-    kept = np.flatnonzero(np.isin(pool.about.owners, matched))
-    missing = np.setdiff1d(matched, pool.about.owners[kept], assume_unique=True)
+    kept, missing = _split(pool.about.owners, matched)
     if len(missing) and not query.plain:  # before looking for their nearest passages
         missing = missing[admitted(build, build.best_passages(missing, None)[0], missing, query)]
     if not len(missing):  # the ranked pool holds every one: its rows, already described
@@ -74,6 +73,18 @@ def matching_pool(build: Build, pool: Pool, vector: np.ndarray | None, query: Qu
                        np.concatenate([pool.similarity[kept], extra_near[order]]),
                        np.concatenate([pool.keyword[kept], np.full(len(order), np.nan)]),
                        in_order=True)
+
+
+def _split(owners: np.ndarray, matched: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the places in owners of the matched articles, the matched articles owners lacks);
+    matched: keys, ascending, each once. By binary search: np.isin and np.setdiff1d sort both."""
+    if not len(matched):
+        return np.zeros(0, dtype=np.int64), matched
+    at = np.searchsorted(matched, owners).clip(max=len(matched) - 1)
+    hit = matched[at] == owners
+    present = np.zeros(len(matched), dtype=bool)
+    present[at[hit]] = True
+    return np.flatnonzero(hit), matched[~present]
 
 
 def _above(build: Build, pool: Pool, vector: np.ndarray, bar: float, filters: Filters
