@@ -216,6 +216,24 @@ def test_the_bytes_scan_keeps_those_above_a_sampled_bar_and_finds_the_heaps_best
     assert len(above) == 60 and (len(heap) <= 6 if margin > 1 else len(heap) >= 30)
 
 
+def test_the_bytes_scan_among_equal_vectors_keeps_the_first(tmp_path, monkeypatch):
+    """A store of a few vectors each repeated thousands of times: every one of a repeated
+    vector passes the bar; the best k are its first places, in one partition (no heap)."""
+    rng = np.random.default_rng(3)
+    distinct_vectors = rng.normal(size=(3, DIM)).astype(np.float32)
+    distinct_vectors /= np.linalg.norm(distinct_vectors, axis=1, keepdims=True)
+    vectors = np.repeat(distinct_vectors, 2000, axis=0)
+    store = FaissStore(DIM)
+    store.add(vectors, np.arange(len(vectors), dtype=np.int64) * 2)
+    store.save(tmp_path)
+    mapped = FaissStore.load(tmp_path, DIM, mapped=True)
+    heap = []
+    monkeypatch.setattr(mapped._scan.codes, "search", _spy(mapped._scan.codes.search, heap))
+    scores, ids = mapped.search(distinct_vectors[1:2], 100)
+    assert not heap and np.array_equal(ids[0], np.arange(2000, 2100) * 2)
+    assert np.allclose(scores, 1.0, atol=1e-5)
+
+
 def _spy(function, calls: list):
     """function, with each call's result appended to calls."""
     def spied(*args, **kwargs):
