@@ -44,8 +44,8 @@ CUE_WEIGHT = 0.1  # beside coverage (0..1): a tie-breaker more than a score
 # news says its facts first, so of two near-equal sentences the earlier more often answers.
 POSITION_WEIGHT = 0.05
 SHOWN_WORDS = 150  # a result shows its best sentence and the ones around it, this many words
-_start, _end = itemgetter(0), itemgetter(1)
 REACH = 1000  # characters of the article read either side of that sentence (150 words take ~900)
+_start, _end = itemgetter(0), itemgetter(1)  # a sentence's (start, end) offsets, for bisection
 
 
 def question_kind(query: str) -> tuple[str, re.Pattern | None] | None:

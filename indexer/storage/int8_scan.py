@@ -87,16 +87,19 @@ class Int8Scan:
 
     def _best_coded(self, query: np.ndarray, wide: int) -> np.ndarray:
         """The places of the `wide` vectors with the best 8-bit products with the coded query
-        (dimension,), equal products by place."""
-        n = int(self.codes.ntotal)
-        if n < RANGED_FROM * wide:
-            return self.codes.search(query[None], wide)[1][0]
+        (dimension,): above a sampled bar where the store is large enough and enough pass it
+        (equal products by place), else by FAISS's heap."""
+        ranged = self._ranged(query, wide) if self.codes.ntotal >= RANGED_FROM * wide else None
+        return self.codes.search(query[None], wide)[1][0] if ranged is None else ranged
+
+    def _ranged(self, query: np.ndarray, wide: int) -> np.ndarray | None:
+        """_best_coded's places by the bar; None where fewer than `wide` pass it."""
         rank = max(SAMPLE_LEAST, math.ceil(wide * SAMPLE_MARGIN / SAMPLE_EVERY))
         bars, _ = self._sample.search(query[None], min(rank, int(self._sample.ntotal)))
         # Products of small integers, exact in float32: those equal to the bar are kept too.
         scores, places = self._above(query, float(bars[0, -1]) - 0.5)
         if len(places) < wide:
-            return self.codes.search(query[None], wide)[1][0]
+            return None
         # The best `wide` by product, equal products by place, in one partition (not a sort:
         # a store of near-equal vectors may pass thousands): the product's negative above the
         # place in one 64-bit key (products at most dimension * 127**2, exact in float32 up to
