@@ -185,14 +185,15 @@ def test_a_result_deep_in_its_article_shows_the_opening_first(qa_searcher):
 
 
 def test_an_earlier_passage_wins_a_near_tie_not_a_clear_loss():
-    from indexer.search.answers import choose
+    from indexer.search.answers import Asked, choose
 
-    early, late = ("The ferry sailed at dawn.", 0), ("The ferry sailed on Monday.", 3)
+    early = Passage("a", 0, 0, 25, "The ferry sailed at dawn.")
+    late = Passage("a", 3, 400, 427, "The ferry sailed on Monday.")
     stems = query_stems("ferry sailing Monday")
     near = {"ferri": 1.0, "sail": 1.0, "monday": 0.05}  # the later holds a little more
-    assert choose([late, early], stems, near, "ferry sailing Monday")[0] == 1
+    assert choose([late, early], Asked("ferry sailing Monday", stems, near))[0] == 1
     clear = {"ferri": 1.0, "sail": 1.0, "monday": 0.5}  # the later holds much more
-    assert choose([late, early], stems, clear, "ferry sailing Monday")[0] == 0
+    assert choose([late, early], Asked("ferry sailing Monday", stems, clear))[0] == 0
 
 
 def test_a_page_cut_from_stored_sentences_equals_one_cut_from_the_text(words_index, words,
@@ -216,3 +217,91 @@ def test_a_page_cut_from_stored_sentences_equals_one_cut_from_the_text(words_ind
             b = Searcher(old, embedder=words).search(q, 10, group=group).to_dict()
             a.pop("took_ms"), b.pop("took_ms")
             assert a == b and a["results"], q
+
+
+def test_a_shown_sentence_holding_more_of_the_words_takes_the_bold():
+    from indexer.search.answers import Asked, strongest
+    from indexer.search.highlight import Highlights, matched_words
+
+    stems = query_stems("ferry from Dover sailing")
+
+    def bold(text: str, chosen: tuple[int, int], query: str, weights: dict) -> str:
+        terms = tuple((s, e) for s, e, _ in matched_words(text, stems))
+        lights = strongest(Passage("a", 0, 0, len(text), text), Highlights(terms, chosen),
+                           Asked(query, stems, weights))
+        return text[slice(*lights.sentence)]
+
+    text = "The ferry sailed at dawn. The ferry from Dover sailed on Monday."
+    first = (0, 25)  # as the window left it: around the sentence its passage chose
+    even = {"ferri": 1.0, "sail": 1.0, "dover": 1.0}
+    assert bold(text, first, "ferry from Dover", even) == "The ferry from Dover sailed on Monday."
+    level = {"ferri": 1.0, "sail": 1.0, "dover": 0.0}  # a tie: the chosen one stays
+    assert bold(text, first, "ferry from Dover", level) == "The ferry sailed at dawn."
+    # What the question asks for outweighs a little more of its words: "when" and a day.
+    text = "The ferry sailed at dawn on Monday. The ferry from Dover sailed."
+    near = {"ferri": 1.0, "sail": 1.0, "dover": 0.1}
+    asked = "When did the ferry from Dover sail?"
+    assert bold(text, (0, 35), asked, near) == "The ferry sailed at dawn on Monday."
+    assert bold(text, (0, 35), "ferry from Dover", near) == "The ferry from Dover sailed."
+
+
+def _bold_holds_the_most(hit, query: str, weights: dict) -> bool:
+    """Whether no sentence shown (the opening above the passage, or the passage) holds more of
+    the question's words than the sentence in bold, by the rule the page states."""
+    from indexer.search.answers import outweighing
+
+    return not outweighing(hit.passage.text[slice(*hit.highlights.sentence)],
+                           [part.text for part in (hit.lead, hit.passage) if part is not None],
+                           query_stems(query), weights, query)
+
+
+def test_the_sentence_in_bold_holds_the_most_of_the_words_shown(words_searcher):
+    """On the real articles of seeds/ and tests/data/archive, questions made of each sentence's
+    rarer words: the bold sentence of every result holds at least as many of them (by weight,
+    and what is asked) as any other sentence it shows. (It failed for results whose opening,
+    shown above, or a sentence added around the chosen one held more.)"""
+    loaded = words_searcher._current()
+    questions = ["How many rebels were in east Aleppo?", "Who vetoed the ceasefire resolution?",
+                 "when did the bridge reopen", "how many homes lost power"]
+    for aid in sorted(set(loaded.meta.passage_articles().values())):
+        text = words_searcher.article(aid).text
+        said = [sorted(query_stems(text[s:e]), key=lambda w: (-loaded.idf([w])[w], w))
+                for s, e in sentence_spans(text)]
+        # A sentence's rarer words with one of the opening's, and of the sentence after it:
+        # words spread over sentences that different passages hold.
+        for i, words in enumerate(said):
+            for other in (said[0], said[1] if len(said) > 1 else [], *said[i + 1:i + 2]):
+                questions.append(" ".join([*words[:2], *other[:1]]))
+    checked = 0
+    for query in dict.fromkeys(questions):
+        weights = loaded.idf(query_stems(query))
+        for hit in words_searcher.search(query, 10).hits:
+            if hit.highlights.sentence is not None and hit.highlights.basis == "words":
+                assert _bold_holds_the_most(hit, query, weights), (query, hit.article.id)
+                checked += 1
+    assert checked > 30, checked
+
+
+def test_an_opening_holding_more_of_the_words_is_the_one_in_bold(tmp_path, words):
+    """An article whose later passages repeat three of the question's words rank above its
+    opening, which holds all four: the opening is a choice too, so it is the sentence in bold,
+    not shown above a bold sentence that holds less (as it was)."""
+    filler = ("The council met in the town hall and heard residents on parking, school buses, "
+              "library hours and the price of water. ")
+    body = ["Quarry workers near Dunmore found a hoard of Roman coins on Tuesday, the county "
+            "museum said. " + filler * 6]
+    body += [f"The Dunmore coins were shown at the museum in week {i}. Dunmore is proud of its "
+             f"coins and the museum. " + filler * 5 for i in range(2, 10)]
+    rows = [{"id": "hoard", "title": "A find at the quarry", "text": "\n\n".join(body)}]
+    rows += [{"id": f"d{i}", "title": "Dunmore coins museum Tuesday",
+              "text": "Dunmore coins museum Tuesday. " * 5 + f"Number {i}."} for i in range(3)]
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    from indexer import build_index
+
+    build_index([tmp_path / "a.jsonl"], tmp_path / "ix", embedder=words)
+    searcher = Searcher(tmp_path / "ix", embedder=words)
+    query = "coins at the Dunmore museum on Tuesday"
+    hit = next(h for h in searcher.search(query, 10).hits if h.article.id == "hoard")
+    assert hit.passage.text[slice(*hit.highlights.sentence)].startswith("Quarry workers")
+    assert hit.lead is None  # the opening is the passage shown
+    assert _bold_holds_the_most(hit, query, searcher._current().idf(query_stems(query)))

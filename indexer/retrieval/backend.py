@@ -178,11 +178,13 @@ class Build(ABC):
         return self.lead_vectors(keys) @ vector[0]
 
     @abstractmethod
-    def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None
-                 ) -> dict[int, tuple[Passage, Article]]:
-        """The passages with these ids and their articles (without their text), by id. layouts,
-        if given, receives the sentences and leads found when their articles were indexed, by
-        article id (those not stored are missing: the caller finds them in what it reads)."""
+    def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None,
+                 openings: Sequence[int] = ()) -> dict[int, tuple[Passage, Article]]:
+        """The passages with these ids and their articles (without their text), by id; with
+        them, in the same request, the first passage of each article whose key is in openings.
+        layouts, if given, receives the sentences and leads found when their articles were
+        indexed, by article id (those not stored are missing: the caller finds them in what it
+        reads)."""
 
     @abstractmethod
     def story_copies(self, article_ids: Sequence[str]) -> dict[str, list[Article]]:

@@ -219,8 +219,11 @@ class LocalBuild(Build):
     def lead_vectors(self, keys: np.ndarray) -> np.ndarray:
         return self.store.vectors(self._openings[keys])
 
-    def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None
-                 ) -> dict[int, tuple[Passage, Article]]:
+    def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None,
+                 openings: Sequence[int] = ()) -> dict[int, tuple[Passage, Article]]:
+        if len(openings):
+            first = self._openings[np.asarray(openings, dtype=np.int64)]
+            ids = {int(i) for i in ids} | set(first[first >= 0].tolist())
         return self.meta.passages(ids, layouts)
 
     def story_copies(self, article_ids: Sequence[str]) -> dict[str, list[Article]]:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from dataclasses import replace
 from operator import itemgetter
 from typing import Mapping, Sequence
 
-from indexer.chunking import Passage, sentence_spans
+from indexer.chunking import Layout, Passage, sentence_spans
 from indexer.search.highlight import Highlights, marks, matched_words, weigher
+from indexer.terms import word_stem
 
 # What a question asks for, and what a sentence holding such an answer contains.
 _KINDS = (
@@ -70,35 +72,120 @@ def holds_kind(sentence: str, kind: tuple[str, re.Pattern | None] | None, query:
                if sentence[:m.start()].strip(_OPENERS))  # not the sentence's first word
 
 
-def choose(passages: Sequence[tuple[str, int]], stems: frozenset[str],
-           weights: Mapping[str, float], query: str,
-           sentences: Sequence[Sequence[tuple[int, int]] | None] = ()
+class Asked:
+    """A question as sentences are weighed against it: its stems' weights (weigher) and what
+    it asks for (question_kind), found once for a page."""
+
+    def __init__(self, query: str, stems: frozenset[str], weights: Mapping[str, float]):
+        self.query, self.stems, self.weights = query, stems, weights
+        self.kind = question_kind(query)
+        self.weigh, self.total = weigher(stems, weights)
+        self._matched: dict[str, list[tuple[int, int, str]]] = {}
+
+    def matched(self, text: str) -> list[tuple[int, int, str]]:
+        """matched_words of text, kept for the page: an opening is read for its choice and
+        again for the lead shown above a result."""
+        if (found := self._matched.get(text)) is None:
+            found = self._matched[text] = matched_words(text, self.stems)
+        return found
+
+
+def choose(passages: Sequence[Passage], asked: Asked, layout: Layout | None = None
            ) -> tuple[int, Highlights] | None:
-    """Which of passages ((text, position) pairs) to show, with its highlights: the one whose
-    best sentence holds the most of the question's words by weight, plus CUE_WEIGHT where that
+    """Which of passages (of one article) to show, with its highlights: the one whose best
+    sentence holds the most of the question's words by weight, plus CUE_WEIGHT where that
     sentence holds what the question asks for, plus POSITION_WEIGHT / (1 + its position), the
-    earliest on a tie; None if none holds any of its words. sentences: each passage's, where
-    known (else found); a passage that holds too little to win is not looked at further."""
-    kind = question_kind(query)
-    weigh, total = weigher(stems, weights)
+    earliest on a tie; None if none holds any of its words. layout: the article's sentences,
+    where stored (else found); a passage that holds too little to win is not looked at further."""
+    kind, query, stems, weights = asked.kind, asked.query, asked.stems, asked.weights
+    weigh, total = asked.weigh, asked.total
     bonus = CUE_WEIGHT if kind else 0.0
     best: tuple[float, int, Highlights] | None = None
-    for at in sorted(range(len(passages)), key=lambda i: passages[i][1]):
-        text = passages[at][0]
-        matched = matched_words(text, stems)
+    for at in sorted(range(len(passages)), key=lambda i: passages[i].position):
+        passage = passages[at]
+        text = passage.text
+        matched = asked.matched(text)
         if not matched:
             continue
-        early = POSITION_WEIGHT / (1 + passages[at][1])
+        early = POSITION_WEIGHT / (1 + passage.position)
         # No sentence holds more than its passage: a later one must do better to win.
         if best is not None and weigh({m[2] for m in matched}) / total + bonus + early <= best[0]:
             continue
-        lights = marks(text, matched, stems, weights,
-                       sentences[at] if at < len(sentences) else None)
+        lights = marks(text, matched, stems, weights, layout.within(passage.start, passage.end)
+                       if layout is not None and passage.end > passage.start else None)
         sentence = text[slice(*lights.sentence)] if lights.sentence else ""
         score = lights.coverage + bonus * holds_kind(sentence, kind, query) + early
         if lights.sentence and (best is None or score > best[0]):
             best = (score, at, lights)
     return None if best is None else (best[1], best[2])
+
+
+def strongest(passage: Passage, lights: Highlights, asked: Asked, layout: Layout | None = None
+              ) -> Highlights:
+    """lights with, as their best sentence, the sentence of the passage shown that holds the
+    most of the question's words by weight, plus CUE_WEIGHT where it holds what the question
+    asks for: a sentence that the window added around the chosen one can hold more (it was in a
+    passage not looked at). The chosen one on a tie. layout: its article's, where stored."""
+    if lights.sentence is None:
+        return lights
+    text, (first, last) = passage.text, lights.sentence
+    inside: set[str] = set()
+    outside: list[tuple[int, str]] = []
+    for start, end in lights.terms:
+        stem = word_stem(text[start:end])
+        if first <= start < last:
+            inside.add(stem)
+        else:
+            outside.append((start, stem))
+    if not outside:
+        return lights
+    kind, query, weigh, total = asked.kind, asked.query, asked.weigh, asked.total
+    held = weigh(inside)
+    # What no other sentence can beat, holding at most every word outside this one.
+    most = weigh({stem for _, stem in outside} | inside) / total + CUE_WEIGHT * (kind is not None)
+    if most <= held / total + 1e-9:
+        return lights
+    now = held / total + CUE_WEIGHT * holds_kind(text[first:last], kind, query)
+    if most <= now + 1e-9:
+        return lights
+    spans = layout.within(passage.start, passage.end) if layout is not None else None
+    if spans is None or (spans and spans[-1][1] > len(text)):
+        spans = sentence_spans(text)
+    by_span: dict[tuple[int, int], set[str]] = {}
+    for start, stem in outside:
+        span = spans[bisect_right(spans, start, key=_start) - 1] if spans else None
+        if span is not None and span[0] <= start < span[1] and span != lights.sentence:
+            by_span.setdefault(span, set()).add(stem)
+    best, best_score, best_held = lights.sentence, now, held
+    for span, found in sorted(by_span.items()):
+        if span[0] <= first < span[1]:  # the whole of a sentence its passage cut
+            found = found | inside
+        weight = weigh(found)
+        if weight / total + CUE_WEIGHT * (kind is not None) <= best_score + 1e-9:
+            continue
+        score = weight / total + CUE_WEIGHT * holds_kind(text[slice(*span)], kind, query)
+        if score > best_score + 1e-9:
+            best, best_score, best_held = span, score, weight
+    if best == lights.sentence:
+        return lights
+    return replace(lights, sentence=best, coverage=best_held / total)
+
+
+def outweighing(bold: str, shown: Sequence[str], stems: frozenset[str],
+                weights: Mapping[str, float], query: str) -> list[str]:
+    """The sentences of the texts shown that hold more of the question's words than the one in
+    bold, by the rule the page states (their weights, plus CUE_WEIGHT for what it asks for, in
+    a sentence holding any): none, if the page tells the truth. For tests and benchmarks."""
+    kind = question_kind(query)
+    weigh, total = weigher(stems, weights)
+
+    def score(sentence: str) -> float:
+        if not (held := {stem for _, _, stem in matched_words(sentence, stems)}):
+            return 0.0
+        return weigh(held) / total + CUE_WEIGHT * holds_kind(sentence, kind, query)
+
+    least = score(bold) + 1e-9
+    return [s for text in shown for a, b in sentence_spans(text) if score(s := text[a:b]) > least]
 
 
 def around(passage: Passage, lights: Highlights) -> tuple[int, int] | None:

@@ -10,10 +10,10 @@ import numpy as np
 
 from indexer.chunking import LEAD_READ, Layout, Passage, opening, sentence_spans
 from indexer.retrieval.backend import Build
-from indexer.search.answers import SHOWN_WORDS, around, choose, window
+from indexer.search.answers import SHOWN_WORDS, Asked, around, choose, strongest, window
 from indexer.search.checks import (ANSWER_CHOICES, ANSWERED, EXPLAIN_SENTENCES, LOWER_CHOICES,
                                    MORE_SHOWN)
-from indexer.search.highlight import Highlights, closest_sentences, highlight, matched_words
+from indexer.search.highlight import Highlights, closest_sentences, highlight
 from indexer.search.ranking import Pool
 from indexer.search.results import Hit
 from indexer.terms import query_stems
@@ -46,28 +46,34 @@ def explain_by_meaning(hits: list[Hit], vector: np.ndarray,
 
 
 def widened(loaded: Build, hits: list[Hit], spans: list[tuple[int, int] | None],
-             stems: frozenset[str], layouts: dict[str, Layout]) -> list[Hit]:
+            layouts: dict[str, Layout], asked: Asked, firsts: dict[str, Passage]) -> list[Hit]:
     """The hits showing, instead of their passages, their best sentences with the sentences
     around them (answers.window), after their article's opening sentences where the best one is
     not among them (its lead); spans: the characters of each hit's article to read for it;
-    layouts: the sentences and leads stored for the articles (else found in what is read)."""
+    layouts: the sentences and leads stored for the articles (else found in what is read);
+    firsts: their first passages, where read (a stored lead inside one is not read again). A
+    sentence added around the best one that holds more of the question's words (by asked's
+    weights, and what it asks for) is the one in bold instead (answers.strongest)."""
     wanted = [(i, hit.article.id, span) for i, (hit, span) in enumerate(zip(hits, spans)) if span]
     if not wanted:
         return hits
+    stems = asked.stems
     leads = [_lead(hits[i], layouts.get(aid)) for i, aid, _ in wanted]
-    # An excerpt that starts the article holds its opening; the others' are read too, in the
-    # same call, where one may be shown: up to a stored lead's end, or LEAD_READ characters to
-    # find it in.
-    opens = [bool(start) and (lead is None or bool(lead[0]))
-             for (_, _, (start, _)), lead in zip(wanted, leads)]
+    # An excerpt that starts the article holds its opening, and so may its first passage; the
+    # others' are read too, in the same call, where one may be shown: up to a stored lead's
+    # end, or LEAD_READ characters to find it in.
+    known = [_holding(firsts.get(aid), lead) for (_, aid, _), lead in zip(wanted, leads)]
+    opens = [bool(start) and (lead is None or bool(lead[0])) and first is None
+             for (_, _, (start, _)), lead, first in zip(wanted, leads, known)]
     openings = [(aid, 0, LEAD_READ if lead is None else lead[0])
                 for (_, aid, _), lead, read in zip(wanted, leads, opens) if read]
     excerpts = loaded.excerpts([(aid, start, end) for _, aid, (start, end) in wanted] + openings)
     read = iter(excerpts[len(wanted):])
     hits = list(hits)
-    for (i, aid, (start, end)), text, lead, reads in zip(wanted, excerpts, leads, opens):
+    for (i, aid, (start, end)), text, lead, reads, first in zip(wanted, excerpts, leads, opens,
+                                                                known):
         hit, layout = hits[i], layouts.get(aid)
-        start_text = next(read) if reads else text[:LEAD_READ]
+        start_text = next(read) if reads else first if first is not None else text[:LEAD_READ]
         if lead is None:
             lead = opening(start_text, len(start_text) < LEAD_READ)
         lead_end, lead_words = lead
@@ -79,14 +85,25 @@ def widened(loaded: Build, hits: list[Hit], spans: list[tuple[int, int] | None],
         opened, terms = None, ()
         if lead_end:
             opened = Passage(hit.passage.article_id, 0, 0, lead_end, start_text[:lead_end])
-            terms = tuple((s, e) for s, e, _ in matched_words(opened.text, stems)) \
-                if stems else ()
+            # Its words were found when its first passage was a choice.
+            words = asked.matched(first if first is not None else opened.text)
+            terms = tuple((s, e) for s, e, _ in words if e <= lead_end) if stems else ()
             between = text[lead_end - start:passage.start - start]
             if start <= lead_end and not between.strip():  # the window follows on: one text
                 passage, lights = joined(opened, terms, between, passage, lights)
                 opened, terms = None, ()
+        lights = strongest(passage, lights, asked, layout)
         hits[i] = replace(hit, passage=passage, highlights=lights, lead=opened, lead_terms=terms)
     return hits
+
+
+def _holding(first: Passage | None, lead: tuple[int, int] | None) -> str | None:
+    """The text of an article's first passage where it holds its stored lead (and starts the
+    article, as the article's text does): what is shown of the lead, read already."""
+    if first is None or lead is None or first.start != 0 or first.end < lead[0] or \
+            len(first.text) != first.end:
+        return None
+    return first.text
 
 
 def _lead(hit: Hit, layout: Layout | None) -> tuple[int, int] | None:
@@ -128,38 +145,48 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
         :(ANSWER_CHOICES if first_rank + i <= ANSWERED else LOWER_CHOICES) - 1]]
         for i, (head, own) in enumerate(zip(shown, owns))]
     layouts: dict[str, Layout] = {}
+    # Each article's opening passage is a choice too, read in the same request: its opening
+    # sentences are shown above a passage further on, whose bold sentence must then hold more
+    # of the question's words than they do (the page says so).
     found = loaded.passages({int(pool.ids[at]) for choice, own in zip(choices, owns)
-                             for at in [*choice, *own[:MORE_SHOWN]]}, layouts)
+                             for at in [*choice, *own[:MORE_SHOWN]]}, layouts,
+                            [int(owners[at]) for at in shown] if group == "article" else ())
+    openings = {p.article_id: (pid, p) for pid, (p, _) in found.items() if p.position == 0}
     stems = query_stems(query)
     weights = loaded.idf(stems)
-    hits, picks, keys, copied = [], [], [], []
-    for head, own, choice in zip(shown, owns, choices):
-        choice = [at for at in choice if int(pool.ids[at]) in found]
-        if not choice:
+    asked = Asked(query, stems, weights)
+    # Each result's thread and its story's copies: the page's, in one request each.
+    threads = loaded.thread_stories(np.array([int(owners[at]) for at in shown], dtype=np.int64))
+    shared = [found[int(pool.ids[at])][1].id for at in shown
+              if group == "article" and pool.about.shared[at] and int(pool.ids[at]) in found]
+    copies = loaded.story_copies(shared) if shared else {}
+    hits, picks = [], []
+    for head, own, choice, thread in zip(shown, owns, choices, threads.tolist()):
+        ats = [at for at in choice if int(pool.ids[at]) in found]  # places in the pool
+        if not ats:
             continue
-        candidates = [found[int(pool.ids[at])][0] for at in choice]
-        layout = layouts.get(candidates[0].article_id)
-        picked = choose([(p.text, p.position) for p in candidates], stems, weights, query,
-                        [layout.within(p.start, p.end) if layout and p.end > p.start else None
-                         for p in candidates])
+        pids = [int(pool.ids[at]) for at in ats]
+        opening = openings.get(found[pids[0]][0].article_id, (None,))[0]
+        if group == "article" and opening is not None and opening not in pids:
+            pids.append(opening)
+            ats.append(next(iter(np.flatnonzero(pool.ids == opening).tolist()), -1))
+        candidates = [found[pid][0] for pid in pids]
+        picked = choose(candidates, asked, layouts.get(candidates[0].article_id))
         if picked is None:  # none holds the question's words: the best one
-            chosen = choice[0]
-            lights = highlight(found[int(pool.ids[chosen])][0].text, stems, weights)
+            pid, chosen, lights = pids[0], ats[0], highlight(candidates[0].text, stems, weights)
         else:
-            chosen, lights = choice[picked[0]], picked[1]
-        passage, article = found[int(pool.ids[chosen])]
-        pid, _, similarity, keyword = pool.entry(chosen)
+            pid, chosen, lights = pids[picked[0]], ats[picked[0]], picked[1]
+        passage, article = found[pid]
+        # An opening outside the pool: its similarity is measured by the caller, as for a
+        # passage found by its words alone; it has no keyword score of the pool's.
+        _, _, similarity, keyword = pool.entry(chosen) if chosen >= 0 else (pid, 0, None, None)
         others = [at for at in [head, *own] if at != chosen]
         more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
                      for at in others[:MORE_SHOWN] if int(pool.ids[at]) in found)
-        if group == "article" and pool.about.shared[head]:
-            copied.append(article.id)
         hits.append(Hit(first_rank + len(hits), float(pool.scores[head]), pid, passage, article,
-                        lights, similarity, keyword, more, len(own)))
+                        lights, similarity, keyword, more, len(own),
+                        copies=tuple(copies.get(article.id, ())), thread_stories=int(thread)))
         # One result per story shows more of it; a passage result shows the passage ranked.
         picks.append(around(passage, lights) if group == "article" else None)
-        keys.append(int(owners[head]))
-    hits = widened(loaded, hits, picks, stems, layouts)
-    copies = loaded.story_copies(copied) if copied else {}  # the page's, in one request
-    return [replace(h, thread_stories=int(n), copies=tuple(copies.get(h.article.id, ())))
-            for h, n in zip(hits, loaded.thread_stories(np.array(keys, dtype=np.int64)))]
+    return widened(loaded, hits, picks, layouts, asked,
+                   {aid: passage for aid, (_, passage) in openings.items()})

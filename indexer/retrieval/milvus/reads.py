@@ -153,15 +153,18 @@ class MilvusReads(Build):
         texts = self._texts(int(r["key"]) for r in rows) if text else {}
         return {int(r["key"]): _article(r, texts.get(int(r["key"]), "")) for r in rows}
 
-    def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None
-                 ) -> dict[int, tuple[Passage, Article]]:
+    def passages(self, ids: Sequence[int] | set[int], layouts: dict[str, Layout] | None = None,
+                 openings: Sequence[int] = ()) -> dict[int, tuple[Passage, Article]]:
         """One query: a passage's row holds what a page shows of its article, and its vector
-        (kept for vectors())."""
+        (kept for vectors()); the openings' rows in the same query."""
         # layouts: none are copied to Milvus yet: the page finds them in what it reads.
         ids = [int(i) for i in ids]
-        if not ids:
+        keys = sorted({int(k) for k in openings})
+        if not ids and not keys:
             return {}
-        rows = self._query(self.passages_name, f"pid in {ids}", _SHOWN)
+        where = " or ".join([f"pid in {ids}"] * bool(ids) +
+                            [f"(article in {keys} and position == 0)"] * bool(keys))
+        rows = self._query(self.passages_name, where, _SHOWN)
         self._keep(self._vectors, ((int(r["pid"]), r["vector"]) for r in rows))
         self._keep(self._key_of, ((r["article_id"], int(r["article"])) for r in rows))
         found = {}
