@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from indexer.articles import Article
 from indexer.chunking import LEAD_READ, Layout, Passage, opening, sentence_spans
 from indexer.retrieval.backend import Build
 from indexer.search.answers import SHOWN_WORDS, Asked, around, choose, strongest, window
@@ -128,6 +129,23 @@ def joined(lead: Passage, terms: tuple[tuple[int, int], ...], between: str, pass
             replace(lights, terms=terms + moved, sentence=sentence))
 
 
+def _picked(pool: Pool, found: dict[int, tuple[Passage, Article]], ats: list[int],
+            first: int | None, asked: Asked, layout: Layout | None
+            ) -> tuple[int, int, Highlights]:
+    """Which passage a result shows: its id, its place in the pool (-1 if not there) and its
+    highlights; answers.choose's pick among its choices (ats: places in the pool) and its
+    article's opening passage (first: its id), or the first choice if none holds a word."""
+    pids = [int(pool.ids[at]) for at in ats]
+    if first is not None and first not in pids:
+        pids.append(first)
+        ats = [*ats, next(iter(np.flatnonzero(pool.ids == first).tolist()), -1)]
+    candidates = [found[pid][0] for pid in pids]
+    picked = choose(candidates, asked, layout)
+    if picked is None:  # none holds the question's words: the best one
+        return pids[0], ats[0], highlight(candidates[0].text, asked.stems, asked.weights)
+    return pids[picked[0]], ats[picked[0]], picked[1]
+
+
 def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_rank: int,
               mode: str, query: str) -> list[Hit]:
     """The hits of a page (shown: each result's best passage's place in the pool): the
@@ -165,17 +183,9 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
         ats = [at for at in choice if int(pool.ids[at]) in found]  # places in the pool
         if not ats:
             continue
-        pids = [int(pool.ids[at]) for at in ats]
-        opening = openings.get(found[pids[0]][0].article_id, (None,))[0]
-        if group == "article" and opening is not None and opening not in pids:
-            pids.append(opening)
-            ats.append(next(iter(np.flatnonzero(pool.ids == opening).tolist()), -1))
-        candidates = [found[pid][0] for pid in pids]
-        picked = choose(candidates, asked, layouts.get(candidates[0].article_id))
-        if picked is None:  # none holds the question's words: the best one
-            pid, chosen, lights = pids[0], ats[0], highlight(candidates[0].text, stems, weights)
-        else:
-            pid, chosen, lights = pids[picked[0]], ats[picked[0]], picked[1]
+        aid = found[int(pool.ids[ats[0]])][0].article_id
+        first = openings.get(aid, (None,))[0] if group == "article" else None
+        pid, chosen, lights = _picked(pool, found, ats, first, asked, layouts.get(aid))
         passage, article = found[pid]
         # An opening outside the pool: its similarity is measured by the caller, as for a
         # passage found by its words alone; it has no keyword score of the pool's.
