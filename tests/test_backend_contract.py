@@ -120,3 +120,22 @@ def test_the_same_answers_as_the_local_folder(build, archive_index, vector):
     local_stories, local_days = local.story_days(make_filters())
     assert sorted(days.tolist()) == sorted(local_days.tolist())
     assert build.passage_articles() == local.passage_articles()
+
+
+def test_a_passage_the_keyword_list_did_not_reach_is_scored_as_it_would_be(build):
+    """keyword_scores gives a passage's BM25 as the keyword list does (the page asks it for
+    an opening it shows from outside the list), 0 for one holding none of the words, and the
+    first passages of articles in the same request as the others (passages' openings)."""
+    stems = analyse("rebels said the city council would close the bridge after the storm")
+    ids, scores = build.keyword(stems, 20, make_filters())
+    assert len(ids) >= 5
+    wanted = [*ids[:3].tolist(), *ids[-2:].tolist()]
+    got = build.keyword_scores(stems, wanted)
+    expected = dict(zip(ids.tolist(), scores.tolist()))
+    assert np.allclose(got, [expected[i] for i in wanted], rtol=1e-4)
+    unheld = [pid for pid in build.passage_articles() if pid not in expected][:2]
+    assert build.keyword_scores(analyse("zzqx quorble"), unheld).tolist() == [0.0] * len(unheld)
+    keys = build.describe(ids[:2]).owners.tolist()
+    found = build.passages([int(ids[0])], openings=keys)
+    firsts = {p.article_id for p, _ in found.values() if p.position == 0}
+    assert int(ids[0]) in found and len(firsts) == len(set(keys))

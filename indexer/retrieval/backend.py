@@ -165,6 +165,11 @@ class Build(ABC):
         """Each stem's BM25 inverse document frequency over the passages."""
 
     @abstractmethod
+    def keyword_scores(self, stems: Sequence[str], ids: Sequence[int]) -> np.ndarray:
+        """The BM25 score of each of these passages for the stems, as the keyword list scores
+        passages (0 for one holding none): for a passage shown that the list did not reach."""
+
+    @abstractmethod
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of these passages (float32, as searched)."""
 

@@ -204,6 +204,9 @@ class LocalBuild(Build):
     def idf(self, stems: Sequence[str]) -> dict[str, float]:
         return self.keywords.idf(stems)
 
+    def keyword_scores(self, stems: Sequence[str], ids: Sequence[int]) -> np.ndarray:
+        return self.keywords.scores_of(stems, np.asarray(ids, dtype=np.int64))
+
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         return self.store.vectors(ids)
 

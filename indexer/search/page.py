@@ -17,7 +17,7 @@ from indexer.search.checks import (ANSWER_CHOICES, ANSWERED, EXPLAIN_SENTENCES, 
 from indexer.search.highlight import Highlights, closest_sentences, highlight
 from indexer.search.ranking import Pool
 from indexer.search.results import Hit
-from indexer.terms import query_stems
+from indexer.terms import analyse, query_stems
 
 
 def explain_by_meaning(hits: list[Hit], vector: np.ndarray,
@@ -178,7 +178,7 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
     shared = [found[int(pool.ids[at])][1].id for at in shown
               if group == "article" and pool.about.shared[at] and int(pool.ids[at]) in found]
     copies = loaded.story_copies(shared) if shared else {}
-    hits, picks = [], []
+    hits, picks, unscored = [], [], []
     for head, own, choice, thread in zip(shown, owns, choices, threads.tolist()):
         ats = [at for at in choice if int(pool.ids[at]) in found]  # places in the pool
         if not ats:
@@ -187,9 +187,11 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
         first = openings.get(aid, (None,))[0] if group == "article" else None
         pid, chosen, lights = _picked(pool, found, ats, first, asked, layouts.get(aid))
         passage, article = found[pid]
-        # An opening outside the pool: its similarity is measured by the caller, as for a
-        # passage found by its words alone; it has no keyword score of the pool's.
+        # An opening the keyword list did not reach: its score is asked for below; outside the
+        # pool, its similarity is measured by the caller, as for a passage found by words alone.
         _, _, similarity, keyword = pool.entry(chosen) if chosen >= 0 else (pid, 0, None, None)
+        if pid == first and keyword is None and mode != "semantic" and chosen not in ats:
+            unscored.append(len(hits))
         others = [at for at in [head, *own] if at != chosen]
         more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
                      for at in others[:MORE_SHOWN] if int(pool.ids[at]) in found)
@@ -198,5 +200,18 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
                         copies=tuple(copies.get(article.id, ())), thread_stories=int(thread)))
         # One result per story shows more of it; a passage result shows the passage ranked.
         picks.append(around(passage, lights) if group == "article" else None)
-    return widened(loaded, hits, picks, layouts, asked,
+    return widened(loaded, _scored(loaded, hits, unscored, query), picks, layouts, asked,
                    {aid: passage for aid, (_, passage) in openings.items()})
+
+
+def _scored(loaded: Build, hits: list[Hit], unscored: list[int], query: str) -> list[Hit]:
+    """hits, those at unscored (openings shown that the keyword list did not reach) with their
+    BM25 score for the question's words: they hold some, so the result says so (one request)."""
+    if not unscored:
+        return hits
+    scores = loaded.keyword_scores(analyse(query), [hits[i].passage_id for i in unscored])
+    hits = list(hits)
+    for i, score in zip(unscored, scores.tolist()):
+        if score > 0:
+            hits[i] = replace(hits[i], keyword_score=score)
+    return hits

@@ -112,6 +112,26 @@ class KeywordIndex:
             weights[stem] = float(np.log(1 + (n - held + 0.5) / (held + 0.5)))
         return weights
 
+    def scores_of(self, stems: Sequence[str], ids: np.ndarray) -> np.ndarray:
+        """The BM25 score of each of these documents for the stems (0 for one holding none, or
+        not indexed), as top() scores them: their cells of the stems' columns, summed."""
+        found = np.zeros(len(ids))
+        if self.retriever is None or not len(ids):
+            return found
+        where = np.searchsorted(self.ids, ids)
+        known = (where < len(self.ids)) & (self.ids[np.minimum(where, len(self.ids) - 1)] == ids)
+        docs = {int(d): i for i, d in zip(np.flatnonzero(known).tolist(), where[known].tolist())}
+        scores, vocab = self.retriever.scores, self.retriever.vocab_dict
+        indptr = scores["indptr"]
+        for stem in dict.fromkeys(stems):
+            column = vocab.get(stem)
+            if column is None or column >= len(indptr) - 1:
+                continue
+            rows = scores["indices"][indptr[column]:indptr[column + 1]]
+            for at in np.flatnonzero(np.isin(rows, list(docs))).tolist():
+                found[docs[int(rows[at])]] += float(scores["data"][indptr[column] + at])
+        return found
+
     def holding(self, stem: str, allowed: np.ndarray | None = None) -> np.ndarray:
         """The ids (in no particular order) of the documents that hold the stem, only those in
         allowed if given: its column of the score matrix, read, not scored."""

@@ -238,6 +238,16 @@ class MilvusBuild(MilvusReads):
         shared = np.array([r[4] for r in rows], dtype=bool)
         return Described(owners, stories.astype(np.int64), days, ties.astype(np.int64), shared)
 
+    def keyword_scores(self, stems: Sequence[str], ids: Sequence[int]) -> np.ndarray:
+        """Milvus' BM25 of these passages, one search among them alone."""
+        ids = [int(i) for i in ids]
+        if not stems or not ids:
+            return np.zeros(len(ids))
+        hits = _bm25(self._search(self.passages_name, "words", query_text(stems), len(ids),
+                                  f"pid in {ids}", []))
+        found = dict(zip(hits.ids.tolist(), hits.scores.tolist()))
+        return np.array([found.get(i, 0.0) for i in ids], dtype=np.float64)
+
     def idf(self, stems: Sequence[str]) -> dict[str, float]:
         """From the terms collection (how many passages hold each), kept for the next asks."""
         with self._lock:
