@@ -114,22 +114,25 @@ class KeywordIndex:
 
     def scores_of(self, stems: Sequence[str], ids: np.ndarray) -> np.ndarray:
         """The BM25 score of each of these documents for the stems (0 for one holding none, or
-        not indexed), as top() scores them: their cells of the stems' columns, summed."""
+        not indexed), as top() scores them: their cells of the stems' columns (each column's
+        documents ascending, as scipy's compressed columns keep them), summed."""
         found = np.zeros(len(ids))
         if self.retriever is None or not len(ids):
             return found
         where = np.searchsorted(self.ids, ids)
         known = (where < len(self.ids)) & (self.ids[np.minimum(where, len(self.ids) - 1)] == ids)
-        docs = {int(d): i for i, d in zip(np.flatnonzero(known).tolist(), where[known].tolist())}
         scores, vocab = self.retriever.scores, self.retriever.vocab_dict
         indptr = scores["indptr"]
         for stem in dict.fromkeys(stems):
             column = vocab.get(stem)
-            if column is None or column >= len(indptr) - 1:
+            lo, hi = (int(indptr[column]), int(indptr[column + 1])) \
+                if column is not None and column < len(indptr) - 1 else (0, 0)
+            if hi == lo:
                 continue
-            rows = scores["indices"][indptr[column]:indptr[column + 1]]
-            for at in np.flatnonzero(np.isin(rows, list(docs))).tolist():
-                found[docs[int(rows[at])]] += float(scores["data"][indptr[column] + at])
+            rows = scores["indices"][lo:hi]
+            at = np.minimum(np.searchsorted(rows, where), hi - lo - 1)
+            held = known & (rows[at] == where)
+            found[held] += scores["data"][lo:hi][at[held]]
         return found
 
     def holding(self, stem: str, allowed: np.ndarray | None = None) -> np.ndarray:
