@@ -63,10 +63,13 @@ def test_rare_words_weigh_more_in_the_sentence_chosen():
 
 def test_question_kinds_and_the_sentences_that_hold_them():
     number = question_kind("How many people were evacuated from Aleppo?")
-    assert number[0] == "number"
+    assert number[0] == "count"
     assert holds_kind("About 2,700 people left.", number, "")
     assert holds_kind("Hundreds were moved out.", number, "")
     assert not holds_kind("People left the city.", number, "")
+    assert not holds_kind("Two-thirds of the city was retaken.", number, "")  # a share
+    share = question_kind("How much of the city was retaken?")
+    assert share[0] == "number" and holds_kind("Two-thirds of the city was retaken.", share, "")
     when = question_kind("When did the swimmer find out?")
     assert when[0] == "time" and holds_kind("In June he was told.", when, "")
     who = question_kind("Who drove the truck in the Berlin attack?")
@@ -305,3 +308,16 @@ def test_an_opening_holding_more_of_the_words_is_the_one_in_bold(tmp_path, words
     assert hit.passage.text[slice(*hit.highlights.sentence)].startswith("Quarry workers")
     assert hit.lead is None  # the opening is the passage shown
     assert _bold_holds_the_most(hit, query, searcher._current().idf(query_stems(query)))
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("How many rebels were in east Aleppo?", "putting the figure at 15,000"),
+    ("Who vetoed the ceasefire resolution?", "Russia and China on Monday vetoed"),
+])
+def test_the_seed_archive_bolds_the_sentence_that_answers(seeds_index, embedder, question,
+                                                          answer):
+    """The page's own question in its short form: "two-thirds of the former rebel bastion in
+    east Aleppo" holds the same words as the 15,000 sentence, and says no count (it was bold)."""
+    hit = Searcher(seeds_index, embedder=embedder).search(question, 3).hits[0]
+    assert answer in hit.passage.text[slice(*hit.highlights.sentence)]
+    assert answer in hit.answer

@@ -26,12 +26,16 @@ from indexer.chunking import Layout, Passage, sentence_spans
 from indexer.search.highlight import Highlights, marks, matched_words, weigher
 from indexer.terms import word_stem
 
-# What a question asks for, and what a sentence holding such an answer contains.
+# What a question asks for, and what a sentence holding such an answer contains. A count is
+# not a share: "two-thirds of the rebel bastion" does not say how many rebels there were.
+_NUMBERS = (r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
+            r"thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?)\b")
 _KINDS = (
-    ("number", re.compile(r"\bhow (many|much|old|long|far|big|often|large|tall|high)\b|\bwhat "
-                          r"(number|percent(age)?|age|amount|size)\b|\bnumber of\b", re.I),
-     re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
-                r"thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?)\b", re.I)),
+    ("count", re.compile(r"\bhow many\b|\bwhat number\b|\bnumber of\b", re.I),
+     re.compile(_NUMBERS + r"(?!-(thirds?|quarters?|halves|half|fifths?|tenths?)\b)", re.I)),
+    ("number", re.compile(r"\bhow (much|old|long|far|big|often|large|tall|high)\b|\bwhat "
+                          r"(percent(age)?|age|amount|size)\b", re.I),
+     re.compile(_NUMBERS, re.I)),
     ("time", re.compile(r"\bwhen\b|\bwhat (year|day|date|time|month)\b", re.I),
      re.compile(r"\d|\b(january|february|march|april|may|june|july|august|september|october|"
                 r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
@@ -51,7 +55,7 @@ _start, _end = itemgetter(0), itemgetter(1)  # a sentence's (start, end) offsets
 
 
 def question_kind(query: str) -> tuple[str, re.Pattern | None] | None:
-    """What the question asks for ("number", "time", "name") with the pattern of such an
+    """What the question asks for ("count", "number", "time", "name") with the pattern of such an
     answer, or None when it says nothing of it."""
     for kind, asks, answer in _KINDS:
         if asks.search(query):
