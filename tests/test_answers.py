@@ -308,6 +308,11 @@ def test_an_opening_holding_more_of_the_words_is_the_one_in_bold(tmp_path, words
     assert hit.passage.text[slice(*hit.highlights.sentence)].startswith("Quarry workers")
     assert hit.lead is None  # the opening is the passage shown
     assert _bold_holds_the_most(hit, query, searcher._current().idf(query_stems(query)))
+    # "N more passages from this article": the article's others that matched, whatever it shows.
+    matched = {h.passage_id for h in searcher.search(query, 100, group="passage").hits
+               if h.article.id == "hoard"}
+    assert hit.passage_id not in hit.more_ids
+    assert hit.more_count == len(matched - {hit.passage_id})
 
 
 @pytest.mark.parametrize("question, answer", [

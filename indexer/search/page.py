@@ -196,7 +196,7 @@ def page_hits(loaded: Build, pool: Pool, shown: list[int], group: str, first_ran
         more = tuple((int(pool.ids[at]), found[int(pool.ids[at])][0])
                      for at in others[:MORE_SHOWN] if int(pool.ids[at]) in found)
         hits.append(Hit(first_rank + len(hits), float(pool.scores[head]), pid, passage, article,
-                        lights, similarity, keyword, more, len(own),
+                        lights, similarity, keyword, more, len(others),
                         copies=tuple(copies.get(article.id, ())), thread_stories=int(thread)))
         # One result per story shows more of it; a passage result shows the passage ranked.
         picks.append(around(passage, lights) if group == "article" else None)
