@@ -180,13 +180,13 @@ def outweighing(bold: str, shown: Sequence[str], stems: frozenset[str],
     """The sentences of the texts shown that hold more of the question's words than the one in
     bold, by the rule the page states (their weights, plus CUE_WEIGHT for what it asks for, in
     a sentence holding any): none, if the page tells the truth. For tests and benchmarks."""
-    kind = question_kind(query)
-    weigh, total = weigher(stems, weights)
+    asked = Asked(query, stems, weights)
 
     def score(sentence: str) -> float:
         if not (held := {stem for _, _, stem in matched_words(sentence, stems)}):
             return 0.0
-        return weigh(held) / total + CUE_WEIGHT * holds_kind(sentence, kind, query)
+        return asked.weigh(held) / asked.total + \
+            CUE_WEIGHT * holds_kind(sentence, asked.kind, query)
 
     least = score(bold) + 1e-9
     return [s for text in shown for a, b in sentence_spans(text) if score(s := text[a:b]) > least]
