@@ -348,3 +348,20 @@ def test_an_untitled_article_is_named_alike_on_the_page_in_the_api_and_in_export
     page = client.get("/?q=lighthouse+lamp").get_data(as_text=True)
     assert api["title"] == json.loads(row)["title"] == "(untitled)"
     assert ">(untitled)</a>" in page
+
+
+@pytest.mark.parametrize("name", ["format", "_anchor", "_method", "_scheme", "_external",
+                                  "endpoint"])
+def test_a_parameter_named_like_url_fors_own_keywords_is_a_plain_parameter(client, name):
+    # Links were built by url_for(**request.args): these names were taken for its own
+    # keywords (a 500, or an absolute link).
+    response = client.get("/", query_string={"q": "year", name: "x", "k": 1})
+    page = response.get_data(as_text=True).replace("&amp;", "&")
+    assert response.status_code == 200
+    links = [part.split('"', 1)[0] for part in page.split('href="')[1:]]
+    assert not [link for link in links if link.startswith("http://localhost")]
+    export = [link for link in links if link.startswith("/api/export?")]
+    assert export and all(link.count("format=") == 1 for link in export)
+    assert "/api/export?q=year&format=csv" in export
+    following = [link for link in links if link.startswith("/?q=year&")]  # bars, next page
+    assert following and all(f"{name}=x" in link for link in following)

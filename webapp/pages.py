@@ -4,6 +4,7 @@ full."""
 from __future__ import annotations
 
 import io
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Sequence
@@ -108,7 +109,7 @@ def _narrowed(**changes: list[str]) -> str:
     """This search's URL from page 1, with these parameters set to these values."""
     args = request.args.to_dict(flat=False)
     args.pop("page", None)
-    return url_for("pages.index", **{**args, **changes})
+    return _address("pages.index", {**args, **changes})
 
 
 def _entity_url(name: str) -> str:
@@ -131,7 +132,7 @@ def _export_url(fmt: str) -> str:
     """The API's export of this page's search: every story that matches, as a file."""
     args = {k: v for k, v in request.args.to_dict(flat=False).items()
             if k in EXPORT_PARAMS and any(x.strip() for x in v)}
-    return url_for("api.export", **args, format=fmt)
+    return _address("api.export", {**args, "format": [fmt]})
 
 
 def _page_url(page: int, **changes: str | None) -> str:
@@ -142,7 +143,15 @@ def _page_url(page: int, **changes: str | None) -> str:
         args.pop(name, None)
         if value is not None:
             args[name] = [value]
-    return url_for("pages.index", **args)
+    return _address("pages.index", args)
+
+
+def _address(endpoint: str, args: dict[str, list[str]]) -> str:
+    """The endpoint's URL with args as its query string, as url_for writes one. Not through
+    url_for's keywords: a request's parameter named format, _anchor, _method, _scheme or
+    endpoint would be taken for url_for's own (a 500 on the results page)."""
+    query = urllib.parse.urlencode(args, doseq=True, safe="!$'()*,/:;?@")
+    return url_for(endpoint) + ("?" + query if query else "")
 
 
 def article_url(article_id: str, **args: object) -> str:
