@@ -10,7 +10,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from helpers import ALEPPO_QUESTION, ARCHIVE, DATA, ROOT, SEEDS
+from helpers import ALEPPO_QUESTION, ARCHIVE, DATA, ROOT, SEEDS, free_port
 from webapp.cli import main
 
 
@@ -107,3 +107,13 @@ def test_json_output_is_json_alone_on_stdout(command, seeds_index, tmp_path):
     assert isinstance(json.loads(done.stdout), dict)
     if command[0] == "eval":
         assert "Loading the model" in done.stderr  # it built the index, and said so elsewhere
+
+
+def test_an_index_into_a_milvus_that_does_not_answer_fails_before_building(tmp_path):
+    pytest.importorskip("pymilvus")
+    address = f"milvus://127.0.0.1:{free_port()}/news"
+    result = CliRunner().invoke(main, ["index", str(SEEDS), "--index-dir", str(tmp_path / "ix"),
+                                       "--backend", address])
+    assert result.exit_code != 0 and "cannot reach Milvus at" in result.output
+    assert result.output.count("Error:") == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "ix").exists()  # nothing read, embedded or built first

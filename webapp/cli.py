@@ -30,7 +30,7 @@ from indexer.building.ray_cluster import RayCluster, stop_ray
 from indexer.embedding.onnx_query import DEFAULT_PRECISION, PRECISIONS
 from indexer.reading.report import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_FILE_BYTES
 from indexer.retrieval.factory import open_backend
-from indexer.retrieval.milvus.client import MilvusAddress, is_milvus
+from indexer.retrieval.milvus.client import MilvusAddress, connect, is_milvus
 from webapp.milvus_cli import build_on_cluster, copy_to_milvus
 from indexer.storage.indexdir import current_build, served_build
 from indexer.storage.vectors import AUTO_IVF_FROM, NPROBE, NPROBE_CELLS
@@ -166,6 +166,8 @@ def index(paths: tuple[Path, ...], update: bool, store_kind: str | None, nprobe:
         address = MilvusAddress.parse(backend) if is_milvus(backend) else None
         if address is None:
             open_backend(index_dir, model, backend)  # an unknown backend before any work
+        else:  # a Milvus that does not answer is said now, not after the build
+            connect(address).close()
         cluster = None
         if ray_address:
             click.echo(f"Joining the Ray cluster {ray_address}", err=True)
