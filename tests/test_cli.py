@@ -117,3 +117,16 @@ def test_an_index_into_a_milvus_that_does_not_answer_fails_before_building(tmp_p
     assert result.exit_code != 0 and "cannot reach Milvus at" in result.output
     assert result.output.count("Error:") == 1 and "Traceback" not in result.output
     assert not (tmp_path / "ix").exists()  # nothing read, embedded or built first
+
+
+def test_a_question_that_begins_with_a_minus_is_the_question(run, archive_index):
+    # The query syntax's "-word" excludes; click took "-Aleppo army" for options ("-A").
+    plain = run("search", "-Aleppo army", "--json", "--index-dir", archive_index)
+    after = run("search", "--json", "--index-dir", archive_index, "--", "-Aleppo army")
+    assert plain.exit_code == 0, plain.output
+    assert json.loads(plain.output)["query"] == "-Aleppo army"
+    assert json.loads(plain.output)["results"] == json.loads(after.output)["results"]
+    compared = run("timeline", "army", "--compare", "-Aleppo army", "--index-dir", archive_index)
+    assert compared.exit_code == 0 and "B: -Aleppo army" in compared.output
+    alone = CliRunner().invoke(main, ["search", "-Aleppo", "--index-dir", str(archive_index)])
+    assert alone.exit_code != 0 and "goes after '--', as in -- '-Aleppo'" in alone.output

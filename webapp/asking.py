@@ -23,11 +23,11 @@ from indexer.features.export import FORMATS as EXPORT_FORMATS
 from indexer.progress import progress_bar, say
 from indexer.search.timeline import timelines_json
 from webapp.options import (backend_option, count_of, filter_options, index_dir_option,
-                            model_option, open_searcher)
+                            model_option, open_searcher, QueryCommand)
 from webapp.terminal import print_entity, print_hits, print_thread, print_timelines
 
 
-@click.command()
+@click.command(cls=QueryCommand)
 @click.argument("query")
 @click.option("--k", "-k", default=10, show_default=True, type=click.IntRange(1, MAX_K),
               help="Number of passages.")
@@ -79,7 +79,7 @@ def search(query: str, k: int, mode: str, since: str | None, until: str | None,
     print_hits(result)
 
 
-@click.command()
+@click.command(cls=QueryCommand)
 @click.argument("query")
 @click.option("--interval", type=click.Choice(INTERVALS), default="auto", show_default=True,
               help="Length of a period; one too fine for the span is made coarser.")

@@ -117,3 +117,25 @@ def echo_read(report: Any, articles: int, took: str = "") -> None:
         click.echo(f"  ... and {report.skip_count - MAX_SKIPPED_SHOWN} more")
 
 
+class QueryCommand(click.Command):
+    """A command taking a question, where one that begins with the query syntax's "-" and holds
+    a space ("-trump obama") is the question, not options: as if it followed "--"."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            valued = {name for p in self.params if isinstance(p, click.Option) and not p.is_flag
+                      for name in (*p.opts, *p.secondary_opts)}
+            asked = [at for at, arg in enumerate(args) if arg.startswith("-")
+                     and any(c.isspace() for c in arg) and (at == 0 or args[at - 1] not in valued)]
+            if asked:
+                args = [a for at, a in enumerate(args) if at not in asked] + \
+                    ["--", *(args[at] for at in asked)]
+        try:
+            return super().parse_args(ctx, list(args))  # the parser empties the list it is given
+        except click.NoSuchOption as exc:
+            word = next((a for a in args if a.startswith("-") and a[1:3].isalpha()
+                         and a.startswith(exc.option_name)), None)
+            if word is None or word.startswith("--"):
+                raise
+            raise click.UsageError(f"No such option {exc.option_name!r}: a question that begins "
+                                   f"with '-' goes after '--', as in -- {word!r}", ctx) from None

@@ -16,7 +16,7 @@ from indexer import (
     make_filters,
 )
 from webapp.options import (backend_option, count_of, filter_options, index_dir_option,
-                            model_option, open_searcher)
+                            model_option, open_searcher, QueryCommand)
 
 
 @click.group("watch", invoke_without_command=True)
@@ -56,7 +56,7 @@ def _watch_context(ctx: click.Context, here: dict[str, Any]) -> tuple[Any, Any]:
                                                            o["backend"]))
 
 
-@watch.command("add")
+@watch.command("add", cls=QueryCommand)
 @_here
 @click.argument("name")
 @click.argument("query")
