@@ -239,3 +239,33 @@ def test_a_bad_client_timeout_is_a_clear_error(tmp_path, value):
     assert f"NEWS_SEARCH_CLIENT_TIMEOUT must be a number of seconds above 0, got '{value}'" \
         in done.stderr
     assert not (tmp_path / "index").exists()  # refused before building anything
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+def test_serve_on_ipv6_prints_an_address_a_browser_opens(archive_index, tmp_path):
+    port = free_port()
+    with open(tmp_path / "server.log", "w") as log:
+        proc = serve(archive_index, port, log, "--host", "::1", "--workers", "1")
+        try:
+            deadline = time.monotonic() + 120
+            while "Ready in" not in (tmp_path / "server.log").read_text():
+                assert proc.poll() is None and time.monotonic() < deadline, \
+                    (tmp_path / "server.log").read_text()
+                time.sleep(0.2)
+            line = next(x for x in (tmp_path / "server.log").read_text().splitlines()
+                        if "Ready in" in x)
+            url = line.split("search at ", 1)[1].split(" ", 1)[0]
+            assert url == f"http://[::1]:{port}/"  # was http://::1:PORT/, not an address
+            status, body = get(url + "api/health")
+            assert status == 200 and json.loads(body)["status"] == "ok"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

@@ -58,6 +58,7 @@ from .serving import (
     listen,
     prepare_questions,
     serve_processes,
+    server_url,
 )
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -316,7 +317,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None,
     client_timeout()  # a bad NEWS_SEARCH_CLIENT_TIMEOUT is refused before anything starts
     workers = workers or default_workers()
     listener = listen(host, port)
-    url = f"http://{host}:{port}/"
+    url = server_url(host, port)
     os.environ["NEWS_SEARCH_SERVER_NAMES"] = answer_as(host, names)  # the workers read it
     if is_milvus(backend):  # the workers' apps read it from the environment
         os.environ["NEWS_SEARCH_BACKEND"] = backend

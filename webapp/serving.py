@@ -100,6 +100,11 @@ def worker_environment(environ: dict[str, str]) -> dict[str, str]:
     return {**environ, "GLIBC_TUNABLES": f"{tunables}:{HUGE_PAGES}" if tunables else HUGE_PAGES}
 
 
+def server_url(host: str, port: int) -> str:
+    """The address a browser opens: an IPv6 host in brackets ("http://[::1]:8000/")."""
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 def ready_line(started: float, url: str, how: str) -> str:
     return (f"Ready in {time.time() - started:.1f} s: search at {url} (JSON API at "
             f"/api/search?q=...); {how}; Ctrl-C stops")
