@@ -60,7 +60,7 @@ def test_a_damaged_watches_file_never_fails_a_build_or_shows_a_path(writable_ind
     name = "harbour"
     if damage == "deep":  # one watch's row is damaged: the others are checked and served
         assert "the watch 'deep' is damaged" in built.output
-        assert "Watch harbour: 0 new passages" in built.output
+        assert "Watch harbour: 0 new stories" in built.output
         assert client.get("/watch/harbour.atom").status_code == 200
         name = "deep"
     else:

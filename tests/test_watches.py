@@ -119,6 +119,8 @@ def test_the_cli_saves_a_watch_and_lists_what_an_update_brought(archive, tmp_pat
             runner.invoke(main, ["watch", *ix, "check", "--json"]).output.splitlines()]
     assert {r["title"] for r in rows} >= {"Storm floods the harbour"}  # not read before
     assert {r["watch"] for r in rows} == {"harbour"}
+    # The build's report counts the stories found, as the watch lists them (it said passages).
+    assert f"Watch harbour: {len(rows)} new stor" in updated.output
     listed = runner.invoke(main, ["watch", *ix])
     assert listed.exit_code == 0 and "harbour: 0 new stories" in listed.output  # read now
     kept = runner.invoke(main, ["watch", *ix, "check", "--all"])

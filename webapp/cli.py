@@ -229,7 +229,7 @@ def _check_watches(index_dir: Path, model: str, backend: str) -> None:
         click.echo(f"Warning: the watches were not checked: {exc}", err=True)
         return
     for w, new in report:
-        click.echo(f"Watch {w.name}: {count_of(len(new), 'new passage')}")
+        click.echo(f"Watch {w.name}: {count_of(len(new), 'new story', 'new stories')}")
     for name in watches.damaged:
         click.echo(f"Warning: the watch {name!r} is damaged and was not checked: remove it "
                    f"with `news-search watch remove {name}`", err=True)
