@@ -93,3 +93,19 @@ def test_eval_cli_prints_a_table_and_json(tmp_path, embedder):
 def test_eval_of_a_folder_that_is_not_a_collection_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["eval", str(tmp_path)])
     assert result.exit_code == 1 and "corpus.jsonl is missing" in result.output
+
+
+@pytest.mark.parametrize("line, message", [
+    ("q1\td1\tabc", "test.tsv:3: the score 'abc' is not a whole number"),
+    ("q1\td1", "test.tsv:3: expected query-id, corpus-id, score"),
+])
+def test_a_malformed_judgement_names_its_file_and_line(tmp_path, line, message):
+    import shutil
+
+    shutil.copytree(MINI, tmp_path / "c")
+    qrels = tmp_path / "c" / "qrels" / "test.tsv"
+    head = qrels.read_text().splitlines()[:2]
+    qrels.write_text("\n".join([*head, line]) + "\n")
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "c")])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "Traceback" not in result.output

@@ -86,7 +86,11 @@ def load_collection(folder: Path) -> tuple[Path, dict[str, str], dict[str, dict[
                 continue  # header
             if len(row) < 3:
                 raise IndexerError(f"{qrels_file}:{lineno}: expected query-id, corpus-id, score")
-            qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+            try:
+                qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+            except ValueError:
+                raise IndexerError(f"{qrels_file}:{lineno}: the score {row[2][:40]!r} is not a "
+                                   "whole number (query-id, corpus-id, score)") from None
     queries = _read_jsonl(queries_file, "a query", lambda r: (str(r["_id"]), r["text"]))
     return corpus, {q: queries[q] for q in qrels if q in queries}, qrels
 
