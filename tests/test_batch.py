@@ -56,7 +56,7 @@ def test_a_list_of_questions_to_json_lines_round_trips(seeds_index, tmp_path):
 
 def test_an_empty_or_unreadable_file_is_a_clear_error(seeds_index, tmp_path):
     (tmp_path / "empty.txt").write_text("\n \n")
-    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00bad")
+    (tmp_path / "binary.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xffbad")  # an image
     for name, message in (("empty.txt", "holds no question"), ("binary.csv", "cannot read")):
         result = CliRunner().invoke(main, ["batch", str(tmp_path / name), "--index-dir",
                                            str(seeds_index)])
@@ -175,7 +175,10 @@ def test_the_batch_page_takes_a_file_of_questions_and_keeps_its_columns(words_in
     assert rows[1]["error"].startswith("line 3") and rows[2]["title"]
     lines = send("/batch", b"storm damage\n\nvolcano\n", "questions.txt").get_data(as_text=True)
     assert lines.count("<h2>") == 2
-    for body, name, message in ((b"\xff\xfe bad", "q.csv", "is not UTF-8 text"),
+    # A spreadsheet's "Unicode text" (UTF-16, marked so) reads as its UTF-8 copy.
+    unicode = send("/batch.csv", table.decode().encode("utf-16"))
+    assert list(csv.DictReader(io.StringIO(unicode.get_data().decode("utf-8-sig")))) == rows
+    for body, name, message in ((b"\xe9t\xe9 bad", "q.csv", "is not UTF-8 text"),
                                 (b"q\n" * 101, "q.txt", "at most 100"),
                                 (b"\n\n", "q.txt", "holds no question")):
         refused = send("/batch", body, name)

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from indexer import Hit, IndexerError, QueryError, highlight, query_stems
 from indexer.errors import UnknownEntityError
 from indexer.features.batch import (BatchError, Question, answer_all, answer_each,
-                                    questions_in)
+                                    decoded, questions_in)
 from indexer.features.export import write_rows
 
 from . import get_searcher
@@ -250,11 +250,11 @@ MAX_BATCH = 100  # questions the page answers at once (the API's limit too)
 def _batch_form() -> tuple[list[Question], int]:
     """The questions of a batch form, from its file (a CSV or TSV with a question column, its
     other columns kept, or one question a line) or else pasted one a line, and k; 400 when
-    there are none, too many, or the file is not UTF-8 text."""
+    there are none, too many, or the file is not text in UTF-8 (or UTF-16 with its mark)."""
     upload = request.files.get("file")
     if upload is not None and upload.filename:
         try:
-            text = upload.read().decode("utf-8-sig")
+            text = decoded(upload.read())
             questions = questions_in(text, PurePath(PurePath(upload.filename).name or "file"),
                                      MAX_BATCH)
         except UnicodeDecodeError:

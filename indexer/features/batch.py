@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +40,21 @@ def read_questions(path: Path) -> list[Question]:
     Blank lines are dropped; a line the CSV reader cannot read is a BatchError naming it."""
     path = Path(path)
     try:
-        text = path.read_text("utf-8-sig")
+        text = decoded(path.read_bytes())
     except (OSError, UnicodeDecodeError) as exc:
         raise BatchError(f"cannot read {path}: {exc}: give a UTF-8 text or CSV file, one "
                          "question a line") from None
     return questions_in(text, path)
+
+
+def decoded(data: bytes) -> str:
+    """A questions file's text: UTF-8, or UTF-16 or UTF-32 where its byte order mark says so
+    (a spreadsheet's "Unicode text"); UnicodeDecodeError for anything else."""
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(encoding)
+    return data.decode("utf-8-sig")
 
 
 def questions_in(text: str, path: Path, limit: int = MAX_QUESTIONS) -> list[Question]:
