@@ -130,3 +130,11 @@ def test_a_question_that_begins_with_a_minus_is_the_question(run, archive_index)
     assert compared.exit_code == 0 and "B: -Aleppo army" in compared.output
     alone = CliRunner().invoke(main, ["search", "-Aleppo", "--index-dir", str(archive_index)])
     assert alone.exit_code != 0 and "goes after '--', as in -- '-Aleppo'" in alone.output
+
+
+def test_a_page_past_the_last_says_where_the_results_end(run, archive_index):
+    whole = json.loads(run("search", "Aleppo", "--json", "--index-dir", archive_index).output)
+    last = -(-whole["total"] // 10)
+    past = run("search", "Aleppo", "--page", "99", "--index-dir", archive_index)
+    assert f"Page 99 is past the end: the {whole['total']} results end on page {last} " \
+           f"(--page {last})." in past.output and "Nothing found" not in past.output

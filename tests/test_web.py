@@ -365,3 +365,18 @@ def test_a_parameter_named_like_url_fors_own_keywords_is_a_plain_parameter(clien
     assert "/api/export?q=year&format=csv" in export
     following = [link for link in links if link.startswith("/?q=year&")]  # bars, next page
     assert following and all(f"{name}=x" in link for link in following)
+
+
+@pytest.mark.parametrize("extra, listed", [({}, "articles nearest your question"),
+                                           ({"match": "true"}, "that match your question")])
+def test_a_page_past_the_last_says_where_the_results_end(client, extra, listed):
+    # It said "Nothing found." (with match=true: "No story matches your question"), untrue.
+    first = client.get("/api/search", query_string={"q": "year", **extra}).get_json()
+    total, last = first["total"], -(-first["total"] // 10)
+    assert total > 0 and last < 100
+    page = client.get("/", query_string={"q": "year", "page": 100, **extra}).get_data(as_text=True)
+    summary = " ".join(page.split('<p class="summary">', 1)[1].split("</p>", 1)[0].split())
+    assert f"Page 100 is past the end: the {total} " in summary and listed in summary
+    link = summary.split(f'">page {last}</a>', 1)[0].rsplit('href="', 1)[1]
+    assert f"page={last}" in link.split("&amp;")  # a link to the last page
+    assert "Nothing found" not in page and "No story matches" not in page

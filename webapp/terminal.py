@@ -41,7 +41,9 @@ def print_hits(result: SearchResult) -> None:
     `thread` takes); link; the passage with its answer sentence in bold; what else matched;
     how many stories its thread holds."""
     if not result.hits:
-        click.echo("Nothing found.")
+        last = -(-result.total // result.k)
+        click.echo(f"Page {result.page} is past the end: the {result.total} results end on page "
+                   f"{last} (--page {last})." if result.total else "Nothing found.")
     for hit in result.hits:
         f = hit.fields()
         meta = " · ".join(x for x in (f["source"], f["date"][:10], hit.article.language,
