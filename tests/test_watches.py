@@ -194,3 +194,34 @@ def test_the_page_and_the_api_save_watches_and_the_feed_lists_findings(archive, 
     root = ET.fromstring(client.get("/watch/harbour.atom").get_data())
     assert root.find(f"{ATOM}entry/{ATOM}title").text == "Storm [31mfloods"
     assert client.get("/api/watches/nope").get_json()["error"]["status"] == 404
+
+
+def test_a_watch_the_index_can_no_longer_answer_leaves_the_others_checked(tmp_path, words):
+    # Its outlet left the archive: the check of every watch stopped at it ("the watches were
+    # not checked"); now it alone is said, and the others report what the build brought.
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "wire.jsonl").write_text(json.dumps({
+        "id": "w1", "title": "Harbour wall repaired", "source": "Wire",
+        "text": "Workers repaired the harbour wall after the storm damage last winter."}) + "\n")
+    (archive / "post.jsonl").write_text(json.dumps({
+        "id": "p1", "title": "Museum reopens", "source": "Post",
+        "text": "The city museum reopened on Monday after a year of works."}) + "\n")
+    index = tmp_path / "ix"
+    build_index([archive], index, embedder=words)
+    watches = Watches(index)
+    watches.save(Searcher(index, embedder=words), "wire", QUESTION,
+                 filters=make_filters(sources=["Wire"]))
+    watches.save(Searcher(index, embedder=words), "all", QUESTION)
+    (archive / "wire.jsonl").unlink()
+    add_stories(archive)
+    update_index([archive], index, model=words.name, embedder=words)
+    report = watches.check(Searcher(index, embedder=words))
+    assert [(w.name, {f["key"] for f in new}) for w, new in report] == \
+        [("all", {"storm", "gale"})]
+    assert [name for name, _ in watches.unchecked] == ["wire"]
+    out = CliRunner().invoke(main, ["watch", "check", "--index-dir", str(index), "--model",
+                                    words.name], obj={"embedder": words})
+    assert out.exit_code == 0, out.output
+    assert "all: 2 new stories" in out.output
+    assert "the watch 'wire' was not checked: no outlet 'Wire' in this index" in out.output

@@ -48,7 +48,7 @@ from webapp.options import (
     open_searcher,
     precision_option,
 )
-from webapp.watch_cli import watch
+from webapp.watch_cli import warn_unchecked, watch
 
 from .serving import (
     MAX_DEFAULT_WORKERS,
@@ -233,6 +233,7 @@ def _check_watches(index_dir: Path, model: str, backend: str) -> None:
     for name in watches.damaged:
         click.echo(f"Warning: the watch {name!r} is damaged and was not checked: remove it "
                    f"with `news-search watch remove {name}`", err=True)
+    warn_unchecked(watches)
     click.echo("`news-search watch` lists them.")
 
 

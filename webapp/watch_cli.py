@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,9 @@ from indexer import (
 )
 from webapp.options import (backend_option, count_of, filter_options, index_dir_option,
                             model_option, open_searcher, QueryCommand)
+
+if TYPE_CHECKING:
+    from indexer.features.watches import Watches
 
 
 @click.group("watch", invoke_without_command=True)
@@ -143,6 +146,7 @@ def watch_check(ctx: click.Context, names: tuple[str, ...] = (), history: bool =
     watches, searcher = _watch_context(ctx, here)
     try:
         watches.check(searcher(), list(names) or None)
+        warn_unchecked(watches)
         report = [(w, w.findings) for w in (watches.get(n) for n in names or watches.names())] \
             if history else watches.unread(list(names) or None)
     except IndexerError as exc:
@@ -159,6 +163,14 @@ def watch_check(ctx: click.Context, names: tuple[str, ...] = (), history: bool =
                     f"({w.query})", bold=True)
         for f in found:
             _print_finding(f)
+
+
+def warn_unchecked(watches: Watches) -> None:
+    """Say which watches the index served could not answer, and why (the others were
+    checked)."""
+    for name, why in watches.unchecked:
+        click.echo(f"Warning: the watch {name!r} was not checked: {why}; save it again with "
+                   f"`news-search watch add {name} ...`, or remove it", err=True)
 
 
 def _print_finding(f: dict[str, Any]) -> None:

@@ -130,6 +130,9 @@ class Watches:
         self.store = WatchStore(self.folder)
         self.path = self.store.path
         self.damaged: list[str] = []  # watches a check could not read
+        # Watches the build served cannot answer (an outlet, a language or an entity it no
+        # longer has), with why: the others are checked all the same.
+        self.unchecked: list[tuple[str, str]] = []
 
     @staticmethod
     def _filled(conn: sqlite3.Connection, name: str, data: str, findings: bool,
@@ -231,7 +234,10 @@ class Watches:
                 continue
             except WatchError:
                 continue  # removed meanwhile
-            report.append((watch, self._check_one(searcher, watch, build)))
+            try:
+                report.append((watch, self._check_one(searcher, watch, build)))
+            except QueryError as exc:
+                self.unchecked.append((name, str(exc)))
         return report
 
     def unread(self, names: list[str] | None = None) -> list[tuple[Watch, list[dict[str, Any]]]]:

@@ -35,6 +35,7 @@ RELOAD_CHECK_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
 LETTERS = re.compile(r"\b[^\W\d_]{3,}\b")  # a word of letters only, 3 or more: what facets list
+_WORDY = re.compile(r"[^\W_]")  # a letter or a digit, in any script
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -106,6 +107,9 @@ def check_query(query: Any, k: Any = 10) -> tuple[str, int]:
     if broken:  # from a JSON "\ud800" or bytes that are not UTF-8: no text to embed
         raise QueryError(f"the query is not valid text (a broken character at position "
                          f"{broken.start() + 1}): send it as UTF-8")
+    if not _WORDY.search(query):  # '""', "???", "🙂": neither meaning nor words to search by
+        raise QueryError("the query holds no word, only signs: type a question or some words "
+                         "to search for")
     return query, whole_number("k", k, 1, MAX_K)
 
 
