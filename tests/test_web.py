@@ -103,6 +103,8 @@ def test_api_default_k_is_10(client):
         ({}, "the query is empty"),
         ({"q": ""}, "the query is empty"),
         ({"q": "  \t "}, "the query is empty"),
+        ({"q": '""'}, "the query holds no word, only signs"),  # was 200, with results
+        ({"q": "?! 🙂 …"}, "the query holds no word, only signs"),
         ({"q": "x" * 100_000}, "the query is 100000 characters long; the limit is 1000"),
         ({"q": "rates", "k": "0"}, "k must be from 1 to 100, got 0"),
         ({"q": "rates", "k": "1000"}, "k must be from 1 to 100, got 1000"),
