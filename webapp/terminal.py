@@ -75,7 +75,8 @@ def print_timelines(found: Sequence[Timeline], facets: Facets, share: bool) -> N
     """Each period's count (and share) as a bar, one column a question, then the facets."""
     width = 50 // len(found)
     for t in found:
-        click.echo(f"{count_of(t.matching, 'story', 'stories')} match {t.query!r} by "
+        verb = "matches" if t.matching == 1 else "match"
+        click.echo(f"{count_of(t.matching, 'story', 'stories')} {verb} {t.query!r} by "
                    "meaning or words" + (f"; the best {t.stories} counted"
                                          if t.stories < t.matching else ""))
     if len(found) > 1:
