@@ -382,3 +382,11 @@ def test_a_page_past_the_last_says_where_the_results_end(client, extra, listed):
     link = summary.split(f'">page {last}</a>', 1)[0].rsplit('href="', 1)[1]
     assert f"page={last}" in link.split("&amp;")  # a link to the last page
     assert "Nothing found" not in page and "No story matches" not in page
+
+
+def test_the_facets_of_one_matching_story_say_one(client):
+    found = client.get("/api/search", query_string={"q": "+drought"}).get_json()
+    assert found["matching"] == 1
+    page = client.get("/", query_string={"q": "+drought"}).get_data(as_text=True)
+    facets = " ".join(page.split('<p class="facets">', 1)[1].split("</p>", 1)[0].split())
+    assert facets.startswith("The matching story is from:")  # was "Among the 1 matching stories"
