@@ -203,7 +203,8 @@ def test_query_syntax_is_not_interpreted(searcher):
         assert ids(searcher, query, "hybrid")  # the model reads the marks; the words still count
     assert "f1" in ids(searcher, "title:engine", "keyword")[:3]
     assert ids(searcher, "NOT AND OR", "keyword") == []  # only stop words: nothing to match
-    assert ids(searcher, "_ -- .", "keyword") == []
+    with pytest.raises(QueryError, match="holds no word"):  # signs alone: nothing to search
+        ids(searcher, "_ -- .", "keyword")
 
 
 def test_unknown_mode_is_refused(searcher):

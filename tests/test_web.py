@@ -290,7 +290,7 @@ def test_the_count_says_what_it_counts(client, words_searcher):
     assert (only["total"], only["matching_only"]) == (1, True)
     listed = " ".join(client.get("/", query_string={"q": query, "match": "true"})
                       .get_data(as_text=True).split())
-    assert "1–1 of the 1 story that match your question, by meaning or words." in listed
+    assert "1 of the 1 story that matches your question, by meaning or words." in listed
     rows = client.get("/api/export", query_string={"q": query, "format": "jsonl"})
     assert [json.loads(r)["article_id"] for r in rows.get_data(as_text=True).splitlines()] == \
         ["harbour-bridge"]

@@ -42,8 +42,9 @@ def print_hits(result: SearchResult) -> None:
     how many stories its thread holds."""
     if not result.hits:
         last = -(-result.total // result.k)
-        click.echo(f"Page {result.page} is past the end: the {result.total} results end on page "
-                   f"{last} (--page {last})." if result.total else "Nothing found.")
+        click.echo(f"Page {result.page} is past the end: the {count_of(result.total, 'result')} "
+                   f"end{'s' * (result.total == 1)} on page {last} (--page {last})."
+                   if result.total else "Nothing found.")
     for hit in result.hits:
         f = hit.fields()
         meta = " · ".join(x for x in (f["source"], f["date"][:10], hit.article.language,
