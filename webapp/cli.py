@@ -107,9 +107,10 @@ def _run_build(paths: list[Path], index_dir: Path, model: str, update: bool = Fa
     if m.updated:
         u = m.updated
         click.echo(f"Updated: {count_of(u['added'], 'article')} added, {u['changed']} changed "
-                   f"(re-embedded), {u['removed']} removed; {m.passages} passages in all")
+                   f"(re-embedded), {u['removed']} removed; "
+                   f"{count_of(m.passages, 'passage')} in all")
     else:
-        click.echo(f"Embedded {m.passages} passages in {result.embed_seconds:.1f} s "
+        click.echo(f"Embedded {count_of(m.passages, 'passage')} in {result.embed_seconds:.1f} s "
                    f"({result.passages_per_second:.1f} passages/s, {m.precision})")
     click.echo(f"Built {result.folder} in {m.build_seconds:.1f} s ({m.store}); it is now the "
                f"index served from {index_dir}")

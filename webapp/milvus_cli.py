@@ -82,7 +82,7 @@ def _updated(u: ClusterUpdate, address: MilvusAddress) -> None:
     echo_read(u.report, m.articles)
     if not (u.passages_deleted or u.passages_written or u.moved or u.terms):
         click.echo(f"Updated {address} on the cluster in {m.build_seconds:.1f} s: no article "
-                   f"changed, nothing written; {m.passages} passages in all")
+                   f"changed, nothing written; {count_of(m.passages, 'passage')} in all")
         return
     click.echo(f"Updated {address} on the cluster in {m.build_seconds:.1f} s: "
                f"{count_of(m.updated['added'], 'article')} added, {m.updated['changed']} "
@@ -90,4 +90,4 @@ def _updated(u: ClusterUpdate, address: MilvusAddress) -> None:
                f"{count_of(u.passages_deleted, 'passage')} deleted, {u.passages_written} "
                f"written from {count_of(u.nodes, 'Ray node')}, "
                f"{count_of(u.moved, 'article')} moved to another story, "
-               f"{count_of(u.terms, 'term count')} moved; {m.passages} passages in all")
+               f"{count_of(u.terms, 'term count')} moved; {count_of(m.passages, 'passage')} in all")
