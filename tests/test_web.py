@@ -390,3 +390,12 @@ def test_the_facets_of_one_matching_story_say_one(client):
     page = client.get("/", query_string={"q": "+drought"}).get_data(as_text=True)
     facets = " ".join(page.split('<p class="facets">', 1)[1].split("</p>", 1)[0].split())
     assert facets.startswith("The matching story is from:")  # was "Among the 1 matching stories"
+
+
+def test_the_article_page_marks_the_words_searched_not_those_excluded(client):
+    # It marked every word of q: "-ship" had "ship" marked in the text.
+    page = client.get("/article/harbour-bridge",
+                      query_string={"q": "title:bridge pillar -ship"}).get_data(as_text=True)
+    text = page.split('<article class="full">', 1)[1].split("</h1>", 1)[1]
+    assert "<mark>bridge</mark>" in text.lower() and "<mark>pillar" in text
+    assert "<mark>ship" not in text and "container ship" in text

@@ -16,6 +16,7 @@ from indexer.errors import UnknownEntityError
 from indexer.features.batch import (BatchError, Question, answer_all, answer_each,
                                     decoded, questions_in)
 from indexer.features.export import write_rows
+from indexer.query import parse
 
 from . import get_searcher
 from .fairness import heavy, slices
@@ -197,7 +198,10 @@ def article(article_id: str):
     # begins.
     shown = passages.get(wanted[0]) if wanted else None
     query = request.args.get("q", "")[:1000]
-    stems = query_stems(query)
+    try:  # the words searched are marked: not the operators', nor those it excludes
+        stems = query_stems(parse(query).text)
+    except QueryError:
+        stems = query_stems(query)
     paragraphs, anchor = [], None
     offset = 0
     for para in found.text.split("\n\n") if found.text else []:
