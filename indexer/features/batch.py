@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any, Callable, Iterable, Iterator
 from indexer.errors import IndexerError, QueryError
 from indexer.filters import Filters
 from indexer.features.export import COLUMNS, hit_row
+from indexer.reading.streams import bom_encoding
 from indexer.search.checks import DEFAULT_MODE
 from indexer.search.results import Hit
 from indexer.search.searcher import Searcher
@@ -50,11 +50,7 @@ def read_questions(path: Path) -> list[Question]:
 def decoded(data: bytes) -> str:
     """A questions file's text: UTF-8, or UTF-16 or UTF-32 where its byte order mark says so
     (a spreadsheet's "Unicode text"); UnicodeDecodeError for anything else."""
-    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            return data.decode(encoding)
-    return data.decode("utf-8-sig")
+    return data.decode(bom_encoding(data) or "utf-8")
 
 
 def questions_in(text: str, path: Path, limit: int = MAX_QUESTIONS) -> list[Question]:

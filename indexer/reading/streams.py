@@ -132,6 +132,18 @@ class _GzipChecked(io.BufferedIOBase):
         super().close()
 
 
+# Byte order marks and the encodings they say, UTF-32's before UTF-16's (whose mark begins
+# UTF-32 LE's).
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+         (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def bom_encoding(head: bytes) -> str | None:
+    """The encoding a text's byte order mark says, or None where it has none."""
+    return next((name for bom, name in _BOMS if head.startswith(bom)), None)
+
+
 class InputFile:
     """One archive file, opened on demand: read whole up to a limit, or as a stream of text."""
 
@@ -165,11 +177,8 @@ class InputFile:
 
     @staticmethod
     def _encoding(head: bytes) -> str:
-        for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
-                          (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
-            if head.startswith(bom):
-                return name
+        if marked := bom_encoding(head):
+            return marked
         try:
             codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
             return "utf-8"
