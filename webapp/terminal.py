@@ -41,7 +41,7 @@ def print_hits(result: SearchResult) -> None:
     `thread` takes); link; the passage with its answer sentence in bold; what else matched;
     how many stories its thread holds."""
     if not result.hits:
-        last = -(-result.total // result.k)
+        last = result.last_page
         click.echo(f"Page {result.page} is past the end: the {count_of(result.total, 'result')} "
                    f"end{'s' * (result.total == 1)} on page {last} (--page {last})."
                    if result.total else "Nothing found.")

@@ -138,6 +138,11 @@ class SearchResult:
         """Whether a next page holds results."""
         return self.page * self.k < self.total
 
+    @property
+    def last_page(self) -> int:
+        """The page the results end on (0 where there are none)."""
+        return -(-self.total // self.k)
+
     def to_dict(self) -> dict[str, Any]:
         """The result as the JSON API returns it."""
         return {
