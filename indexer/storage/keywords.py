@@ -103,14 +103,21 @@ class KeywordIndex:
         n = len(self.ids)
         if self.retriever is None:
             return {stem: 0.0 for stem in stems}
-        vocab, indptr = self.retriever.vocab_dict, self.retriever.scores["indptr"]
         weights = {}
         for stem in stems:
-            column = vocab.get(stem)
-            held = int(indptr[column + 1] - indptr[column]) \
-                if column is not None and column < len(indptr) - 1 else 0
+            lo, hi = self._span(stem)
+            held = hi - lo
             weights[stem] = float(np.log(1 + (n - held + 0.5) / (held + 0.5)))
         return weights
+
+    def _span(self, stem: str) -> tuple[int, int]:
+        """Where the stem's column lies in the score matrix's cells (indices, data): (lo, hi),
+        empty for a stem it has none of (the index being there)."""
+        column = self.retriever.vocab_dict.get(stem)
+        indptr = self.retriever.scores["indptr"]
+        if column is None or column >= len(indptr) - 1:
+            return 0, 0
+        return int(indptr[column]), int(indptr[column + 1])
 
     def scores_of(self, stems: Sequence[str], ids: np.ndarray) -> np.ndarray:
         """The BM25 score of each of these documents for the stems (0 for one holding none, or
@@ -121,12 +128,9 @@ class KeywordIndex:
             return found
         where = np.searchsorted(self.ids, ids)
         known = (where < len(self.ids)) & (self.ids[np.minimum(where, len(self.ids) - 1)] == ids)
-        scores, vocab = self.retriever.scores, self.retriever.vocab_dict
-        indptr = scores["indptr"]
+        scores = self.retriever.scores
         for stem in dict.fromkeys(stems):
-            column = vocab.get(stem)
-            lo, hi = (int(indptr[column]), int(indptr[column + 1])) \
-                if column is not None and column < len(indptr) - 1 else (0, 0)
+            lo, hi = self._span(stem)
             if hi == lo:
                 continue
             rows = scores["indices"][lo:hi]
@@ -140,11 +144,8 @@ class KeywordIndex:
         allowed if given: its column of the score matrix, read, not scored."""
         if self.retriever is None:
             return np.zeros(0, dtype=np.int64)
-        column = self.retriever.vocab_dict.get(stem)
-        indptr = self.retriever.scores["indptr"]
-        if column is None or column >= len(indptr) - 1:
-            return np.zeros(0, dtype=np.int64)
-        found = self.ids[self.retriever.scores["indices"][indptr[column]:indptr[column + 1]]]
+        lo, hi = self._span(stem)
+        found = self.ids[self.retriever.scores["indices"][lo:hi]]
         return found if allowed is None else found[np.isin(found, allowed, assume_unique=True)]
 
     def top(self, stems: Sequence[str], n: int, allowed: np.ndarray | None = None,
